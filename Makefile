@@ -1,0 +1,29 @@
+# One command each for the main job and the tests; both set up .venv themselves.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup test run lint clean
+
+$(BIN)/smi: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/smi
+
+setup: $(BIN)/smi
+
+## test: the project's own test suite (what CI runs)
+test: setup
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+## run: the main job
+run: setup
+	$(BIN)/smi lint examples/
+
+lint: setup
+	$(BIN)/ruff check smi_conformance reference_mesh tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .hypothesis

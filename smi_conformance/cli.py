@@ -1,0 +1,13 @@
+"""The `smi` command line. Subcommands are added by the modules that implement them."""
+
+from __future__ import annotations
+
+import click
+
+from smi_conformance import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smi")
+def main() -> None:
+    """Service Mesh Interface tools: lint, convert, conformance."""
