@@ -108,7 +108,8 @@ class MessageReader:
         self._max_header_bytes = max_header_bytes
         self._events: deque[Event] = deque()
         self._new_parser()
-        self._head_bytes = 0
+        self._head_bytes = 0  # request line and header fields of the current head, as parsed
+        self._pending_head_bytes = 0  # bytes read while a head stayed incomplete
         self._in_headers = False
         self._current: _Head | None = None
         self._head_only = False  # response to HEAD / 204 / 304: no body whatever the headers say
@@ -130,12 +131,14 @@ class MessageReader:
 
     def on_url(self, url: bytes) -> None:
         self._b.url += url
+        self._head_bytes += len(url)
 
     def on_status(self, status: bytes) -> None:
         self._b.url += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._b.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._head_bytes += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
@@ -190,9 +193,11 @@ class MessageReader:
             raise HttpProtocolError("protocol upgrade is not supported: use a TCP port", 501) from None
         except httptools.HttpParserError as exc:
             raise HttpProtocolError(f"malformed HTTP: {exc}") from None
-        if self._in_headers:
-            self._head_bytes += len(data)
-        if self._in_headers and self._head_bytes > self._max_header_bytes:
+        if self._in_headers:  # a head still incomplete after this read: count what it has buffered so far
+            self._pending_head_bytes += len(data)
+        else:
+            self._pending_head_bytes = 0
+        if max(self._head_bytes, self._pending_head_bytes) > self._max_header_bytes:
             raise HttpProtocolError("request header fields too large", 431)
         if self._head_only and self._current is not None and self._events and self._events[-1] is self._current:
             # HEAD/204/304: llhttp would wait for a body the headers announce but that never comes.
