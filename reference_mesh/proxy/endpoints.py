@@ -59,8 +59,10 @@ class EndpointState:
             if not self.ejected(now):
                 self.ejections = 0
             return False
+        if not policy.enabled:
+            return False
         self.consecutive_failures += 1
-        if not policy.enabled or self.consecutive_failures < policy.consecutive_failures or self.ejected(now):
+        if self.consecutive_failures < policy.consecutive_failures or self.ejected(now):
             return False
         already = sum(1 for e in pool if e is not self and e.ejected(now))
         if pool and (already + 1) * 100 > policy.max_ejection_percent * len(pool):

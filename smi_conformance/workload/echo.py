@@ -63,8 +63,9 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Serv
 
 
 class _HttpEcho(asyncio.Protocol):
-    def __init__(self, ident: EchoIdentity):
+    def __init__(self, ident: EchoIdentity, live: set[asyncio.BaseTransport]):
         self.ident = ident
+        self.live = live
         self.parser = httptools.HttpRequestParser(self)
         self.current = _Request()
         self.transport: asyncio.Transport | None = None
@@ -73,6 +74,7 @@ class _HttpEcho(asyncio.Protocol):
     # --------------------------------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.live.add(transport)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -83,6 +85,8 @@ class _HttpEcho(asyncio.Protocol):
             self._raw(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", close=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.live.discard(self.transport)
         self.transport = None
 
     def _raw(self, data: bytes, close: bool = False) -> None:
@@ -181,7 +185,9 @@ class _HttpEcho(asyncio.Protocol):
         self._raw(b"0\r\n\r\n", close=not req.keep_alive)
 
 
-async def _tcp_echo(ident: EchoIdentity, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _tcp_echo(ident: EchoIdentity, live: set[asyncio.BaseTransport], reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter) -> None:
+    live.add(writer.transport)
     try:
         writer.write(ident.line)
         while data := await reader.read(CHUNK):
@@ -190,6 +196,7 @@ async def _tcp_echo(ident: EchoIdentity, reader: asyncio.StreamReader, writer: a
     except (ConnectionError, OSError):
         pass
     finally:
+        live.discard(writer.transport)
         writer.close()
 
 
@@ -219,16 +226,17 @@ class EchoServer:
         self.ident, self._http, self._tcp, self._udp = ident, http, tcp, udp
         self._servers: list[asyncio.AbstractServer] = []
         self._udp_transport: asyncio.DatagramTransport | None = None
+        self._live: set[asyncio.BaseTransport] = set()
         self.http_port = self.tcp_port = self.udp_port = 0
 
     async def start(self) -> EchoServer:
         loop = asyncio.get_running_loop()
         if self._http is not None:
-            server = await loop.create_server(lambda: _HttpEcho(self.ident), *self._http, backlog=1024)
+            server = await loop.create_server(lambda: _HttpEcho(self.ident, self._live), *self._http, backlog=1024)
             self._servers.append(server)
             self.http_port = server.sockets[0].getsockname()[1]
         if self._tcp is not None:
-            server = await asyncio.start_server(lambda r, w: _tcp_echo(self.ident, r, w), *self._tcp)
+            server = await asyncio.start_server(lambda r, w: _tcp_echo(self.ident, self._live, r, w), *self._tcp)
             self._servers.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
         if self._udp is not None:
@@ -238,8 +246,12 @@ class EchoServer:
         return self
 
     async def stop(self) -> None:
+        """Stop like a crashed process would: listeners and every open connection go away."""
         for server in self._servers:
             server.close()
+        for transport in list(self._live):
+            transport.abort()
+        self._live.clear()
         if self._udp_transport is not None:
             self._udp_transport.close()
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mesh_support import LoopThread, Topology
+from mesh_support import HttpClient, LoopThread, Topology
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +23,12 @@ def topology(loop_thread: LoopThread) -> Iterator[Topology]:
 
 
 @pytest.fixture
-def topo(topology: Topology, loop_thread: LoopThread) -> Topology:
-    loop_thread.run(topology.configure())  # default: split-free, web allowed everything
-    return topology
+def topo(topology: Topology, loop_thread: LoopThread) -> Iterator[Topology]:
+    """The module's mesh reset to defaults: no split, default resilience, web allowed everything."""
+    topology.mesh.splits.clear()
+    topology.mesh.resilience.clear()
+    for proxy in topology.proxies.values():
+        proxy.registry.retain(set())  # forget ejections and latency measurements of earlier tests
+    loop_thread.run(topology.configure())
+    yield topology
+    loop_thread.run(HttpClient.close_all())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import threading
 from collections.abc import Coroutine
@@ -64,9 +65,21 @@ class Response:
 
 
 class HttpClient:
-    """A keep-alive HTTP/1.1 client on h11 (a parser independent of the proxy's httptools)."""
+    """A keep-alive HTTP/1.1 client on h11 (a parser independent of the proxy's httptools).
+
+    Every client is remembered until :meth:`close_all` (the ``topo`` fixture calls it after each test), so tests
+    need not close the ones they make."""
+
+    _open: list[HttpClient] = []
+
+    @classmethod
+    async def close_all(cls) -> None:
+        for client in cls._open:
+            await client.close()
+        cls._open.clear()
 
     def __init__(self, host: str, port: int):
+        HttpClient._open.append(self)
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -98,7 +111,12 @@ class HttpClient:
         while True:
             event = self.conn.next_event()
             if event is h11.NEED_DATA:
-                received = await self.reader.read(65536)
+                try:
+                    received = await self.reader.read(65536)
+                except (ConnectionError, OSError):
+                    received = b""
+                if not received:
+                    await self.close()
                 self.conn.receive_data(received)
                 continue
             if isinstance(event, h11.Response):
@@ -117,7 +135,43 @@ class HttpClient:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
         self.writer = None
+
+
+async def tcp_exchange(host: str, port: int, payload: bytes, timeout: float = 5.0) -> bytes:
+    """Connect, send ``payload``, half-close, read everything until the peer closes."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(payload)
+        await writer.drain()
+        writer.write_eof()
+        return await asyncio.wait_for(reader.read(), timeout)
+    finally:
+        writer.close()
+
+
+class _UdpClient(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.replies.put_nowait(data)
+
+
+async def udp_exchange(host: str, port: int, payload: bytes, timeout: float = 3.0) -> bytes | None:
+    """Send one datagram; the first reply, or None if none comes within ``timeout``."""
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(_UdpClient, remote_addr=(host, port))
+    try:
+        transport.sendto(payload)
+        try:
+            return await asyncio.wait_for(proto.replies.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+    finally:
+        transport.close()
 
 
 def allow_all_http(*sources: Instance, name: str = "default/allow") -> AuthorizationPolicy:
