@@ -149,6 +149,8 @@ class Distributor:
                 await self._stream(key, reader, writer)
         except (ConnectionError, OSError, TimeoutError, asyncio.TimeoutError, ProtocolError) as exc:
             log.info("proxy connection %s ended: %s", key, exc)
+        except asyncio.CancelledError:  # stopping, or replaced by a newer connection: end quietly (asyncio's
+            pass  # stream callback would log a cancelled handler task as an error)
         finally:
             self._tasks.discard(task)
             if key is not None and self._connections.get(key) is task:
