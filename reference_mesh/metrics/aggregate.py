@@ -223,3 +223,34 @@ def split_items(view: MeshView, rows: Iterable[Row], window: Window, split: Spli
     edge = {"direction": "from", "side": "client", "resource": {}}
     return [_item(window, resource, edge, stats[svc], {"apex": split.root, "name": svc, "weight": weight})
             for (svc, _), weight in zip(split.backends, weights, strict=True)]
+
+
+def _stat_row(keys: dict[str, Any], stats: Stats, window: Window) -> dict[str, Any]:
+    q = {p: stats.latency.quantile(p / 100) for p in (50, 95, 99)}
+    return {**keys, "success": stats.success, "failure": stats.failure,
+            "success_rate": round(stats.success / stats.total, 4) if stats.total else None,
+            "rps": round(stats.total / window.length, 3),
+            **{f"p{p}_ms": None if v is None else round(v, 3) for p, v in q.items()}, "codes": stats.codes}
+
+
+def stats_by(rows: Iterable[Row], window: Window, by: str) -> list[dict[str, Any]]:
+    """Client-side (outbound) statistics for ``top`` and ``routes``.
+
+    ``by="route"``: per addressed service and port, and the backend (split leg) that served it.
+    ``by="edge"``: per source pod and destination pod (requests that never reached a pod count under ``-``).
+    """
+    groups: dict[tuple[str, ...], Stats] = {}
+    for row in rows:
+        e = row.edge
+        if e["direction"] != "outbound":
+            continue
+        if by == "route":
+            key: tuple[str, ...] = (e["service"], str(e["port"]), e["protocol"], e["backend"], e.get("split") or "")
+        else:
+            peer = _peer_pod(row)
+            key = (f"{row.pod.namespace}/{row.pod.name}", f"{peer.namespace}/{peer.name}" if peer else "-",
+                   e["protocol"])
+        groups.setdefault(key, Stats()).add(row.bucket)
+    names = ("service", "port", "protocol", "backend", "split") if by == "route" else ("source", "destination",
+                                                                                         "protocol")
+    return [_stat_row(dict(zip(names, k, strict=True)), s, window) for k, s in sorted(groups.items())]

@@ -9,6 +9,7 @@
     GET /apis/metrics.smi-spec.io/v1alpha1/namespaces/{ns}/{kind}/{name}/edges   TrafficMetricsList of edges
         ?t=30s (window, see window.py)   ?labelSelector=app=foo,version=v1 (list forms)
     GET /metrics          every proxy's Prometheus samples, labelled with namespace and pod
+    GET /stats?by=route|edge&t=30s   client-side success rate, RPS, p50/p95/p99 (for `top` / `routes`)
     GET /tap              newline-delimited JSON from every proxy, merged (filters: namespace, pod, direction,
                           protocol, source, service)
 
@@ -74,6 +75,7 @@ class MetricsApi:
         r.add_get(PREFIX + "/{kind}", self.list_all)
         r.add_get("/metrics", self.prometheus)
         r.add_get("/tap", self.tap)
+        r.add_get("/stats", self.stats)
         self.app.on_cleanup.append(self._close)
 
     async def _close(self, _app: web.Application) -> None:
@@ -210,6 +212,19 @@ class MetricsApi:
     async def single_edges(self, request: web.Request) -> web.Response:
         kind = self._kind(request.match_info["kind"])
         return await self._single(request, kind, (request.match_info["ns"], request.match_info["name"]), True)
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """Client-side statistics per route or per edge (``?by=route|edge&t=30s``), for ``top`` and ``routes``."""
+        by = request.query.get("by", "edge")
+        if by not in ("route", "edge"):
+            return _problem(400, "by must be route or edge")
+        try:
+            window = self._window(request)
+        except WindowError as exc:
+            return _problem(400, str(exc))
+        rows, missing = await self.collect(self.view(), window)
+        return self._reply({"window": window.duration, "timestamp": window.timestamp,
+                            "rows": aggregate.stats_by(rows, window, by)}, missing)
 
     async def prometheus(self, request: web.Request) -> web.Response:
         view = self.view()
