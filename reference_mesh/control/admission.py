@@ -85,8 +85,8 @@ class _Doc:
     data: Any
     model: Any = None
 
-    def loc(self, path: Sequence[str | int] = ()) -> Location | None:
-        return self.source.locate(tuple(path)) if self.source is not None else None
+    def loc(self, path: Sequence[str | int] = (), key: bool = False) -> Location | None:
+        return self.source.locate(tuple(path), key=key) if self.source is not None else None
 
 
 class _Checker:
@@ -94,8 +94,8 @@ class _Checker:
         self.findings: list[Finding] = []
 
     def add(self, code: str, severity: Severity, message: str, doc: _Doc, path: Sequence[str | int] = (),
-            obj: str | None = None) -> None:
-        self.findings.append(Finding(code, severity, message, doc.loc(path), obj))
+            obj: str | None = None, *, key: bool = False) -> None:
+        self.findings.append(Finding(code, severity, message, doc.loc(path, key), obj))
 
     # ------------------------------------------------------------------------------------------ one document
     def decode(self, doc: _Doc) -> bool:
@@ -128,7 +128,8 @@ class _Checker:
             return False
         problems = models.validate(data)
         for p in problems:
-            self.add(SCHEMA_CODES.get(p.kind, "SMI104"), "error", p.message, doc, p.path)
+            self.add(SCHEMA_CODES.get(p.kind, "SMI104"), "error", p.message, doc, p.path,
+                     key=p.kind == "unknown-field")
         if problems:
             return False
         doc.model = models.load(data)

@@ -47,25 +47,28 @@ class ManifestDocument:
     node: Node
     base: tuple[PathKey, ...] = ()
 
-    def locate(self, path: tuple[PathKey, ...] = ()) -> Location:
-        """The deepest existing node along ``base + path`` (a missing field points at its parent)."""
-        node = self.node
+    def locate(self, path: tuple[PathKey, ...] = (), *, key: bool = False) -> Location:
+        """The node at ``base + path``; ``key=True`` points at its mapping key (unknown fields). A path that does
+        not exist (a missing field) resolves to its deepest existing ancestor."""
+        node: Node = self.node
+        key_node: Node | None = None
         for seg in self.base + tuple(path):
-            child = _child(node, seg)
-            if child is None:
+            found = _child(node, seg)
+            if found is None:
                 break
-            node = child
-        mark = node.start_mark
+            key_node, node = found
+        mark = (key_node if key and key_node is not None else node).start_mark
         return Location(self.file, mark.line + 1, mark.column + 1)
 
 
-def _child(node: Node, seg: PathKey) -> Node | None:
+def _child(node: Node, seg: PathKey) -> tuple[Node | None, Node] | None:
+    """(key node, value node) of ``seg`` under ``node``."""
     if isinstance(node, MappingNode) and isinstance(seg, str):
         for key, value in node.value:
             if isinstance(key, ScalarNode) and key.value == seg:
-                return value  # type: ignore[no-any-return]
+                return key, value
     if isinstance(node, SequenceNode) and isinstance(seg, int) and 0 <= seg < len(node.value):
-        return node.value[seg]  # type: ignore[no-any-return]
+        return None, node.value[seg]
     return None
 
 
