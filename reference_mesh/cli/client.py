@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from reference_mesh.runtime.mesh import default_home
+from reference_mesh.runtime.home import default_home
 
 __all__ = ["EXIT_UNREACHABLE", "MeshClient", "mesh_option"]
 

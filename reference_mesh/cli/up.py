@@ -6,13 +6,16 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from reference_mesh.runtime.mesh import EmbeddedMesh, MeshStartError
 from reference_mesh.runtime.topology import TopologyError, load_topology
+
+if TYPE_CHECKING:
+    from reference_mesh.runtime.mesh import EmbeddedMesh
 
 __all__ = ["up"]
 
@@ -36,6 +39,8 @@ async def _run(mesh: EmbeddedMesh, console: Console) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from reference_mesh.runtime.mesh import MeshStartError
+
     try:
         await mesh.start()
     except MeshStartError as exc:
@@ -61,6 +66,8 @@ def up(topology: Path, home: Path | None, log_level: str, ready_timeout: float) 
         topo = load_topology(topology)
     except TopologyError as exc:
         raise click.UsageError(str(exc)) from None
+    from reference_mesh.runtime.mesh import EmbeddedMesh
+
     console = Console(stderr=False)
     mesh = EmbeddedMesh(topo, base_dir=topology.parent, home=home, log_level=log_level,
                         ready_timeout_s=ready_timeout)

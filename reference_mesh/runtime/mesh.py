@@ -58,6 +58,7 @@ from reference_mesh.control.store import MemoryStore, Put
 from reference_mesh.identity import CertificateAuthority, SpiffeId, write_credentials
 from reference_mesh.metrics.aggregate import DEPLOYMENT_LABEL
 from reference_mesh.metrics.server import MetricsApi
+from reference_mesh.runtime.home import default_home
 from reference_mesh.runtime.processes import ChildProcess
 from reference_mesh.runtime.topology import APP_PORT_OFFSET, Deployment, Topology
 
@@ -70,10 +71,6 @@ ADMIN_PORT, OUTBOUND_HTTP_PORT = 15000, 15001
 
 class MeshStartError(Exception):
     """The mesh could not start; everything it had started is stopped again."""
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("REFERENCE_MESH_HOME") or Path.home() / ".cache" / "reference-mesh")
 
 
 def _pick_subnet(topology: Topology) -> str:
