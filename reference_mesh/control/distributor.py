@@ -69,7 +69,6 @@ class Distributor:
         self._connections: dict[ObjectKey, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
-        self._acked = asyncio.Condition()
 
     # ------------------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -130,8 +129,11 @@ class Distributor:
             wanted = keys if keys is not None else list(self.desired)
             return all(k in self.proxies and self.proxies[k].up_to_date for k in wanted)
 
-        async with self._acked:
-            await asyncio.wait_for(self._acked.wait_for(done), timeout)
+        deadline = time.monotonic() + timeout
+        while not done():  # polled: acks, adoptions on reconnect and Pod deletions all change the answer
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"proxies not on their latest snapshot after {timeout}s")
+            await asyncio.sleep(0.005)
 
     # ------------------------------------------------------------------------------------------ connections
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -244,8 +246,6 @@ class Distributor:
                 if sent is not None:
                     status.ack_latency_ms = round((time.monotonic() - sent) * 1000, 3)
                 status.sent = {v: t for v, t in status.sent.items() if _newer(v, version)}
-                async with self._acked:
-                    self._acked.notify_all()
             elif kind == "nack":
                 status.nacked, status.error = str(message.get("version")), str(message.get("error"))
                 log.warning("proxy %s refused snapshot %s: %s", status.instance, status.nacked, status.error)
