@@ -17,7 +17,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -100,6 +100,7 @@ class Document:
     first_line: int  #: 0-based line of ``start`` in the source
     data: Any
     base: NodePath = ()  #: path of this object inside its document (``("items", 3)`` for List members)
+    parent: Any = None  #: for List members: the whole List document
 
     def locate(self, path: NodePath = (), *, key: bool = False) -> Location:
         """Where the node at ``path`` (relative to this object) is.
@@ -154,9 +155,12 @@ def load_paths(
     *,
     stdin: BinaryIO | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    exclude: Sequence[str] = (),
+    exclude: Callable[[Path], bool] | None = None,
 ) -> LoadResult:
-    """Read files, directories (recursively) and ``-`` (stdin) into documents and issues."""
+    """Read files, directories (recursively) and ``-`` (stdin) into documents and issues.
+
+    ``exclude`` filters files found by walking directories; files named explicitly are always read.
+    """
     result = LoadResult()
     for raw in paths:
         if raw == "-":
@@ -183,14 +187,14 @@ def load_text(text: str | bytes, name: str = "<string>", *, max_bytes: int = DEF
     return result
 
 
-def _walk_dir(root: Path, exclude: Sequence[str]) -> Iterator[Path]:
-    """Manifest files under ``root`` in a stable order, skipping dot-directories and excluded globs."""
+def _walk_dir(root: Path, exclude: Callable[[Path], bool] | None) -> Iterator[Path]:
+    """Manifest files under ``root`` in a stable order, skipping dot-directories and excluded files."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
                 file = Path(dirpath) / name
-                if not any(file.match(pattern) for pattern in exclude):
+                if exclude is None or not exclude(file):
                     yield file
 
 
@@ -712,6 +716,7 @@ def _add_documents(result: LoadResult, document: Document) -> None:
                     document.first_line,
                     item,
                     base=document.base + ("items", i),
+                    parent=data,
                 )
             )
         return

@@ -66,7 +66,7 @@ def _served(crd_set: str) -> Check:
             return
         defined = DEFINED[crd_set].get(key, frozenset())
         served = sorted(SERVED[crd_set].get(key, frozenset()))
-        how = "defines but does not serve" if obj.version in defined else "have no"
+        how = "define but do not serve" if obj.version in defined else "have no"
         offer = f" (they serve {', '.join(served)})" if served else ""
         yield ("apiVersion",), f"the {crd_set} CRDs {how} {obj.api_version} {obj.kind}{offer}"
 
