@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,10 +142,18 @@ def convert_command(files: tuple[str, ...], targets: tuple[str, ...], write: boo
     if write and "-" in files:
         click.echo("smi convert: --write cannot rewrite stdin", err=True)
         sys.exit(EXIT_USAGE)
-    sys.exit(run(files, targets, write=write))
+    try:
+        code = run(files, targets, write=write)
+    except Exception as exc:  # a bug: say so plainly; SMI_LINT_DEBUG=1 shows the traceback
+        if os.environ.get("SMI_LINT_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"smi convert: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+        code = EXIT_USAGE
+    sys.exit(code)
 
 
 def run(files: tuple[str, ...], targets: tuple[str, ...], *, write: bool) -> int:
+    """Convert, then print or write; the exit code."""
     loaded: LoadResult = load_paths(files, stdin=click.get_binary_stream("stdin"))
     if loaded.unreadable:
         for path, reason in loaded.unreadable:

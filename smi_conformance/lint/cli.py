@@ -114,7 +114,17 @@ def lint_command(
 
 
 def run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color: bool | None) -> int:
-    """Lint, write the report, return the exit code."""
+    """Lint, write the report, return the exit code. Never lets a traceback reach the user."""
+    try:
+        return _run(paths, config, output=output, color=color)
+    except Exception as exc:  # a bug: say so plainly; SMI_LINT_DEBUG=1 shows the traceback
+        if os.environ.get("SMI_LINT_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"smi lint: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+        return EXIT_USAGE
+
+
+def _run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color: bool | None) -> int:
     from smi_conformance.lint.engine import InputError, lint
     from smi_conformance.lint.reporters import Options, render
 
@@ -122,11 +132,6 @@ def run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color
         result = lint(paths, config, stdin=click.get_binary_stream("stdin"))
     except InputError as exc:
         click.echo(f"smi lint: {exc}", err=True)
-        return EXIT_USAGE
-    except Exception as exc:  # never a traceback for users; SMI_LINT_DEBUG=1 shows it
-        if os.environ.get("SMI_LINT_DEBUG"):
-            traceback.print_exc()
-        click.echo(f"smi lint: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
         return EXIT_USAGE
     to_stdout = output in (None, "-")
     if color is None:

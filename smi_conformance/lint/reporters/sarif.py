@@ -66,7 +66,7 @@ def _result(f: Finding, index: int) -> dict[str, object]:
 
 
 def render(result: LintResult, options: Options) -> str:
-    rules = sorted({r.code: r for r in result.rules} | {f.code: _registry(f.code) for f in result.findings}.items())
+    rules = sorted(({r.code: r for r in result.rules} | {f.code: _registry(f.code) for f in result.findings}).items())
     index = {code: i for i, (code, _) in enumerate(rules)}
     run = {
         "tool": {
