@@ -132,14 +132,16 @@ class _Run:
                 self.result.skipped += 1  # not a Kubernetes object: a values file, a bare list...
                 continue
             api_version = data.get("apiVersion")
-            if not isinstance(api_version, str):
-                if kind in SMI_KINDS:
-                    self.result.smi_objects += 1
-                    self.pending.append(
-                        _Pending(inputs.NotAnObject, f"{kind} has no apiVersion", document, ("kind",))
-                    )
+            if kind in SMI_KINDS and (not isinstance(api_version, str) or "/" not in api_version):
+                self.result.smi_objects += 1
+                if isinstance(api_version, str):
+                    message = f"apiVersion {api_version!r} has no API group: {kind} lives in an *.smi-spec.io group"
+                    self.pending.append(_Pending(inputs.NotAnObject, message, document, ("apiVersion",)))
                 else:
-                    self.result.skipped += 1
+                    self.pending.append(_Pending(inputs.NotAnObject, f"{kind} has no apiVersion", document, ("kind",)))
+                continue
+            if not isinstance(api_version, str):
+                self.result.skipped += 1
                 continue
             resource = Resource(document, api_version, kind, data)
             if resource.group in SMI_GROUPS:

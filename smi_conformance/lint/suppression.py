@@ -25,16 +25,27 @@ class AnnotationSuppression:
     explicit: bool  #: every selector named one rule (no prefixes): an unused code can be reported
 
 
+def _entries(value: str) -> list[str]:
+    """Split at ``;`` and newlines; a part without ``:`` continues the previous entry's reason."""
+    entries: list[str] = []
+    for part in _SPLIT.split(value):
+        part = part.strip()
+        if not part:
+            continue
+        if entries and ":" not in part and ":" in entries[-1]:
+            entries[-1] += f"; {part}"
+        else:
+            entries.append(part)
+    return entries
+
+
 def parse_annotation(value: Any) -> tuple[list[AnnotationSuppression], list[str]]:
     """(valid suppressions, problems) of one annotation value."""
     if not isinstance(value, str):
         return [], [f"{ANNOTATION} must be a string like \"SMI203: reason\""]
     valid: list[AnnotationSuppression] = []
     problems: list[str] = []
-    for entry in _SPLIT.split(value):
-        entry = entry.strip()
-        if not entry:
-            continue
+    for entry in _entries(value):
         codes_text, sep, reason = entry.partition(":")
         selectors = [c.strip() for c in codes_text.split(",") if c.strip()]
         if not selectors:

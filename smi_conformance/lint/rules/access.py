@@ -44,7 +44,7 @@ class EmptySources(Rule):
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         prefix, body, _ = target_body(obj)
         if body is not None and not list_at(body, "sources") and not _other_type(body, "sources"):
-            yield Hit("no sources: this TrafficTarget allows nobody", (*prefix, "sources"))
+            yield Hit("no sources: this TrafficTarget allows nobody", (*prefix, "sources"), key=True)
 
 
 class EmptyRules(Rule):
@@ -78,7 +78,7 @@ class EmptyRules(Rule):
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         prefix, body, key = target_body(obj)
         if body is not None and not list_at(body, key) and not _other_type(body, key):
-            yield Hit(f"no {key}: this TrafficTarget allows nothing", (*prefix, key))
+            yield Hit(f"no {key}: this TrafficTarget allows nothing", (*prefix, key), key=True)
 
 
 def _other_type(body: object, key: str) -> bool:

@@ -190,8 +190,8 @@ class UnusedSuppression(Rule):
 
 
 class NotAnObject(Rule):
-    """A document that names an SMI `kind` is not a Kubernetes object: it lacks `apiVersion`, or the
-    document is not a mapping.
+    """A document names an SMI `kind` but has no `apiVersion`, or one without an API group
+    (`apiVersion: v1alpha1`).
 
     Why: `kubectl apply` rejects an object without `apiVersion`; the SMI docs leave it out of many
     examples, which is easy to copy by accident. The linter cannot tell which version was meant, so it
@@ -216,7 +216,7 @@ class NotAnObject(Rule):
     code = "SMI010"
     name = "missing-api-version"
     severity = Severity.ERROR
-    summary = "an SMI kind without apiVersion"
+    summary = "an SMI kind without apiVersion, or without the API group in it"
 
 
 RULES = (

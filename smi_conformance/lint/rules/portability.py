@@ -201,7 +201,7 @@ class _Portability(Rule):
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         if ctx.schema_clean(obj):
             for path, reason in rejections(self.crd_set, obj):
-                yield Hit(reason, path)
+                yield Hit(reason, path, key=True)
 
 
 class SdkGoRejects(_Portability):

@@ -158,7 +158,7 @@ class AllWeightsZero(Rule):
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         values = [weight_value(obj, backend.get("weight")) for _, backend in backends(obj)]
         if values and all(value == 0 for value in values):
-            yield Hit("every backend weight is 0: the split sends traffic nowhere", ("spec", "backends"))
+            yield Hit("every backend weight is 0: the split sends traffic nowhere", ("spec", "backends"), key=True)
 
 
 class DuplicateBackend(Rule):
@@ -351,7 +351,7 @@ class NoBackends(Rule):
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         if list_at(dict_at(obj.data, "spec"), "backends") == []:
-            yield Hit("backends is empty: nothing to split the traffic over", ("spec", "backends"))
+            yield Hit("backends is empty: nothing to split the traffic over", ("spec", "backends"), key=True)
 
 
 RULES = (
