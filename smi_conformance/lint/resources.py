@@ -8,6 +8,7 @@ does without ``-n``); references between objects resolve within one namespace un
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,43 +34,28 @@ SMI_GROUPS = frozenset({"split.smi-spec.io", "access.smi-spec.io", "specs.smi-sp
 DEFAULT_NAMESPACE = "default"
 
 
-@dataclass(eq=False)
 class Resource:
-    """One Kubernetes object of the linted set (SMI or not)."""
+    """One Kubernetes object of the linted set (SMI or not). Identity fields are computed once."""
 
-    document: Document
-    api_version: str
-    kind: str
-    data: Mapping[str, Any]
-    info: KindInfo | None = None  #: set for SMI kinds the models know
+    __slots__ = ("annotations", "api_version", "data", "document", "group", "info", "kind", "metadata", "name",
+                 "namespace", "version", "_version_key")  # fmt: skip
 
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    @property
-    def version(self) -> str:
-        return self.api_version.rpartition("/")[2]
+    def __init__(self, document: Document, api_version: str, kind: str, data: Mapping[str, Any]) -> None:
+        self.document = document
+        self.api_version = api_version
+        self.kind = kind
+        self.data = data
+        self.info: KindInfo | None = None  #: set for SMI kinds the models know
+        self.group, _, self.version = api_version.rpartition("/")
+        self._version_key = _version_key(self.version)
+        self.metadata: Mapping[str, Any] = dict_at(data, "metadata") or {}
+        self.name: str | None = str_at(self.metadata, "name")
+        self.namespace: str = str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE
+        self.annotations: Mapping[str, Any] = dict_at(self.metadata, "annotations") or {}
 
     @property
     def is_smi(self) -> bool:
         return self.group in SMI_GROUPS
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        return dict_at(self.data, "metadata") or {}
-
-    @property
-    def name(self) -> str | None:
-        return str_at(self.metadata, "name")
-
-    @property
-    def namespace(self) -> str:
-        return str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE
-
-    @property
-    def annotations(self) -> Mapping[str, Any]:
-        return dict_at(self.metadata, "annotations") or {}
 
     @property
     def display(self) -> str:
@@ -78,9 +64,10 @@ class Resource:
 
     def version_at_least(self, version: str) -> bool:
         """Compare ``v1alphaN`` versions of the same group (``v1alpha10`` > ``v1alpha9``)."""
-        return _version_key(self.version) >= _version_key(version)
+        return self._version_key >= _version_key(version)
 
 
+@functools.lru_cache(maxsize=256)
 def _version_key(version: str) -> tuple[int, int, int]:
     """v1 > v1beta2 > v1beta1 > v1alpha2 > v1alpha1 (Kubernetes ordering); unknown shapes sort first."""
     match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
@@ -135,24 +122,24 @@ class LintContext:
 
 
 def dict_at(obj: Any, key: str) -> Mapping[str, Any] | None:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else None
+    value = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None
+    return value if type(value) is dict or isinstance(value, Mapping) else None
 
 
 def list_at(obj: Any, key: str) -> Sequence[Any] | None:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, list) else None
+    value = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None
+    return value if type(value) is list else None
 
 
 def str_at(obj: Any, key: str) -> str | None:
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, str) else None
+    value = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None
+    return value if type(value) is str else None
 
 
 def dicts(obj: Any, key: str, prefix: NodePath = ()) -> Iterator[tuple[NodePath, Mapping[str, Any]]]:
     """(path, item) for each mapping in the list ``obj[key]``; other items are skipped."""
     for i, item in enumerate(list_at(obj, key) or ()):
-        if isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, Mapping):
             yield (*prefix, key, i), item
 
 

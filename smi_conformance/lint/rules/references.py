@@ -209,6 +209,17 @@ class DuplicateObject(Rule):
 
     Why: applying both, the later silently replaces the earlier; different API versions of one kind are
     the same object in the cluster. Rename one, or delete the stale copy.
+
+    Bad:
+    ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha3
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    ---
+    apiVersion: specs.smi-spec.io/v1alpha4     # meant to replace the one above, which is still here
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    ```
     """
 
     code = "SMI305"
