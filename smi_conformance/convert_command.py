@@ -154,7 +154,7 @@ def convert_command(files: tuple[str, ...], targets: tuple[str, ...], write: boo
 
 def run(files: tuple[str, ...], targets: tuple[str, ...], *, write: bool) -> int:
     """Convert, then print or write; the exit code."""
-    loaded: LoadResult = load_paths(files, stdin=click.get_binary_stream("stdin"))
+    loaded: LoadResult = load_paths(files, stdin=sys.stdin.buffer)
     if loaded.unreadable:
         for path, reason in loaded.unreadable:
             click.echo(f"smi convert: {path}: {reason}", err=True)

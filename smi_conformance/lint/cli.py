@@ -129,7 +129,7 @@ def _run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, colo
     from smi_conformance.lint.reporters import Options, render
 
     try:
-        result = lint(paths, config, stdin=click.get_binary_stream("stdin"))
+        result = lint(paths, config, stdin=sys.stdin.buffer)
     except InputError as exc:
         click.echo(f"smi lint: {exc}", err=True)
         return EXIT_USAGE

@@ -155,6 +155,8 @@ class LintConfig:
                 changes["root"] = Path.cwd()
             else:
                 changes[key] = value
+        if "select" in changes and "ignore" not in changes:
+            changes["ignore"] = frozenset()  # --select on the command line replaces the file's selection whole
         return replace(self, **changes)
 
 

@@ -201,7 +201,13 @@ class _Run:
     def _codes_for(self, kind: str) -> list[str]:
         codes = self._by_kind.get(kind)
         if codes is None:
-            codes = self._by_kind[kind] = [code for code in sorted(self.enabled) if kind in RULES[code].kinds]
+            # Rules that replace schema findings run even when not selected: ignoring negative-weight must not
+            # bring back the generic schema error it stands for. Their hits are dropped in finish().
+            codes = self._by_kind[kind] = [
+                code
+                for code, rule in RULES.items()
+                if kind in rule.kinds and (code in self.enabled or rule.replaces_schema)
+            ]
         return codes
 
     def finish(self) -> list[Finding]:
