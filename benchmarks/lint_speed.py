@@ -135,7 +135,9 @@ def timed(cmd: list[str], repeat: int, ok: tuple[int, ...] = (0, 1)) -> list[flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=5)
@@ -156,13 +158,19 @@ def main() -> None:
         rows = [
             ("python -c pass (interpreter start-up)", timed([py, "-c", "pass"], args.repeat)),
             ("smi --version (CLI start-up)", timed([*smi, "--version"], args.repeat)),
-            (f"yaml.load_all CSafeLoader, 1 file, {args.docs} docs", timed([py, "-c", load_one, str(one)], args.repeat)),
+            (
+                f"yaml.load_all CSafeLoader, 1 file, {args.docs} docs",
+                timed([py, "-c", load_one, str(one)], args.repeat),
+            ),
             (f"smi lint, 1 file, {args.docs} docs", timed([*smi, "lint", str(one)], args.repeat)),
             (
                 f"yaml.load_all CSafeLoader, {args.files} files",
                 timed([py, "-c", load_many, str(folder)], args.repeat),
             ),
-            (f"smi lint, {args.files} files, {args.docs} docs", timed([*smi, "lint", str(folder)], args.repeat)),
+            (
+                f"smi lint, {args.files} files, {args.docs} docs",
+                timed([*smi, "lint", str(folder)], args.repeat),
+            ),
         ]
     print(f"| whole process ({args.repeat} runs) | best | median |")
     print("|---|---:|---:|")

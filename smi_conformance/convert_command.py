@@ -49,7 +49,7 @@ class _FileResult:
 
 
 def _target(targets: tuple[str, ...], api_version: str) -> str | None:
-    """Which ``--to`` applies to a document of ``api_version`` (a full apiVersion wins over a bare version)."""
+    """Which ``--to`` applies to a document of ``api_version`` (a full apiVersion beats a bare version)."""
     group = api_version.rpartition("/")[0]
     for target in targets:
         if "/" in target and target.rpartition("/")[0] == group:
@@ -131,7 +131,9 @@ def _container(member: Document) -> dict[str, Any]:
     metavar="VERSION",
     help="Target apiVersion, e.g. split.smi-spec.io/v1alpha4 (repeat for several groups), or a bare version.",
 )
-@click.option("-w", "--write", is_flag=True, help="Rewrite the files in place (atomically) instead of printing.")
+@click.option(
+    "-w", "--write", is_flag=True, help="Rewrite the files in place (atomically) instead of printing."
+)
 def convert_command(files: tuple[str, ...], targets: tuple[str, ...], write: bool) -> None:
     """Convert SMI objects in FILE... (or - for stdin) to another API version of their kind.
 
@@ -172,7 +174,9 @@ def run(files: tuple[str, ...], targets: tuple[str, ...], *, write: bool) -> int
     if errors:
         for error in errors:
             click.echo(error, err=True)
-        click.echo(f"smi convert: {len(errors)} problem(s); nothing {'written' if write else 'converted'}", err=True)
+        click.echo(
+            f"smi convert: {len(errors)} problem(s); nothing {'written' if write else 'converted'}", err=True
+        )
         return EXIT_FAILED
     if write:
         for r in results:

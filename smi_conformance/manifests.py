@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, ClassVar, Literal
 
 import yaml
 from yaml._yaml import CParser as _CParser
@@ -28,9 +28,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MANIFEST_SUFFIXES",
     "MAX_DEPTH",
     "MAX_EXPANDED_NODES",
-    "MANIFEST_SUFFIXES",
     "Document",
     "LoadIssue",
     "LoadResult",
@@ -52,7 +52,14 @@ MAX_DEPTH = 200
 MAX_EXPANDED_NODES = 1_000_000
 
 IssueKind = Literal[
-    "syntax", "duplicate-key", "encoding", "binary", "too-large", "too-complex", "unsupported-tag", "unreadable"
+    "syntax",
+    "duplicate-key",
+    "encoding",
+    "binary",
+    "too-large",
+    "too-complex",
+    "unsupported-tag",
+    "unreadable",
 ]
 
 
@@ -127,9 +134,11 @@ class Document:
         if self.start not in trees:
             text = self.source.text[self.start : self.end]
             if self.source.is_json:
-                text = text.replace("\t", " ")  # JSON allows tabs as whitespace, YAML 1.1 does not; same columns
+                text = text.replace(
+                    "\t", " "
+                )  # JSON allows tabs as whitespace, YAML 1.1 does not; same columns
             try:
-                trees[self.start] = yaml.compose(text, Loader=_MarkLoader)  # noqa: S506 - composes, builds nothing
+                trees[self.start] = yaml.compose(text, Loader=_MarkLoader)
             except (yaml.YAMLError, RecursionError):
                 trees[self.start] = None
         return trees[self.start]
@@ -216,7 +225,8 @@ def _load_file(result: LoadResult, path: Path, max_bytes: int) -> None:
 def _too_large(name: str, size: int, max_bytes: int) -> LoadIssue:
     return LoadIssue(
         "too-large",
-        f"input is {size} bytes, more than the {max_bytes}-byte limit; not parsed (raise it with --max-bytes)",
+        f"input is {size} bytes, more than the {max_bytes}-byte limit; not parsed "
+        "(raise the limit with --max-bytes)",
         Location(name, 1, 1),
     )
 
@@ -260,7 +270,9 @@ def _decode(name: str, data: bytes) -> tuple[str | None, LoadIssue | None]:
         if nul >= 0:
             line, column = _byte_position(data, nul)
             return None, LoadIssue(
-                "binary", "binary content (a NUL byte): not a YAML or JSON manifest", Location(name, line, column)
+                "binary",
+                "binary content (a NUL byte): not a YAML or JSON manifest",
+                Location(name, line, column),
             )
     try:
         text = data.decode(encoding)
@@ -293,7 +305,9 @@ _BREAK = "\r\n\x85\u2028\u2029"
 _DOC_START = re.compile(rf"(?:(?<=[{_BREAK}])|^)---(?=[ \t{_BREAK}]|\Z)")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 # After a "..." end marker, directives and comments belong to the next document.
-_DIRECTIVE_TAIL = re.compile(r"(?:^|\n)\.\.\.[ \t]*(?:#[^\n]*)?\n((?:%[^\n]*\n|#[^\n]*\n|[ \t]*\n)*%[^\n]*\n(?:#[^\n]*\n|[ \t]*\n)*)\Z")
+_DIRECTIVE_TAIL = re.compile(
+    r"(?:^|\n)\.\.\.[ \t]*(?:#[^\n]*)?\n((?:%[^\n]*\n|#[^\n]*\n|[ \t]*\n)*%[^\n]*\n(?:#[^\n]*\n|[ \t]*\n)*)\Z"
+)
 
 
 def _split(text: str) -> list[tuple[int, int]]:
@@ -344,7 +358,9 @@ def _load_chunk(result: LoadResult, source: Source, index: int, start: int, end:
         )
         return
     except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked; keep a located fallback
-        result.issues.append(LoadIssue("syntax", str(exc).splitlines()[0], Location(source.name, line + 1, 1)))
+        result.issues.append(
+            LoadIssue("syntax", str(exc).splitlines()[0], Location(source.name, line + 1, 1))
+        )
         return
     finally:
         loader.dispose()
@@ -408,7 +424,16 @@ _PLAIN_TAGS = frozenset(
         "tag:yaml.org,2002:set",
     }
 )
-_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False, "y": True, "n": False}
+_BOOLS = {
+    "yes": True,
+    "no": False,
+    "true": True,
+    "false": False,
+    "on": True,
+    "off": False,
+    "y": True,
+    "n": False,
+}
 _SAFE = yaml.constructor.SafeConstructor()
 
 
@@ -461,7 +486,9 @@ class _Builder:
         if cls is MappingNode:
             result = self.mapping(node, depth + 1)
         else:
-            result = [self.scalar(v) if v.__class__ is ScalarNode else self.value(v, depth + 1) for v in node.value]
+            result = [
+                self.scalar(v) if v.__class__ is ScalarNode else self.value(v, depth + 1) for v in node.value
+            ]
         if memo is not None:
             memo[id(node)] = result
         return result
@@ -486,7 +513,9 @@ class _Builder:
             if key in result:
                 self.duplicate(node, key_node)
             result[key] = (
-                self.scalar(value_node) if value_node.__class__ is ScalarNode else self.value(value_node, depth)
+                self.scalar(value_node)
+                if value_node.__class__ is ScalarNode
+                else self.value(value_node, depth)
             )
         for merge in merges:
             sources = merge.value if merge.__class__ is SequenceNode else [merge]
@@ -496,7 +525,9 @@ class _Builder:
                     for key, value in merged.items():
                         result.setdefault(key, value)
                 else:
-                    self.issues.append(LoadIssue("syntax", "a merge key (<<) must name mappings", self.where(merge)))
+                    self.issues.append(
+                        LoadIssue("syntax", "a merge key (<<) must name mappings", self.where(merge))
+                    )
         return result
 
     def duplicate(self, node: MappingNode, key_node: Node) -> None:
@@ -504,8 +535,8 @@ class _Builder:
         self.issues.append(
             LoadIssue(
                 "duplicate-key",
-                f"duplicate key {key_node.value!r} (first at line {self.where(first).line}); YAML parsers keep "
-                "only the last value, so the earlier one is silently lost",
+                f"duplicate key {key_node.value!r} (first at line {self.where(first).line}); YAML parsers "
+                "keep only the last value, so the earlier one is silently lost",
                 self.where(key_node),
             )
         )
@@ -517,7 +548,11 @@ class _Builder:
         try:
             if tag == _INT:
                 value = node.value
-                return int(value) if value.isdigit() and (value[0] != "0" or value == "0") else _SAFE.construct_yaml_int(node)
+                return (
+                    int(value)
+                    if value.isdigit() and (value[0] != "0" or value == "0")
+                    else _SAFE.construct_yaml_int(node)
+                )
             if tag == _NULL:
                 return None
             if tag == _BOOL:
@@ -563,7 +598,7 @@ def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
 class _FastResolver(yaml.resolver.Resolver):
     """PyYAML's YAML 1.1 implicit typing, memoised for the plain scalars that repeat across manifests."""
 
-    _cache: dict[str, str] = {}
+    _cache: ClassVar[dict[str, str]] = {}
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         pass
@@ -648,7 +683,11 @@ def _load_json(result: LoadResult, source: Source) -> None:
         return
     if _depth_exceeds(data, MAX_DEPTH):
         result.issues.append(
-            LoadIssue("too-complex", f"nested more than {MAX_DEPTH} levels deep; not checked", Location(source.name, 1, 1))
+            LoadIssue(
+                "too-complex",
+                f"nested more than {MAX_DEPTH} levels deep; not checked",
+                Location(source.name, 1, 1),
+            )
         )
         return
     document = Document(source, 0, 0, len(source.text), 0, data)
@@ -656,11 +695,14 @@ def _load_json(result: LoadResult, source: Source) -> None:
         root = document._tree()
         located = _find_duplicates(root) if root is not None else []
         for key, node in located or [(d, None) for d in duplicates]:
-            line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
+            line, column = (
+                (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
+            )
             result.issues.append(
                 LoadIssue(
                     "duplicate-key",
-                    f"duplicate key {key!r}; JSON parsers keep only the last value, so the earlier one is lost",
+                    f"duplicate key {key!r}; JSON parsers keep only the last value, so the earlier one is "
+                    "lost",
                     Location(source.name, line, column),
                 )
             )
@@ -715,7 +757,7 @@ def _add_documents(result: LoadResult, document: Document) -> None:
                     document.end,
                     document.first_line,
                     item,
-                    base=document.base + ("items", i),
+                    base=(*document.base, "items", i),
                     parent=data,
                 )
             )

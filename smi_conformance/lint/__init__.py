@@ -12,4 +12,14 @@ from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.engine import EmptyInputError, Finding, InputError, LintResult, lint
 from smi_conformance.lint.rule import Hit, Rule, Severity
 
-__all__ = ["EmptyInputError", "Finding", "Hit", "InputError", "LintConfig", "LintResult", "Rule", "Severity", "lint"]
+__all__ = [
+    "EmptyInputError",
+    "Finding",
+    "Hit",
+    "InputError",
+    "LintConfig",
+    "LintResult",
+    "Rule",
+    "Severity",
+    "lint",
+]

@@ -52,22 +52,32 @@ def _list_kinds() -> None:
 @click.command("lint")
 @click.argument("paths", nargs=-1, metavar="PATH...")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: text).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report here.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), help="Write the report here."
+)
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning", "info"]),
     help="Exit 1 when a finding is at least this severe (default: error).",
 )
-@click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes, names, prefixes; ALL).")
+@click.option(
+    "--select", multiple=True, metavar="CODES", help="Only these rules (codes, names, prefixes; ALL)."
+)
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules (codes, names or prefixes).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files under directories matching GLOB.")
 @click.option("--max-bytes", type=click.IntRange(min=1), help="Report, do not parse, larger inputs (16 MiB).")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Configuration file.")
+@click.option(
+    "--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Configuration file."
+)
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
-@click.option("--color/--no-color", default=None, help="Colour text output (default: when stdout is a terminal).")
+@click.option(
+    "--color/--no-color", default=None, help="Colour text output (default: when stdout is a terminal)."
+)
 @click.option("--explain", metavar="CODE", help="Explain a rule (code or name) and exit.")
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
-@click.option("--list-kinds", is_flag=True, help="List every SMI apiVersion and kind the linter knows, and exit.")
+@click.option(
+    "--list-kinds", is_flag=True, help="List every SMI apiVersion and kind the linter knows, and exit."
+)
 def lint_command(
     paths: tuple[str, ...],
     fmt: str | None,
@@ -136,7 +146,9 @@ def _run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, colo
     to_stdout = output in (None, "-")
     if color is None:
         color = to_stdout and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    report = render(config.format, result, Options(fail_on=config.fail_on, color=color and config.format == "text"))
+    report = render(
+        config.format, result, Options(fail_on=config.fail_on, color=color and config.format == "text")
+    )
     if to_stdout:
         click.echo(report, nl=False, color=color)
     else:

@@ -85,7 +85,9 @@ class Suppress:
     names: tuple[str, ...] = ()
     reason: str = ""
 
-    def matches(self, code: str, rel_path: str | None, kind: str | None, name: str | None, ns: str | None) -> bool:
+    def matches(
+        self, code: str, rel_path: str | None, kind: str | None, name: str | None, ns: str | None
+    ) -> bool:
         if self.codes and code not in self.codes:
             return False
         if self.paths and (rel_path is None or not any(glob_regex(p).match(rel_path) for p in self.paths)):
@@ -156,7 +158,9 @@ class LintConfig:
             else:
                 changes[key] = value
         if "select" in changes and "ignore" not in changes:
-            changes["ignore"] = frozenset()  # --select on the command line replaces the file's selection whole
+            changes["ignore"] = (
+                frozenset()
+            )  # --select on the command line replaces the file's selection whole
         return replace(self, **changes)
 
 
@@ -204,13 +208,19 @@ def _parse(table: Mapping[str, Any], path: Path) -> LintConfig:
     where = str(path)
     unknown = set(table) - _KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KEYS))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KEYS))}"
+        )
     config = LintConfig(path=path, root=path.parent)
     changes: dict[str, Any] = {}
     if "select" in table:
-        changes["select"] = frozenset(_codes(_strings(table["select"], f"{where}: select"), f"{where}: select"))
+        changes["select"] = frozenset(
+            _codes(_strings(table["select"], f"{where}: select"), f"{where}: select")
+        )
     if "ignore" in table:
-        changes["ignore"] = frozenset(_codes(_strings(table["ignore"], f"{where}: ignore"), f"{where}: ignore"))
+        changes["ignore"] = frozenset(
+            _codes(_strings(table["ignore"], f"{where}: ignore"), f"{where}: ignore")
+        )
     if "fail-on" in table:
         changes["fail_on"] = _severity(table["fail-on"], f"{where}: fail-on")
     if "format" in table:
@@ -225,7 +235,7 @@ def _parse(table: Mapping[str, Any], path: Path) -> LintConfig:
     if "severity" in table:
         overrides = table["severity"]
         if not isinstance(overrides, dict):
-            raise ConfigError(f"{where}: severity must be a table of CODE = \"error|warning|info\"")
+            raise ConfigError(f'{where}: severity must be a table of CODE = "error|warning|info"')
         changes["severity"] = {
             code: _severity(level, f"{where}: severity.{key}")
             for key, level in overrides.items()
@@ -235,7 +245,9 @@ def _parse(table: Mapping[str, Any], path: Path) -> LintConfig:
         entries = table["suppress"]
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ConfigError(f"{where}: suppress must be an array of tables ([[tool.smi-lint.suppress]])")
-        changes["suppress"] = tuple(_suppress(entry, f"{where}: suppress[{i}]") for i, entry in enumerate(entries))
+        changes["suppress"] = tuple(
+            _suppress(entry, f"{where}: suppress[{i}]") for i, entry in enumerate(entries)
+        )
     return replace(config, **changes)
 
 

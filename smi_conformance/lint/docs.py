@@ -33,13 +33,22 @@ def rules_markdown() -> str:
         "| code | name | severity | summary |",
         "|---|---|---|---|",
     ]
-    out += [f"| [{c}](#{c.lower()}) | `{r.name}` | {r.severity.label} | {r.summary} |" for c, r in RULES.items()]
+    out += [
+        f"| [{c}](#{c.lower()}) | `{r.name}` | {r.severity.label} | {r.summary} |" for c, r in RULES.items()
+    ]
     section = None
     for code, rule in RULES.items():
         if code[:4] != section:
             section = code[:4]
             out += ["", f"## {_SECTIONS[section]} ({section}xx)"]
-        out += ["", f"### {code}", "", f"`{rule.name}`, {rule.severity.label} by default.", "", rule.explanation()]
+        out += [
+            "",
+            f"### {code}",
+            "",
+            f"`{rule.name}`, {rule.severity.label} by default.",
+            "",
+            rule.explanation(),
+        ]
     return "\n".join(out) + "\n"
 
 

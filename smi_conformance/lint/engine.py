@@ -67,7 +67,9 @@ class LintResult:
     files: int = 0
     documents: int = 0
     smi_objects: int = 0
-    skipped: int = 0  #: documents that are not SMI objects (Services, Deployments...), used only as references
+    skipped: int = (
+        0  #: documents that are not SMI objects (Services, Deployments...), used only as references
+    )
     suppressed: int = 0
     rules: list[Rule] = field(default_factory=list)  #: the rules that ran (enabled)
 
@@ -89,7 +91,9 @@ class _Pending:
     resource: Resource | None = None
 
 
-def lint(paths: Sequence[str], config: LintConfig | None = None, *, stdin: BinaryIO | None = None) -> LintResult:
+def lint(
+    paths: Sequence[str], config: LintConfig | None = None, *, stdin: BinaryIO | None = None
+) -> LintResult:
     """Lint files, directories and ``-`` (stdin). Raises :class:`InputError` for unreadable or empty input."""
     config = config or LintConfig()
     loaded = load_paths(paths, stdin=stdin, max_bytes=config.max_bytes, exclude=config.excluded)
@@ -113,7 +117,9 @@ class _Run:
         self.result.files = files
         self.result.documents = len(documents)
         for issue in issues:
-            self.pending.append(_Pending(_ISSUE_RULES[issue.kind], issue.message, None, location=issue.location))
+            self.pending.append(
+                _Pending(_ISSUE_RULES[issue.kind], issue.message, None, location=issue.location)
+            )
         smi = self.classify(documents)
         problems = self.validate(smi)
         for resource in smi:
@@ -135,10 +141,14 @@ class _Run:
             if kind in SMI_KINDS and (not isinstance(api_version, str) or "/" not in api_version):
                 self.result.smi_objects += 1
                 if isinstance(api_version, str):
-                    message = f"apiVersion {api_version!r} has no API group: {kind} lives in an *.smi-spec.io group"
+                    message = (
+                        f"apiVersion {api_version!r} has no API group: {kind} lives in an *.smi-spec.io group"
+                    )
                     self.pending.append(_Pending(inputs.NotAnObject, message, document, ("apiVersion",)))
                 else:
-                    self.pending.append(_Pending(inputs.NotAnObject, f"{kind} has no apiVersion", document, ("kind",)))
+                    self.pending.append(
+                        _Pending(inputs.NotAnObject, f"{kind} has no apiVersion", document, ("kind",))
+                    )
                 continue
             if not isinstance(api_version, str):
                 self.result.skipped += 1
@@ -228,7 +238,9 @@ class _Run:
                 kept.append(pending)
         for resource in annotated:
             for suppression in suppressions[id(resource)]:
-                idle = sorted(c for c in suppression.codes if c in self.enabled and c not in used[id(resource)])
+                idle = sorted(
+                    c for c in suppression.codes if c in self.enabled and c not in used[id(resource)]
+                )
                 if idle and suppression.explicit:  # a prefix ("SMI7") need not match every code it covers
                     kept.append(
                         _Pending(
@@ -256,8 +268,10 @@ class _Run:
     def _config_suppressed(self, code: str, pending: _Pending) -> bool:
         if not self.config.suppress:
             return False
-        file = pending.location.file if pending.location is not None else (
-            pending.document.source.name if pending.document is not None else None
+        file = (
+            pending.location.file
+            if pending.location is not None
+            else (pending.document.source.name if pending.document is not None else None)
         )
         rel = self.config.relative(file) if file is not None else None
         resource = pending.resource

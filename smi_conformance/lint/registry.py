@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from smi_conformance.lint.rule import Rule
-from smi_conformance.lint.rules import access, inputs, portability, references, routes, schema, split, versions
+from smi_conformance.lint.rules import (
+    access,
+    inputs,
+    portability,
+    references,
+    routes,
+    schema,
+    split,
+    versions,
+)
 
 __all__ = ["ALIASES", "RULES", "resolve", "rule"]
 

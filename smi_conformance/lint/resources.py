@@ -30,15 +30,29 @@ __all__ = [
     "str_at",
 ]
 
-SMI_GROUPS = frozenset({"split.smi-spec.io", "access.smi-spec.io", "specs.smi-spec.io", "metrics.smi-spec.io"})
+SMI_GROUPS = frozenset(
+    {"split.smi-spec.io", "access.smi-spec.io", "specs.smi-spec.io", "metrics.smi-spec.io"}
+)
 DEFAULT_NAMESPACE = "default"
 
 
 class Resource:
     """One Kubernetes object of the linted set (SMI or not). Identity fields are computed once."""
 
-    __slots__ = ("annotations", "api_version", "data", "document", "group", "info", "kind", "metadata", "name",
-                 "namespace", "version", "_version_key")  # fmt: skip
+    __slots__ = (
+        "_version_key",
+        "annotations",
+        "api_version",
+        "data",
+        "document",
+        "group",
+        "info",
+        "kind",
+        "metadata",
+        "name",
+        "namespace",
+        "version",
+    )  # fmt: skip
 
     def __init__(self, document: Document, api_version: str, kind: str, data: Mapping[str, Any]) -> None:
         self.document = document

@@ -42,14 +42,14 @@ def _entries(value: str) -> list[str]:
 def parse_annotation(value: Any) -> tuple[list[AnnotationSuppression], list[str]]:
     """(valid suppressions, problems) of one annotation value."""
     if not isinstance(value, str):
-        return [], [f"{ANNOTATION} must be a string like \"SMI203: reason\""]
+        return [], [f'{ANNOTATION} must be a string like "SMI203: reason"']
     valid: list[AnnotationSuppression] = []
     problems: list[str] = []
     for entry in _entries(value):
         codes_text, sep, reason = entry.partition(":")
         selectors = [c.strip() for c in codes_text.split(",") if c.strip()]
         if not selectors:
-            problems.append(f"suppression {entry!r} names no rule; write \"CODES: reason\"")
+            problems.append(f'suppression {entry!r} names no rule; write "CODES: reason"')
             continue
         try:
             codes = resolve(selectors)
@@ -59,7 +59,7 @@ def parse_annotation(value: Any) -> tuple[list[AnnotationSuppression], list[str]
         if not sep or not reason.strip():
             problems.append(
                 f"suppression of {', '.join(selectors)} has no reason and is not honoured; write "
-                f"\"{', '.join(selectors)}: why this is fine\""
+                f'"{", ".join(selectors)}: why this is fine"'
             )
             continue
         explicit = all(s.upper() in RULES or s.lower() in ALIASES for s in selectors)

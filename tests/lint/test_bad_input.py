@@ -30,7 +30,9 @@ def _only(found: list[dict[str, object]], code: str) -> dict[str, object]:
 def test_alias_bomb(tmp_path: Path) -> None:
     lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 12)]  # 10^12 nodes expanded
-    write(tmp_path, "bomb.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n" + "\n".join("  " + x for x in lines))
+    write(
+        tmp_path, "bomb.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n" + "\n".join("  " + x for x in lines)
+    )
     code, found = findings("bomb.yaml")
     assert code == 1
     bomb = _only(found, "SMI006")
@@ -59,7 +61,7 @@ def test_ten_thousand_levels_of_nesting(tmp_path: Path, style: str) -> None:
 
 def test_nesting_just_past_the_limit_is_located_where_it_happens(tmp_path: Path) -> None:
     text = "apiVersion: v1\nkind: ConfigMap\ndata:\n  x: " + "[" * 250 + "]" * 250 + "\n"
-    code, found = findings(str(write(tmp_path, "deep.yaml", text)))
+    _, found = findings(str(write(tmp_path, "deep.yaml", text)))
     deep = _only(found, "SMI006")
     assert (deep["line"], deep["column"]) == (4, 204)
 
@@ -85,7 +87,9 @@ def test_binary_file(tmp_path: Path) -> None:
 
 
 def test_latin1_bytes(tmp_path: Path) -> None:
-    write(tmp_path, "latin1.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n  city: Orléans\n".encode("latin-1"))
+    write(
+        tmp_path, "latin1.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n  city: Orléans\n".encode("latin-1")
+    )
     code, found = findings("latin1.yaml")
     assert code == 1
     assert [(f["code"], f["line"], f["column"]) for f in found] == [("SMI003", 4, 12)]
@@ -124,7 +128,7 @@ def test_malformed_yaml_is_located(tmp_path: Path, text: str, line: int, column:
 
 
 def test_malformed_json_is_located(tmp_path: Path) -> None:
-    code, found = findings(str(write(tmp_path, "bad.json", '{"apiVersion": "v1",\n  "kind": }')))
+    _, found = findings(str(write(tmp_path, "bad.json", '{"apiVersion": "v1",\n  "kind": }')))
     assert [(f["code"], f["line"], f["column"]) for f in found] == [("SMI001", 2, 11)]
 
 
@@ -146,5 +150,5 @@ def test_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_json_output_stays_valid_with_hostile_text(tmp_path: Path) -> None:
     text = CLEAN.replace("name: web,", 'name: "we\\u0000b\\u202e\\"</x>",')
-    code, found = findings(str(write(tmp_path, "odd.yaml", text)))
+    _, found = findings(str(write(tmp_path, "odd.yaml", text)))
     assert json.dumps(found)  # serialisable; messages keep the odd characters escaped

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from smi_conformance.lint.config import FORMATS
+
 from .helpers import CLEAN, ERROR, OTHER_ERROR, WARNING_ONLY, findings, smi, write
 
 
@@ -32,11 +33,16 @@ def test_exit_codes_are_the_same_in_every_format(fmt: str, tmp_path: Path) -> No
 
 
 def test_text_output_lists_findings_and_a_summary(tmp_path: Path) -> None:
-    path = write(tmp_path, "error.yaml", ERROR + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+    path = write(
+        tmp_path, "error.yaml", ERROR + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+    )
     result = smi("lint", str(path))
     assert result.exit_code == 1
     first, *_, last = result.stdout.splitlines()
-    assert first == f"{path}:7:31: SMI201 error backend weight -1 is negative (negative-weight) [TrafficSplit shop/web]"
+    assert (
+        first == f"{path}:7:31: SMI201 error backend weight -1 is negative (negative-weight) "
+        "[TrafficSplit shop/web]"
+    )
     assert last.startswith("Found 1 error") and "1 other document skipped" in last
     assert "\x1b[" not in result.stdout  # no colour when not on a terminal
     coloured = smi("lint", "--color", str(path))
@@ -46,7 +52,11 @@ def test_text_output_lists_findings_and_a_summary(tmp_path: Path) -> None:
 def test_empty_input_is_an_error_not_a_pass(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     write(tmp_path, "empty/notes.txt", "not a manifest")
-    for args, stdin in (((str(tmp_path / "empty"),), None), (("-",), ""), (("-",), "# only a comment\n---\n")):
+    for args, stdin in (
+        ((str(tmp_path / "empty"),), None),
+        (("-",), ""),
+        (("-",), "# only a comment\n---\n"),
+    ):
         result = smi("lint", *args, input=stdin)
         assert result.exit_code == 2, args
         assert "no manifests found" in result.stderr
@@ -62,7 +72,11 @@ def test_stdin_and_files_together(tmp_path: Path) -> None:
 def test_directories_are_walked_for_manifests_only(tmp_path: Path) -> None:
     write(tmp_path, "deploy/a.yaml", ERROR)
     write(tmp_path, "deploy/nested/b.yml", OTHER_ERROR)
-    write(tmp_path, "deploy/c.json", json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}))
+    write(
+        tmp_path,
+        "deploy/c.json",
+        json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}}),
+    )
     write(tmp_path, "deploy/README.md", "# not yaml: {{{")
     write(tmp_path, "deploy/.hidden/d.yaml", ERROR)
     code, found = findings("deploy")
@@ -81,7 +95,9 @@ def test_output_file_leaves_stdout_empty(tmp_path: Path) -> None:
 
 
 def test_configuration_file_discovered_upward_and_overridden_by_flags(tmp_path: Path, monkeypatch) -> None:
-    write(tmp_path, "pyproject.toml", '[project]\nname = "x"\n\n[tool.smi-lint]\nignore = ["negative-weight"]\n')
+    write(
+        tmp_path, "pyproject.toml", '[project]\nname = "x"\n\n[tool.smi-lint]\nignore = ["negative-weight"]\n'
+    )
     path = write(tmp_path, "deploy/split.yaml", ERROR)
     monkeypatch.chdir(tmp_path / "deploy")
     assert smi("lint", "split.yaml").exit_code == 0  # the file's ignore applies from a subfolder
@@ -99,7 +115,8 @@ def test_configured_suppressions_match_path_kind_and_name(tmp_path: Path) -> Non
         tmp_path,
         ".smi-lint.toml",
         '[[suppress]]\ncodes = ["SMI201"]\npaths = ["legacy/**"]\nreason = "frozen, replaced next quarter"\n'
-        '[[suppress]]\nkinds = ["TrafficSplit"]\nnames = ["shop/canary-*"]\nreason = "canaries are checked by flagger"\n',
+        '[[suppress]]\nkinds = ["TrafficSplit"]\nnames = ["shop/canary-*"]\n'
+        'reason = "canaries are checked by flagger"\n',
     )
     result = smi("lint", "--format", "json", ".")
     assert result.exit_code == 0, result.output

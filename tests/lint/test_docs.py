@@ -16,7 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_rules_page_matches_the_registry() -> None:
     page = (REPO_ROOT / "docs" / "rules.md").read_text()
-    assert page == rules_markdown(), "docs/rules.md is stale: python -m smi_conformance.lint.docs > docs/rules.md"
+    assert page == rules_markdown(), (
+        "docs/rules.md is stale: python -m smi_conformance.lint.docs > docs/rules.md"
+    )
 
 
 def test_every_rule_is_documented_with_a_reason_and_an_example() -> None:

@@ -37,9 +37,22 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=30,
 )
-KEYS = ["apiVersion", "kind", "metadata", "spec", "backends", "weight", "service", "matches", "headers", "rules"]
-VALUES = ["split.smi-spec.io/v1alpha4", "access.smi-spec.io/v1alpha1", "specs.smi-spec.io/v1alpha2", "TrafficSplit",
-          "TrafficTarget", "HTTPRouteGroup", "TCPRoute", "List", "&a", "*a", "!!binary", "---", "...", "- ", ": "]  # fmt: skip
+KEYS = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "backends",
+    "weight",
+    "service",
+    "matches",
+    "headers",
+    "rules",
+]
+VALUES = [
+    "split.smi-spec.io/v1alpha4", "access.smi-spec.io/v1alpha1", "specs.smi-spec.io/v1alpha2", "TrafficSplit",
+    "TrafficTarget", "HTTPRouteGroup", "TCPRoute", "List", "&a", "*a", "!!binary", "---", "...", "- ", ": ",
+]  # fmt: skip
 smi_like = st.recursive(
     st.sampled_from(VALUES) | st.integers(-5, 5) | st.none(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5),
@@ -78,7 +91,10 @@ def traffic_split(draw: st.DrawFn) -> dict[str, Any]:
         "apiVersion": "split.smi-spec.io/v1alpha4",
         "kind": "TrafficSplit",
         "metadata": draw(meta),
-        "spec": {"service": root, "backends": [{"service": s, "weight": w} for s, w in zip(services, weights)]},
+        "spec": {
+            "service": root,
+            "backends": [{"service": s, "weight": w} for s, w in zip(services, weights, strict=True)],
+        },
     }
 
 
@@ -89,7 +105,9 @@ def route_group(draw: st.DrawFn) -> dict[str, Any]:
     for name in names:
         match: dict[str, Any] = {"name": name, "pathRegex": draw(st.sampled_from(REGEXES))}
         if draw(st.booleans()):
-            match["methods"] = draw(st.lists(st.sampled_from(["GET", "POST", "*", "DELETE"]), min_size=1, unique=True))
+            match["methods"] = draw(
+                st.lists(st.sampled_from(["GET", "POST", "*", "DELETE"]), min_size=1, unique=True)
+            )
         matches.append(match)
     return {"apiVersion": "specs.smi-spec.io/v1alpha4", "kind": "HTTPRouteGroup", "metadata": draw(meta),
             "spec": {"matches": matches}}  # fmt: skip
@@ -104,7 +122,11 @@ def traffic_target(draw: st.DrawFn) -> dict[str, Any]:
         "apiVersion": "access.smi-spec.io/v1alpha3",
         "kind": "TrafficTarget",
         "metadata": draw(meta),
-        "spec": {"destination": draw(account), "rules": draw(rules), "sources": draw(st.lists(account, min_size=1))},
+        "spec": {
+            "destination": draw(account),
+            "rules": draw(rules),
+            "sources": draw(st.lists(account, min_size=1)),
+        },
     }
 
 
@@ -126,7 +148,9 @@ MUTATIONS = ["unknown-field", "wrong-type", "drop-required"]
 
 @SETTINGS
 @given(smi_objects, st.sampled_from(MUTATIONS), st.data())
-def test_broken_objects_are_rejected_with_a_location(obj: dict[str, Any], mutation: str, data: st.DataObject) -> None:
+def test_broken_objects_are_rejected_with_a_location(
+    obj: dict[str, Any], mutation: str, data: st.DataObject
+) -> None:
     spec = obj["spec"]
     if mutation == "unknown-field":
         spec["bogusField"] = 1

@@ -8,14 +8,19 @@ from smi_conformance.manifests import load_paths, load_text
 
 
 def test_documents_and_their_locations() -> None:
-    text = "# header\n---\nkind: A\nspec:\n  list:\n  - a: 1\n    b: [x, y]\n---\n---\n# only a comment\n---\nkind: B\n"
+    text = (
+        "# header\n---\nkind: A\nspec:\n  list:\n  - a: 1\n    b: [x, y]\n"
+        "---\n---\n# only a comment\n---\nkind: B\n"
+    )
     result = load_text(text, "f.yaml")
     assert [d.data["kind"] for d in result.documents] == ["A", "B"]
     a, b = result.documents
     assert str(a.locate()) == "f.yaml:3:1"
     assert str(a.locate(("spec", "list", 0, "b", 1))) == "f.yaml:7:12"
     assert str(a.locate(("spec", "list", 0, "b"), key=True)) == "f.yaml:7:5"
-    assert str(a.locate(("spec", "missing", "deeper"))) == "f.yaml:4:1"  # deepest existing ancestor, at its key
+    assert (
+        str(a.locate(("spec", "missing", "deeper"))) == "f.yaml:4:1"
+    )  # deepest existing ancestor, at its key
     assert str(b.locate(("kind",))) == "f.yaml:12:7"
     loc = a.locate(("spec", "list", 0, "b"))
     assert (loc.line, loc.column, loc.end_line, loc.end_column) == (7, 8, 7, 14)
@@ -39,10 +44,14 @@ def test_json_is_read_with_json_semantics_and_located() -> None:
 
 
 def test_scalars_are_plain_data_as_kubernetes_reads_them() -> None:
-    text = "a: 2020-01-01\nb: 010\nc: 1_000\nd: yes\ne: ~\nf: '1'\ng: 0x1F\n1: key\n<<: {h: merged, a: lost}\n"
+    text = (
+        "a: 2020-01-01\nb: 010\nc: 1_000\nd: yes\ne: ~\nf: '1'\ng: 0x1F\n1: key\n<<: {h: merged, a: lost}\n"
+    )
     (doc,) = load_text(text).documents
-    assert doc.data == {"a": "2020-01-01", "b": 8, "c": 1000, "d": True, "e": None, "f": "1", "g": 31, "1": "key",
-                        "h": "merged"}  # fmt: skip
+    assert doc.data == {
+        "a": "2020-01-01", "b": 8, "c": 1000, "d": True, "e": None, "f": "1", "g": 31, "1": "key",
+        "h": "merged",
+    }  # fmt: skip
 
 
 def test_directives_after_an_end_marker_belong_to_the_next_document() -> None:
@@ -63,6 +72,12 @@ def test_walking_directories(tmp_path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}" if name.endswith(".json") else "kind: X\n")
     result = load_paths([str(tmp_path)])
-    assert [Path(s.name).relative_to(tmp_path).as_posix() for s in result.sources] == ["b.yaml", "a/c.yml", "a/d.json"]
+    assert [Path(s.name).relative_to(tmp_path).as_posix() for s in result.sources] == [
+        "b.yaml",
+        "a/c.yml",
+        "a/d.json",
+    ]
     explicit = load_paths([str(tmp_path / "a/e.txt"), str(tmp_path / "nope.yaml")])
-    assert len(explicit.documents) == 1 and explicit.unreadable == [(str(tmp_path / "nope.yaml"), "no such file or directory")]
+    assert len(explicit.documents) == 1 and explicit.unreadable == [
+        (str(tmp_path / "nope.yaml"), "no such file or directory")
+    ]

@@ -29,7 +29,7 @@ def _sarif(*paths: str) -> dict[str, Any]:
 
 
 def _check_github_requirements(report: dict[str, Any]) -> None:
-    """What GitHub code scanning requires of an uploaded SARIF file (docs: "SARIF support for code scanning")."""
+    """What GitHub code scanning requires of an uploaded SARIF file ("SARIF support for code scanning")."""
     assert report["version"] == "2.1.0"
     assert report["$schema"].endswith("sarif-2.1.0.json")
     (run,) = report["runs"]
@@ -76,7 +76,7 @@ def test_sarif_of_a_clean_run_still_has_results(tmp_path: Path) -> None:
 
 
 def test_sarif_validates_against_the_official_schema(tmp_path: Path) -> None:
-    """Set SARIF_SCHEMA to a copy of sarif-schema-2.1.0.json (oasis-tcs/sarif-spec); it is not vendored here."""
+    """Set SARIF_SCHEMA to a copy of sarif-schema-2.1.0.json (oasis-tcs/sarif-spec); it is not vendored."""
     schema_path = os.environ.get("SARIF_SCHEMA")
     if not schema_path or not Path(schema_path).is_file():
         pytest.skip("SARIF_SCHEMA not set: the structural test above covers what GitHub requires")
@@ -84,7 +84,11 @@ def test_sarif_validates_against_the_official_schema(tmp_path: Path) -> None:
 
     schema = json.loads(Path(schema_path).read_text())
     write(tmp_path, "a.yaml", ERROR)
-    write(tmp_path, "b.yaml", WARNING_ONLY.replace("name: web,", "name: b,").replace("service: web\n", "service: b\n"))
+    write(
+        tmp_path,
+        "b.yaml",
+        WARNING_ONLY.replace("name: web,", "name: b,").replace("service: web\n", "service: b\n"),
+    )
     write(tmp_path, "c.yaml", b"binary\x00")
     for report in (_sarif("."), _sarif(str(tmp_path / "a.yaml"))):
         jsonschema.Draft4Validator(schema).validate(report)
@@ -92,11 +96,18 @@ def test_sarif_validates_against_the_official_schema(tmp_path: Path) -> None:
 
 def test_github_annotations(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", ERROR)
-    write(tmp_path, "b.yaml", WARNING_ONLY.replace("name: web,", "name: b,").replace("service: web\n", "service: b\n"))
+    write(
+        tmp_path,
+        "b.yaml",
+        WARNING_ONLY.replace("name: web,", "name: b,").replace("service: web\n", "service: b\n"),
+    )
     result = smi("lint", "--format", "github", ".")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    pattern = r"::(error|warning|notice) file=[^,]+,line=\d+,col=\d+,endLine=\d+,endColumn=\d+,title=SMI\d{3} [a-z-]+::.+"
+    pattern = (
+        r"::(error|warning|notice) file=[^,]+,line=\d+,col=\d+,endLine=\d+,endColumn=\d+,"
+        r"title=SMI\d{3} [a-z-]+::.+"
+    )
     assert all(re.fullmatch(pattern, line) for line in lines[:-1]), lines
     assert lines[0].startswith("::error file=a.yaml,line=7,col=31,")
     assert lines[1].startswith("::warning file=b.yaml,line=6,col=3,")
@@ -110,16 +121,24 @@ def test_github_escaping() -> None:
 
 def test_junit_one_case_per_file_failing_at_the_threshold(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", ERROR)
-    write(tmp_path, "b.yaml", WARNING_ONLY.replace("name: web,", "name: b,").replace("service: web\n", "service: b\n"))
+    write(
+        tmp_path,
+        "b.yaml",
+        WARNING_ONLY.replace("name: web,", "name: b,").replace("service: web\n", "service: b\n"),
+    )
     result = smi("lint", "--format", "junit", ".")
     suite = ET.fromstring(result.stdout).find("testsuite")
     assert suite is not None
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert set(cases) == {"a.yaml", "b.yaml"}
     assert cases["a.yaml"].find("failure") is not None
-    assert cases["b.yaml"].find("failure") is None and "SMI203" in (cases["b.yaml"].findtext("system-out") or "")
+    assert cases["b.yaml"].find("failure") is None and "SMI203" in (
+        cases["b.yaml"].findtext("system-out") or ""
+    )
     assert suite.get("failures") == "1"
-    strict = ET.fromstring(smi("lint", "--format", "junit", "--fail-on", "warning", ".").stdout).find("testsuite")
+    strict = ET.fromstring(smi("lint", "--format", "junit", "--fail-on", "warning", ".").stdout).find(
+        "testsuite"
+    )
     assert strict is not None and strict.get("failures") == "2"
 
 

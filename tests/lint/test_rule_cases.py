@@ -47,7 +47,9 @@ def test_rule_case(case: dict[str, Any], codes: list[str], tmp_path: Path) -> No
         for f in result.findings
         if f.code in codes
     )
-    assert actual == sorted(expected), "\n".join(f"{f.location}: {f.code} {f.message}" for f in result.findings)
+    assert actual == sorted(expected), "\n".join(
+        f"{f.location}: {f.code} {f.message}" for f in result.findings
+    )
 
 
 def test_every_checking_rule_has_a_triggering_case() -> None:

@@ -1,4 +1,4 @@
-"""Output formats of ``smi lint``. Each module has ``render(result, options) -> str``; stdout gets exactly that."""
+"""Output formats of ``smi lint``: each module has ``render(result, options) -> str``, all stdout gets."""
 
 from __future__ import annotations
 

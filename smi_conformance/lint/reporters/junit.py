@@ -27,7 +27,9 @@ def render(result: LintResult, options: Options) -> str:
         by_file[f.location.file].append(f)
     files = list(by_file) or ["(inputs)"]
     suites = ET.Element("testsuites", name="smi lint")
-    suite = ET.SubElement(suites, "testsuite", name="smi lint", tests=str(len(files)), errors="0", skipped="0")
+    suite = ET.SubElement(
+        suites, "testsuite", name="smi lint", tests=str(len(files)), errors="0", skipped="0"
+    )
     failures = 0
     for file in files:
         case = ET.SubElement(suite, "testcase", classname="smi-lint", name=_clean(file))
@@ -36,8 +38,10 @@ def render(result: LintResult, options: Options) -> str:
         if failing:
             failures += 1
             failure = ET.SubElement(
-                case, "failure", type=failing[0].code, message=_clean(f"{len(failing)} finding(s) at or above "
-                                                                      f"{options.fail_on.label}")
+                case,
+                "failure",
+                type=failing[0].code,
+                message=_clean(f"{len(failing)} finding(s) at or above {options.fail_on.label}"),
             )
             failure.text = "\n".join(_line(f) for f in failing)
         if other:

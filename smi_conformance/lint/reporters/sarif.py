@@ -66,7 +66,9 @@ def _result(f: Finding, index: int) -> dict[str, object]:
 
 
 def render(result: LintResult, options: Options) -> str:
-    rules = sorted(({r.code: r for r in result.rules} | {f.code: _registry(f.code) for f in result.findings}).items())
+    rules = sorted(
+        ({r.code: r for r in result.rules} | {f.code: _registry(f.code) for f in result.findings}).items()
+    )
     index = {code: i for i, (code, _) in enumerate(rules)}
     run = {
         "tool": {
@@ -83,7 +85,10 @@ def render(result: LintResult, options: Options) -> str:
         "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().absolute().as_uri() + "/"}},
         "results": [_result(f, index[f.code]) for f in result.findings],
     }
-    return json.dumps({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False)
+        + "\n"
+    )
 
 
 def _registry(code: str) -> Rule:

@@ -148,8 +148,8 @@ class IncompatibleVersions(Rule):
             if routes and not any(r.version in allowed for r in routes):
                 want = " or ".join(f"specs.smi-spec.io/{v}" for v in sorted(allowed))
                 yield Hit(
-                    f"{obj.api_version} {obj.kind} works with {want} routes, but {kind} {obj.namespace}/{name} "
-                    f"is {routes[0].api_version}",
+                    f"{obj.api_version} {obj.kind} works with {want} routes, but "
+                    f"{kind} {obj.namespace}/{name} is {routes[0].api_version}",
                     (*path, "name"),
                 )
 

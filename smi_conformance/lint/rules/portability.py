@@ -11,6 +11,7 @@ document the models reject already has an error), and they only report what the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+
 from smi_conformance.lint.resources import (
     LintContext,
     Resource,
@@ -56,7 +57,9 @@ DEFINED: dict[str, dict[tuple[str, str], frozenset[str]]] = {
     },
     "smi-controller-sdk": SERVED["smi-controller-sdk"],
 }
-SDK_GO_METHODS = frozenset({"*", "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+SDK_GO_METHODS = frozenset(
+    {"*", "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 
 
 def _served(crd_set: str) -> Check:
@@ -87,7 +90,10 @@ def _sdk_go_route_group(obj: Resource) -> Iterator[Problem]:
             yield (*path, "headers"), "smi-sdk-go wants headers as a list of one-key maps, not a map"
         for i, method in enumerate(list_at(match, "methods") or ()):
             if isinstance(method, str) and method not in SDK_GO_METHODS:
-                yield (*path, "methods", i), f"smi-sdk-go only allows the methods {', '.join(sorted(SDK_GO_METHODS))}"
+                yield (
+                    (*path, "methods", i),
+                    f"smi-sdk-go only allows the methods {', '.join(sorted(SDK_GO_METHODS))}",
+                )
     if not found:
         where: NodePath = ("spec",) if obj.version_at_least("v1alpha3") else ()
         container = dict_at(obj.data, "spec") if where else obj.data
@@ -106,7 +112,9 @@ def _sdk_go_target(obj: Resource) -> Iterator[Problem]:
     destination = dict_at(body, "destination")
     if obj.version == "v1alpha1" and destination is not None and "port" not in destination:
         yield (*prefix, "destination"), "smi-sdk-go requires destination.port in access v1alpha1"
-    allowed = {"v1alpha3": ("HTTPRouteGroup", "TCPRoute", "UDPRoute")}.get(obj.version, ("HTTPRouteGroup", "TCPRoute"))
+    allowed = {"v1alpha3": ("HTTPRouteGroup", "TCPRoute", "UDPRoute")}.get(
+        obj.version, ("HTTPRouteGroup", "TCPRoute")
+    )
     for path, rule in dicts(body, key, prefix):
         kind = rule.get("kind")
         if isinstance(kind, str) and kind not in allowed:
@@ -136,7 +144,10 @@ def _controller_route_group(obj: Resource) -> Iterator[Problem]:
         if headers is None:
             continue
         if obj.version == "v1alpha1":
-            yield (*path, "headers"), "smi-controller-sdk has no headers in specs v1alpha1: they would be dropped"
+            yield (
+                (*path, "headers"),
+                "smi-controller-sdk has no headers in specs v1alpha1: they would be dropped",
+            )
         elif isinstance(headers, list):
             yield (*path, "headers"), "smi-controller-sdk wants headers as a map, not a list of one-key maps"
 
@@ -156,7 +167,10 @@ def _controller_target(obj: Resource) -> Iterator[Problem]:
         subjects += list(dicts(body, "sources", prefix))
         for path, subject in subjects:
             if subject is not None and "group" in subject:
-                yield (*path, "group"), "smi-controller-sdk has no group field on subjects: it would be dropped"
+                yield (
+                    (*path, "group"),
+                    "smi-controller-sdk has no group field on subjects: it would be dropped",
+                )
 
 
 def _controller_l4(obj: Resource) -> Iterator[Problem]:
@@ -181,7 +195,9 @@ CHECKS: dict[str, dict[str, list[Check]]] = {
         "TCPRoute": [_controller_l4],
     },
 }
-CRD_KINDS = frozenset({"TrafficSplit", "TrafficTarget", "HTTPRouteGroup", "TCPRoute", "UDPRoute", "IdentityBinding"})
+CRD_KINDS = frozenset(
+    {"TrafficSplit", "TrafficTarget", "HTTPRouteGroup", "TCPRoute", "UDPRoute", "IdentityBinding"}
+)
 
 
 def rejections(crd_set: str, obj: Resource) -> list[Problem]:

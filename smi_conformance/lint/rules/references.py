@@ -83,7 +83,9 @@ class UnresolvedReference(Rule):
         if obj.kind == "TrafficTarget":
             for path, kind, namespace, name in subjects(obj):
                 if kind == "IdentityBinding" and not ctx.find(kind, namespace, name):
-                    yield Hit(f"IdentityBinding {namespace}/{name} is not in the linted files", (*path, "name"))
+                    yield Hit(
+                        f"IdentityBinding {namespace}/{name} is not in the linted files", (*path, "name")
+                    )
 
 
 class UnknownMatchName(Rule):
@@ -126,13 +128,15 @@ class UnknownMatchName(Rule):
                 if isinstance(wanted, str) and wanted not in defined:
                     known = ", ".join(sorted(n for n in defined if n)) or "none"
                     yield Hit(
-                        f"HTTPRouteGroup {obj.namespace}/{name} has no match named {wanted!r} (it has: {known})",
+                        f"HTTPRouteGroup {obj.namespace}/{name} has no match named {wanted!r} "
+                        f"(it has: {known})",
                         (*path, "matches", i),
                     )
 
 
 class UnresolvedService(Rule):
-    """A TrafficSplit's root or backend Service is not in the linted set, although that namespace's Services are.
+    """A TrafficSplit's root or backend Service is not in the linted set, although that namespace's Services
+    are.
 
     Why: traffic for a missing backend Service fails; a missing root Service means clients have nothing to
     address. Checked only in namespaces where the linted set defines at least one Service.
@@ -162,7 +166,10 @@ class UnresolvedService(Rule):
             return
         spec = dict_at(obj.data, "spec")
         refs: list[tuple[NodePath, Any]] = [(("spec", "service"), (spec or {}).get("service"))]
-        refs += [((*path, "service"), backend.get("service")) for path, backend in dicts(spec, "backends", ("spec",))]
+        refs += [
+            ((*path, "service"), backend.get("service"))
+            for path, backend in dicts(spec, "backends", ("spec",))
+        ]
         for path, service in refs:
             if isinstance(service, str) and not ctx.find("Service", obj.namespace, service):
                 yield Hit(f"Service {obj.namespace}/{service} is not in the linted files", path)
@@ -237,8 +244,8 @@ class DuplicateObject(Rule):
         if same and same[0] is not obj:
             where = same[0].document.locate(("metadata", "name"))
             yield Hit(
-                f"{obj.kind} {obj.namespace}/{obj.name} is already defined at {where}; applying both keeps only "
-                "the last",
+                f"{obj.kind} {obj.namespace}/{obj.name} is already defined at {where}; applying both keeps "
+                "only the last",
                 ("metadata", "name"),
             )
 

@@ -24,7 +24,11 @@ def regex_error(pattern: str) -> tuple[str, bool] | None:
     try:
         re2.compile(pattern, options=options)
     except re2.error as exc:
-        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        reason = (
+            exc.args[0].decode("utf-8", "replace")
+            if exc.args and isinstance(exc.args[0], bytes)
+            else str(exc)
+        )
         try:
             re.compile(pattern)
         except (re.error, RecursionError, OverflowError):

@@ -158,7 +158,9 @@ class AllWeightsZero(Rule):
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         values = [weight_value(obj, backend.get("weight")) for _, backend in backends(obj)]
         if values and all(value == 0 for value in values):
-            yield Hit("every backend weight is 0: the split sends traffic nowhere", ("spec", "backends"), key=True)
+            yield Hit(
+                "every backend weight is 0: the split sends traffic nowhere", ("spec", "backends"), key=True
+            )
 
 
 class DuplicateBackend(Rule):
@@ -198,7 +200,8 @@ class DuplicateBackend(Rule):
                 continue
             if service in seen:
                 yield Hit(
-                    f"backend {service!r} is listed twice (also backends[{seen[service]}])", (*path, "service")
+                    f"backend {service!r} is listed twice (also backends[{seen[service]}])",
+                    (*path, "service"),
                 )
             else:
                 seen[service] = int(path[-1])
@@ -301,10 +304,14 @@ class NestedSplit(Rule):
     Bad:
     ```yaml
     kind: TrafficSplit
-    spec: {service: website, backends: [{service: website-new, weight: 50}, {service: website-v1, weight: 50}]}
+    spec:
+      service: website
+      backends: [{service: website-new, weight: 50}, {service: website-v1, weight: 50}]
     ---
     kind: TrafficSplit
-    spec: {service: website-new, backends: [{service: website-v2, weight: 50}, {service: website-v3, weight: 50}]}
+    spec:
+      service: website-new
+      backends: [{service: website-v2, weight: 50}, {service: website-v3, weight: 50}]
     ```
     """
 

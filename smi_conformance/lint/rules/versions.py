@@ -93,11 +93,15 @@ class ExperimentalVersion(Rule):
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         info = obj.info
         if info is not None and info.status == "experimental":
-            yield Hit(f"{obj.api_version} {obj.kind} is experimental: it was never part of an SMI release",
-                      ("apiVersion",))
+            yield Hit(
+                f"{obj.api_version} {obj.kind} is experimental: it was never part of an SMI release",
+                ("apiVersion",),
+            )
         elif info is None and obj.api_version in DRAFT_API_VERSIONS:
-            yield Hit(f"{obj.api_version} is an unreleased draft: its {obj.kind} is recognised but not validated",
-                      ("apiVersion",))
+            yield Hit(
+                f"{obj.api_version} is an unreleased draft: its {obj.kind} is recognised but not validated",
+                ("apiVersion",),
+            )
 
 
 RULES = (SupersededVersion, ExperimentalVersion)
