@@ -107,12 +107,23 @@ def convert_source(source: Source, documents: list[Document], targets: tuple[str
         if out.changed == before:
             continue
         pieces.append(source.text[position:start])
-        chunk = source.text[start : first.end]
-        pieces.append(("---\n" if chunk.startswith("---") else "") + dump_yaml(new))
+        pieces.append(_leading_lines(source.text[start : first.end]) + dump_yaml(new))
         position = first.end
     pieces.append(source.text[position:])
     out.text = "".join(pieces)
     return out
+
+
+def _leading_lines(chunk: str) -> str:
+    """The ``---`` marker and the comment lines before a document's content: kept when it is rewritten."""
+    kept = []
+    for line in chunk.splitlines(keepends=True):
+        stripped = line.strip()
+        if (stripped == "---" and not kept) or not stripped or stripped.startswith("#"):
+            kept.append(line if line.endswith("\n") else line + "\n")
+        else:
+            break
+    return "".join(kept)
 
 
 def _container(member: Document) -> dict[str, Any]:
