@@ -15,16 +15,30 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Literal
+from typing import Any, BinaryIO
 
-import yaml
-from yaml._yaml import CParser as _CParser
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
+
+from smi_conformance._yamlparse import (
+    BREAK,
+    MAX_DEPTH,
+    MAX_EXPANDED_NODES,
+    LoadIssue,
+    Location,
+    NodePath,
+    compose_marks,
+    count_breaks,
+    find_duplicates,
+    parse_chunk,
+    walk,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -40,50 +54,9 @@ __all__ = [
     "load_text",
 ]
 
-PathKey = str | int
-NodePath = tuple[PathKey, ...]
-
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 #: Files larger than this are reported, not parsed (bounded time and memory); ``--max-bytes`` overrides.
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
-#: Deeper than this is no Kubernetes object; libyaml itself stops at 1000.
-MAX_DEPTH = 200
-#: Nodes a document may expand to through YAML aliases before it counts as an alias bomb.
-MAX_EXPANDED_NODES = 1_000_000
-
-IssueKind = Literal[
-    "syntax",
-    "duplicate-key",
-    "encoding",
-    "binary",
-    "too-large",
-    "too-complex",
-    "unsupported-tag",
-    "unreadable",
-]
-
-
-@dataclass(frozen=True, order=True)
-class Location:
-    """A place in an input: 1-based line and column (columns count Unicode code points)."""
-
-    file: str
-    line: int
-    column: int
-    end_line: int | None = None
-    end_column: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True)
-class LoadIssue:
-    """Why (part of) an input could not be read as manifests."""
-
-    kind: IssueKind
-    message: str
-    location: Location
 
 
 @dataclass(eq=False)
@@ -118,7 +91,7 @@ class Document:
         root = self._tree()
         if root is None:
             return Location(self.source.name, self.first_line + 1, 1)
-        node, key_node, complete = _walk(root, self.base + tuple(path))
+        node, key_node, complete = walk(root, self.base + tuple(path))
         mark_node = key_node if key_node is not None and (key or not complete) else node
         start, end = mark_node.start_mark, mark_node.end_mark
         return Location(
@@ -133,14 +106,9 @@ class Document:
         trees = self.source._trees
         if self.start not in trees:
             text = self.source.text[self.start : self.end]
-            if self.source.is_json:
-                text = text.replace(
-                    "\t", " "
-                )  # JSON allows tabs as whitespace, YAML 1.1 does not; same columns
-            try:
-                trees[self.start] = yaml.compose(text, Loader=_MarkLoader)
-            except (yaml.YAMLError, RecursionError):
-                trees[self.start] = None
+            if self.source.is_json:  # JSON allows tabs as whitespace, YAML 1.1 does not; same columns
+                text = text.replace("\t", " ")
+            trees[self.start] = compose_marks(text)
         return trees[self.start]
 
 
@@ -153,6 +121,8 @@ class LoadResult:
     sources: list[Source] = field(default_factory=list)
     #: Paths that could not be opened at all (missing, permission denied): a usage error, not a finding.
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    #: YAML documents waiting to be parsed: (source, index, start, end, first line).
+    _pending: list[tuple[Source, int, int, int, int]] = field(default_factory=list, repr=False)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -185,6 +155,7 @@ def load_paths(
             _load_file(result, path, max_bytes)
         else:
             result.unreadable.append((raw, "no such file or directory"))
+    _parse_pending(result)
     return result
 
 
@@ -193,6 +164,7 @@ def load_text(text: str | bytes, name: str = "<string>", *, max_bytes: int = DEF
     result = LoadResult()
     data = text.encode() if isinstance(text, str) else text
     _load_bytes(result, name, data, max_bytes=max_bytes, is_json=name.endswith(".json"))
+    _parse_pending(result)
     return result
 
 
@@ -300,10 +272,7 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
 # YAML: split into documents, parse each with libyaml, build plain data
 
 
-#: YAML line breaks (PyYAML's reader counts all of these).
-_BREAK = "\r\n\x85\u2028\u2029"
-_DOC_START = re.compile(rf"(?:(?<=[{_BREAK}])|^)---(?=[ \t{_BREAK}]|\Z)")
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+_DOC_START = re.compile(rf"(?:(?<=[{BREAK}])|^)---(?=[ \t{BREAK}]|\Z)")
 # After a "..." end marker, directives and comments belong to the next document.
 _DIRECTIVE_TAIL = re.compile(
     r"(?:^|\n)\.\.\.[ \t]*(?:#[^\n]*)?\n((?:%[^\n]*\n|#[^\n]*\n|[ \t]*\n)*%[^\n]*\n(?:#[^\n]*\n|[ \t]*\n)*)\Z"
@@ -325,333 +294,82 @@ def _split(text: str) -> list[tuple[int, int]]:
 
 
 def _load_yaml(result: LoadResult, source: Source) -> None:
+    """Queue the documents of one source; :func:`_parse_pending` parses every queued document at once."""
     text = source.text
     line = 0
     previous = 0
     for index, (start, end) in enumerate(_split(text)):
-        line += _count_breaks(text, previous, start)
+        line += count_breaks(text, previous, start)
         previous = start
-        _load_chunk(result, source, index, start, end, line)
+        result._pending.append((source, index, start, end, line))
 
 
-def _count_breaks(text: str, start: int, end: int) -> int:
-    if start == end:
-        return 0
-    chunk = text[start:end]
-    if "\r" not in chunk and "\x85" not in chunk and "\u2028" not in chunk and "\u2029" not in chunk:
-        return chunk.count("\n")
-    return len(_LINE_BREAKS.findall(chunk))
+#: Inputs at least this large are parsed by two processes (libyaml parsing is most of the time of a run).
+PARALLEL_MIN_CHARS = 1_000_000
+Parsed = list[tuple[Any, list[LoadIssue]]]
 
 
-def _load_chunk(result: LoadResult, source: Source, index: int, start: int, end: int, line: int) -> None:
-    chunk = source.text[start:end]
-    loader = _FastLoader(chunk)
+def _parse_pending(result: LoadResult) -> None:
+    """Parse the queued YAML documents in input order, the second half in a forked process when large."""
+    tasks, result._pending = result._pending, []
+    size = sum(end - start for _, _, start, end, _ in tasks)
+    parsed: Parsed | None = None
+    if size >= PARALLEL_MIN_CHARS and len(tasks) > 1 and _can_fork():
+        parsed = _parse_two_processes(tasks)
+    if parsed is None:
+        parsed = _parse(tasks)
+    for (source, index, start, end, line), (data, issues) in zip(tasks, parsed, strict=True):
+        result.issues.extend(issues)
+        if data is not None:  # None: a syntax error, or an empty document ("---" and comments): skipped
+            _add_documents(result, Document(source, index, start, end, line, data))
+
+
+def _can_fork() -> bool:
+    """Forking is safe and useful: a POSIX system, two cores or more, and no other thread running."""
+    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and threading.active_count() == 1
+
+
+def _parse(tasks: Sequence[tuple[Source, int, int, int, int]]) -> Parsed:
+    return [parse_chunk(source.name, source.text[start:end], line) for source, _, start, end, line in tasks]
+
+
+def _parse_two_processes(tasks: list[tuple[Source, int, int, int, int]]) -> Parsed | None:
+    """Parse the second half of ``tasks`` in a forked child while this process parses the first half.
+
+    The child sends its results back pickled (plain data and issues only). Any failure of the child falls
+    back to parsing its half here: the result never depends on whether the fork worked.
+    """
+    half = len(tasks) // 2
+    read_fd, write_fd = os.pipe()
     try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        result.issues.append(_syntax_issue(source.name, exc, line))
-        return
-    except yaml.reader.ReaderError as exc:
-        row, column = _char_position(chunk.encode("utf-8")[: exc.position].decode("utf-8", "replace"))
-        result.issues.append(
-            LoadIssue("syntax", _reader_message(exc), Location(source.name, line + row, column))
-        )
-        return
-    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked; keep a located fallback
-        result.issues.append(
-            LoadIssue("syntax", str(exc).splitlines()[0], Location(source.name, line + 1, 1))
-        )
-        return
-    finally:
-        loader.dispose()
-    if node is None:
-        return  # an empty document (comments only, or a stray ---): nothing to check, as kubectl does
-    builder = _Builder(source, line, expand_aliases="&" in chunk)
-    try:
-        data = builder.build(node)
-    except _TooComplex as exc:
-        result.issues.append(exc.issue)
-        return
-    result.issues.extend(builder.issues)
-    if data is not None:  # "---" followed by nothing but comments: an empty document, skipped like kubectl
-        _add_documents(result, Document(source, index, start, end, line, data))
-
-
-def _syntax_issue(name: str, exc: yaml.MarkedYAMLError, line: int) -> LoadIssue:
-    mark = exc.problem_mark or exc.context_mark
-    problem = (exc.problem or "invalid YAML").strip()
-    message = f"YAML syntax error: {problem}"
-    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
-        message += f" ({exc.context.strip()} at line {line + exc.context_mark.line + 1})"
-    if mark is None:  # pragma: no cover - libyaml always marks problems
-        return LoadIssue("syntax", message, Location(name, line + 1, 1))
-    return LoadIssue("syntax", message, Location(name, line + mark.line + 1, mark.column + 1))
-
-
-def _reader_message(exc: yaml.reader.ReaderError) -> str:
-    char = exc.character
-    code = f"#x{ord(char):04x}" if isinstance(char, str) else f"#x{char:02x}"
-    return f"character {code} is not allowed in YAML ({exc.reason})"
-
-
-def _char_position(prefix: str) -> tuple[int, int]:
-    """(1-based line offset, 1-based column) just after ``prefix``."""
-    line_start = max(prefix.rfind(c) for c in _BREAK) + 1
-    return _count_breaks(prefix, 0, len(prefix)) + 1, len(prefix) - line_start + 1
-
-
-class _TooComplex(Exception):
-    def __init__(self, issue: LoadIssue) -> None:
-        super().__init__(issue.message)
-        self.issue = issue
-
-
-_INT = "tag:yaml.org,2002:int"
-_STR = "tag:yaml.org,2002:str"
-_NULL = "tag:yaml.org,2002:null"
-_BOOL = "tag:yaml.org,2002:bool"
-_FLOAT = "tag:yaml.org,2002:float"
-_MERGE = "tag:yaml.org,2002:merge"
-_PLAIN_TAGS = frozenset(
-    {
-        _STR,
-        "tag:yaml.org,2002:timestamp",  # kept as text: Kubernetes reads timestamps as strings
-        "tag:yaml.org,2002:binary",
-        "tag:yaml.org,2002:value",
-        "tag:yaml.org,2002:map",
-        "tag:yaml.org,2002:seq",
-        "tag:yaml.org,2002:omap",
-        "tag:yaml.org,2002:set",
-    }
-)
-_BOOLS = {
-    "yes": True,
-    "no": False,
-    "true": True,
-    "false": False,
-    "on": True,
-    "off": False,
-    "y": True,
-    "n": False,
-}
-_SAFE = yaml.constructor.SafeConstructor()
-
-
-class _Builder:
-    """Node tree -> plain data, with duplicate-key, depth, tag and alias-expansion checks (all located)."""
-
-    def __init__(self, source: Source, line: int, *, expand_aliases: bool) -> None:
-        self.source = source
-        self.line = line
-        self.issues: list[LoadIssue] = []
-        self.memo: dict[int, Any] | None = {} if expand_aliases else None
-
-    def where(self, node: Node) -> Location:
-        mark = node.start_mark
-        return Location(self.source.name, self.line + mark.line + 1, mark.column + 1)
-
-    def build(self, node: Node) -> Any:
-        if self.memo is not None:
-            total = _expanded_size(node, {}, MAX_EXPANDED_NODES)
-            if total > MAX_EXPANDED_NODES:
-                raise _TooComplex(
-                    LoadIssue(
-                        "too-complex",
-                        f"YAML aliases expand this document to more than {MAX_EXPANDED_NODES} nodes "
-                        "(an alias bomb?); not checked",
-                        self.where(node),
-                    )
-                )
-        return self.value(node, 0)
-
-    def value(self, node: Node, depth: int) -> Any:
-        cls = node.__class__
-        if cls is ScalarNode:
-            return self.scalar(node)
-        if depth >= MAX_DEPTH:
-            raise _TooComplex(
-                LoadIssue(
-                    "too-complex",
-                    f"nested more than {MAX_DEPTH} levels deep; not checked",
-                    self.where(node),
-                )
-            )
-        memo = self.memo
-        if memo is not None:
-            done = memo.get(id(node))
-            if done is not None:
-                return done
-        self.check_tag(node)
-        result: Any
-        if cls is MappingNode:
-            result = self.mapping(node, depth + 1)
-        else:
-            result = [
-                self.scalar(v) if v.__class__ is ScalarNode else self.value(v, depth + 1) for v in node.value
-            ]
-        if memo is not None:
-            memo[id(node)] = result
-        return result
-
-    def mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        merges: list[Node] = []
-        for key_node, value_node in node.value:
-            if key_node.__class__ is not ScalarNode:
-                self.issues.append(
-                    LoadIssue(
-                        "syntax",
-                        "a mapping or sequence used as a key: Kubernetes objects only have string keys",
-                        self.where(key_node),
-                    )
-                )
-                continue
-            if key_node.tag == _MERGE:
-                merges.append(value_node)
-                continue
-            key = key_node.value
-            if key in result:
-                self.duplicate(node, key_node)
-            result[key] = (
-                self.scalar(value_node)
-                if value_node.__class__ is ScalarNode
-                else self.value(value_node, depth)
-            )
-        for merge in merges:
-            sources = merge.value if merge.__class__ is SequenceNode else [merge]
-            for source in sources:
-                merged = self.value(source, depth)
-                if isinstance(merged, dict):
-                    for key, value in merged.items():
-                        result.setdefault(key, value)
-                else:
-                    self.issues.append(
-                        LoadIssue("syntax", "a merge key (<<) must name mappings", self.where(merge))
-                    )
-        return result
-
-    def duplicate(self, node: MappingNode, key_node: Node) -> None:
-        first = next(k for k, _ in node.value if k.__class__ is ScalarNode and k.value == key_node.value)
-        self.issues.append(
-            LoadIssue(
-                "duplicate-key",
-                f"duplicate key {key_node.value!r} (first at line {self.where(first).line}); YAML parsers "
-                "keep only the last value, so the earlier one is silently lost",
-                self.where(key_node),
-            )
-        )
-
-    def scalar(self, node: Node) -> Any:
-        tag = node.tag
-        if tag == _STR:
-            return node.value
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:  # the child: parse, send, leave without running any cleanup of the parent's
+        status = 1
         try:
-            if tag == _INT:
-                value = node.value
-                return (
-                    int(value)
-                    if value.isdigit() and (value[0] != "0" or value == "0")
-                    else _SAFE.construct_yaml_int(node)
-                )
-            if tag == _NULL:
-                return None
-            if tag == _BOOL:
-                return _BOOLS[node.value.lower()]
-            if tag == _FLOAT:
-                return _SAFE.construct_yaml_float(node)
-        except (ValueError, KeyError):
-            return node.value
-        self.check_tag(node)
-        return node.value
-
-    def check_tag(self, node: Node) -> None:
-        if node.tag not in _PLAIN_TAGS:
-            self.issues.append(
-                LoadIssue(
-                    "unsupported-tag",
-                    f"YAML tag {node.tag!r} has no meaning in a Kubernetes manifest; read as a plain value",
-                    self.where(node),
-                )
-            )
-
-
-def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
-    """How many nodes the document has once every alias is expanded (memoised: linear in the real nodes)."""
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    total = 1
-    if node.__class__ is MappingNode:
-        for key, value in node.value:
-            total += _expanded_size(key, sizes, limit) + _expanded_size(value, sizes, limit)
-            if total > limit:
-                break
-    elif node.__class__ is SequenceNode:
-        for item in node.value:
-            total += _expanded_size(item, sizes, limit)
-            if total > limit:
-                break
-    sizes[id(node)] = total
-    return total
-
-
-class _FastResolver(yaml.resolver.Resolver):
-    """PyYAML's YAML 1.1 implicit typing, memoised for the plain scalars that repeat across manifests."""
-
-    _cache: ClassVar[dict[str, str]] = {}
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
-        if kind is ScalarNode and implicit[0]:
-            tag = self._cache.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(value) <= 64 and len(self._cache) < 100_000:
-                    self._cache[value] = tag
-            return tag
-        if kind is ScalarNode:
-            return _STR
-        return super().resolve(kind, value, implicit)
-
-
-class _FastLoader(_CParser, _FastResolver):  # type: ignore[misc]
-    """libyaml parser + memoised resolver; builds nodes only (our _Builder makes the data)."""
-
-    def __init__(self, stream: str) -> None:
-        _CParser.__init__(self, stream)
-        _FastResolver.__init__(self)
-
-
-class _MarkLoader(_CParser, yaml.resolver.BaseResolver):  # type: ignore[misc]
-    """For locating only: nodes with marks, no implicit typing needed."""
-
-    def __init__(self, stream: str) -> None:
-        _CParser.__init__(self, stream)
-        yaml.resolver.BaseResolver.__init__(self)
-
-
-def _walk(root: Node, path: Iterable[PathKey]) -> tuple[Node, Node | None, bool]:
-    """Follow ``path`` from ``root``: (deepest node reached, its key node if reached via a key, complete?)."""
-    node: Node = root
-    key_node: Node | None = None
-    for step in path:
-        nxt: Node | None = None
-        nxt_key: Node | None = None
-        if isinstance(node, MappingNode):
-            for k, v in node.value:  # the last duplicate wins, as in the data
-                if isinstance(k, ScalarNode) and k.value == str(step):
-                    nxt, nxt_key = v, k
-        elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-            nxt, nxt_key = node.value[step], None
-        if nxt is None:
-            return node, key_node, False
-        node, key_node = nxt, nxt_key
-    return node, key_node, True
+            os.close(read_fd)
+            with os.fdopen(write_fd, "wb") as pipe:
+                pickle.dump(_parse(tasks[half:]), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    first = _parse(tasks[:half])
+    with os.fdopen(read_fd, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    second: Parsed | None = None
+    if status == 0 and payload:
+        try:
+            second = pickle.loads(payload)
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            second = None
+    return first + (
+        second if second is not None and len(second) == len(tasks) - half else _parse(tasks[half:])
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -693,7 +411,7 @@ def _load_json(result: LoadResult, source: Source) -> None:
     document = Document(source, 0, 0, len(source.text), 0, data)
     if duplicates:
         root = document._tree()
-        located = _find_duplicates(root) if root is not None else []
+        located = find_duplicates(root) if root is not None else []
         for key, node in located or [(d, None) for d in duplicates]:
             line, column = (
                 (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
@@ -720,24 +438,6 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
     return False
-
-
-def _find_duplicates(root: Node) -> list[tuple[str, Node]]:
-    found: list[tuple[str, Node]] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                if isinstance(key, ScalarNode):
-                    if key.value in seen:
-                        found.append((key.value, key))
-                    seen.add(key.value)
-                stack.append(value)
-        elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
-    return sorted(found, key=lambda item: (item[1].start_mark.line, item[1].start_mark.column))
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ class _Run:
         self.pending: list[_Pending] = []
         self.ctx = LintContext()
         self.result = LintResult(rules=[RULES[code] for code in sorted(self.enabled)])
-        self._by_kind: dict[str, list[str]] = {}
+        self._by_kind: dict[str, list[Rule]] = {}
 
     def run(self, documents: list[Document], issues: list[LoadIssue], files: int) -> LintResult:
         self.result.files = files
@@ -193,10 +193,11 @@ class _Run:
         document = resource.document
         hits: list[tuple[Rule, Hit]] = []
         if resource.info is not None or resource.api_version in versions.DRAFT_API_VERSIONS:
-            for code in self._codes_for(resource.kind):
-                rule = RULES[code]
-                hits.extend((rule, hit) for hit in rule.check(resource, self.ctx))
-        replaced = {hit.path for rule, hit in hits if rule.replaces_schema}
+            ctx = self.ctx
+            for rule in self._rules_for(resource.kind):
+                for hit in rule.check(resource, ctx):
+                    hits.append((rule, hit))
+        replaced = {hit.path for rule, hit in hits if rule.replaces_schema} if problems else set()
         for problem in problems:
             if tuple(problem.path) in replaced:
                 continue
@@ -208,17 +209,17 @@ class _Run:
         for rule, hit in hits:
             self.pending.append(_Pending(rule, hit.message, document, hit.path, hit.key, resource=resource))
 
-    def _codes_for(self, kind: str) -> list[str]:
-        codes = self._by_kind.get(kind)
-        if codes is None:
+    def _rules_for(self, kind: str) -> list[Rule]:
+        rules = self._by_kind.get(kind)
+        if rules is None:
             # Rules that replace schema findings run even when not selected: ignoring negative-weight must not
             # bring back the generic schema error it stands for. Their hits are dropped in finish().
-            codes = self._by_kind[kind] = [
-                code
+            rules = self._by_kind[kind] = [
+                rule
                 for code, rule in RULES.items()
                 if kind in rule.kinds and (code in self.enabled or rule.replaces_schema)
             ]
-        return codes
+        return rules
 
     def finish(self) -> list[Finding]:
         """Apply annotations and configured suppressions, locate what is left, sort."""

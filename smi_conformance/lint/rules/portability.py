@@ -62,18 +62,13 @@ SDK_GO_METHODS = frozenset(
 )
 
 
-def _served(crd_set: str) -> Check:
-    def check(obj: Resource) -> Iterator[Problem]:
-        key = (obj.group, obj.kind)
-        if obj.version in SERVED[crd_set].get(key, frozenset()):
-            return
-        defined = DEFINED[crd_set].get(key, frozenset())
-        served = sorted(SERVED[crd_set].get(key, frozenset()))
-        how = "define but do not serve" if obj.version in defined else "have no"
-        offer = f" (they serve {', '.join(served)})" if served else ""
-        yield ("apiVersion",), f"the {crd_set} CRDs {how} {obj.api_version} {obj.kind}{offer}"
-
-    return check
+def _not_served(crd_set: str, obj: Resource) -> Problem:
+    key = (obj.group, obj.kind)
+    defined = DEFINED[crd_set].get(key, frozenset())
+    served = sorted(SERVED[crd_set].get(key, frozenset()))
+    how = "define but do not serve" if obj.version in defined else "have no"
+    offer = f" (they serve {', '.join(served)})" if served else ""
+    return ("apiVersion",), f"the {crd_set} CRDs {how} {obj.api_version} {obj.kind}{offer}"
 
 
 # --- smi-sdk-go -------------------------------------------------------------------------------------------
@@ -202,10 +197,10 @@ CRD_KINDS = frozenset(
 
 def rejections(crd_set: str, obj: Resource) -> list[Problem]:
     """Why ``crd_set`` would reject (or prune part of) ``obj``; empty when it accepts it as is."""
-    problems = list(_served(crd_set)(obj))
     key = (obj.group, obj.kind)
-    if obj.version in DEFINED[crd_set].get(key, frozenset()):
-        for check in CHECKS[crd_set].get(obj.kind, []):
+    problems = [] if obj.version in SERVED[crd_set].get(key, ()) else [_not_served(crd_set, obj)]
+    if obj.version in DEFINED[crd_set].get(key, ()):
+        for check in CHECKS[crd_set].get(obj.kind, ()):
             problems.extend(check(obj))
     return problems
 
