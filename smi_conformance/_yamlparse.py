@@ -215,7 +215,7 @@ class _Builder:
             memo[id(node)] = result
         return result
 
-    def mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
+    def mapping(self, node: Node, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         merges: list[Node] | None = None
         for key_node, value_node in node.value:
@@ -251,7 +251,7 @@ class _Builder:
                     )
         return result
 
-    def duplicate(self, node: MappingNode, key_node: Node) -> None:
+    def duplicate(self, node: Node, key_node: Node) -> None:
         first = next(k for k, _ in node.value if k.__class__ is ScalarNode and k.value == key_node.value)
         self.issues.append(
             LoadIssue(
@@ -262,7 +262,7 @@ class _Builder:
             )
         )
 
-    def scalar(self, node: Node) -> Any:
+    def scalar(self, node: Any) -> Any:
         tag = node.tag
         if tag == _STR:
             return node.value
@@ -327,20 +327,20 @@ class _FastResolver(yaml.resolver.Resolver):
     def ascend_resolver(self) -> None:
         pass
 
-    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode and implicit[0]:
             tag = self._cache.get(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
                 if len(value) <= 64 and len(self._cache) < 100_000:
                     self._cache[value] = tag
             return tag
         if kind is ScalarNode:
             return _STR
-        return super().resolve(kind, value, implicit)
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
 
 
-class _FastLoader(_CParser, _FastResolver):  # type: ignore[misc]
+class _FastLoader(_CParser, _FastResolver):
     """libyaml parser + memoised resolver; builds nodes only (our _Builder makes the data)."""
 
     def __init__(self, stream: str) -> None:
@@ -348,7 +348,7 @@ class _FastLoader(_CParser, _FastResolver):  # type: ignore[misc]
         _FastResolver.__init__(self)
 
 
-class _MarkLoader(_CParser, yaml.resolver.BaseResolver):  # type: ignore[misc]
+class _MarkLoader(_CParser, yaml.resolver.BaseResolver):
     """For locating only: nodes with marks, no implicit typing needed."""
 
     def __init__(self, stream: str) -> None:
@@ -377,10 +377,13 @@ def walk(root: Node, path: Iterable[PathKey]) -> tuple[Node, Node | None, bool]:
 
 def compose_marks(text: str) -> Node | None:
     """The node tree of one document, with marks, for locating; None if it does not parse."""
+    loader = _MarkLoader(text)
     try:
-        node: Node | None = yaml.compose(text, Loader=_MarkLoader)
+        node: Node | None = loader.get_single_node()
     except (yaml.YAMLError, RecursionError):
         return None
+    finally:
+        loader.dispose()
     return node
 
 

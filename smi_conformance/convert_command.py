@@ -28,7 +28,7 @@ from smi_conformance.manifests import Document, LoadResult, Source, load_paths
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-class _Dumper(yaml.CSafeDumper):  # type: ignore[misc]
+class _Dumper(yaml.CSafeDumper):
     """Block-style YAML, keys in the order the models give, never anchors/aliases."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -116,7 +116,7 @@ def convert_source(source: Source, documents: list[Document], targets: tuple[str
 
 def _leading_lines(chunk: str) -> str:
     """The ``---`` marker and the comment lines before a document's content: kept when it is rewritten."""
-    kept = []
+    kept: list[str] = []
     for line in chunk.splitlines(keepends=True):
         stripped = line.strip()
         if (stripped == "---" and not kept) or not stripped or stripped.startswith("#"):

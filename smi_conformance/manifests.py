@@ -45,6 +45,7 @@ __all__ = [
     "MANIFEST_SUFFIXES",
     "MAX_DEPTH",
     "MAX_EXPANDED_NODES",
+    "NodePath",
     "Document",
     "LoadIssue",
     "LoadResult",
@@ -412,7 +413,8 @@ def _load_json(result: LoadResult, source: Source) -> None:
     if duplicates:
         root = document._tree()
         located = find_duplicates(root) if root is not None else []
-        for key, node in located or [(d, None) for d in duplicates]:
+        unlocated: list[tuple[str, Node | None]] = [(d, None) for d in duplicates]
+        for key, node in located or unlocated:
             line, column = (
                 (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
             )

@@ -40,7 +40,7 @@ from smi_conformance.manifests import DEFAULT_MAX_BYTES
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = ["FORMATS", "ConfigError", "LintConfig", "Suppress", "discover", "load_config"]
 
@@ -185,7 +185,8 @@ def _has_tool_table(path: Path) -> bool:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 

@@ -7,7 +7,7 @@ documents are never parsed a second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -20,7 +20,7 @@ from smi_conformance.lint.suppression import ANNOTATION, AnnotationSuppression, 
 from smi_conformance.manifests import Document, LoadIssue, Location, NodePath, load_paths
 
 if TYPE_CHECKING:
-    from smi_conformance.models import Problem
+    from smi_conformance.models import KindInfo, Problem
 
 __all__ = ["EmptyInputError", "Finding", "InputError", "LintResult", "lint"]
 
@@ -130,7 +130,7 @@ class _Run:
     def classify(self, documents: Iterable[Document]) -> list[Resource]:
         """Index every Kubernetes object; keep the SMI ones for checking."""
         smi: list[Resource] = []
-        lookup = None
+        lookup: Callable[[str, str], KindInfo | None] | None = None
         for document in documents:
             data = document.data
             kind = data.get("kind") if isinstance(data, dict) else None
@@ -155,8 +155,10 @@ class _Run:
                 continue
             resource = Resource(document, api_version, kind, data)
             if resource.group in SMI_GROUPS:
-                if lookup is None:
-                    from smi_conformance.models import lookup
+                if lookup is None:  # the models (pydantic) load only when there is an SMI object
+                    from smi_conformance.models import lookup as models_lookup
+
+                    lookup = models_lookup
                 resource.info = lookup(api_version, kind)
                 smi.append(resource)
             else:

@@ -17,7 +17,7 @@ _GROUP = frozenset({"HTTPRouteGroup"})
 @functools.lru_cache(maxsize=4096)
 def regex_error(pattern: str) -> tuple[str, bool] | None:
     """Why RE2 rejects ``pattern`` and whether Python's ``re`` would accept it; None when RE2 compiles it."""
-    import re2  # google-re2: imported only when a route group is linted
+    import re2  # type: ignore[import-untyped]  # google-re2, imported only when a route group is linted
 
     options = re2.Options()
     options.log_errors = False
