@@ -51,7 +51,10 @@ def test_converts_only_the_targeted_kind_and_keeps_the_rest(tmp_path: Path) -> N
     assert out.startswith("# the canary, written for linkerd-smi\napiVersion: split.smi-spec.io/v1alpha4\n")
     assert ("---\n" + SERVICE + "---\n" + TARGET_WITH_PORT) in out  # untouched documents, byte for byte
     split = next(yaml.safe_load_all(out))
-    assert split["spec"]["backends"] == [{"service": "web-v1", "weight": 2}, {"service": "web-v2", "weight": 1}]
+    assert split["spec"]["backends"] == [
+        {"service": "web-v1", "weight": 2},
+        {"service": "web-v2", "weight": 1},
+    ]
     assert path.read_text().startswith(V1ALPHA1)  # stdout only without --write
 
 

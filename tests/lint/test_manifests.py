@@ -86,7 +86,9 @@ def test_walking_directories(tmp_path: Path) -> None:
 def test_large_inputs_parse_in_two_processes_with_the_same_result(monkeypatch) -> None:
     from smi_conformance import manifests
 
-    docs = [f"kind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{key: '{'x' * 200}'}}\n" for i in range(6000)]
+    docs = [
+        f"kind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{key: '{'x' * 200}'}}\n" for i in range(6000)
+    ]
     docs[4500] = "kind: ConfigMap\nmetadata: {name: dup, name: again}\n"  # in the child's half
     docs[5000] = "kind: [\n"
     text = "---\n".join(docs)
@@ -100,5 +102,8 @@ def test_large_inputs_parse_in_two_processes_with_the_same_result(monkeypatch) -
     assert forks == [1]
     assert [d.data for d in parallel.documents] == [d.data for d in sequential.documents]
     assert parallel.issues == sequential.issues
-    assert [(i.kind, i.location.line) for i in parallel.issues] == [("duplicate-key", 18002), ("syntax", 20001)]
+    assert [(i.kind, i.location.line) for i in parallel.issues] == [
+        ("duplicate-key", 18002),
+        ("syntax", 20001),
+    ]
     assert str(parallel.documents[-1].locate(("metadata", "name"))) == "big.yaml:23995:18"

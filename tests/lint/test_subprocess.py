@@ -34,7 +34,9 @@ def test_sarif_on_stdout_is_the_only_output(tmp_path: Path) -> None:
 
 
 def test_helm_style_stdin(tmp_path: Path) -> None:
-    rendered = "---\n# Source: chart/templates/split.yaml\n" + CLEAN + "---\n# Source: chart/templates/empty.yaml\n"
+    rendered = (
+        "---\n# Source: chart/templates/split.yaml\n" + CLEAN + "---\n# Source: chart/templates/empty.yaml\n"
+    )
     proc = run("lint", "-", stdin=rendered, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "No problems in 1 SMI object in 1 file."
