@@ -39,3 +39,26 @@ def test_explain_prints_the_rule_docs() -> None:
     unknown = CliRunner().invoke(main, ["lint", "--explain", "SMI999"])
     assert unknown.exit_code == 2
     assert "unknown rule" in unknown.output
+
+
+def _bad_examples(text: str) -> list[str]:
+    """The YAML blocks under "Bad" in a rule's explanation."""
+    return re.findall(r"^Bad[^\n]*:\n```yaml\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_bad_examples_that_are_whole_objects_trigger_their_rule(tmp_path: Path) -> None:
+    """Docs examples run as tests: a "Bad" example complete enough to lint (it names apiVersion) must make
+    its own rule fire."""
+    from smi_conformance.lint import LintConfig, lint
+
+    ran = []
+    for code, rule in RULES.items():
+        for example in _bad_examples(rule.explanation()):
+            if "apiVersion:" not in example:
+                continue  # a fragment, shown for its shape
+            path = tmp_path / f"{code}.yaml"
+            path.write_text(example)
+            codes = {f.code for f in lint([str(path)], LintConfig(root=tmp_path)).findings}
+            assert code in codes, (code, codes)
+            ran.append(code)
+    assert len(ran) >= 8, ran

@@ -229,6 +229,7 @@ class SdkGoRejects(_Portability):
     ```yaml
     apiVersion: specs.smi-spec.io/v1alpha4
     kind: HTTPRouteGroup
+    metadata: {name: firefox-users}
     spec:
       matches:
       - name: firefox
@@ -265,6 +266,7 @@ class ControllerSdkRejects(_Portability):
     ```yaml
     apiVersion: specs.smi-spec.io/v1alpha4
     kind: HTTPRouteGroup
+    metadata: {name: firefox-users}
     spec:
       matches:
       - name: firefox
