@@ -188,18 +188,20 @@ def _load_file(result: LoadResult, path: Path, max_bytes: int) -> None:
             result.sources.append(Source(name))
             result.issues.append(_too_large(name, size, max_bytes))
             return
-        data = path.read_bytes()
+        with path.open("rb") as fh:  # never more than the limit: /dev/zero or a FIFO has no size
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         result.unreadable.append((name, exc.strerror or str(exc)))
         return
     _load_bytes(result, name, data, max_bytes=max_bytes, is_json=path.suffix == ".json")
 
 
-def _too_large(name: str, size: int, max_bytes: int) -> LoadIssue:
+def _too_large(name: str, size: int | None, max_bytes: int) -> LoadIssue:
+    """``size`` None: read only up to the limit (stdin, devices), so the real size is unknown."""
+    how_big = f"{size} bytes, more than" if size is not None else "larger than"
     return LoadIssue(
         "too-large",
-        f"input is {size} bytes, more than the {max_bytes}-byte limit; not parsed "
-        "(raise the limit with --max-bytes)",
+        f"input is {how_big} the {max_bytes}-byte limit; not parsed (raise the limit with --max-bytes)",
         Location(name, 1, 1),
     )
 
@@ -208,7 +210,7 @@ def _load_bytes(result: LoadResult, name: str, data: bytes, *, max_bytes: int, i
     source = Source(name, is_json=is_json)
     result.sources.append(source)
     if len(data) > max_bytes:
-        result.issues.append(_too_large(name, len(data), max_bytes))
+        result.issues.append(_too_large(name, None, max_bytes))
         return
     text, issue = _decode(name, data)
     if issue is not None:

@@ -152,3 +152,8 @@ def test_json_output_stays_valid_with_hostile_text(tmp_path: Path) -> None:
     text = CLEAN.replace("name: web,", 'name: "we\\u0000b\\u202e\\"</x>",')
     _, found = findings(str(write(tmp_path, "odd.yaml", text)))
     assert json.dumps(found)  # serialisable; messages keep the odd characters escaped
+
+
+def test_endless_device_is_cut_at_the_limit() -> None:
+    code, found = findings("/dev/zero", "--max-bytes", "100000")
+    assert [(f["code"], f["file"]) for f in found] == [("SMI005", "/dev/zero")]
