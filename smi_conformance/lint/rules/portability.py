@@ -218,12 +218,20 @@ class _Portability(Rule):
 class SdkGoRejects(_Portability):
     """The official smi-sdk-go CRDs would reject this object, or drop part of it.
 
-    Why: these are the CRDs the split v1alpha4 spec links as normative, and many meshes install them. They
-    serve only the latest versions (split v1alpha4, access v1alpha3, specs v1alpha4), want HTTPRouteGroup
-    headers as a list of one-key maps (the spec's prose and the other CRD set use a map), require
-    destination.port in access v1alpha1, restrict methods to upper-case standard ones, and require
-    spec.matches.ports on TCPRoute/UDPRoute. This project accepts both header forms (see SPEC-NOTES); ignore
-    this rule if your cluster does not use the smi-sdk-go CRDs.
+    Why: these are the CRDs the split v1alpha4 spec links as normative, and many meshes install them.
+    Every difference from what this project accepts:
+
+    - they serve only split v1alpha4, access v1alpha3 and specs v1alpha4 (older versions are defined but
+      not served; split v1alpha1, TCPRoute before v1alpha4, access v1alpha4 and IdentityBinding are absent);
+    - HTTPRouteGroup headers must be a list of one-key maps (the spec's prose and the other set use a map),
+      every match needs a name, and methods are limited to `*` and the upper-case standard methods;
+    - access v1alpha1 requires destination.port; TrafficTarget rule kinds are limited to HTTPRouteGroup and
+      TCPRoute (UDPRoute too in v1alpha3);
+    - TCPRoute/UDPRoute v1alpha4 require spec.matches.ports and have no matches.name (dropped);
+    - TrafficSplit matches have no apiGroup (dropped).
+
+    This project accepts both header forms (see SPEC-NOTES); ignore this rule if your cluster does not use
+    the smi-sdk-go CRDs.
 
     Bad (for smi-sdk-go):
     ```yaml
@@ -257,10 +265,16 @@ class SdkGoRejects(_Portability):
 class ControllerSdkRejects(_Portability):
     """The official smi-controller-sdk CRDs would reject this object, or drop part of it.
 
-    Why: these kubebuilder CRDs serve every SMI version, and want HTTPRouteGroup headers as a map (the
-    form of the spec's prose); they have no headers at all in specs v1alpha1, require `spec` on specs
-    v1alpha3 HTTPRouteGroups, and require sources and specs in access v1alpha1. Ignore this rule if your
-    cluster does not use the smi-controller-sdk CRDs.
+    Why: these kubebuilder CRDs serve every SMI version (UDPRoute and IdentityBinding from v1alpha4).
+    Every difference from what this project accepts:
+
+    - HTTPRouteGroup headers must be a map (the form of the spec's prose); specs v1alpha1 has no headers at
+      all (dropped), and specs v1alpha3 requires `spec`;
+    - access v1alpha1 requires sources and specs; v1alpha3 has no destination.port; v1alpha4 subjects have
+      no `group` field (dropped, although the v1alpha4 doc's examples use it);
+    - TCPRoute v1alpha1 and v1alpha2 have no spec, and v1alpha3 no fields under spec (dropped).
+
+    Ignore this rule if your cluster does not use the smi-controller-sdk CRDs.
 
     Bad (for smi-controller-sdk):
     ```yaml
