@@ -142,18 +142,28 @@ def load_paths(
     ``exclude`` filters files found by walking directories; files named explicitly are always read.
     """
     result = LoadResult()
+    seen: set[str] = set()  # a file named twice (or inside a folder also named) is read once
+
+    def read(file: Path) -> None:
+        key = os.path.realpath(file)
+        if key not in seen:
+            seen.add(key)
+            _load_file(result, file, max_bytes)
+
     for raw in paths:
         if raw == "-":
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            data = stream.read(max_bytes + 1)
-            _load_bytes(result, "<stdin>", data, max_bytes=max_bytes, is_json=False)
+            if "-" not in seen:
+                seen.add("-")
+                stream = stdin if stdin is not None else sys.stdin.buffer
+                data = stream.read(max_bytes + 1)
+                _load_bytes(result, "<stdin>", data, max_bytes=max_bytes, is_json=False)
             continue
         path = Path(raw)
         if path.is_dir():
             for file in _walk_dir(path, exclude):
-                _load_file(result, file, max_bytes)
+                read(file)
         elif path.exists():
-            _load_file(result, path, max_bytes)
+            read(path)
         else:
             result.unreadable.append((raw, "no such file or directory"))
     _parse_pending(result)

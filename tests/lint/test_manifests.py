@@ -107,3 +107,9 @@ def test_large_inputs_parse_in_two_processes_with_the_same_result(monkeypatch) -
         ("syntax", 20001),
     ]
     assert str(parallel.documents[-1].locate(("metadata", "name"))) == "big.yaml:23995:18"
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("kind: X\n")
+    result = load_paths([str(tmp_path / "a.yaml"), str(tmp_path), str(tmp_path / "." / "a.yaml")])
+    assert len(result.documents) == 1
