@@ -155,5 +155,5 @@ def test_json_output_stays_valid_with_hostile_text(tmp_path: Path) -> None:
 
 
 def test_endless_device_is_cut_at_the_limit() -> None:
-    code, found = findings("/dev/zero", "--max-bytes", "100000")
+    _, found = findings("/dev/zero", "--max-bytes", "100000")
     assert [(f["code"], f["file"]) for f in found] == [("SMI005", "/dev/zero")]
