@@ -14,8 +14,8 @@ exception: callers decide how to report it.
 from __future__ import annotations
 
 import json
+import marshal
 import os
-import pickle
 import re
 import sys
 import threading
@@ -285,7 +285,9 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
 # YAML: split into documents, parse each with libyaml, build plain data
 
 
-_DOC_START = re.compile(rf"(?:(?<=[{BREAK}])|^)---(?=[ \t{BREAK}]|\Z)")
+# "---" then a space, a line break or the end; whether a line break (or the start) precedes it is checked
+# in Python: a look-behind alternative here would make the regex engine try every position.
+_DOC_START = re.compile(rf"---(?=[ \t{BREAK}]|\Z)")
 # After a "..." end marker, directives and comments belong to the next document.
 _DIRECTIVE_TAIL = re.compile(
     r"(?:^|\n)\.\.\.[ \t]*(?:#[^\n]*)?\n((?:%[^\n]*\n|#[^\n]*\n|[ \t]*\n)*%[^\n]*\n(?:#[^\n]*\n|[ \t]*\n)*)\Z"
@@ -294,7 +296,9 @@ _DIRECTIVE_TAIL = re.compile(
 
 def _split(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of each document's text: splits at ``---`` lines, which end any YAML node."""
-    starts = [0] + [m.start() for m in _DOC_START.finditer(text) if m.start() > 0]
+    starts = [0] + [
+        m.start() for m in _DOC_START.finditer(text) if m.start() > 0 and text[m.start() - 1] in BREAK
+    ]
     spans = list(zip(starts, [*starts[1:], len(text)], strict=True))
     if "%" in text:
         for i in range(len(spans) - 1):
@@ -337,9 +341,27 @@ def _parse_pending(result: LoadResult) -> None:
             _add_documents(result, Document(source, index, start, end, line, data))
 
 
+def _issue_tuple(issue: LoadIssue) -> tuple[Any, ...]:
+    loc = issue.location
+    return (issue.kind, issue.message, loc.file, loc.line, loc.column, loc.end_line, loc.end_column)
+
+
+def _issue_from_tuple(fields: tuple[Any, ...]) -> LoadIssue:
+    kind, message, *location = fields
+    return LoadIssue(kind, message, Location(*location))
+
+
 def _can_fork() -> bool:
-    """Forking is safe and useful: a POSIX system, two cores or more, and no other thread running."""
-    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and threading.active_count() == 1
+    """Forking is safe and useful: a POSIX system, no other thread running, and a core to spare (on a
+    machine whose cores are all busy, a second process only adds the cost of sending the results back)."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this system
+        busy = 0.0
+    return cores > 1 and busy <= cores - 1
 
 
 def _parse(tasks: Sequence[tuple[Source, int, int, int, int]]) -> Parsed:
@@ -349,8 +371,9 @@ def _parse(tasks: Sequence[tuple[Source, int, int, int, int]]) -> Parsed:
 def _parse_two_processes(tasks: list[tuple[Source, int, int, int, int]]) -> Parsed | None:
     """Parse the second half of ``tasks`` in a forked child while this process parses the first half.
 
-    The child sends its results back pickled (plain data and issues only). Any failure of the child falls
-    back to parsing its half here: the result never depends on whether the fork worked.
+    The child sends its results back with ``marshal`` (plain data and issue tuples only: faster than
+    pickle). Any failure of the child falls back to parsing its half here: the result never depends on
+    whether the fork worked.
     """
     half = len(tasks) // 2
     read_fd, write_fd = os.pipe()
@@ -365,7 +388,9 @@ def _parse_two_processes(tasks: list[tuple[Source, int, int, int, int]]) -> Pars
         try:
             os.close(read_fd)
             with os.fdopen(write_fd, "wb") as pipe:
-                pickle.dump(_parse(tasks[half:]), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                marshal.dump(
+                    [(data, [_issue_tuple(i) for i in issues]) for data, issues in _parse(tasks[half:])], pipe
+                )
             status = 0
         finally:
             os._exit(status)
@@ -377,8 +402,9 @@ def _parse_two_processes(tasks: list[tuple[Source, int, int, int, int]]) -> Pars
     second: Parsed | None = None
     if status == 0 and payload:
         try:
-            second = pickle.loads(payload)
-        except (pickle.UnpicklingError, EOFError, ValueError):
+            received = marshal.loads(payload)  # our own child's output, through a private pipe
+            second = [(data, [_issue_from_tuple(i) for i in issues]) for data, issues in received]
+        except (EOFError, ValueError, TypeError):
             second = None
     return first + (
         second if second is not None and len(second) == len(tasks) - half else _parse(tasks[half:])

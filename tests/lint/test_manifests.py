@@ -93,10 +93,15 @@ def test_large_inputs_parse_in_two_processes_with_the_same_result(monkeypatch) -
     docs[5000] = "kind: [\n"
     text = "---\n".join(docs)
     assert len(text) > manifests.PARALLEL_MIN_CHARS
-    forks = []
-    real_fork = manifests._parse_two_processes
+    monkeypatch.setattr(manifests.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
+    forks, parent_parses = [], []
+    real_fork, real_parse = manifests._parse_two_processes, manifests._parse
     monkeypatch.setattr(manifests, "_parse_two_processes", lambda tasks: forks.append(1) or real_fork(tasks))
+    monkeypatch.setattr(
+        manifests, "_parse", lambda tasks: parent_parses.append(len(tasks)) or real_parse(tasks)
+    )
     parallel = load_text(text, "big.yaml")
+    assert parent_parses == [3000]  # this process parsed its half only: the child's half came back
     monkeypatch.setattr(manifests, "PARALLEL_MIN_CHARS", 10**12)
     sequential = load_text(text, "big.yaml")
     assert forks == [1]
