@@ -18,6 +18,7 @@ closest to the code's own cost, the median to what a user sees).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -144,6 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     py = sys.executable
     smi = [py, "-m", "smi_conformance"]
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         one, folder = write_corpus(Path(tmp), args.docs, args.files)
         load_one = (
@@ -172,6 +174,9 @@ def main() -> None:
                 timed([*smi, "lint", str(folder)], args.repeat),
             ),
         ]
+    load_after = os.getloadavg()[0]
+    cores = os.cpu_count()
+    print(f"{cores} cores; 1-minute load average {load_before:.1f} before, {load_after:.1f} after\n")
     print(f"| whole process ({args.repeat} runs) | best | median |")
     print("|---|---:|---:|")
     for name, times in rows:
