@@ -64,7 +64,9 @@ def _list_kinds() -> None:
     "--select", multiple=True, metavar="CODES", help="Only these rules (codes, names, prefixes; ALL)."
 )
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules (codes, names or prefixes).")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip walked files matching GLOB (** = any depth).")
+@click.option(
+    "--exclude", multiple=True, metavar="GLOB", help="Skip walked files matching GLOB (**: any depth)."
+)
 @click.option("--max-bytes", type=click.IntRange(min=1), help="Report, do not parse, larger inputs (16 MiB).")
 @click.option(
     "--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Configuration file."

@@ -29,6 +29,8 @@ def regex_error(pattern: str) -> tuple[str, bool] | None:
             if exc.args and isinstance(exc.args[0], bytes)
             else str(exc)
         )
+        if len(pattern) > 4096:  # not worth asking a backtracking engine about: just invalid
+            return reason, False
         try:
             re.compile(pattern)
         except (re.error, RecursionError, OverflowError):
