@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from smi_conformance.models._base import VALUE, Expect, SMIModel, SMIObject, located_error
 from smi_conformance.models.meta import DNS1123Label, DNS1123Subdomain, LabelSelector, NonEmptyStr, ObjectMeta
@@ -169,6 +169,8 @@ class IdentitySchemes(SMIModel):
     The spec says podLabelSelector and serviceAccount are mutually exclusive, yet its own example sets both;
     the model accepts that (as the official CRD does) and leaves the warning to the linter.
     """
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     pod_label_selector: LabelSelector | None = None
     """Pods carrying these labels."""

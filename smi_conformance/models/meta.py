@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from smi_conformance.models._base import FORMAT, MISSING, VALUE, Expect, SMIModel, custom_error, located_error
 
@@ -23,6 +23,7 @@ DNS1035_LABEL_PATTERN = r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$"
 LABEL_VALUE_PATTERN = r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
 _QUALIFIED_NAME_PART = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 QUALIFIED_NAME_PATTERN = rf"^(?:{_PART}(?:\.{_PART})*/)?{_QUALIFIED_NAME_PART}$"
+GENERATE_NAME_PATTERN = rf"^{_PART}(?:\.{_PART})*-*$"
 
 _SUBDOMAIN_RE = re.compile(DNS1123_SUBDOMAIN_PATTERN)
 _QUALIFIED_NAME_PART_RE = re.compile(rf"^{_QUALIFIED_NAME_PART}$")
@@ -77,7 +78,11 @@ def _check_qualified_name(key: str) -> str:
     return key
 
 
-QualifiedName = Annotated[str, AfterValidator(_check_qualified_name)]
+QualifiedName = Annotated[
+    str,
+    AfterValidator(_check_qualified_name),
+    WithJsonSchema({"type": "string", "pattern": QUALIFIED_NAME_PATTERN}),
+]
 LabelValue = Annotated[
     str,
     StringConstraints(max_length=63, pattern=LABEL_VALUE_PATTERN),
@@ -112,9 +117,20 @@ def _check_generate_name(prefix: str) -> str:
 class ObjectMeta(SMIModel):
     """Standard Kubernetes object metadata; ``name`` (or ``generateName``) is required."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["name"]}, {"required": ["generateName"]}]}
+    )
+
     name: DNS1123Subdomain | None = None
     """Name of the object, unique in its namespace."""
-    generate_name: Annotated[str, AfterValidator(_check_generate_name)] | None = None
+    generate_name: (
+        Annotated[
+            str,
+            AfterValidator(_check_generate_name),
+            WithJsonSchema({"type": "string", "maxLength": 253, "pattern": GENERATE_NAME_PATTERN}),
+        ]
+        | None
+    ) = None
     """Prefix the API server completes into a unique name when ``name`` is not given."""
     namespace: DNS1123Label | None = None
     """Namespace of the object; the namespace it is applied to when absent."""
@@ -160,5 +176,7 @@ class ListMeta(SMIModel):
 class LabelSelector(SMIModel):
     """A Kubernetes label selector restricted to ``matchLabels`` (all SMI uses)."""
 
-    match_labels: dict[QualifiedName, LabelValue]
-    """Labels an object must carry, all of them."""
+    match_labels: Annotated[
+        dict[QualifiedName, LabelValue], Field(min_length=1), Expect("a mapping with at least one label")
+    ]
+    """Labels an object must carry, all of them; at least one (an empty selector would select everything)."""
