@@ -92,7 +92,11 @@ def describe_value(value: Any) -> str:
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
         return f"{text!r} (a string)"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        if value.bit_length() > 64:  # str() of huge ints is slow, and refused above 4300 digits
+            return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+        return repr(value)
+    if isinstance(value, float):
         return repr(value)
     if isinstance(value, dict):
         return "a mapping"

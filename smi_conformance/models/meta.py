@@ -114,6 +114,28 @@ def _check_generate_name(prefix: str) -> str:
     return prefix
 
 
+MAX_OPAQUE_DEPTH = 64
+
+
+def _check_depth(value: Any) -> Any:
+    """Opaque fields are taken as they come, but not nested absurdly deep (which nothing can serialise)."""
+    level = [value]
+    for _ in range(MAX_OPAQUE_DEPTH):
+        level = [
+            child
+            for node in level
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return value
+    raise custom_error(VALUE, f"must not be nested more than {MAX_OPAQUE_DEPTH} levels deep")
+
+
+Opaque = Annotated[Any, AfterValidator(_check_depth)]
+"""A server-filled field accepted as it comes (uid, managedFields, ...)."""
+
+
 class ObjectMeta(SMIModel):
     """Standard Kubernetes object metadata; ``name`` (or ``generateName``) is required."""
 
@@ -139,17 +161,17 @@ class ObjectMeta(SMIModel):
     annotations: Annotated[dict[QualifiedName, str], AfterValidator(_check_annotations_size)] | None = None
     """Annotations (non-identifying key/value pairs)."""
     # Filled in by the API server; accepted as they come so that `kubectl get -o yaml` output validates.
-    uid: Any = None
-    resource_version: Any = None
-    generation: Any = None
-    creation_timestamp: Any = None
-    deletion_timestamp: Any = None
-    deletion_grace_period_seconds: Any = None
-    owner_references: Any = None
-    finalizers: Any = None
-    managed_fields: Any = None
-    self_link: Any = None
-    cluster_name: Any = None
+    uid: Opaque = None
+    resource_version: Opaque = None
+    generation: Opaque = None
+    creation_timestamp: Opaque = None
+    deletion_timestamp: Opaque = None
+    deletion_grace_period_seconds: Opaque = None
+    owner_references: Opaque = None
+    finalizers: Opaque = None
+    managed_fields: Opaque = None
+    self_link: Opaque = None
+    cluster_name: Opaque = None
 
     @model_validator(mode="after")
     def _name_or_generate_name(self) -> ObjectMeta:
@@ -165,12 +187,12 @@ class ListMeta(SMIModel):
     namespace: str | None = None
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
-    uid: Any = None
-    resource_version: Any = None
-    creation_timestamp: Any = None
-    self_link: Any = None
-    continue_: Any = Field(default=None, alias="continue")
-    remaining_item_count: Any = None
+    uid: Opaque = None
+    resource_version: Opaque = None
+    creation_timestamp: Opaque = None
+    self_link: Opaque = None
+    continue_: Opaque = Field(default=None, alias="continue")
+    remaining_item_count: Opaque = None
 
 
 class LabelSelector(SMIModel):

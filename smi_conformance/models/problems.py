@@ -112,6 +112,8 @@ def _translate(model: type[BaseModel], loc: Path, err: Any) -> Problem:
         return Problem(path, message, kind)
     if etype == "missing":
         return Problem(path, f"missing required field {path[-1]!r}", "missing-field")
+    if etype == "invalid_key":
+        return Problem(path, f"field names must be strings, got {describe_value(value)}", "type")
     if etype == "extra_forbidden":
         return Problem(path, _unknown_field_message(model, path), "unknown-field")
     if etype == "literal_error":

@@ -398,3 +398,26 @@ def test_metrics_v1alpha2_edges_need_a_side() -> None:
     assert only(models.validate(doc)).path == ("edge", "side")
     doc["apiVersion"] = "metrics.smi-spec.io/v1alpha1"
     assert models.validate(doc) == []
+
+
+def test_hostile_input_gets_problems_not_crashes() -> None:
+    doc = split()
+    doc["spec"]["backends"][0]["weight"] = 10**10000
+    assert "about 10000 digits" in only(models.validate(doc)).message
+    doc = split()
+    doc["spec"][7] = "x"
+    assert only(models.validate(doc)).message == "field names must be strings, got 7"
+    doc = split()
+    doc["spec"]["backends"] = [None, "x", 3]
+    assert [p.path for p in models.validate(doc)] == [("spec", "backends", i) for i in range(3)]
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(10_000):
+        node["a"] = {}
+        node = node["a"]
+    doc = split()
+    doc["metadata"]["managedFields"] = [deep]
+    assert only(models.validate(doc)).path == ("metadata", "managedFields")
+    doc["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {"f:backends": {}}}}]
+    assert models.validate(doc) == []
+    assert models.dump(models.load(doc))["metadata"]["managedFields"][0]["manager"] == "kubectl"
