@@ -8,12 +8,13 @@ int).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError, ValidationError
+from pydantic_core import PydanticCustomError, ValidationError, core_schema
 
 # Problem kinds (see problems.Problem.kind); custom errors raised by our validators carry one of these types.
 FORMAT = "smi_format"
@@ -39,6 +40,14 @@ class Expect:
 def custom_error(kind: str, message: str) -> PydanticCustomError:
     """An error whose message is already final (no pydantic wording); ``kind`` is FORMAT, VALUE or TYPE."""
     return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"))
+
+
+def plain_schema(validate: Callable[[Any], Any], serialize: Callable[[Any], Any]) -> core_schema.CoreSchema:
+    """The core schema of a custom type validated by one function (which sees any input) and written back by
+    another."""
+    return core_schema.no_info_plain_validator_function(
+        validate, serialization=core_schema.plain_serializer_function_ser_schema(serialize)
+    )
 
 
 def located_error(loc: tuple[str | int, ...], kind: str, message: str, value: Any) -> ValidationError:

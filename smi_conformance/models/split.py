@@ -27,7 +27,7 @@ from smi_conformance.models.quantity import NonNegativeQuantity
 GROUP = "split.smi-spec.io"
 MAX_WEIGHT = 2**63 - 1
 
-Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT), Expect("an integer >= 0 (and at most 2^63-1)")]
+Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT), Expect("an integer >= 0")]
 """An integer weight (v1alpha2 on): relative to the other backends' weights."""
 
 

@@ -81,7 +81,7 @@ def test_weights_are_never_coerced(weight: object, kind: str) -> None:
 def test_the_brief_example_message() -> None:
     doc = split()
     doc["spec"]["backends"][0]["weight"] = -1
-    assert only(models.validate(doc)).message == "weight must be an integer >= 0 (and at most 2^63-1), got -1"
+    assert only(models.validate(doc)).message == "weight must be an integer >= 0, got -1"
 
 
 def test_a_number_where_a_name_is_required_is_a_type_error() -> None:
