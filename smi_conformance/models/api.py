@@ -47,10 +47,9 @@ def load(doc: Mapping[str, Any]) -> BaseModel:
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
-    """A model as a plain dict ready for YAML or JSON: Kubernetes field names, in the usual order (apiVersion,
-    kind,
-    metadata, spec), leaving out optional fields the document did not set. Quantities and headers keep the
-    form they were written in."""
+    """A model as a plain dict ready for YAML or JSON: Kubernetes field names, in the usual order
+    (apiVersion, kind, metadata, spec), leaving out optional fields the document did not set. Quantities and
+    headers keep the form they were written in."""
     return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 

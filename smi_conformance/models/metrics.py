@@ -37,8 +37,7 @@ RFC3339_PATTERN = _RFC3339.pattern
 
 class Timestamp(datetime):
     """An RFC 3339 timestamp with a time zone. YAML loaders hand these over as datetimes, JSON as strings;
-    both
-    are accepted, and it is written back as an RFC 3339 string."""
+    both are accepted, and it is written back as an RFC 3339 string."""
 
     @classmethod
     def __get_pydantic_core_schema__(

@@ -41,8 +41,7 @@ _EXAMPLES = "such as '1', '500m', '1.5' or '2k'"
 @total_ordering
 class Quantity:
     """An exact Kubernetes Quantity. Compares and hashes by value (``Quantity("1") == Quantity("1000m")``);
-    keeps
-    the representation it was written in (``original``) so documents round-trip unchanged."""
+    keeps the representation it was written in (``original``) so documents round-trip unchanged."""
 
     __slots__ = ("original", "value")
     NONNEGATIVE: ClassVar[bool] = False

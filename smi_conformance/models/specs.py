@@ -1,6 +1,5 @@
 """specs.smi-spec.io: HTTPRouteGroup, TCPRoute and UDPRoute, the traffic descriptions TrafficTargets and
-TrafficSplits
-refer to.
+TrafficSplits refer to.
 
 Which kind exists in which version (from the spec docs and smi-sdk-go):
 

@@ -30,9 +30,8 @@ _NODE_ASPECTS = (
 
 @dataclass(frozen=True, order=True)
 class Difference:
-    """One way two CRDs of a kind differ. ``path`` is a field path such as ``spec.backends[].weight`` (``{}``
-    stands
-    for a map's values), or ``(crd)`` / ``(version)`` for CRD- and version-level settings."""
+    """One way two CRDs of a kind differ. ``path`` is a field path such as ``spec.backends[].weight``
+    (``{}`` stands for a map's values), or ``(crd)`` / ``(version)`` for CRD- and version-level settings."""
 
     kind: str
     version: str

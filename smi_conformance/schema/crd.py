@@ -11,10 +11,10 @@ it prunes them) or gets values of the wrong type. The rule here, applied by :fun
 * another version is served only if its schema equals the storage version's (so TrafficSplit v1alpha3 and
   HTTPRouteGroup v1alpha3, identical to their v1alpha4, are served, marked deprecated with a warning that
   names ``smi convert``);
-* every other version stays in the CRD with ``served: false``: its schema documents it, and a cluster that
-once   stored it (an older SMI CRD set) can still take this CRD, as the API server refuses to drop a version
-that is   listed in ``status.storedVersions``. Experimental versions (access v1alpha4) are never served by the
-main set.
+* every other version stays in the CRD with ``served: false``: its schema documents it, and a cluster
+  that once stored it (an older SMI CRD set) can still take this CRD, as the API server refuses to drop a
+  version that is listed in ``status.storedVersions``. Experimental versions (access v1alpha4) are never
+  served by the main set.
 
 IdentityBinding exists only in the experimental access v1alpha4; its CRD lives apart (``crds/experimental/``)
 so installing the main set never installs an unreleased API. The v1alpha5 draft has no CRD: it is not an API

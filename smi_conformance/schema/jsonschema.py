@@ -47,8 +47,7 @@ def json_schema_path(info: KindInfo) -> str:
 
 def _tidy(node: Any) -> Any:
     """Drop pydantic's generated titles and ``default: null``; turn key patterns into ``propertyNames``
-    (pydantic
-    emits ``patternProperties``, which would let keys that do not match through)."""
+    (pydantic emits ``patternProperties``, which would let keys that do not match through)."""
     if isinstance(node, list):
         return [_tidy(item) for item in node]
     if not isinstance(node, dict):

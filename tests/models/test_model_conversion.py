@@ -337,9 +337,8 @@ def test_conversion_does_not_touch_its_input() -> None:
 
 
 def _normalised(doc: dict[str, Any]) -> dict[str, Any]:
-    """A document's meaning, independent of version: its hub form with weights as exact ratios, headers as
-    maps
-    and "every port" spelled one way."""
+    """A document's meaning, independent of version: its hub form with weights as exact ratios, headers
+    as maps and "every port" spelled one way."""
     info = models.lookup(doc["apiVersion"], doc["kind"])
     assert info is not None
     hub = copy.deepcopy(codec_for(info).to_hub(models.dump(models.load(doc))))
