@@ -14,7 +14,7 @@ from model_strategies import MUTATIONS, Generated, documents, node_at
 from smi_conformance import models
 
 KINDS = models.kinds()
-_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 Path = tuple[str | int, ...]
 
 

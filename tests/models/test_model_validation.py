@@ -210,12 +210,19 @@ def test_annotations_are_limited_to_256_kib() -> None:
     assert only(models.validate(doc)).path == ("metadata", "annotations")
 
 
-def test_service_names_are_dns_1035_labels_except_the_draft_root() -> None:
+def test_backends_are_service_names_and_the_root_may_be_a_dns_name() -> None:
     doc = split()
     doc["spec"]["backends"][0]["service"] = "1web"
     assert only(models.validate(doc)).path == ("spec", "backends", 0, "service")
-    draft = split("v1alpha5-draft", service="web.shop.svc.cluster.local")
-    assert models.validate(draft) == []
+    doc["spec"]["backends"][0]["service"] = "web.shop"
+    assert only(models.validate(doc)).path == ("spec", "backends", 0, "service")
+    for version in ("v1alpha1", "v1alpha2", "v1alpha4", "v1alpha5-draft"):
+        root = split(version, service="web.shop.svc.cluster.local")
+        if version == "v1alpha1":
+            root["spec"]["backends"] = [{"service": "web-v1", "weight": "1"}]
+        assert models.validate(root) == []
+    problem = only(models.validate(split(service="Web")))
+    assert problem.path == ("spec", "service") and "such as 'web'" in problem.message
 
 
 def test_headers_accept_map_and_list_forms_and_normalise_to_a_map() -> None:

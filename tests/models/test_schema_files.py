@@ -239,7 +239,7 @@ def _json_valid(doc: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("info", KINDS, ids=lambda i: f"{i.kind}-{i.version}")
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_json_schema_and_model_agree(info: models.KindInfo, data: st.DataObject) -> None:
     generated: Generated = data.draw(documents(info))
