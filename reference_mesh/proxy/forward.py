@@ -1,0 +1,124 @@
+"""Forwarding one HTTP exchange between a downstream and an upstream stream (shared by inbound and outbound)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from reference_mesh.proxy.http1 import (
+    LAST_CHUNK,
+    MessageReader,
+    RequestHead,
+    ResponseHead,
+    encode_chunk,
+    forward_headers,
+    render_request_head,
+    render_response_head,
+)
+
+__all__ = ["RequestBody", "read_request_body", "relay_response", "send_request"]
+
+#: Identity headers a client could forge; dropped from every request the proxies receive.
+IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-client-cert"})
+
+
+class RequestBody:
+    """A request body either fully buffered (replayable for retries) or still on the downstream stream."""
+
+    def __init__(self, head: RequestHead, messages: MessageReader, buffered: bytes | None):
+        self.head = head
+        self.messages = messages
+        self.buffered = buffered
+        #: True once the whole body has been read from the downstream stream.
+        self.complete = buffered is not None
+
+    @property
+    def replayable(self) -> bool:
+        return self.buffered is not None
+
+    def framing_headers(self) -> list[tuple[str, str]]:
+        if self.buffered is not None:
+            if self.buffered or self.head.framing != "none":
+                return [("content-length", str(len(self.buffered)))]
+            return []
+        if self.head.framing == "length":
+            return [("content-length", str(self.head.length))]
+        return [("transfer-encoding", "chunked")]
+
+    async def write_to(self, writer: asyncio.StreamWriter) -> None:
+        if self.buffered is not None:
+            if self.buffered:
+                writer.write(self.buffered)
+            return
+        chunked = self.head.framing != "length"
+        while (chunk := await self.messages.next_body()) is not None:
+            writer.write(encode_chunk(chunk) if chunked else chunk)
+            await writer.drain()
+        self.complete = True
+        if chunked:
+            writer.write(LAST_CHUNK)
+
+    async def discard(self) -> None:
+        """Read and drop what is left of the body, so the downstream connection can carry the next request."""
+        while not self.complete:
+            self.complete = await self.messages.next_body() is None
+
+
+async def read_request_body(head: RequestHead, messages: MessageReader, max_buffered: int) -> RequestBody:
+    """Buffer the body when it is small and its size is known (so it can be retried); otherwise stream it."""
+    if head.framing == "none":
+        return RequestBody(head, messages, b"")
+    if head.framing == "length" and head.length is not None and head.length <= max_buffered:
+        parts = []
+        while (chunk := await messages.next_body()) is not None:
+            parts.append(chunk)
+        return RequestBody(head, messages, b"".join(parts))
+    return RequestBody(head, messages, None)
+
+
+async def send_request(
+    writer: asyncio.StreamWriter,
+    head: RequestHead,
+    target: str,
+    body: RequestBody,
+    extra_headers: Iterable[tuple[str, str]],
+    drop: frozenset[str] = IDENTITY_HEADERS,
+) -> None:
+    headers = forward_headers(head.headers, drop | {"content-length"})
+    headers += extra_headers
+    headers += body.framing_headers()
+    writer.write(render_request_head(head.method, target, headers))
+    await body.write_to(writer)
+    await writer.drain()
+
+
+async def relay_response(
+    response: ResponseHead,
+    upstream: MessageReader,
+    downstream: asyncio.StreamWriter,
+    *,
+    keep_alive: bool,
+    extra_headers: Iterable[tuple[str, str]] = (),
+) -> int:
+    """Stream the response (head already read) to the downstream client; return the body bytes relayed.
+
+    A body delimited by connection close is re-framed as chunked so the client connection stays reusable.
+    """
+    headers = forward_headers(response.headers)
+    headers += extra_headers
+    chunked = response.framing in ("chunked", "close")
+    if chunked:
+        headers.append(("transfer-encoding", "chunked"))
+    if not keep_alive:
+        headers.append(("connection", "close"))
+    downstream.write(render_response_head(response.status, response.reason or "-", headers))
+    size = 0
+    if response.framing != "none":
+        while (chunk := await upstream.next_body()) is not None:
+            size += len(chunk)
+            downstream.write(encode_chunk(chunk) if chunked else chunk)
+            await downstream.drain()
+        if chunked:
+            downstream.write(LAST_CHUNK)
+    await downstream.drain()
+    return size
