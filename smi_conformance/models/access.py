@@ -16,9 +16,9 @@ nothing; the linter reports them.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from smi_conformance.models._base import VALUE, Expect, SMIModel, SMIObject, located_error
 from smi_conformance.models.meta import DNS1123Label, DNS1123Subdomain, LabelSelector, NonEmptyStr, ObjectMeta
@@ -170,7 +170,7 @@ class IdentitySchemes(SMIModel):
     the model accepts that (as the official CRD does) and leaves the warning to the linter.
     """
 
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {"minProperties": 1}
 
     pod_label_selector: LabelSelector | None = None
     """Pods carrying these labels."""

@@ -9,9 +9,9 @@ error.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, model_validator
 
 from smi_conformance.models._base import FORMAT, MISSING, VALUE, Expect, SMIModel, custom_error, located_error
 
@@ -139,9 +139,9 @@ Opaque = Annotated[Any, AfterValidator(_check_depth)]
 class ObjectMeta(SMIModel):
     """Standard Kubernetes object metadata; ``name`` (or ``generateName``) is required."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"anyOf": [{"required": ["name"]}, {"required": ["generateName"]}]}
-    )
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"required": ["name"]}, {"required": ["generateName"]}]
+    }
 
     name: DNS1123Subdomain | None = None
     """Name of the object, unique in its namespace."""
