@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import subprocess
 import sys
 import time
 from typing import Any
@@ -99,6 +100,20 @@ def _cpu(fn: Any) -> float:
     return time.process_time() - start
 
 
+_IMPORT = (
+    "import time; t = time.process_time(); import smi_conformance.models; print(time.process_time() - t)"
+)
+
+
+def import_cpu(rounds: int = 5) -> float:
+    """CPU seconds to import the models in a fresh interpreter (part of every `smi lint` run)."""
+    runs = [
+        subprocess.run([sys.executable, "-c", _IMPORT], capture_output=True, text=True, check=True)
+        for _ in range(rounds)
+    ]
+    return min(float(r.stdout) for r in runs)
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     docs = corpus(n)
@@ -132,6 +147,7 @@ def main() -> None:
         print(
             f"  {name:24s} {seconds:7.3f} s   {n / seconds:10,.0f} docs/s   {seconds / n * 1e6:6.1f} us/doc"
         )
+    print(f"importing smi_conformance.models (fresh interpreter, best of 5): {import_cpu():.3f} s CPU")
 
 
 if __name__ == "__main__":
