@@ -13,7 +13,16 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, model_validator
 
-from smi_conformance.models._base import FORMAT, MISSING, VALUE, Expect, SMIModel, custom_error, located_error
+from smi_conformance.models._base import (
+    FORMAT,
+    MISSING,
+    VALUE,
+    Expect,
+    SMIModel,
+    SMIObject,
+    custom_error,
+    located_error,
+)
 
 _LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 _PART = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"  # Kubernetes bounds a subdomain's total length, not its parts
@@ -178,6 +187,15 @@ class ObjectMeta(SMIModel):
         if self.name is None and self.generate_name is None:
             raise located_error(("name",), MISSING, "missing required field 'name' (or 'generateName')", None)
         return self
+
+
+class SMIResource(SMIObject):
+    """A top-level SMI object the API server stores (a custom resource): metadata, and any status."""
+
+    metadata: ObjectMeta
+    status: Opaque | None = None
+    """Whatever status a cluster reports. SMI defines none, but CRDs with a status subresource return
+    ``status: {}``, so ``kubectl get -o yaml`` output carries it; accepted as it comes."""
 
 
 class ListMeta(SMIModel):

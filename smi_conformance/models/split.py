@@ -24,8 +24,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
-from smi_conformance.models._base import Expect, SMIModel, SMIObject
-from smi_conformance.models.meta import DNS1123_SUBDOMAIN_PATTERN, DNS1035Label, DNS1123Subdomain, ObjectMeta
+from smi_conformance.models._base import Expect, SMIModel
+from smi_conformance.models.meta import DNS1123_SUBDOMAIN_PATTERN, DNS1035Label, DNS1123Subdomain, SMIResource
 from smi_conformance.models.quantity import NonNegativeQuantity
 
 GROUP = "split.smi-spec.io"
@@ -99,11 +99,10 @@ class TrafficSplitSpec(TrafficSplitSpecV1alpha2):
     """HTTPRouteGroups selecting the requests to split (OR); others go to the root service. Absent: all."""
 
 
-class _TrafficSplit(SMIObject):
+class _TrafficSplit(SMIResource):
     KIND: ClassVar[str] = "TrafficSplit"
     GROUP: ClassVar[str] = GROUP
     kind: Literal["TrafficSplit"]
-    metadata: ObjectMeta
 
 
 class TrafficSplitV1alpha1(_TrafficSplit):

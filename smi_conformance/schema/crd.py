@@ -97,6 +97,7 @@ def structural_schema(info: KindInfo) -> JsonSchema:
     }
     properties["kind"] = {"type": "string", "description": "The kind of object."}
     properties["metadata"] = {"type": "object"}
+    properties.pop("status", None)  # SMI defines no status
     body["required"] = [r for r in body.get("required", []) if r not in ("apiVersion", "kind", "metadata")]
     if not body["required"]:
         del body["required"]
