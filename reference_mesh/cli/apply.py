@@ -56,8 +56,15 @@ def report(status: int, body: Any, verb: str) -> None:
 
 
 def _files(f: Any) -> Any:
-    return click.option("-f", "--filename", "files", multiple=True, required=True, metavar="FILE|DIR|-",
-                        help="manifest file, directory (recursive) or - for stdin; repeatable")(f)
+    return click.option(
+        "-f",
+        "--filename",
+        "files",
+        multiple=True,
+        required=True,
+        metavar="FILE|DIR|-",
+        help="manifest file, directory (recursive) or - for stdin; repeatable",
+    )(f)
 
 
 @click.command()
@@ -79,6 +86,8 @@ def apply(files: tuple[str, ...], dry_run: bool, mesh: str | None) -> None:
 def delete(files: tuple[str, ...], ignore_not_found: bool, dry_run: bool, mesh: str | None) -> None:
     """Delete the objects the manifests name (all or nothing)."""
     client = MeshClient.from_context(mesh)
-    status, body = client.call("/api/delete", {"manifests": read_inputs(files), "dryRun": dry_run,
-                                               "ignoreNotFound": ignore_not_found})
+    status, body = client.call(
+        "/api/delete",
+        {"manifests": read_inputs(files), "dryRun": dry_run, "ignoreNotFound": ignore_not_found},
+    )
     report(status, body, "deleted")

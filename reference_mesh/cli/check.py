@@ -33,7 +33,7 @@ class Check:
 
 
 def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback admin endpoints
+    with urllib.request.urlopen(url, timeout=2) as resp:
         return json.loads(resp.read())
 
 
@@ -58,8 +58,13 @@ def run_checks(client: MeshClient) -> list[Check]:
         return [Check("admin API", False, f"answered {status}")]
     checks = [Check("admin API", True, client.admin)]
     cp, store = body["control_plane"], body["store"]
-    checks.append(Check("control plane", bool(cp["running"]) and cp["compiled_revision"] == store["revision"],
-                        f"running={cp['running']} compiled revision {cp['compiled_revision']} of {store['revision']}"))
+    checks.append(
+        Check(
+            "control plane",
+            bool(cp["running"]) and cp["compiled_revision"] == store["revision"],
+            f"running={cp['running']} compiled revision {cp['compiled_revision']} of {store['revision']}",
+        )
+    )
     try:
         _get_json(client.metrics + "/apis/metrics.smi-spec.io/v1alpha1")
         checks.append(Check("metrics API", True, client.metrics))
@@ -77,11 +82,15 @@ def run_checks(client: MeshClient) -> list[Check]:
     for proxy in body.get("proxies", []):
         name = f"proxy {proxy['instance']}"
         if not proxy["connected"]:
-            checks.append(Check(name, False, f"not connected to the control plane (serving {proxy['acked']})"))
+            checks.append(
+                Check(name, False, f"not connected to the control plane (serving {proxy['acked']})")
+            )
         elif proxy["nacked"] and proxy["nacked"] == proxy["desired"]:
             checks.append(Check(name, False, f"refused snapshot {proxy['nacked']}: {proxy['error']}"))
         elif not proxy["up_to_date"]:
-            checks.append(Check(name, False, f"stale: on version {proxy['acked']}, latest is {proxy['desired']}"))
+            checks.append(
+                Check(name, False, f"stale: on version {proxy['acked']}, latest is {proxy['desired']}")
+            )
         else:
             checks.append(Check(name, True, f"on the latest snapshot ({proxy['acked']})"))
     ca_end = runtime.get("ca_not_after")
@@ -92,7 +101,9 @@ def run_checks(client: MeshClient) -> list[Check]:
 
 
 @click.command()
-@click.option("--wait", "wait_s", default=0.0, help="retry for up to this many seconds until every check passes")
+@click.option(
+    "--wait", "wait_s", default=0.0, help="retry for up to this many seconds until every check passes"
+)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 @mesh_option
 def check(wait_s: float, output: str, mesh: str | None) -> None:

@@ -35,7 +35,7 @@ def find_state(name: str | None, home: Path | None = None) -> dict[str, Any]:
     """The state of the named running mesh, or of the only one running."""
     home = home or default_home()
     candidates = [home / name / "state.json"] if name else sorted(home.glob("*/state.json"))
-    running = []
+    running: list[dict[str, Any]] = []
     for path in candidates:
         try:
             state = json.loads(path.read_text())
@@ -45,7 +45,9 @@ def find_state(name: str | None, home: Path | None = None) -> dict[str, Any]:
             running.append(state)
     if not running:
         where = f"mesh {name!r}" if name else "mesh"
-        raise Unreachable(f"no running {where} found under {home} (start one with: reference-mesh up TOPOLOGY)")
+        raise Unreachable(
+            f"no running {where} found under {home} (start one with: reference-mesh up TOPOLOGY)"
+        )
     if len(running) > 1:
         names = ", ".join(s["name"] for s in running)
         raise click.UsageError(f"several meshes are running ({names}): choose one with --mesh NAME")
@@ -63,10 +65,14 @@ class MeshClient:
 
     def _open(self, url: str, body: Any = None, timeout: float = 30.0) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET", headers={
-            "authorization": f"Bearer {self.token}", "content-type": "application/json"})
+        req = urllib.request.Request(
+            url,
+            data=data,
+            method="POST" if data is not None else "GET",
+            headers={"authorization": f"Bearer {self.token}", "content-type": "application/json"},
+        )
         try:
-            return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - loopback URLs from our state file
+            return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
             return exc
         except (urllib.error.URLError, OSError) as exc:
@@ -90,5 +96,9 @@ class MeshClient:
 
 
 def mesh_option(f: Any) -> Any:
-    return click.option("--mesh", envvar="REFERENCE_MESH", metavar="NAME",
-                        help="which running mesh (default: the only one running)")(f)
+    return click.option(
+        "--mesh",
+        envvar="REFERENCE_MESH",
+        metavar="NAME",
+        help="which running mesh (default: the only one running)",
+    )(f)

@@ -13,13 +13,30 @@ from reference_mesh.cli.client import MeshClient, mesh_option
 
 __all__ = ["get"]
 
-ALIASES = {"ts": "TrafficSplit", "trafficsplit": "TrafficSplit", "trafficsplits": "TrafficSplit",
-           "tt": "TrafficTarget", "traffictarget": "TrafficTarget", "traffictargets": "TrafficTarget",
-           "httproutegroup": "HTTPRouteGroup", "httproutegroups": "HTTPRouteGroup", "tcproute": "TCPRoute",
-           "tcproutes": "TCPRoute", "udproute": "UDPRoute", "udproutes": "UDPRoute", "pod": "Pod", "pods": "Pod",
-           "service": "Service", "services": "Service", "svc": "Service", "serviceaccount": "ServiceAccount",
-           "serviceaccounts": "ServiceAccount", "sa": "ServiceAccount", "identitybinding": "IdentityBinding",
-           "identitybindings": "IdentityBinding"}
+ALIASES = {
+    "ts": "TrafficSplit",
+    "trafficsplit": "TrafficSplit",
+    "trafficsplits": "TrafficSplit",
+    "tt": "TrafficTarget",
+    "traffictarget": "TrafficTarget",
+    "traffictargets": "TrafficTarget",
+    "httproutegroup": "HTTPRouteGroup",
+    "httproutegroups": "HTTPRouteGroup",
+    "tcproute": "TCPRoute",
+    "tcproutes": "TCPRoute",
+    "udproute": "UDPRoute",
+    "udproutes": "UDPRoute",
+    "pod": "Pod",
+    "pods": "Pod",
+    "service": "Service",
+    "services": "Service",
+    "svc": "Service",
+    "serviceaccount": "ServiceAccount",
+    "serviceaccounts": "ServiceAccount",
+    "sa": "ServiceAccount",
+    "identitybinding": "IdentityBinding",
+    "identitybindings": "IdentityBinding",
+}
 
 
 @click.command()

@@ -1,4 +1,5 @@
-"""``reference-mesh top`` (per edge: source pod -> destination pod) and ``routes`` (per service route and backend):
+"""``reference-mesh top`` (per edge: source pod -> destination pod) and ``routes`` (per service route and
+backend):
 success rate, requests per second and p50/p95/p99 latency over a window, measured by the callers' proxies."""
 
 from __future__ import annotations
@@ -29,17 +30,35 @@ def _show(client: MeshClient, by: str, window: str, namespace: str | None, outpu
     rows = body["rows"]
     if namespace:
         field = "service" if by == "route" else "source"
-        rows = [r for r in rows if (r[field].rsplit(".", 1)[-1] if by == "route" else r[field].split("/")[0])
-                == namespace]
+        rows = [
+            r
+            for r in rows
+            if (r[field].rsplit(".", 1)[-1] if by == "route" else r[field].split("/")[0]) == namespace
+        ]
     if output == "json":
         click.echo(json.dumps(rows, indent=2))
         return
     keys = ["service", "port", "backend"] if by == "route" else ["source", "destination", "protocol"]
-    table = Table(*[k.upper() for k in keys], "SUCCESS", "RPS", "P50 ms", "P95 ms", "P99 ms", "REQUESTS",
-                  title=f"{'routes' if by == 'route' else 'top'}: last {body['window']} until {body['timestamp']}")
+    table = Table(
+        *[k.upper() for k in keys],
+        "SUCCESS",
+        "RPS",
+        "P50 ms",
+        "P95 ms",
+        "P99 ms",
+        "REQUESTS",
+        title=f"{'routes' if by == 'route' else 'top'}: last {body['window']} until {body['timestamp']}",
+    )
     for r in rows:
-        table.add_row(*[str(r[k]) for k in keys], _fmt(r["success_rate"], pct=True), _fmt(r["rps"]),
-                      _fmt(r["p50_ms"]), _fmt(r["p95_ms"]), _fmt(r["p99_ms"]), str(r["success"] + r["failure"]))
+        table.add_row(
+            *[str(r[k]) for k in keys],
+            _fmt(r["success_rate"], pct=True),
+            _fmt(r["rps"]),
+            _fmt(r["p50_ms"]),
+            _fmt(r["p95_ms"]),
+            _fmt(r["p99_ms"]),
+            str(r["success"] + r["failure"]),
+        )
     Console().print(table)
 
 

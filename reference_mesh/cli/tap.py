@@ -29,12 +29,29 @@ def _line(event: dict[str, object]) -> str:
 @click.option("--max", "max_events", type=int, default=0, help="stop after N events")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @mesh_option
-def tap(namespace: str | None, pod: str | None, direction: str | None, protocol: str | None, source: str | None,
-        max_events: int, output: str, mesh: str | None) -> None:
+def tap(
+    namespace: str | None,
+    pod: str | None,
+    direction: str | None,
+    protocol: str | None,
+    source: str | None,
+    max_events: int,
+    output: str,
+    mesh: str | None,
+) -> None:
     """Stream finished requests as they happen (Ctrl-C to stop)."""
     client = MeshClient.from_context(mesh)
-    params = {k: v for k, v in (("namespace", namespace), ("pod", pod), ("direction", direction),
-                                ("protocol", protocol), ("source", source)) if v}
+    params = {
+        k: v
+        for k, v in (
+            ("namespace", namespace),
+            ("pod", pod),
+            ("direction", direction),
+            ("protocol", protocol),
+            ("source", source),
+        )
+        if v
+    }
     url = f"{client.metrics}/tap?{urllib.parse.urlencode(params)}"
     seen = 0
     try:

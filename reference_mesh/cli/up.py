@@ -21,17 +21,27 @@ __all__ = ["up"]
 
 
 def _summary(mesh: EmbeddedMesh, console: Console) -> None:
-    console.print(f"[bold green]mesh {mesh.topology.name!r} is up[/] in {mesh.startup_s:.2f}s "
-                  f"(subnet {mesh.prefix}.0/24, run dir {mesh.run_dir})")
-    console.print(f"  admin API   {mesh.admin_url}    metrics API {mesh.metrics_url}"
-                  "/apis/metrics.smi-spec.io/v1alpha1")
+    console.print(
+        f"[bold green]mesh {mesh.topology.name!r} is up[/] in {mesh.startup_s:.2f}s "
+        f"(subnet {mesh.prefix}.0/24, run dir {mesh.run_dir})"
+    )
+    console.print(
+        f"  admin API   {mesh.admin_url}    metrics API {mesh.metrics_url}/apis/metrics.smi-spec.io/v1alpha1"
+    )
     table = Table("pod", "address", "service account", "ports", box=None)
     for rt in mesh.pods.values():
-        ports = ", ".join(f"{p.container_port}/{p.protocol}" for p in rt.pod.spec.ports) or "client (outbound :15001)"
-        table.add_row(f"{rt.key.namespace}/{rt.key.name}", rt.address, rt.pod.spec.service_account_name, ports)
+        ports = (
+            ", ".join(f"{p.container_port}/{p.protocol}" for p in rt.pod.spec.ports)
+            or "client (outbound :15001)"
+        )
+        table.add_row(
+            f"{rt.key.namespace}/{rt.key.name}", rt.address, rt.pod.spec.service_account_name, ports
+        )
     console.print(table)
-    console.print("Send traffic through a pod's sidecar: curl -H 'Host: bookstore' http://<pod address>:15001/ ; "
-                  "stop with Ctrl-C.")
+    console.print(
+        "Send traffic through a pod's sidecar: curl -H 'Host: bookstore' http://<pod address>:15001/ ; "
+        "stop with Ctrl-C."
+    )
 
 
 async def _run(mesh: EmbeddedMesh, console: Console) -> int:
@@ -56,8 +66,12 @@ async def _run(mesh: EmbeddedMesh, console: Console) -> int:
 
 @click.command()
 @click.argument("topology", type=click.Path(path_type=Path))
-@click.option("--home", type=click.Path(path_type=Path), envvar="REFERENCE_MESH_HOME",
-              help="where meshes keep their state and logs (default ~/.cache/reference-mesh)")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="REFERENCE_MESH_HOME",
+    help="where meshes keep their state and logs (default ~/.cache/reference-mesh)",
+)
 @click.option("--log-level", default="WARNING", show_default=True, help="sidecars' log level")
 @click.option("--ready-timeout", default=60.0, show_default=True, help="seconds to wait for every pod")
 def up(topology: Path, home: Path | None, log_level: str, ready_timeout: float) -> None:
@@ -69,8 +83,9 @@ def up(topology: Path, home: Path | None, log_level: str, ready_timeout: float) 
     from reference_mesh.runtime.mesh import EmbeddedMesh
 
     console = Console(stderr=False)
-    mesh = EmbeddedMesh(topo, base_dir=topology.parent, home=home, log_level=log_level,
-                        ready_timeout_s=ready_timeout)
+    mesh = EmbeddedMesh(
+        topo, base_dir=topology.parent, home=home, log_level=log_level, ready_timeout_s=ready_timeout
+    )
     import uvloop
 
     sys.exit(uvloop.run(_run(mesh, console)))

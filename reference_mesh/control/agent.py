@@ -1,6 +1,7 @@
 """The proxy's end of the snapshot stream (see :mod:`.protocol`): connect, apply, acknowledge, reconnect.
 
-Runs inside the sidecar process next to :class:`~reference_mesh.proxy.server.Proxy`. It dials the control plane
+Runs inside the sidecar process next to :class:`~reference_mesh.proxy.server.Proxy`. It dials the control
+plane
 with the proxy's own mTLS client context (so certificate rotation applies to it too), checks that the server
 presents the control plane's SPIFFE id, and applies every snapshot with ``Proxy.apply`` (atomic: a refused
 snapshot leaves the previous one in force) before answering ack or nack. When the control plane goes away the
@@ -36,9 +37,19 @@ class ControlPlaneAgent:
     """Keeps ``proxy`` on the control plane's latest snapshot for Pod ``instance``. ``last_error`` is exposed
     by the proxy's admin ``/ready`` as ``source_error``."""
 
-    def __init__(self, proxy: Proxy, instance: str, address: str, port: int, control_plane_id: str, *,
-                 heartbeat_s: float = HEARTBEAT_S, backoff_base_s: float = 0.1, backoff_max_s: float = 5.0,
-                 rng: random.Random | None = None):
+    def __init__(
+        self,
+        proxy: Proxy,
+        instance: str,
+        address: str,
+        port: int,
+        control_plane_id: str,
+        *,
+        heartbeat_s: float = HEARTBEAT_S,
+        backoff_base_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+        rng: random.Random | None = None,
+    ):
         self.proxy, self.instance = proxy, instance
         self.address, self.port, self.control_plane_id = address, port, control_plane_id
         self.heartbeat_s, self.backoff_base_s, self.backoff_max_s = heartbeat_s, backoff_base_s, backoff_max_s
@@ -56,8 +67,14 @@ class ControlPlaneAgent:
             try:
                 await self._session()
                 self.last_error = "control plane closed the stream"
-            except (ConnectionError, OSError, TimeoutError, asyncio.TimeoutError, ProtocolError,
-                    PeerIdentityError) as exc:
+            except (
+                ConnectionError,
+                OSError,
+                TimeoutError,
+                asyncio.TimeoutError,
+                ProtocolError,
+                PeerIdentityError,
+            ) as exc:
                 self.last_error = f"control plane unreachable: {exc or type(exc).__name__}"
             finally:
                 self.connected = False
@@ -65,19 +82,37 @@ class ControlPlaneAgent:
                 failures = 0  # a session that lasted was a success; start backing off from scratch
             failures += 1
             delay = self.rng.uniform(0, min(self.backoff_max_s, self.backoff_base_s * 2 ** min(failures, 10)))
-            log.info("%s; reconnecting in %.2fs (serving version %s)", self.last_error, delay, self.proxy.version)
+            log.info(
+                "%s; reconnecting in %.2fs (serving version %s)", self.last_error, delay, self.proxy.version
+            )
             await asyncio.sleep(delay)
 
     async def _session(self) -> None:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.address, self.port, ssl=self.proxy.tls.client,
-                                    server_hostname=None, limit=64 * 1024 * 1024), 5.0)
+            asyncio.open_connection(
+                self.address,
+                self.port,
+                ssl=self.proxy.tls.client,
+                server_hostname=None,
+                limit=64 * 1024 * 1024,
+            ),
+            5.0,
+        )
         try:
             peer = self.proxy.tls.peer_identity(writer)
             if peer.uri != self.control_plane_id:
-                raise PeerIdentityError(f"server is {peer.uri}, expected the control plane {self.control_plane_id}")
-            await write_message(writer, {"type": "hello", "instance": self.instance, "version": self.proxy.version,
-                                         "digest": self._applied_digest if self.proxy.ready else None})
+                raise PeerIdentityError(
+                    f"server is {peer.uri}, expected the control plane {self.control_plane_id}"
+                )
+            await write_message(
+                writer,
+                {
+                    "type": "hello",
+                    "instance": self.instance,
+                    "version": self.proxy.version,
+                    "digest": self._applied_digest if self.proxy.ready else None,
+                },
+            )
             self.connects += 1
             self.connected = True
             self.last_error = None
@@ -101,7 +136,9 @@ class ControlPlaneAgent:
                     config = ProxyConfig.model_validate(message.get("config"))
                     await self.proxy.apply(config)
                 except (ValueError, ConfigRejected) as exc:
-                    await write_message(writer, {"type": "nack", "version": version, "error": str(exc)[:2000]})
+                    await write_message(
+                        writer, {"type": "nack", "version": version, "error": str(exc)[:2000]}
+                    )
                     continue
                 self._applied_digest = digest(config)
                 await write_message(writer, {"type": "ack", "version": version})

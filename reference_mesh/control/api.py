@@ -7,7 +7,8 @@
     POST /api/delete   {"manifests": [...], "ignoreNotFound": false}
          -> 200 {"ok": true, "revision": N, "applied"/"deleted": [...], "findings": [...]}
          -> 422 {"ok": false, "findings": [{"code", "severity", "message", "location": "file:line:col"}]}
-    POST /api/control-plane/restart {"downSeconds": 2}   stop the control plane, wait, start it (chaos testing)
+    POST /api/control-plane/restart {"downSeconds": 2}
+         stop the control plane, wait, start it (chaos testing)
 
 Every request needs ``Authorization: Bearer <token>``; the token is in the mesh's state file (mode 0600).
 """
@@ -39,11 +40,17 @@ def _dump(obj: Any) -> dict[str, Any]:
 
 
 class AdminApi:
-    def __init__(self, control_plane: ControlPlane, token: str, runtime_status: StatusProvider | None = None,
-                 restart: Callable[[float], Awaitable[None]] | None = None):
+    def __init__(
+        self,
+        control_plane: ControlPlane,
+        token: str,
+        runtime_status: StatusProvider | None = None,
+        restart: Callable[[float], Awaitable[None]] | None = None,
+    ):
         self.cp, self.token = control_plane, token
         self.runtime_status = runtime_status
         self.restart = restart
+        self._restarting: asyncio.Future[None] | None = None
         self.app = web.Application(middlewares=[self._auth], client_max_size=64 * 1024 * 1024)
         r = self.app.router
         r.add_get("/healthz", self.healthz)
@@ -54,8 +61,9 @@ class AdminApi:
         r.add_post("/api/control-plane/restart", self.restart_cp)
 
     @web.middleware
-    async def _auth(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                    ) -> web.StreamResponse:
+    async def _auth(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if request.path != "/healthz":
             given = request.headers.get("authorization", "").removeprefix("Bearer ")
             if not hmac.compare_digest(given.encode(), self.token.encode()):
@@ -71,7 +79,9 @@ class AdminApi:
         body: dict[str, Any] = {
             "store": {"revision": state.revision, "objects": len(state)},
             "control_plane": {
-                "running": self.cp.running, "port": self.cp.port, "compiled_revision": self.cp.compiled_revision,
+                "running": self.cp.running,
+                "port": self.cp.port,
+                "compiled_revision": self.cp.compiled_revision,
                 "last_compile_ms": self.cp.last_compile_ms,
                 "certificate_not_after": self.cp.credentials.not_after.isoformat(),
             },
@@ -87,29 +97,72 @@ class AdminApi:
     async def objects(self, request: web.Request) -> web.Response:
         kind, namespace = request.query.get("kind"), request.query.get("namespace")
         items = self.cp.store.list(kind or None, namespace or None)
-        return web.json_response({"revision": self.cp.store.state().revision, "items": [
-            {"kind": o.key.kind, "apiVersion": o.api_version, "namespace": o.key.namespace, "name": o.key.name,
-             "resourceVersion": o.resource_version, "object": _dump(o.obj)} for o in items]})
+        return web.json_response(
+            {
+                "revision": self.cp.store.state().revision,
+                "items": [
+                    {
+                        "kind": o.key.kind,
+                        "apiVersion": o.api_version,
+                        "namespace": o.key.namespace,
+                        "name": o.key.name,
+                        "resourceVersion": o.resource_version,
+                        "object": _dump(o.obj),
+                    }
+                    for o in items
+                ],
+            }
+        )
 
-    async def _documents(self, request: web.Request) -> tuple[list[ManifestDocument], dict[str, Any]] | web.Response:
+    async def _documents(
+        self, request: web.Request
+    ) -> tuple[list[ManifestDocument], dict[str, Any]] | web.Response:
         try:
             body = await request.json()
             manifests = body["manifests"]
             assert isinstance(manifests, list)
         except (ValueError, KeyError, AssertionError):
-            return web.json_response({"error": 'body must be {"manifests": [{"name": ..., "text": ...}]}'}, status=400)
+            return web.json_response(
+                {"error": 'body must be {"manifests": [{"name": ..., "text": ...}]}'}, status=400
+            )
         docs: list[ManifestDocument] = []
         for m in manifests:
             try:
                 docs.extend(load_manifests(str(m.get("text", "")), str(m.get("name", "<input>"))))
             except ManifestError as exc:
-                return web.json_response({"ok": False, "revision": None, "findings": [
-                    {"code": "SMI001", "severity": "error", "message": exc.message,
-                     "location": str(exc.location), "object": None}]}, status=422)
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "revision": None,
+                        "findings": [
+                            {
+                                "code": "SMI001",
+                                "severity": "error",
+                                "message": exc.message,
+                                "location": str(exc.location),
+                                "object": None,
+                            }
+                        ],
+                    },
+                    status=422,
+                )
         if not docs:
-            return web.json_response({"ok": False, "revision": None, "findings": [
-                {"code": "MESH005", "severity": "error", "message": "no objects in the input", "location": None,
-                 "object": None}]}, status=422)
+            return web.json_response(
+                {
+                    "ok": False,
+                    "revision": None,
+                    "findings": [
+                        {
+                            "code": "MESH005",
+                            "severity": "error",
+                            "message": "no objects in the input",
+                            "location": None,
+                            "object": None,
+                        }
+                    ],
+                },
+                status=422,
+            )
         return docs, body
 
     def _outcome(self, outcome: ApplyOutcome) -> web.Response:
@@ -131,8 +184,11 @@ class AdminApi:
             return got
         docs, body = got
         try:
-            return self._outcome(await self.cp.delete(docs, dry_run=bool(body.get("dryRun")),
-                                                      ignore_not_found=bool(body.get("ignoreNotFound"))))
+            return self._outcome(
+                await self.cp.delete(
+                    docs, dry_run=bool(body.get("dryRun")), ignore_not_found=bool(body.get("ignoreNotFound"))
+                )
+            )
         except Conflict as exc:
             return web.json_response({"error": str(exc)}, status=409)
 
@@ -143,5 +199,5 @@ class AdminApi:
             down = float((await request.json()).get("downSeconds", 1.0))
         except (ValueError, AttributeError):
             down = 1.0
-        asyncio.ensure_future(self.restart(min(max(down, 0.0), 60.0)))
+        self._restarting = asyncio.ensure_future(self.restart(min(max(down, 0.0), 60.0)))
         return web.json_response({"restarting": True, "downSeconds": down})

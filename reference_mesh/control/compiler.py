@@ -6,17 +6,21 @@ The semantics it implements are those of ``reference_mesh/proxy/config.py`` and 
 * **Outbound**: every instance may address every Service of the mesh (as Linkerd, there is no egress policy).
   A Service's endpoints are its *ready* Pods (label selector, same namespace) that expose the port's
   ``targetPort``; each endpoint must present its Pod's ServiceAccount identity.
-* **TrafficSplit** (any version): compiled onto its root Service. Backends are Services in the split's namespace;
+* **TrafficSplit** (any version): compiled onto its root Service. Backends are Services in the split's
+  namespace;
   v1alpha1 Quantity weights stay exact. ``matches`` (v1alpha3+) become the union of the referenced
   HTTPRouteGroups' matches; a reference to a group that does not exist contributes nothing (so a split whose
   groups are all missing splits nothing). If two splits share a root (admission refuses it; a store filled by
   other means might hold it), the one created first wins, deterministically.
 * **TrafficTarget** (any version): compiled into the inbound authorization of every Pod running as its
-  destination (a ServiceAccount, or with v1alpha4 an IdentityBinding: its ServiceAccount, its pod label selector,
-  or its SPIFFE ids). One :class:`AuthorizationRule` per TrafficTarget: sources become SPIFFE ids; HTTPRouteGroup
+  destination (a ServiceAccount, or with v1alpha4 an IdentityBinding: its ServiceAccount, its pod label
+  selector,
+  or its SPIFFE ids). One :class:`AuthorizationRule` per TrafficTarget: sources become SPIFFE ids;
+  HTTPRouteGroup
   rules give their matches (only the named ones when the rule lists ``matches``); TCPRoute/UDPRoute rules give
   the union of their ports (any rule covering every port makes it every port). ``destination.port``
-  (v1alpha1/2) restricts the whole rule to that port. A reference to a route that does not exist allows nothing.
+  (v1alpha1/2) restricts the whole rule to that port. A reference to a route that does not exist allows
+  nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reference_mesh.control.resources import ObjectKey, Pod, Service
-from reference_mesh.control.smi import SplitView, SubjectRef, TargetView, http_matches, l4_ports, read_split, read_target
+from reference_mesh.control.smi import (
+    SplitView,
+    SubjectRef,
+    TargetView,
+    http_matches,
+    l4_ports,
+    read_split,
+    read_target,
+)
 from reference_mesh.control.store import StoreState
 from reference_mesh.identity import SpiffeId, SpiffeIdError
 from reference_mesh.proxy.config import (
@@ -57,7 +69,8 @@ UNVERSIONED = "0"
 
 @dataclass(frozen=True)
 class MeshSettings:
-    """Mesh-wide settings that are not SMI objects (the embedded runtime takes them from the topology file)."""
+    """Mesh-wide settings that are not SMI objects (the embedded runtime takes them from the topology
+    file)."""
 
     trust_domain: str = "cluster.local"
     cluster_domain: str = "cluster.local"
@@ -73,19 +86,25 @@ def _spiffe(settings: MeshSettings, namespace: str, service_account: str) -> str
     return SpiffeId(settings.trust_domain, namespace, service_account).uri
 
 
-# ------------------------------------------------------------------------------------------------------ outbound
-def _endpoints(service: Service, port: int, pods: Iterable[Pod], settings: MeshSettings) -> tuple[Endpoint, ...]:
+# ------------------------------------------------------------------------------------------------------ outbo
+def _endpoints(
+    service: Service, port: int, pods: Iterable[Pod], settings: MeshSettings
+) -> tuple[Endpoint, ...]:
     out = []
     for pod in pods:
         if not pod.status.ready or not service.selects(pod):
             continue
         if not any(p.container_port == port for p in pod.spec.ports):
             continue
-        out.append(Endpoint(
-            address=pod.status.pod_ip, port=port,
-            identity=_spiffe(settings, pod.metadata.namespace, pod.spec.service_account_name),
-            instance=pod.metadata.name, labels=dict(pod.metadata.labels),
-        ))
+        out.append(
+            Endpoint(
+                address=pod.status.pod_ip,
+                port=port,
+                identity=_spiffe(settings, pod.metadata.namespace, pod.spec.service_account_name),
+                instance=pod.metadata.name,
+                labels=dict(pod.metadata.labels),
+            )
+        )
     return tuple(out)
 
 
@@ -100,7 +119,9 @@ def _split_config(split: SplitView, state: StoreState, settings: MeshSettings) -
         matches = tuple(found)
     return TrafficSplitConfig(
         name=f"{split.namespace}/{split.name}",
-        backends=tuple(SplitBackend(service=service_key(svc, split.namespace), weight=w) for svc, w in split.backends),
+        backends=tuple(
+            SplitBackend(service=service_key(svc, split.namespace), weight=w) for svc, w in split.backends
+        ),
         matches=matches,
         algorithm=settings.split_algorithm,
     )
@@ -124,13 +145,19 @@ def _outbound_services(state: StoreState, settings: MeshSettings) -> dict[str, O
     for svc in state.models("Service"):
         key = service_key(svc.metadata.name, svc.metadata.namespace)
         ports = tuple(
-            ServicePort(port=p.port, protocol=p.protocol, name=p.name,
-                        endpoints=_endpoints(svc, p.pod_port, pods, settings))
+            ServicePort(
+                port=p.port,
+                protocol=p.protocol,
+                name=p.name,
+                endpoints=_endpoints(svc, p.pod_port, pods, settings),
+            )
             for p in svc.spec.ports
         )
         split = splits.get(key)
         services[key] = OutboundService(
-            name=svc.metadata.name, namespace=svc.metadata.namespace, ports=ports,
+            name=svc.metadata.name,
+            namespace=svc.metadata.namespace,
+            ports=ports,
             split=_split_config(split, state, settings) if split is not None else None,
             resilience=svc.spec.resilience or settings.default_resilience,
         )
@@ -142,13 +169,17 @@ def _port_bindings(state: StoreState, protocol: str) -> tuple[OutboundPortBindin
     for svc in state.models("Service"):
         for p in svc.spec.ports:
             if p.protocol == protocol and p.local_port is not None:
-                out.append(OutboundPortBinding(listen_port=p.local_port,
-                                               service=service_key(svc.metadata.name, svc.metadata.namespace),
-                                               port=p.port))
+                out.append(
+                    OutboundPortBinding(
+                        listen_port=p.local_port,
+                        service=service_key(svc.metadata.name, svc.metadata.namespace),
+                        port=p.port,
+                    )
+                )
     return tuple(sorted(out, key=lambda b: b.listen_port))
 
 
-# ------------------------------------------------------------------------------------------------------- inbound
+# ------------------------------------------------------------------------------------------------------- inbo
 def _subject_covers(subject: SubjectRef, pod: Pod, state: StoreState, settings: MeshSettings) -> bool:
     """Does ``subject`` (a TrafficTarget destination) name this pod?"""
     if subject.kind == "ServiceAccount":
@@ -158,19 +189,24 @@ def _subject_covers(subject: SubjectRef, pod: Pod, state: StoreState, settings: 
         return False
     schemes = binding.obj.spec.schemes
     pod_id = _spiffe(settings, pod.metadata.namespace, pod.spec.service_account_name)
-    if schemes.service_account is not None and subject.namespace == pod.metadata.namespace and (
-        schemes.service_account == pod.spec.service_account_name
+    if (
+        schemes.service_account is not None
+        and subject.namespace == pod.metadata.namespace
+        and (schemes.service_account == pod.spec.service_account_name)
     ):
         return True
-    if schemes.pod_label_selector is not None and subject.namespace == pod.metadata.namespace and all(
-        pod.metadata.labels.get(k) == v for k, v in schemes.pod_label_selector.match_labels.items()
+    if (
+        schemes.pod_label_selector is not None
+        and subject.namespace == pod.metadata.namespace
+        and all(pod.metadata.labels.get(k) == v for k, v in schemes.pod_label_selector.match_labels.items())
     ):
         return True
     return any(_same_id(s, pod_id) for s in schemes.spiffe_identities or ())
 
 
 def _same_id(written: str, uri: str) -> bool:
-    """SPIFFE ids in an IdentityBinding may omit the scheme (the spec's example writes ``cluster.local/ns/...``)."""
+    """SPIFFE ids in an IdentityBinding may omit the scheme (the spec's example writes
+    ``cluster.local/ns/...``)."""
     return written == uri or f"spiffe://{written}" == uri
 
 
@@ -187,7 +223,9 @@ def _source_ids(subject: SubjectRef, state: StoreState, settings: MeshSettings) 
         ids.append(_spiffe(settings, subject.namespace, schemes.service_account))
     if schemes.pod_label_selector is not None:
         for pod in state.models("Pod", subject.namespace):
-            if all(pod.metadata.labels.get(k) == v for k, v in schemes.pod_label_selector.match_labels.items()):
+            if all(
+                pod.metadata.labels.get(k) == v for k, v in schemes.pod_label_selector.match_labels.items()
+            ):
                 ids.append(_spiffe(settings, subject.namespace, pod.spec.service_account_name))
     for written in schemes.spiffe_identities or ():
         uri = written if written.startswith("spiffe://") else f"spiffe://{written}"
@@ -229,22 +267,33 @@ def _rule_for(target: TargetView, state: StoreState, settings: MeshSettings) -> 
         elif ref.kind == "UDPRoute":
             udp = _union_ports(udp, l4_ports(route.obj))
     return AuthorizationRule(
-        name=f"{target.namespace}/{target.name}", sources=tuple(sources), http=tuple(http), tcp=tcp, udp=udp,
+        name=f"{target.namespace}/{target.name}",
+        sources=tuple(sources),
+        http=tuple(http),
+        tcp=tcp,
+        udp=udp,
         ports=PortSet(ports=(target.port,)) if target.port is not None else PortSet(),
     )
 
 
-def _authorization(pod: Pod, targets: list[TargetView], state: StoreState,
-                   settings: MeshSettings) -> AuthorizationPolicy:
-    rules = tuple(_rule_for(t, state, settings) for t in targets
-                  if _subject_covers(t.destination, pod, state, settings))
+def _authorization(
+    pod: Pod, targets: list[TargetView], state: StoreState, settings: MeshSettings
+) -> AuthorizationPolicy:
+    rules = tuple(
+        _rule_for(t, state, settings) for t in targets if _subject_covers(t.destination, pod, state, settings)
+    )
     return AuthorizationPolicy(rules=rules, permissive=settings.permissive)
 
 
-# -------------------------------------------------------------------------------------------------------- mesh
-def compile_instance(pod: Pod, state: StoreState, settings: MeshSettings, *,
-                     services: dict[str, OutboundService] | None = None,
-                     targets: list[TargetView] | None = None) -> ProxyConfig:
+# -------------------------------------------------------------------------------------------------------- mes
+def compile_instance(
+    pod: Pod,
+    state: StoreState,
+    settings: MeshSettings,
+    *,
+    services: dict[str, OutboundService] | None = None,
+    targets: list[TargetView] | None = None,
+) -> ProxyConfig:
     """The snapshot of one Pod (version :data:`UNVERSIONED`). ``services``/``targets`` may be passed in when
     compiling many pods from one state (they do not depend on the pod)."""
     if services is None:
@@ -254,13 +303,26 @@ def compile_instance(pod: Pod, state: StoreState, settings: MeshSettings, *,
     ns = pod.metadata.namespace
     member_of = tuple(s.metadata.name for s in state.models("Service", ns) if s.selects(pod))
     workload = WorkloadInfo(
-        trust_domain=settings.trust_domain, namespace=ns, service_account=pod.spec.service_account_name,
-        services=member_of, instance=pod.metadata.name, labels=dict(pod.metadata.labels),
-        address=pod.status.pod_ip, cluster_domain=settings.cluster_domain,
+        trust_domain=settings.trust_domain,
+        namespace=ns,
+        service_account=pod.spec.service_account_name,
+        services=member_of,
+        instance=pod.metadata.name,
+        labels=dict(pod.metadata.labels),
+        address=pod.status.pod_ip,
+        cluster_domain=settings.cluster_domain,
     )
     inbound = InboundConfig(
-        listeners=tuple(InboundListener(port=p.container_port, protocol=p.protocol, app_port=p.app_port,
-                                        app_address=pod.status.pod_ip, name=p.name) for p in pod.spec.ports),
+        listeners=tuple(
+            InboundListener(
+                port=p.container_port,
+                protocol=p.protocol,
+                app_port=p.app_port,
+                app_address=pod.status.pod_ip,
+                name=p.name,
+            )
+            for p in pod.spec.ports
+        ),
         authorization=_authorization(pod, targets, state, settings),
     )
     outbound = OutboundConfig(

@@ -1,4 +1,5 @@
-"""The control plane process logic: watch the store, compile every Pod's snapshot, hand them to the distributor.
+"""The control plane process logic: watch the store, compile every Pod's snapshot, hand them to the
+distributor.
 
     store = MemoryStore()
     cp = ControlPlane(store, credentials, settings, address="127.0.0.1", port=15010)
@@ -7,7 +8,8 @@
     await cp.stop()         # proxies keep their last snapshot and reconnect when a control plane is back
 
 Only :mod:`.admission` decides what enters the store through :meth:`apply` / :meth:`delete`; the runtime
-writes Pods, Services and ServiceAccounts to the store directly (they stand for what the Kubernetes API holds).
+writes Pods, Services and ServiceAccounts to the store directly (they stand for what the Kubernetes API
+holds).
 """
 
 from __future__ import annotations
@@ -41,17 +43,30 @@ class ApplyOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ok": self.admission.ok, "revision": self.revision, "dry_run": self.dry_run,
-            "applied": [f"{o.kind} {o.metadata.namespace or 'default'}/{o.metadata.name}"
-                        for o in self.admission.objects] if self.admission.ok else [],
+            "ok": self.admission.ok,
+            "revision": self.revision,
+            "dry_run": self.dry_run,
+            "applied": [
+                f"{o.kind} {o.metadata.namespace or 'default'}/{o.metadata.name}"
+                for o in self.admission.objects
+            ]
+            if self.admission.ok
+            else [],
             "deleted": [str(k) for k in self.admission.deletes] if self.admission.ok else [],
             "findings": [f.to_json() for f in self.admission.findings],
         }
 
 
 class ControlPlane:
-    def __init__(self, store: Store, credentials: WorkloadCredentials, settings: MeshSettings | None = None, *,
-                 address: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        store: Store,
+        credentials: WorkloadCredentials,
+        settings: MeshSettings | None = None,
+        *,
+        address: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.store, self.credentials = store, credentials
         self.settings = settings or MeshSettings()
         self.address, self.port = address, port
@@ -109,8 +124,9 @@ class ControlPlane:
                 self._sync()
 
     # ------------------------------------------------------------------------------------------ writes
-    async def apply(self, documents: Iterable[ManifestDocument | dict[str, Any]], *, dry_run: bool = False
-                    ) -> ApplyOutcome:
+    async def apply(
+        self, documents: Iterable[ManifestDocument | dict[str, Any]], *, dry_run: bool = False
+    ) -> ApplyOutcome:
         """Admit and commit a batch atomically (retrying admission if the store moved meanwhile)."""
         docs = list(documents)
         for _ in range(5):
@@ -119,14 +135,21 @@ class ControlPlane:
             if not result.ok or dry_run or not result.objects:
                 return ApplyOutcome(result, None, dry_run)
             try:
-                revision = await self.store.commit([Put(o) for o in result.objects], expect_revision=state.revision)
+                revision = await self.store.commit(
+                    [Put(o) for o in result.objects], expect_revision=state.revision
+                )
             except Conflict:
                 continue
             return ApplyOutcome(result, revision)
         raise Conflict("the store kept changing; try again")
 
-    async def delete(self, documents: Iterable[ManifestDocument | dict[str, Any]], *, dry_run: bool = False,
-                     ignore_not_found: bool = False) -> ApplyOutcome:
+    async def delete(
+        self,
+        documents: Iterable[ManifestDocument | dict[str, Any]],
+        *,
+        dry_run: bool = False,
+        ignore_not_found: bool = False,
+    ) -> ApplyOutcome:
         docs = list(documents)
         for _ in range(5):
             state = self.store.state()
@@ -134,8 +157,9 @@ class ControlPlane:
             if not result.ok or dry_run or not result.deletes:
                 return ApplyOutcome(result, None, dry_run)
             try:
-                revision = await self.store.commit([Delete(k) for k in result.deletes],
-                                                   expect_revision=state.revision)
+                revision = await self.store.commit(
+                    [Delete(k) for k in result.deletes], expect_revision=state.revision
+                )
             except Conflict:
                 continue
             return ApplyOutcome(result, revision)

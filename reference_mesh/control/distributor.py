@@ -49,17 +49,28 @@ class ProxyStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "instance": self.instance, "desired": self.desired, "acked": self.acked, "nacked": self.nacked,
-            "error": self.error, "connected": self.connected, "identity": self.identity,
-            "cert_not_after": self.cert_not_after, "up_to_date": self.up_to_date,
+            "instance": self.instance,
+            "desired": self.desired,
+            "acked": self.acked,
+            "nacked": self.nacked,
+            "error": self.error,
+            "connected": self.connected,
+            "identity": self.identity,
+            "cert_not_after": self.cert_not_after,
+            "up_to_date": self.up_to_date,
             "last_seen_s_ago": None if self.last_seen is None else round(time.time() - self.last_seen, 3),
             "ack_latency_ms": self.ack_latency_ms,
         }
 
 
 class Distributor:
-    def __init__(self, credentials: WorkloadCredentials, address: str = "127.0.0.1", port: int = 0,
-                 heartbeat_s: float = HEARTBEAT_S):
+    def __init__(
+        self,
+        credentials: WorkloadCredentials,
+        address: str = "127.0.0.1",
+        port: int = 0,
+        heartbeat_s: float = HEARTBEAT_S,
+    ):
         self.tls = MeshTls(credentials)
         self.address, self._port, self.heartbeat_s = address, port, heartbeat_s
         self.desired: dict[ObjectKey, ProxyConfig] = {}
@@ -72,13 +83,19 @@ class Distributor:
 
     # ------------------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.address, self._port, ssl=self.tls.server,
-                                                  ssl_handshake_timeout=10.0, backlog=1024)
+        self._server = await asyncio.start_server(
+            self._serve,
+            self.address,
+            self._port,
+            ssl=self.tls.server,
+            ssl_handshake_timeout=10.0,
+            backlog=1024,
+        )
 
     @property
     def port(self) -> int:
         assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self._server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -161,7 +178,9 @@ class Distributor:
                     self.proxies[key].connected = False
             writer.transport.abort()
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> ObjectKey | None:
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> ObjectKey | None:
         try:
             peer = self.tls.peer_identity(writer)
         except PeerIdentityError as exc:
@@ -174,12 +193,21 @@ class Distributor:
         key = ObjectKey("Pod", peer.namespace, hello["instance"])
         config = self.desired.get(key)
         if config is None:
-            await write_message(writer, {"type": "error", "message": f"no instance {key.namespace}/{key.name}"})
+            await write_message(
+                writer, {"type": "error", "message": f"no instance {key.namespace}/{key.name}"}
+            )
             return None
         if config.workload.service_account != peer.service_account:
-            await write_message(writer, {"type": "error", "message": (
-                f"{peer} may not receive the configuration of {key.namespace}/{key.name}, which runs as "
-                f"service account {config.workload.service_account!r}")})
+            await write_message(
+                writer,
+                {
+                    "type": "error",
+                    "message": (
+                        f"{peer} may not receive the configuration of {key.namespace}/{key.name}, "
+                        f"which runs as service account {config.workload.service_account!r}"
+                    ),
+                },
+            )
             log.warning("proxy %s asked for the snapshot of %s", peer, key)
             return None
         status = self.proxies.setdefault(key, ProxyStatus(f"{key.namespace}/{key.name}"))
@@ -200,7 +228,9 @@ class Distributor:
             status.acked = version
         return key
 
-    async def _stream(self, key: ObjectKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _stream(
+        self, key: ObjectKey, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         wakeup = self._wakeup.setdefault(key, asyncio.Event())
         wakeup.set()
         reading = asyncio.ensure_future(self._read_loop(key, reader))
@@ -219,8 +249,14 @@ class Distributor:
                     wakeup.clear()
                     if config.version != sent and config.version != status.acked:
                         status.sent[config.version] = time.monotonic()
-                        await write_message(writer, {"type": "snapshot", "version": config.version,
-                                                     "config": config.model_dump(mode="json")})
+                        await write_message(
+                            writer,
+                            {
+                                "type": "snapshot",
+                                "version": config.version,
+                                "config": config.model_dump(mode="json"),
+                            },
+                        )
                         sent = config.version
                         continue
                 await write_message(writer, {"type": "ping"})

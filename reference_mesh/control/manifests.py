@@ -48,7 +48,8 @@ class ManifestDocument:
     base: tuple[PathKey, ...] = ()
 
     def locate(self, path: tuple[PathKey, ...] = (), *, key: bool = False) -> Location:
-        """The node at ``base + path``; ``key=True`` points at its mapping key (unknown fields). A path that does
+        """The node at ``base + path``; ``key=True`` points at its mapping key (unknown fields). A path that
+        does
         not exist (a missing field) resolves to its deepest existing ancestor."""
         node: Node = self.node
         key_node: Node | None = None
@@ -79,7 +80,9 @@ def _check_duplicates(node: Node, file: str) -> None:
             if isinstance(key, ScalarNode):
                 if key.value in seen:
                     mark = key.start_mark
-                    raise ManifestError(f"duplicate key {key.value!r}", Location(file, mark.line + 1, mark.column + 1))
+                    raise ManifestError(
+                        f"duplicate key {key.value!r}", Location(file, mark.line + 1, mark.column + 1)
+                    )
                 seen.add(key.value)
             _check_duplicates(value, file)
     elif isinstance(node, SequenceNode):

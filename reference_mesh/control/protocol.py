@@ -1,7 +1,9 @@
 """The snapshot stream between the control plane and a proxy: messages and framing (no sockets here).
 
-One long-lived TLS 1.3 connection per proxy, opened by the proxy with its own workload certificate (mutual TLS;
-both sides verify the other's SPIFFE id). Each message is one JSON object on one line (UTF-8, ``\\n``-terminated;
+One long-lived TLS 1.3 connection per proxy, opened by the proxy with its own workload certificate (mutual
+TLS;
+both sides verify the other's SPIFFE id). Each message is one JSON object on one line (UTF-8,
+``\\n``-terminated;
 JSON escapes newlines inside strings, so a line is always a whole message)::
 
     proxy -> control plane   {"type": "hello", "instance": "<pod name>", "version": "<applied>"|null,
@@ -9,13 +11,13 @@ JSON escapes newlines inside strings, so a line is always a whole message)::
     control plane -> proxy   {"type": "snapshot", "version": "<v>", "config": {ProxyConfig}}
     proxy -> control plane   {"type": "ack", "version": "<v>"}
                              {"type": "nack", "version": "<v>", "error": "<why the proxy refused it>"}
-    either way               {"type": "ping"}     (every HEARTBEAT_S when idle; silence for 3x that = dead peer)
-    control plane -> proxy   {"type": "error", "message": "..."}, then close (unknown instance, wrong identity)
+    either way               {"type": "ping"}   (every HEARTBEAT_S when idle; 3x that of silence = dead peer)
+    control plane -> proxy   {"type": "error", "message": "..."}, then close (unknown pod, wrong identity)
 
-Rules: the control plane sends only the newest snapshot of the proxy's own Pod (the Pod's namespace and service
-account must equal the identity in the proxy's certificate), never a delta; a proxy applies each snapshot whole
-or not at all and acknowledges it. If the hello's digest equals the digest of the snapshot the control plane
-would send, it adopts the proxy's version instead of pushing (a restarted control plane causes no push storm).
+Rules: the control plane sends only the newest snapshot of the proxy's own Pod (the Pod's namespace and
+service account must equal the identity in the proxy's certificate), never a delta; a proxy applies each
+snapshot whole or not at all and acknowledges it. If the hello's digest equals the digest of the snapshot
+the control plane would send, it adopts the proxy's version instead of pushing (a restarted control plane causes no push storm).
 """
 
 from __future__ import annotations

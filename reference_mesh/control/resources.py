@@ -4,8 +4,10 @@ They follow the Kubernetes shapes closely enough that an informer over the real 
 ServiceAccount / Service / Pod), but keep only what a mesh reads:
 
 * ``ServiceAccount``: an identity (``spiffe://<trust-domain>/ns/<namespace>/sa/<name>``).
-* ``Service``: ports (``port``, ``targetPort``, ``protocol`` http/tcp/udp) and a label ``selector``; plus two mesh
-  settings that Kubernetes would carry in annotations: ``localPort`` on TCP/UDP ports (the port a client's sidecar
+* ``Service``: ports (``port``, ``targetPort``, ``protocol`` http/tcp/udp) and a label ``selector``; plus two
+  mesh
+  settings that Kubernetes would carry in annotations: ``localPort`` on TCP/UDP ports (the port a client's
+  sidecar
   listens on for that service port: apps address TCP/UDP services explicitly, there is no iptables) and
   ``resilience`` (the proxy's per-service settings, see docs/reference-mesh/resilience.md).
 * ``Pod``: one workload instance: labels, service account, its loopback address, the ports its sidecar exposes
@@ -93,7 +95,8 @@ class Service(_Core):
     spec: ServiceSpec
 
     def selects(self, pod: Pod) -> bool:
-        """Kubernetes semantics: a Service without a selector selects no pods (its endpoints are managed apart)."""
+        """Kubernetes semantics: a Service without a selector selects no pods (its endpoints are managed
+        apart)."""
         sel = self.spec.selector
         return (
             bool(sel)
@@ -140,7 +143,8 @@ CORE_KINDS: dict[str, type[_Core]] = {"ServiceAccount": ServiceAccount, "Service
 
 class ObjectKey(tuple[str, str, str]):
     """(kind, namespace, name): what identifies an object. The API version is not part of it: applying a
-    TrafficSplit v1alpha4 named ``canary`` replaces a v1alpha2 one of that name, as with a multi-version CRD."""
+    TrafficSplit v1alpha4 named ``canary`` replaces a v1alpha2 one of that name, as with a multi-version
+    CRD."""
 
     __slots__ = ()
 

@@ -66,7 +66,8 @@ class SplitView:
     name: str
     root: str
     backends: tuple[tuple[str, Fraction], ...]
-    #: Names of HTTPRouteGroups (in the split's namespace) selecting the requests to split; None = all requests.
+    #: Names of HTTPRouteGroups (in the split's namespace) selecting the requests to split; None = all
+    #: requests.
     matches: tuple[str, ...] | None
 
 
@@ -78,7 +79,9 @@ def read_split(obj: Any) -> SplitView:
     spec = obj.spec
     backends = []
     for b in spec.backends:
-        weight = b.weight.value if hasattr(b.weight, "value") else Fraction(b.weight)  # Quantity (v1alpha1) or int
+        weight = (
+            b.weight.value if hasattr(b.weight, "value") else Fraction(b.weight)
+        )  # Quantity (v1alpha1) or int
         backends.append((b.service, Fraction(weight)))
     matches = getattr(spec, "matches", None)
     names = None if matches is None else tuple(m.name for m in matches)
@@ -99,14 +102,17 @@ def read_target(obj: Any) -> TargetView:
         destination=_subject(holder.destination, ns),
         port=getattr(holder.destination, "port", None),
         sources=tuple(_subject(s, ns) for s in holder.sources or ()),
-        rules=tuple(RouteRef(r.kind, r.name, None if r.matches is None else tuple(r.matches)) for r in rules or ()),
+        rules=tuple(
+            RouteRef(r.kind, r.name, None if r.matches is None else tuple(r.matches)) for r in rules or ()
+        ),
     )
 
 
 def http_matches(group: Any) -> list[HttpMatch]:
     """An HTTPRouteGroup's matches (any version) as proxy :class:`HttpMatch` es, in document order.
 
-    Raises ``ValueError`` for a regex RE2 rejects (admission refuses such objects before they reach the store).
+    Raises ``ValueError`` for a regex RE2 rejects (admission refuses such objects before they reach the
+    store).
     """
     if hasattr(group, "matches"):  # v1alpha1 / v1alpha2
         raw = group.matches
@@ -117,12 +123,14 @@ def http_matches(group: Any) -> list[HttpMatch]:
     out = []
     for m in raw:
         headers = getattr(m, "headers", None)
-        out.append(HttpMatch(
-            name=m.name,
-            methods=tuple(m.methods or ()),
-            path_regex=m.path_regex,
-            headers=dict(headers or {}),
-        ))
+        out.append(
+            HttpMatch(
+                name=m.name,
+                methods=tuple(m.methods or ()),
+                path_regex=m.path_regex,
+                headers=dict(headers or {}),
+            )
+        )
     return out
 
 

@@ -1,19 +1,27 @@
 """Where the control plane's desired state lives: an abstract :class:`Store` and the in-memory one.
 
-The interface is shaped like the Kubernetes API as an informer sees it, so that a store backed by the real API can
+The interface is shaped like the Kubernetes API as an informer sees it, so that a store backed by the real
+API can
 implement it later without changing the control plane:
 
-* every object has a ``resource_version`` (the revision of the commit that last wrote it); the store as a whole has a
+* every object has a ``resource_version`` (the revision of the commit that last wrote it); the store as a
+  whole has a
   ``revision`` that only grows;
 * :meth:`Store.state` is a consistent, immutable view at one revision (the informer's cache);
-* :meth:`Store.watch` yields :class:`WatchEvent` s (ADDED / MODIFIED / DELETED) after a revision; a revision too old
-  to replay raises :class:`RevisionExpired` (the API's ``410 Gone``): the watcher re-reads ``state()`` and resumes;
-* :meth:`Store.commit` applies a batch of puts and deletes **atomically** (one revision for the whole batch) if the
-  store is still at ``expect_revision`` (optimistic concurrency, like ``resourceVersion`` preconditions); otherwise it
+* :meth:`Store.watch` yields :class:`WatchEvent` s (ADDED / MODIFIED / DELETED) after a revision; a revision
+  too old
+  to replay raises :class:`RevisionExpired` (the API's ``410 Gone``): the watcher re-reads ``state()`` and
+  resumes;
+* :meth:`Store.commit` applies a batch of puts and deletes **atomically** (one revision for the whole batch)
+  if the
+  store is still at ``expect_revision`` (optimistic concurrency, like ``resourceVersion`` preconditions);
+  otherwise it
   raises :class:`Conflict` and changes nothing.
 
-Validation is not the store's job: :mod:`reference_mesh.control.admission` decides what may be committed. (The real
-Kubernetes API has no multi-object transaction; a store backed by it would validate the whole batch first, as here,
+Validation is not the store's job: :mod:`reference_mesh.control.admission` decides what may be committed.
+(The real
+Kubernetes API has no multi-object transaction; a store backed by it would validate the whole batch first, as
+here,
 and then write object by object.)
 """
 
@@ -47,7 +55,8 @@ class Conflict(Exception):
 
 
 class RevisionExpired(Exception):
-    """A watch asked for events older than the store keeps; re-read :meth:`Store.state` and watch from there."""
+    """A watch asked for events older than the store keeps; re-read :meth:`Store.state` and watch from
+    there."""
 
 
 @dataclass(frozen=True)
@@ -171,8 +180,9 @@ class MemoryStore(Store):
                 if isinstance(change, Put):
                     key = key_of(change.obj)
                     old = objects.get(key)
-                    stored = StoredObject(key, _with_version(change.obj, revision), revision,
-                                          old.created if old else revision)
+                    stored = StoredObject(
+                        key, _with_version(change.obj, revision), revision, old.created if old else revision
+                    )
                     objects[key] = stored
                     events.append(WatchEvent("MODIFIED" if old else "ADDED", key, stored, revision))
                 else:
@@ -188,13 +198,16 @@ class MemoryStore(Store):
             self._changed.notify_all()
         return revision
 
-    async def watch(self, since: int) -> AsyncIterator[WatchEvent]:  # type: ignore[override]
+    async def watch(self, since: int) -> AsyncIterator[WatchEvent]:
         seen = since
         while True:
+            after = seen
             async with self._changed:
-                await self._changed.wait_for(lambda: self._revision > seen)
+                await self._changed.wait_for(lambda: self._revision > after)  # noqa: B023 - awaited here
             if self._history and self._history[0].revision > seen + 1:
-                raise RevisionExpired(f"revision {seen} is older than the oldest kept ({self._history[0].revision - 1})")
+                raise RevisionExpired(
+                    f"revision {seen} is older than the oldest kept ({self._history[0].revision - 1})"
+                )
             for event in [e for e in self._history if e.revision > seen]:
                 yield event
                 seen = event.revision

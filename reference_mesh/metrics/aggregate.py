@@ -1,4 +1,5 @@
-"""Traffic Metrics from proxy telemetry (sans-IO): per-second buckets of many proxies -> TrafficMetrics documents.
+"""Traffic Metrics from proxy telemetry (sans-IO): per-second buckets of many proxies -> TrafficMetrics
+documents.
 
 Resource kinds served, and what belongs to them in this runtime:
 
@@ -21,7 +22,8 @@ Which side measures what:
   (``direction: to``) and what it received from it (``direction: from``), both measured on the client side
   (``side: client``): only the caller's proxy knows both ends' instances (the server side knows its caller by
   identity only, and one service account may run many pods).
-* TrafficSplit items are measured by the callers' proxies (``side: client``) for requests addressed to the apex.
+* TrafficSplit items are measured by the callers' proxies (``side: client``) for requests addressed to the
+  apex.
 
 Counts are exact integers (every request finished in the window, see :mod:`.window`); latencies are the p50,
 p90 and p99 of the merged log-linear histograms, in milliseconds (``unit: ms``, at most 2.2% off, see
@@ -41,13 +43,27 @@ from reference_mesh.control.smi import SplitView
 from reference_mesh.metrics.window import Window
 from reference_mesh.proxy.telemetry import LatencyHistogram
 
-__all__ = ["DEPLOYMENT_LABEL", "KINDS", "MeshView", "Row", "Stats", "edges", "resource_item", "rows_from",
-           "split_items"]
+__all__ = [
+    "DEPLOYMENT_LABEL",
+    "KINDS",
+    "MeshView",
+    "Row",
+    "Stats",
+    "edges",
+    "resource_item",
+    "rows_from",
+    "split_items",
+]
 
 API_VERSION = "metrics.smi-spec.io/v1alpha1"
 DEPLOYMENT_LABEL = "mesh.smi-conformance.io/deployment"
 #: path segment -> Kubernetes kind
-KINDS = {"pods": "Pod", "deployments": "Deployment", "namespaces": "Namespace", "trafficsplits": "TrafficSplit"}
+KINDS = {
+    "pods": "Pod",
+    "deployments": "Deployment",
+    "namespaces": "Namespace",
+    "trafficsplits": "TrafficSplit",
+}
 UNSUPPORTED = {"daemonsets": "DaemonSet", "statefulsets": "StatefulSet"}
 
 
@@ -122,7 +138,9 @@ class MeshView:
         return (pod.namespace, deployment) if deployment else None
 
     def resources(self, kind: str, namespace: str | None) -> list[tuple[str, str]]:
-        found = {self.owner(kind, key) for key in self.pods if namespace is None or key.namespace == namespace}
+        found = {
+            self.owner(kind, key) for key in self.pods if namespace is None or key.namespace == namespace
+        }
         return sorted(r for r in found if r is not None)
 
     def labels_of(self, kind: str, resource: tuple[str, str]) -> dict[str, str]:
@@ -138,13 +156,25 @@ class MeshView:
 
 def _ref(kind: str, resource: tuple[str, str]) -> dict[str, str]:
     ns, name = resource
-    return {"kind": kind, "name": name} if kind == "Namespace" else {"kind": kind, "namespace": ns, "name": name}
+    return (
+        {"kind": kind, "name": name} if kind == "Namespace" else {"kind": kind, "namespace": ns, "name": name}
+    )
 
 
-def _item(window: Window, resource: dict[str, Any], edge: dict[str, Any] | None, stats: Stats,
-          backend: dict[str, Any] | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "TrafficMetrics", "resource": resource,
-                            "timestamp": window.timestamp, "window": window.duration}
+def _item(
+    window: Window,
+    resource: dict[str, Any],
+    edge: dict[str, Any] | None,
+    stats: Stats,
+    backend: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": "TrafficMetrics",
+        "resource": resource,
+        "timestamp": window.timestamp,
+        "window": window.duration,
+    }
     if edge is not None:
         item["edge"] = edge
     if backend is not None:
@@ -153,8 +183,9 @@ def _item(window: Window, resource: dict[str, Any], edge: dict[str, Any] | None,
     return item
 
 
-def resource_item(view: MeshView, rows: Iterable[Row], window: Window, kind: str,
-                  resource: tuple[str, str]) -> dict[str, Any]:
+def resource_item(
+    view: MeshView, rows: Iterable[Row], window: Window, kind: str, resource: tuple[str, str]
+) -> dict[str, Any]:
     """A resource's received traffic (inbound, server side)."""
     stats = Stats()
     for row in rows:
@@ -172,8 +203,9 @@ def _peer_pod(row: Row) -> ObjectKey | None:
     return ObjectKey("Pod", backend.rsplit(".", 1)[1], instance)
 
 
-def edges(view: MeshView, rows: Iterable[Row], window: Window, kind: str,
-          resource: tuple[str, str]) -> list[dict[str, Any]]:
+def edges(
+    view: MeshView, rows: Iterable[Row], window: Window, kind: str, resource: tuple[str, str]
+) -> list[dict[str, Any]]:
     """Per peer resource: what ``resource`` sent to it (to) and received from it (from), client side."""
     sent: dict[tuple[str, str], Stats] = {}
     received: dict[tuple[str, str], Stats] = {}
@@ -191,10 +223,14 @@ def edges(view: MeshView, rows: Iterable[Row], window: Window, kind: str,
         if dst == resource:
             received.setdefault(src, Stats()).add(row.bucket)
     me = _ref(kind, resource)
-    items = [_item(window, me, {"direction": "to", "side": "client", "resource": _ref(kind, peer)}, s)
-             for peer, s in sorted(sent.items())]
-    items += [_item(window, me, {"direction": "from", "side": "client", "resource": _ref(kind, peer)}, s)
-              for peer, s in sorted(received.items())]
+    items = [
+        _item(window, me, {"direction": "to", "side": "client", "resource": _ref(kind, peer)}, s)
+        for peer, s in sorted(sent.items())
+    ]
+    items += [
+        _item(window, me, {"direction": "from", "side": "client", "resource": _ref(kind, peer)}, s)
+        for peer, s in sorted(received.items())
+    ]
     return items
 
 
@@ -209,7 +245,9 @@ def integer_weights(weights: list[Fraction]) -> list[int]:
     return [i // g for i in ints]
 
 
-def split_items(view: MeshView, rows: Iterable[Row], window: Window, split: SplitView) -> list[dict[str, Any]]:
+def split_items(
+    view: MeshView, rows: Iterable[Row], window: Window, split: SplitView
+) -> list[dict[str, Any]]:
     """One item per backend of ``split``: requests the callers' proxies sent to that backend through it."""
     name = f"{split.namespace}/{split.name}"
     stats = {svc: Stats() for svc, _ in split.backends}
@@ -221,16 +259,23 @@ def split_items(view: MeshView, rows: Iterable[Row], window: Window, split: Spli
     weights = integer_weights([w for _, w in split.backends])
     resource = {"kind": "TrafficSplit", "namespace": split.namespace, "name": split.name}
     edge = {"direction": "from", "side": "client", "resource": {}}
-    return [_item(window, resource, edge, stats[svc], {"apex": split.root, "name": svc, "weight": weight})
-            for (svc, _), weight in zip(split.backends, weights, strict=True)]
+    return [
+        _item(window, resource, edge, stats[svc], {"apex": split.root, "name": svc, "weight": weight})
+        for (svc, _), weight in zip(split.backends, weights, strict=True)
+    ]
 
 
 def _stat_row(keys: dict[str, Any], stats: Stats, window: Window) -> dict[str, Any]:
     q = {p: stats.latency.quantile(p / 100) for p in (50, 95, 99)}
-    return {**keys, "success": stats.success, "failure": stats.failure,
-            "success_rate": round(stats.success / stats.total, 4) if stats.total else None,
-            "rps": round(stats.total / window.length, 3),
-            **{f"p{p}_ms": None if v is None else round(v, 3) for p, v in q.items()}, "codes": stats.codes}
+    return {
+        **keys,
+        "success": stats.success,
+        "failure": stats.failure,
+        "success_rate": round(stats.success / stats.total, 4) if stats.total else None,
+        "rps": round(stats.total / window.length, 3),
+        **{f"p{p}_ms": None if v is None else round(v, 3) for p, v in q.items()},
+        "codes": stats.codes,
+    }
 
 
 def stats_by(rows: Iterable[Row], window: Window, by: str) -> list[dict[str, Any]]:
@@ -245,12 +290,24 @@ def stats_by(rows: Iterable[Row], window: Window, by: str) -> list[dict[str, Any
         if e["direction"] != "outbound":
             continue
         if by == "route":
-            key: tuple[str, ...] = (e["service"], str(e["port"]), e["protocol"], e["backend"], e.get("split") or "")
+            key: tuple[str, ...] = (
+                e["service"],
+                str(e["port"]),
+                e["protocol"],
+                e["backend"],
+                e.get("split") or "",
+            )
         else:
             peer = _peer_pod(row)
-            key = (f"{row.pod.namespace}/{row.pod.name}", f"{peer.namespace}/{peer.name}" if peer else "-",
-                   e["protocol"])
+            key = (
+                f"{row.pod.namespace}/{row.pod.name}",
+                f"{peer.namespace}/{peer.name}" if peer else "-",
+                e["protocol"],
+            )
         groups.setdefault(key, Stats()).add(row.bucket)
-    names = ("service", "port", "protocol", "backend", "split") if by == "route" else ("source", "destination",
-                                                                                         "protocol")
+    names = (
+        ("service", "port", "protocol", "backend", "split")
+        if by == "route"
+        else ("source", "destination", "protocol")
+    )
     return [_stat_row(dict(zip(names, k, strict=True)), s, window) for k, s in sorted(groups.items())]

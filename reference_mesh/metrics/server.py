@@ -1,12 +1,12 @@
 """The Traffic Metrics API server (aiohttp): the spec's paths, a mesh-wide ``/metrics`` and a merged ``/tap``.
 
-    GET /apis/metrics.smi-spec.io/v1alpha1                                   APIResourceList (discovery)
-    GET /apis/metrics.smi-spec.io/v1alpha1/{kind}                            TrafficMetricsList, every namespace
-    GET /apis/metrics.smi-spec.io/v1alpha1/namespaces/{name}[/edges]         one namespace (its edges)
-    GET /apis/metrics.smi-spec.io/v1alpha1/namespaces/{ns}/{kind}            TrafficMetricsList in a namespace
-    GET /apis/metrics.smi-spec.io/v1alpha1/namespaces/{ns}/{kind}/{name}     TrafficMetrics (TrafficSplit: a list,
-                                                                              one item per backend)
-    GET /apis/metrics.smi-spec.io/v1alpha1/namespaces/{ns}/{kind}/{name}/edges   TrafficMetricsList of edges
+    P = /apis/metrics.smi-spec.io/v1alpha1
+    GET P                                        APIResourceList (discovery)
+    GET P/{kind}                                 TrafficMetricsList, every namespace
+    GET P/namespaces/{name}[/edges]              one namespace (its edges)
+    GET P/namespaces/{ns}/{kind}                 TrafficMetricsList in a namespace
+    GET P/namespaces/{ns}/{kind}/{name}          TrafficMetrics (TrafficSplit: a list, one item per backend)
+    GET P/namespaces/{ns}/{kind}/{name}/edges    TrafficMetricsList of edges
         ?t=30s (window, see window.py)   ?labelSelector=app=foo,version=v1 (list forms)
     GET /metrics          every proxy's Prometheus samples, labelled with namespace and pod
     GET /stats?by=route|edge&t=30s   client-side success rate, RPS, p50/p95/p99 (for `top` / `routes`)
@@ -44,8 +44,17 @@ FETCH_TIMEOUT_S = 2.0
 def _problem(status: int, message: str) -> web.Response:
     """A Kubernetes Status object, as an aggregated API answers errors."""
     reason = {400: "BadRequest", 404: "NotFound"}.get(status, "InternalError")
-    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
-                              "reason": reason, "code": status}, status=status)
+    return web.json_response(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": status,
+        },
+        status=status,
+    )
 
 
 def _selector(text: str | None) -> dict[str, str] | None:
@@ -108,7 +117,9 @@ class MetricsApi:
         """Rows of the window from every proxy, and the pods that did not answer."""
         if window.end >= self.clock():  # pragma: no cover - Window.ending_now never ends in the future
             await asyncio.sleep(window.end - self.clock())
-        results = await asyncio.gather(*(self._fetch(k, p, window) for k, p in view.pods.items() if p.status.admin))
+        results = await asyncio.gather(
+            *(self._fetch(k, p, window) for k, p in view.pods.items() if p.status.admin)
+        )
         samples = {k: entries for k, entries in results if entries is not None}
         missing = [f"{k.namespace}/{k.name}" for k, entries in results if entries is None]
         return aggregate.rows_from(samples, window), missing
@@ -119,15 +130,34 @@ class MetricsApi:
     @staticmethod
     def _kind(segment: str) -> str:
         if segment in UNSUPPORTED:
-            raise web.HTTPNotFound(text=json.dumps({
-                "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound",
-                "message": f"the embedded runtime has no {UNSUPPORTED[segment]}s (served kinds: "
-                           f"{', '.join(KINDS)})"}), content_type="application/json")
+            raise web.HTTPNotFound(
+                text=json.dumps(
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "code": 404,
+                        "reason": "NotFound",
+                        "message": f"the embedded runtime has no {UNSUPPORTED[segment]}s (served kinds: "
+                        f"{', '.join(KINDS)})",
+                    }
+                ),
+                content_type="application/json",
+            )
         if segment not in KINDS:
-            raise web.HTTPNotFound(text=json.dumps({
-                "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound",
-                "message": f"unknown resource {segment!r} (served: {', '.join(KINDS)})"}),
-                content_type="application/json")
+            raise web.HTTPNotFound(
+                text=json.dumps(
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "code": 404,
+                        "reason": "NotFound",
+                        "message": f"unknown resource {segment!r} (served: {', '.join(KINDS)})",
+                    }
+                ),
+                content_type="application/json",
+            )
         return KINDS[segment]
 
     def _reply(self, body: dict[str, Any], missing: list[str]) -> web.Response:
@@ -152,19 +182,35 @@ class MetricsApi:
                 if selector and not all(labels.get(k) == v for k, v in selector.items()):
                     continue
                 items.append(aggregate.resource_item(view, rows, window, kind, resource))
-        body: dict[str, Any] = {"apiVersion": aggregate.API_VERSION, "kind": "TrafficMetricsList",
-                                "resource": {"kind": kind, **({"namespace": namespace} if namespace else {})},
-                                "items": items}
+        body: dict[str, Any] = {
+            "apiVersion": aggregate.API_VERSION,
+            "kind": "TrafficMetricsList",
+            "resource": {"kind": kind, **({"namespace": namespace} if namespace else {})},
+            "items": items,
+        }
         if selector:
             body["selector"] = {"matchLabels": selector}
         return self._reply(body, missing)
 
     # ------------------------------------------------------------------------------------------------ routes
     async def discovery(self, request: web.Request) -> web.Response:
-        resources = [{"name": seg, "namespaced": seg != "namespaces", "kind": "TrafficMetrics",
-                      "verbs": ["get", "list"]} for seg in KINDS]
-        return web.json_response({"kind": "APIResourceList", "apiVersion": "v1",
-                                  "groupVersion": "metrics.smi-spec.io/v1alpha1", "resources": resources})
+        resources = [
+            {
+                "name": seg,
+                "namespaced": seg != "namespaces",
+                "kind": "TrafficMetrics",
+                "verbs": ["get", "list"],
+            }
+            for seg in KINDS
+        ]
+        return web.json_response(
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": "metrics.smi-spec.io/v1alpha1",
+                "resources": resources,
+            }
+        )
 
     async def list_all(self, request: web.Request) -> web.Response:
         kind = self._kind(request.match_info["kind"])
@@ -176,7 +222,9 @@ class MetricsApi:
             return _problem(404, "namespaces are not namespaced")
         return await self._list(request, kind, request.match_info["ns"])
 
-    async def _single(self, request: web.Request, kind: str, resource: tuple[str, str], edges: bool) -> web.Response:
+    async def _single(
+        self, request: web.Request, kind: str, resource: tuple[str, str], edges: bool
+    ) -> web.Response:
         try:
             window = self._window(request)
         except WindowError as exc:
@@ -188,16 +236,30 @@ class MetricsApi:
                 return _problem(404, f"no TrafficSplit {resource[0]}/{resource[1]}")
             rows, missing = await self.collect(view, window)
             ref = {"kind": kind, "namespace": resource[0], "name": resource[1]}
-            return self._reply({"apiVersion": aggregate.API_VERSION, "kind": "TrafficMetricsList", "resource": ref,
-                                "items": aggregate.split_items(view, rows, window, split)}, missing)
+            return self._reply(
+                {
+                    "apiVersion": aggregate.API_VERSION,
+                    "kind": "TrafficMetricsList",
+                    "resource": ref,
+                    "items": aggregate.split_items(view, rows, window, split),
+                },
+                missing,
+            )
         if resource not in view.resources(kind, resource[0] or None):
             return _problem(404, f"no {kind} {'/'.join(p for p in resource if p)} with mesh traffic sources")
         rows, missing = await self.collect(view, window)
         if not edges:
             return self._reply(aggregate.resource_item(view, rows, window, kind, resource), missing)
         ref = {"kind": kind, "name": resource[1], **({"namespace": resource[0]} if resource[0] else {})}
-        return self._reply({"apiVersion": aggregate.API_VERSION, "kind": "TrafficMetricsList", "resource": ref,
-                            "items": aggregate.edges(view, rows, window, kind, resource)}, missing)
+        return self._reply(
+            {
+                "apiVersion": aggregate.API_VERSION,
+                "kind": "TrafficMetricsList",
+                "resource": ref,
+                "items": aggregate.edges(view, rows, window, kind, resource),
+            },
+            missing,
+        )
 
     async def namespace(self, request: web.Request) -> web.Response:
         return await self._single(request, "Namespace", ("", request.match_info["name"]), edges=False)
@@ -207,14 +269,17 @@ class MetricsApi:
 
     async def single(self, request: web.Request) -> web.Response:
         kind = self._kind(request.match_info["kind"])
-        return await self._single(request, kind, (request.match_info["ns"], request.match_info["name"]), False)
+        return await self._single(
+            request, kind, (request.match_info["ns"], request.match_info["name"]), False
+        )
 
     async def single_edges(self, request: web.Request) -> web.Response:
         kind = self._kind(request.match_info["kind"])
         return await self._single(request, kind, (request.match_info["ns"], request.match_info["name"]), True)
 
     async def stats(self, request: web.Request) -> web.Response:
-        """Client-side statistics per route or per edge (``?by=route|edge&t=30s``), for ``top`` and ``routes``."""
+        """Client-side statistics per route or per edge (``?by=route|edge&t=30s``), for ``top`` and
+        ``routes``."""
         by = request.query.get("by", "edge")
         if by not in ("route", "edge"):
             return _problem(400, "by must be route or edge")
@@ -223,8 +288,14 @@ class MetricsApi:
         except WindowError as exc:
             return _problem(400, str(exc))
         rows, missing = await self.collect(self.view(), window)
-        return self._reply({"window": window.duration, "timestamp": window.timestamp,
-                            "rows": aggregate.stats_by(rows, window, by)}, missing)
+        return self._reply(
+            {
+                "window": window.duration,
+                "timestamp": window.timestamp,
+                "rows": aggregate.stats_by(rows, window, by),
+            },
+            missing,
+        )
 
     async def prometheus(self, request: web.Request) -> web.Response:
         view = self.view()
@@ -241,28 +312,41 @@ class MetricsApi:
                 if not line or line.startswith("#"):
                     continue
                 name, brace, rest = line.partition("{")
-                out.append(f"{name}{{{extra},{rest}" if brace else f"{name}{{{extra}}} {line.split(' ', 1)[1]}")
+                out.append(
+                    f"{name}{{{extra},{rest}" if brace else f"{name}{{{extra}}} {line.split(' ', 1)[1]}"
+                )
             return out
 
         parts = await asyncio.gather(*(one(k, p) for k, p in view.pods.items() if p.status.admin))
-        header = ["# HELP mesh_requests_total Finished requests (HTTP) or flows (TCP/UDP) per edge and outcome.",
-                  "# TYPE mesh_requests_total counter",
-                  "# HELP mesh_response_latency_ms Request latency (HTTP) or flow duration (TCP/UDP).",
-                  "# TYPE mesh_response_latency_ms histogram", "# TYPE mesh_config_info gauge"]
+        header = [
+            "# HELP mesh_requests_total Finished requests (HTTP) or flows (TCP/UDP) per edge and outcome.",
+            "# TYPE mesh_requests_total counter",
+            "# HELP mesh_response_latency_ms Request latency (HTTP) or flow duration (TCP/UDP).",
+            "# TYPE mesh_response_latency_ms histogram",
+            "# TYPE mesh_config_info gauge",
+        ]
         body = "\n".join(header + [line for part in parts for line in part]) + "\n"
-        return web.Response(text=body, content_type="text/plain", charset="utf-8",
-                            headers={"x-prometheus-format": "0.0.4"})
+        return web.Response(
+            text=body, content_type="text/plain", charset="utf-8", headers={"x-prometheus-format": "0.0.4"}
+        )
 
     async def tap(self, request: web.Request) -> web.StreamResponse:
         view = self.view()
         query = request.query
         pass_through = {k: v for k, v in query.items() if k in ("direction", "protocol", "source", "service")}
-        pods = {k: p for k, p in view.pods.items() if p.status.admin
-                and query.get("namespace", k.namespace) == k.namespace and query.get("pod", k.name) == k.name}
+        pods = {
+            k: p
+            for k, p in view.pods.items()
+            if p.status.admin
+            and query.get("namespace", k.namespace) == k.namespace
+            and query.get("pod", k.name) == k.name
+        }
         response = web.StreamResponse(headers={"content-type": "application/x-ndjson"})
         await response.prepare(request)
         queue: asyncio.Queue[bytes] = asyncio.Queue(10_000)
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=FETCH_TIMEOUT_S))
+        session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=FETCH_TIMEOUT_S)
+        )
 
         async def follow(key: ObjectKey, pod: Pod) -> None:
             try:

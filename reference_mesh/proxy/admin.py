@@ -70,7 +70,7 @@ def telemetry_json(proxy: Proxy, since: float, until: float | None) -> dict[str,
 
 
 def _labels(edge: dict[str, Any]) -> str:
-    return ",".join(f'{k}="{str(v)}"' for k, v in edge.items())
+    return ",".join(f'{k}="{v!s}"' for k, v in edge.items())
 
 
 def prometheus_text(proxy: Proxy) -> str:

@@ -7,11 +7,14 @@
 Process model: this process hosts the identity service (the CA; it writes each pod's credentials to
 ``<run dir>/pods/<ns>/<pod>/credentials`` and re-issues them at 70% of their lifetime), the store, the control
 plane, the admin API and the metrics API. Every pod is two OS processes, its application (the echo workload)
-and its sidecar, supervised like a kubelet would (:mod:`.processes`): a crashed one is restarted with backoff and
+and its sidecar, supervised like a kubelet would (:mod:`.processes`): a crashed one is restarted with backoff
+and
 its Pod is not ready (so not an endpoint of any Service) until both answer again.
 
-Addresses: the mesh takes a /24 of 127.0.0.0/8; the control plane's listeners are on ``.1``, pods on ``.2`` on.
-On a pod address: the sidecar's admin on 15000, its outbound HTTP listener on 15001, its inbound listeners on the
+Addresses: the mesh takes a /24 of 127.0.0.0/8; the control plane's listeners are on ``.1``, pods on ``.2``
+on.
+On a pod address: the sidecar's admin on 15000, its outbound HTTP listener on 15001, its inbound listeners on
+the
 pod's ports; the application on port + 10000; TCP/UDP clients reach a service port through their sidecar's
 ``localPort`` (see topology.py).
 """
@@ -100,16 +103,27 @@ class PodRuntime:
         return self.pod.status.pod_ip
 
     def to_json(self) -> dict[str, Any]:
-        return {"pod": f"{self.key.namespace}/{self.key.name}", "address": self.address,
-                "ready": self.pod.status.ready, "admin": self.pod.status.admin,
-                "service_account": self.pod.spec.service_account_name,
-                "app": self.app.to_json() if self.app else None,
-                "sidecar": self.sidecar.to_json() if self.sidecar else None}
+        return {
+            "pod": f"{self.key.namespace}/{self.key.name}",
+            "address": self.address,
+            "ready": self.pod.status.ready,
+            "admin": self.pod.status.admin,
+            "service_account": self.pod.spec.service_account_name,
+            "app": self.app.to_json() if self.app else None,
+            "sidecar": self.sidecar.to_json() if self.sidecar else None,
+        }
 
 
 class EmbeddedMesh:
-    def __init__(self, topology: Topology, *, base_dir: Path | None = None, home: Path | None = None,
-                 log_level: str = "WARNING", ready_timeout_s: float = 60.0):
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        base_dir: Path | None = None,
+        home: Path | None = None,
+        log_level: str = "WARNING",
+        ready_timeout_s: float = 60.0,
+    ):
         self.topology = topology
         self.base_dir = base_dir or Path.cwd()
         self.home = home or default_home()
@@ -117,8 +131,12 @@ class EmbeddedMesh:
         self.log_level = log_level
         self.ready_timeout_s = ready_timeout_s
         self.store = MemoryStore()
-        self.settings = MeshSettings(trust_domain=topology.trust_domain, outbound_http_port=OUTBOUND_HTTP_PORT,
-                                     split_algorithm=topology.split_algorithm, permissive=topology.permissive)
+        self.settings = MeshSettings(
+            trust_domain=topology.trust_domain,
+            outbound_http_port=OUTBOUND_HTTP_PORT,
+            split_algorithm=topology.split_algorithm,
+            permissive=topology.permissive,
+        )
         self.pods: dict[ObjectKey, PodRuntime] = {}
         self.token = secrets.token_urlsafe(24)
         self.prefix = ""
@@ -187,8 +205,10 @@ class EmbeddedMesh:
             os.kill(int(state["pid"]), 0)
         except (OSError, ValueError, KeyError):
             return
-        raise MeshStartError(f"mesh {self.topology.name!r} is already running (pid {state['pid']}, state in "
-                             f"{self.state_file}); stop it first or give this topology another name")
+        raise MeshStartError(
+            f"mesh {self.topology.name!r} is already running (pid {state['pid']}, state in "
+            f"{self.state_file}); stop it first or give this topology another name"
+        )
 
     async def _start(self) -> None:
         topo = self.topology
@@ -198,10 +218,18 @@ class EmbeddedMesh:
         ttl = dt.timedelta(seconds=topo.certificates.ttl_s)
         self.ca = CertificateAuthority.create(topo.trust_domain)
         cp_id = SpiffeId(topo.trust_domain, CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_ACCOUNT)
-        self.control_plane = ControlPlane(self.store, self.ca.issue(cp_id, ttl=ttl), self.settings,
-                                          address=self.cp_address, port=topo.control_plane.snapshot_port)
-        self._tasks.append(asyncio.ensure_future(self._rotate(
-            cp_id, lambda c: self.control_plane.rotate_credentials(c), first=False)))
+        self.control_plane = ControlPlane(
+            self.store,
+            self.ca.issue(cp_id, ttl=ttl),
+            self.settings,
+            address=self.cp_address,
+            port=topo.control_plane.snapshot_port,
+        )
+        self._tasks.append(
+            asyncio.ensure_future(
+                self._rotate(cp_id, lambda c: self.control_plane.rotate_credentials(c), first=False)
+            )
+        )
         await self.store.commit([Put(o) for o in self._core_objects()])
         await self.control_plane.start()
         self.admin = AdminApi(self.control_plane, self.token, self.status_json, self.restart_control_plane)
@@ -213,34 +241,62 @@ class EmbeddedMesh:
         if topo.manifests:
             outcome = await self.apply_files([self.base_dir / m for m in topo.manifests])
             if not outcome.admission.ok:
-                raise MeshStartError("the topology's manifests were rejected:\n" + "\n".join(
-                    f"  {f}" for f in outcome.admission.findings if f.severity == "error"))
+                raise MeshStartError(
+                    "the topology's manifests were rejected:\n"
+                    + "\n".join(f"  {f}" for f in outcome.admission.findings if f.severity == "error")
+                )
             await self.wait_converged(self.ready_timeout_s)
         self._write_state()
 
     def _core_objects(self) -> list[Any]:
         topo = self.topology
-        objs: list[Any] = [ServiceAccount(metadata=SimpleMeta(name=a.name, namespace=a.namespace))
-                           for a in topo.service_accounts]
+        objs: list[Any] = [
+            ServiceAccount(metadata=SimpleMeta(name=a.name, namespace=a.namespace))
+            for a in topo.service_accounts
+        ]
         namespaces = {d.namespace for d in topo.deployments}
-        objs += [ServiceAccount(metadata=SimpleMeta(name="default", namespace=ns)) for ns in sorted(namespaces)]
+        objs += [
+            ServiceAccount(metadata=SimpleMeta(name="default", namespace=ns)) for ns in sorted(namespaces)
+        ]
         local = topo.local_ports()
         for s in topo.services:
-            ports = tuple(ServicePortSpec(port=p.port, target_port=p.target_port, protocol=p.protocol, name=p.name,
-                                          local_port=local.get((s.namespace, s.name, p.port))) for p in s.ports)
-            objs.append(Service(metadata=SimpleMeta(name=s.name, namespace=s.namespace),
-                                spec=ServiceSpec(selector=s.selector, ports=ports, resilience=s.resilience)))
+            ports = tuple(
+                ServicePortSpec(
+                    port=p.port,
+                    target_port=p.target_port,
+                    protocol=p.protocol,
+                    name=p.name,
+                    local_port=local.get((s.namespace, s.name, p.port)),
+                )
+                for p in s.ports
+            )
+            objs.append(
+                Service(
+                    metadata=SimpleMeta(name=s.name, namespace=s.namespace),
+                    spec=ServiceSpec(selector=s.selector, ports=ports, resilience=s.resilience),
+                )
+            )
         host = 2
         for d in topo.deployments:
             for name in d.instance_names():
                 ip = f"{self.prefix}.{host}"
                 host += 1
                 pod = Pod(
-                    metadata=SimpleMeta(name=name, namespace=d.namespace,
-                                        labels={**d.labels, DEPLOYMENT_LABEL: d.name}),
-                    spec=PodSpec(service_account_name=d.service_account, ports=tuple(
-                        ContainerPort(container_port=p.port, protocol=p.protocol, name=p.name,
-                                      app_port=p.port + APP_PORT_OFFSET) for p in d.ports)),
+                    metadata=SimpleMeta(
+                        name=name, namespace=d.namespace, labels={**d.labels, DEPLOYMENT_LABEL: d.name}
+                    ),
+                    spec=PodSpec(
+                        service_account_name=d.service_account,
+                        ports=tuple(
+                            ContainerPort(
+                                container_port=p.port,
+                                protocol=p.protocol,
+                                name=p.name,
+                                app_port=p.port + APP_PORT_OFFSET,
+                            )
+                            for p in d.ports
+                        ),
+                    ),
                     status=PodStatus(pod_ip=ip, ready=False, admin=f"{ip}:{ADMIN_PORT}"),
                 )
                 key = ObjectKey("Pod", d.namespace, name)
@@ -271,25 +327,60 @@ class EmbeddedMesh:
     async def _start_pod(self, rt: PodRuntime) -> None:
         d, pod = rt.deployment, rt.pod
         sid = SpiffeId(self.topology.trust_domain, d.namespace, d.service_account)
-        write_credentials(rt.credentials, self.ca.issue(sid, ttl=dt.timedelta(seconds=self.topology.certificates.ttl_s)))
-        rt.tasks.append(asyncio.ensure_future(self._rotate(sid, functools.partial(write_credentials, rt.credentials),
-                                                           first=False)))
+        write_credentials(
+            rt.credentials, self.ca.issue(sid, ttl=dt.timedelta(seconds=self.topology.certificates.ttl_s))
+        )
+        rt.tasks.append(
+            asyncio.ensure_future(
+                self._rotate(sid, functools.partial(write_credentials, rt.credentials), first=False)
+            )
+        )
         logs = self.run_dir / "logs"
         ns_name = f"{rt.key.namespace}_{rt.key.name}"
         if d.ports:
-            argv = [sys.executable, "-m", "smi_conformance.workload.echo", "--service", d.labels.get("app", d.name),
-                    "--version", d.labels.get("version", "v1"), "--instance", rt.key.name]
+            argv = [
+                sys.executable,
+                "-m",
+                "smi_conformance.workload.echo",
+                "--service",
+                d.labels.get("app", d.name),
+                "--version",
+                d.labels.get("version", "v1"),
+                "--instance",
+                rt.key.name,
+            ]
             for p in d.ports:
                 argv += [f"--{p.protocol}", f"{rt.address}:{p.port + APP_PORT_OFFSET}"]
-            rt.app = ChildProcess(f"{rt.key.namespace}/{rt.key.name}/app", argv, logs / f"{ns_name}.app.log",
-                                  on_exit=functools.partial(self._crashed, rt))
+            rt.app = ChildProcess(
+                f"{rt.key.namespace}/{rt.key.name}/app",
+                argv,
+                logs / f"{ns_name}.app.log",
+                on_exit=functools.partial(self._crashed, rt),
+            )
             await rt.app.start()
-        argv = [sys.executable, "-m", "reference_mesh.runtime.sidecar", "--credentials", str(rt.credentials),
-                "--instance", rt.key.name, "--control-plane", f"{self.cp_address}:{self.control_plane.port}",
-                "--control-plane-id", self.control_plane_id, "--admin", pod.status.admin,
-                "--log-level", self.log_level]
-        rt.sidecar = ChildProcess(f"{rt.key.namespace}/{rt.key.name}/sidecar", argv,
-                                  logs / f"{ns_name}.sidecar.log", on_exit=functools.partial(self._crashed, rt))
+        argv = [
+            sys.executable,
+            "-m",
+            "reference_mesh.runtime.sidecar",
+            "--credentials",
+            str(rt.credentials),
+            "--instance",
+            rt.key.name,
+            "--control-plane",
+            f"{self.cp_address}:{self.control_plane.port}",
+            "--control-plane-id",
+            self.control_plane_id,
+            "--admin",
+            pod.status.admin,
+            "--log-level",
+            self.log_level,
+        ]
+        rt.sidecar = ChildProcess(
+            f"{rt.key.namespace}/{rt.key.name}/sidecar",
+            argv,
+            logs / f"{ns_name}.sidecar.log",
+            on_exit=functools.partial(self._crashed, rt),
+        )
         await rt.sidecar.start()
         rt.tasks.append(asyncio.ensure_future(self._probe(rt)))
 
@@ -312,7 +403,9 @@ class EmbeddedMesh:
             if p.protocol == "udp":
                 continue
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(rt.address, p.port + APP_PORT_OFFSET), 1)
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(rt.address, p.port + APP_PORT_OFFSET), 1
+                )
             except (OSError, asyncio.TimeoutError, TimeoutError):
                 return False
             writer.close()
@@ -338,14 +431,18 @@ class EmbeddedMesh:
         deadline = time.monotonic() + timeout
         while not all(rt.pod.status.ready for rt in self.pods.values()):
             if time.monotonic() > deadline:
-                waiting = [f"{k.namespace}/{k.name}" for k, rt in self.pods.items() if not rt.pod.status.ready]
-                raise MeshStartError(f"pods not ready after {timeout}s: {', '.join(waiting)} (logs in "
-                                     f"{self.run_dir / 'logs'})")
+                waiting = [
+                    f"{k.namespace}/{k.name}" for k, rt in self.pods.items() if not rt.pod.status.ready
+                ]
+                raise MeshStartError(
+                    f"pods not ready after {timeout}s: {', '.join(waiting)} (logs in {self.run_dir / 'logs'})"
+                )
             await asyncio.sleep(0.05)
         await self.wait_converged(max(1.0, deadline - time.monotonic()))
 
     async def wait_converged(self, timeout: float = 10.0) -> float:
-        """Until every proxy acknowledged the snapshot of the store's current revision; returns seconds waited."""
+        """Until every proxy acknowledged the snapshot of the store's current revision; returns seconds
+        waited."""
         started = time.monotonic()
         revision = self.store.state().revision
         while self.control_plane.compiled_revision < revision:
@@ -381,13 +478,25 @@ class EmbeddedMesh:
         await self.control_plane.start()
 
     def status_json(self) -> dict[str, Any]:
-        return {"name": self.topology.name, "pid": os.getpid(), "started_at": self.started_at,
-                "startup_s": self.startup_s, "ca_not_after": self.ca.certificate.not_valid_after_utc.isoformat(),
-                "run_dir": str(self.run_dir), "pods": [rt.to_json() for rt in self.pods.values()]}
+        return {
+            "name": self.topology.name,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "startup_s": self.startup_s,
+            "ca_not_after": self.ca.certificate.not_valid_after_utc.isoformat(),
+            "run_dir": str(self.run_dir),
+            "pods": [rt.to_json() for rt in self.pods.values()],
+        }
 
     def _write_state(self) -> None:
-        state = {"name": self.topology.name, "pid": os.getpid(), "admin": self.admin_url,
-                 "metrics": self.metrics_url, "token": self.token, "run_dir": str(self.run_dir)}
+        state = {
+            "name": self.topology.name,
+            "pid": os.getpid(),
+            "admin": self.admin_url,
+            "metrics": self.metrics_url,
+            "token": self.token,
+            "run_dir": str(self.run_dir),
+        }
         fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(state, f)

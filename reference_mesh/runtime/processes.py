@@ -1,8 +1,10 @@
 """Child processes of the embedded mesh (applications and sidecars), kubelet-style.
 
-Each child runs in its own session (a terminal's Ctrl-C reaches only ``reference-mesh up``, which then stops the
+Each child runs in its own session (a terminal's Ctrl-C reaches only ``reference-mesh up``, which then stops
+the
 children in order) and is told by the kernel to exit if ``up`` itself dies (``PR_SET_PDEATHSIG``), so nothing
-outlives the mesh. A child that exits while the mesh is running is *crashed*: ``on_exit`` is called (the runtime
+outlives the mesh. A child that exits while the mesh is running is *crashed*: ``on_exit`` is called (the
+runtime
 marks its Pod not ready), and it is restarted after a backoff that doubles from 0.5 s to 10 s (kubelet's
 CrashLoopBackOff idea); ``restarts`` counts it. Output goes to a log file per child.
 """
@@ -62,8 +64,12 @@ class ChildProcess:
         logfile = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it; closed below once handed over
         try:
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=logfile,
-                start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=logfile,
+                stderr=logfile,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         finally:
             logfile.close()
@@ -118,5 +124,11 @@ class ChildProcess:
         self.state = "stopped"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "pid": self.pid, "state": self.state, "restarts": self.restarts,
-                "last_exit": self.last_exit, "log": str(self.log_path)}
+        return {
+            "name": self.name,
+            "pid": self.pid,
+            "state": self.state,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "log": str(self.log_path),
+        }

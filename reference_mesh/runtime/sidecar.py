@@ -1,7 +1,8 @@
 """The sidecar process: one :class:`Proxy` following the control plane through a :class:`ControlPlaneAgent`.
 
     python -m reference_mesh.runtime.sidecar --credentials DIR --instance bookstore-v1-0 \\
-        --control-plane 127.42.7.1:15010 --control-plane-id spiffe://cluster.local/ns/mesh-system/sa/control-plane \\
+        --control-plane 127.42.7.1:15010 \\
+        --control-plane-id spiffe://cluster.local/ns/mesh-system/sa/control-plane \\
         --admin 127.42.7.5:15000
 
 Exits cleanly on SIGTERM/SIGINT. Credentials are re-read whenever the identity service rotates them.
@@ -27,8 +28,14 @@ def _hostport(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def run_sidecar(credentials: Path, instance: str, control_plane: tuple[str, int], control_plane_id: str,
-                      admin: tuple[str, int], stop: asyncio.Event) -> None:
+async def run_sidecar(
+    credentials: Path,
+    instance: str,
+    control_plane: tuple[str, int],
+    control_plane_id: str,
+    admin: tuple[str, int],
+    stop: asyncio.Event,
+) -> None:
     proxy = Proxy(credentials, admin_address=admin[0], admin_port=admin[1])
     await proxy.start()
     agent = ControlPlaneAgent(proxy, instance, control_plane[0], control_plane[1], control_plane_id)
@@ -49,8 +56,9 @@ async def run_sidecar(credentials: Path, instance: str, control_plane: tuple[str
 @click.option("--control-plane-id", required=True, help="SPIFFE id the control plane must present")
 @click.option("--admin", required=True, metavar="HOST:PORT")
 @click.option("--log-level", default="WARNING")
-def main(credentials: Path, instance: str, control_plane: str, control_plane_id: str, admin: str,
-         log_level: str) -> None:
+def main(
+    credentials: Path, instance: str, control_plane: str, control_plane_id: str, admin: str, log_level: str
+) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     async def run() -> None:
@@ -58,7 +66,9 @@ def main(credentials: Path, instance: str, control_plane: str, control_plane_id:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_sidecar(credentials, instance, _hostport(control_plane), control_plane_id, _hostport(admin), stop)
+        await run_sidecar(
+            credentials, instance, _hostport(control_plane), control_plane_id, _hostport(admin), stop
+        )
 
     import uvloop
 

@@ -1,4 +1,5 @@
-"""The topology file of ``reference-mesh up``: what runs in the embedded mesh. See docs/reference-mesh/control-plane.md.
+"""The topology file of ``reference-mesh up``: what runs in the embedded mesh. See
+docs/reference-mesh/control-plane.md.
 
     trustDomain: cluster.local
     serviceAccounts:
@@ -86,7 +87,8 @@ class Deployment(_M):
     service_account: Name = "default"
     labels: dict[str, str] = Field(default_factory=dict)
     replicas: Annotated[int, Field(ge=0, le=50)] = 1
-    #: Ports the pods serve (their sidecar's inbound listeners). None: a client-only deployment (no app process).
+    #: Ports the pods serve (their sidecar's inbound listeners). None: a client-only deployment (no app
+    #: process).
     ports: tuple[PortDecl, ...] = ()
     #: The application: the bundled echo workload (HTTP, TCP, UDP; at most one port of each protocol).
     workload: Literal["echo"] = "echo"
@@ -99,7 +101,9 @@ class Deployment(_M):
                 raise ValueError(f"the echo workload serves one {proto} port; declare at most one")
         for p in ports:
             if p.port in RESERVED_PORTS or p.port + APP_PORT_OFFSET > 65535:
-                raise ValueError(f"port {p.port} is reserved ({RESERVED_PORTS.get(p.port, 'app port overflows')})")
+                raise ValueError(
+                    f"port {p.port} is reserved ({RESERVED_PORTS.get(p.port, 'app port overflows')})"
+                )
         return ports
 
     def instance_names(self) -> list[str]:
@@ -131,7 +135,8 @@ class Topology(_M):
     service_accounts: tuple[ServiceAccountDecl, ...] = ()
     services: tuple[ServiceDecl, ...] = ()
     deployments: tuple[Deployment, ...] = ()
-    #: SMI manifest files applied (all together, atomically) once the mesh is up; relative to the topology file.
+    #: SMI manifest files applied (all together, atomically) once the mesh is up; relative to the topology
+    #: file.
     manifests: tuple[str, ...] = ()
 
     @field_validator("subnet")
@@ -149,8 +154,10 @@ class Topology(_M):
         accounts = {(a.namespace, a.name) for a in self.service_accounts}
         for i, d in enumerate(self.deployments):
             if d.service_account != "default" and (d.namespace, d.service_account) not in accounts:
-                raise ValueError(f"deployments[{i}] ({d.name}): service account {d.namespace}/{d.service_account}"
-                                 " is not declared under serviceAccounts")
+                raise ValueError(
+                    f"deployments[{i}] ({d.name}): service account {d.namespace}/{d.service_account}"
+                    " is not declared under serviceAccounts"
+                )
         seen: set[tuple[str, str]] = set()
         for kind, items in (("service", self.services), ("deployment", self.deployments)):
             for item in items:

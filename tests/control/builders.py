@@ -16,9 +16,9 @@ from reference_mesh.control.resources import (
     ServicePortSpec,
     ServiceSpec,
     SimpleMeta,
+    key_of,
 )
 from reference_mesh.control.store import StoredObject, StoreState
-from reference_mesh.control.resources import key_of
 from smi_conformance import models
 
 TD = "cluster.local"
@@ -32,21 +32,46 @@ def account(name: str, ns: str = "default") -> ServiceAccount:
     return ServiceAccount(metadata=SimpleMeta(name=name, namespace=ns))
 
 
-def service(name: str, selector: dict[str, str], ports: list[tuple[int, str]] | None = None, ns: str = "default",
-            local_ports: dict[int, int] | None = None) -> Service:
+def service(
+    name: str,
+    selector: dict[str, str],
+    ports: list[tuple[int, str]] | None = None,
+    ns: str = "default",
+    local_ports: dict[int, int] | None = None,
+) -> Service:
     ports = ports or [(8080, "http")]
-    return Service(metadata=SimpleMeta(name=name, namespace=ns), spec=ServiceSpec(selector=selector, ports=tuple(
-        ServicePortSpec(port=p, protocol=proto, local_port=(local_ports or {}).get(p))  # type: ignore[arg-type]
-        for p, proto in ports)))
+    return Service(
+        metadata=SimpleMeta(name=name, namespace=ns),
+        spec=ServiceSpec(
+            selector=selector,
+            ports=tuple(
+                ServicePortSpec(port=p, protocol=proto, local_port=(local_ports or {}).get(p))  # type: ignore[arg-type]
+                for p, proto in ports
+            ),
+        ),
+    )
 
 
-def pod(name: str, sa: str, labels: dict[str, str], ip: str, ports: list[tuple[int, str]] | None = None,
-        ns: str = "default", ready: bool = True) -> Pod:
-    return Pod(metadata=SimpleMeta(name=name, namespace=ns, labels=labels),
-               spec=PodSpec(service_account_name=sa, ports=tuple(
-                   ContainerPort(container_port=p, protocol=proto, app_port=p + 10000)  # type: ignore[arg-type]
-                   for p, proto in (ports or []))),
-               status=PodStatus(pod_ip=ip, ready=ready))
+def pod(
+    name: str,
+    sa: str,
+    labels: dict[str, str],
+    ip: str,
+    ports: list[tuple[int, str]] | None = None,
+    ns: str = "default",
+    ready: bool = True,
+) -> Pod:
+    return Pod(
+        metadata=SimpleMeta(name=name, namespace=ns, labels=labels),
+        spec=PodSpec(
+            service_account_name=sa,
+            ports=tuple(
+                ContainerPort(container_port=p, protocol=proto, app_port=p + 10000)  # type: ignore[arg-type]
+                for p, proto in (ports or [])
+            ),
+        ),
+        status=PodStatus(pod_ip=ip, ready=ready),
+    )
 
 
 def smi(text: str) -> list[Any]:
@@ -62,10 +87,13 @@ def state(*objs: Any) -> StoreState:
 
 
 def bookstore(*extra: Any) -> StoreState:
-    """bookbuyer and bookthief call bookstore (v1, v2 behind bookstore-v1 / bookstore-v2); TCP 9000, UDP 9001."""
+    """bookbuyer and bookthief call bookstore (v1, v2 behind bookstore-v1 / bookstore-v2); TCP 9000, UDP
+    9001."""
     ports = [(8080, "http"), (9000, "tcp"), (9001, "udp")]
     return state(
-        account("bookbuyer"), account("bookthief"), account("bookstore"),
+        account("bookbuyer"),
+        account("bookthief"),
+        account("bookstore"),
         service("bookstore", {"app": "bookstore"}, ports, local_ports={9000: 20000, 9001: 20001}),
         service("bookstore-v1", {"app": "bookstore", "version": "v1"}, ports),
         service("bookstore-v2", {"app": "bookstore", "version": "v2"}, ports),

@@ -25,8 +25,11 @@ def http_match(draw: Any, name: str) -> dict[str, Any]:
     m: dict[str, Any] = {"name": name}
     if draw(st.booleans()):
         m["pathRegex"] = draw(st.sampled_from(PATH_REGEXES))
-    methods = draw(st.one_of(st.none(), st.just(["*"]), st.lists(st.sampled_from(METHODS), min_size=1,
-                                                                   max_size=3, unique=True)))
+    methods = draw(
+        st.one_of(
+            st.none(), st.just(["*"]), st.lists(st.sampled_from(METHODS), min_size=1, max_size=3, unique=True)
+        )
+    )
     if methods is not None:
         m["methods"] = methods
     if draw(st.integers(0, 3)) == 0:
@@ -41,14 +44,25 @@ def policy(draw: Any) -> list[dict[str, Any]]:
     for g in range(draw(st.integers(1, 3))):
         names = [f"m{i}" for i in range(draw(st.integers(1, 3)))]
         groups[f"g{g}"] = names
-        docs.append({"apiVersion": "specs.smi-spec.io/v1alpha4", "kind": "HTTPRouteGroup",
-                     "metadata": {"name": f"g{g}"},
-                     "spec": {"matches": [draw(http_match(n)) for n in names]}})
+        docs.append(
+            {
+                "apiVersion": "specs.smi-spec.io/v1alpha4",
+                "kind": "HTTPRouteGroup",
+                "metadata": {"name": f"g{g}"},
+                "spec": {"matches": [draw(http_match(n)) for n in names]},
+            }
+        )
     for kind in ("TCPRoute", "UDPRoute"):
         for r in range(draw(st.integers(0, 2))):
             ports = draw(st.lists(st.sampled_from(PORTS), max_size=2, unique=True))
-            docs.append({"apiVersion": "specs.smi-spec.io/v1alpha4", "kind": kind, "metadata": {"name": f"{kind.lower()}{r}"},
-                         "spec": {"matches": {"ports": ports}}})
+            docs.append(
+                {
+                    "apiVersion": "specs.smi-spec.io/v1alpha4",
+                    "kind": kind,
+                    "metadata": {"name": f"{kind.lower()}{r}"},
+                    "spec": {"matches": {"ports": ports}},
+                }
+            )
     l4 = [(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "HTTPRouteGroup"]
     for t in range(draw(st.integers(1, 4))):
         rules = []
@@ -64,18 +78,30 @@ def policy(draw: Any) -> list[dict[str, Any]]:
                 kind, name = draw(st.sampled_from(l4))
                 rules.append({"kind": kind, "name": name})
             else:
-                rules.append({"kind": draw(st.sampled_from(["TCPRoute", "HTTPRouteGroup"])), "name": "missing"})
-        sources = [{"kind": "ServiceAccount", "name": s}
-                   for s in draw(st.lists(st.sampled_from(ACCOUNTS), max_size=4, unique=True))]
-        destination: dict[str, Any] = {"kind": "ServiceAccount", "name": draw(st.sampled_from(["bookstore", "bookstore", "bookstore", "admin"]))}
+                rules.append(
+                    {"kind": draw(st.sampled_from(["TCPRoute", "HTTPRouteGroup"])), "name": "missing"}
+                )
+        sources = [
+            {"kind": "ServiceAccount", "name": s}
+            for s in draw(st.lists(st.sampled_from(ACCOUNTS), max_size=4, unique=True))
+        ]
+        destination: dict[str, Any] = {
+            "kind": "ServiceAccount",
+            "name": draw(st.sampled_from(["bookstore", "bookstore", "bookstore", "admin"])),
+        }
         if draw(st.integers(0, 3)) == 0 and all(r["kind"] != "UDPRoute" for r in rules):
             destination["port"] = draw(st.sampled_from(PORTS))
             version = "v1alpha2"
         else:
             version = "v1alpha3"
-        docs.append({"apiVersion": f"access.smi-spec.io/{version}", "kind": "TrafficTarget",
-                     "metadata": {"name": f"t{t}"},
-                     "spec": {"destination": destination, "sources": sources, "rules": rules}})
+        docs.append(
+            {
+                "apiVersion": f"access.smi-spec.io/{version}",
+                "kind": "TrafficTarget",
+                "metadata": {"name": f"t{t}"},
+                "spec": {"destination": destination, "sources": sources, "rules": rules},
+            }
+        )
     return docs
 
 
@@ -124,8 +150,10 @@ def oracle(docs: list[dict[str, Any]], dest_account: str, req: tuple[Any, ...]) 
                 if "pathRegex" in m and not re.match(m["pathRegex"], path):
                     continue
                 wanted_headers = m.get("headers") or {}
-                if not all(any(k.lower() == h.lower() and re.fullmatch(rx, v) for k, v in headers)
-                           for h, rx in wanted_headers.items()):
+                if not all(
+                    any(k.lower() == h.lower() and re.fullmatch(rx, v) for k, v in headers)
+                    for h, rx in wanted_headers.items()
+                ):
                     continue
                 return True
     return False

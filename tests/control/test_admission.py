@@ -1,10 +1,12 @@
-"""Admission: invalid batches are refused whole, with rule codes and file:line:column; nothing is half-applied."""
+"""Admission: invalid batches are refused whole, with rule codes and file:line:column; nothing is
+half-applied."""
 
 from __future__ import annotations
 
 import asyncio
 
 from builders import bookstore
+
 from reference_mesh.control.admission import admit_apply, admit_delete
 from reference_mesh.control.controlplane import ControlPlane
 from reference_mesh.control.manifests import load_manifests
@@ -40,7 +42,9 @@ def test_valid_batch_is_admitted() -> None:
 
 
 def test_schema_error_located_with_the_lint_code() -> None:
-    bad = GOOD + """---
+    bad = (
+        GOOD
+        + """---
 apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit
 metadata: {name: other}
@@ -50,6 +54,7 @@ spec:
   - service: bookstore-v2
     weight: -3
 """
+    )
     assert codes(bad) == [("SMI104", "error", "m.yaml:22:13")]
 
 
@@ -72,14 +77,19 @@ metadata: {name: t}
 
 
 def test_cross_document_errors() -> None:
-    dup_root = GOOD + """---
+    dup_root = (
+        GOOD
+        + """---
 apiVersion: split.smi-spec.io/v1alpha2
 kind: TrafficSplit
 metadata: {name: second}
 spec: {service: bookstore, backends: [{service: bookstore-v1, weight: 1}]}
 """
+    )
     assert ("SMI206", "error") in [(c, s) for c, s, _ in codes(dup_root)]
-    unknown_match = GOOD + """---
+    unknown_match = (
+        GOOD
+        + """---
 apiVersion: access.smi-spec.io/v1alpha3
 kind: TrafficTarget
 metadata: {name: t}
@@ -88,6 +98,7 @@ spec:
   sources: [{kind: ServiceAccount, name: bookbuyer}]
   rules: [{kind: HTTPRouteGroup, name: routes, matches: [buy, sell]}]
 """
+    )
     assert codes(unknown_match) == [("SMI302", "error", "m.yaml:21:63")]
     twice = GOOD + "---\n" + GOOD.split("---\n")[0]
     assert ("SMI305", "error") in [(c, s) for c, s, _ in codes(twice)]
@@ -127,8 +138,12 @@ metadata: {name: ignored}
     result = admit_apply(load_manifests(text, "m.yaml"), bookstore())
     assert result.ok
     assert sorted((f.code, f.severity) for f in result.findings) == [
-        ("MESH004", "info"), ("SMI203", "warning"), ("SMI301", "warning"), ("SMI303", "warning"),
-        ("SMI401", "warning")]
+        ("MESH004", "info"),
+        ("SMI203", "warning"),
+        ("SMI301", "warning"),
+        ("SMI303", "warning"),
+        ("SMI401", "warning"),
+    ]
 
 
 def test_delete_requires_existing_objects() -> None:
@@ -144,13 +159,19 @@ def test_a_rejected_batch_leaves_the_store_untouched() -> None:
         ca = CertificateAuthority.create("cluster.local")
         cp = ControlPlane(store, ca.issue(SpiffeId("cluster.local", "mesh-system", "control-plane")))
         before = store.state()
-        bad = GOOD + "---\napiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: x}\nspec: {matches: {ports: [0]}}\n"
+        bad = (
+            GOOD
+            + "---\napiVersion: specs.smi-spec.io/v1alpha4\nkind: TCPRoute\nmetadata: {name: x}\n"
+            + "spec: {matches: {ports: [0]}}\n"
+        )
         outcome = await cp.apply(load_manifests(bad, "m.yaml"))
         assert not outcome.admission.ok and outcome.revision is None
         assert store.state() is before
         outcome = await cp.apply(load_manifests(GOOD, "m.yaml"))
         assert outcome.admission.ok and outcome.revision == before.revision + 1
         assert {o.key.kind for o in store.list() if o.resource_version == outcome.revision} == {
-            "HTTPRouteGroup", "TrafficSplit"}
+            "HTTPRouteGroup",
+            "TrafficSplit",
+        }
 
     asyncio.run(go())

@@ -21,14 +21,25 @@ TOPOLOGY = REPO / "examples" / "mesh" / "bookstore-topology.yaml"
 
 def cli(home: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "REFERENCE_MESH_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "reference_mesh.cli", *args], capture_output=True, text=True,
-                          env=env, input=input, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "reference_mesh.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
+        timeout=60,
+    )
 
 
 def start_up(home: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "REFERENCE_MESH_HOME": str(home), "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "reference_mesh.cli", "up", str(TOPOLOGY)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference_mesh.cli", "up", str(TOPOLOGY)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     state = home / "bookstore" / "state.json"
     while not state.exists():
@@ -41,8 +52,11 @@ def start_up(home: Path) -> subprocess.Popen[str]:
 
 
 def mesh_sockets(prefix: str) -> list[str]:
-    return [f"{c.laddr.ip}:{c.laddr.port}" for c in psutil.net_connections("inet")
-            if c.laddr and c.laddr.ip.startswith(prefix) and c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE)]
+    return [
+        f"{c.laddr.ip}:{c.laddr.port}"
+        for c in psutil.net_connections("inet")
+        if c.laddr and c.laddr.ip.startswith(prefix) and c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +68,15 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, su
     proc.communicate(timeout=30)
 
 
-def test_apply_rejects_with_location_and_code(running: tuple[Path, subprocess.Popen[str]], tmp_path: Path) -> None:
+def test_apply_rejects_with_location_and_code(
+    running: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
     home, _ = running
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: x}\n"
-                   "spec:\n  service: bookstore\n  backends:\n  - service: bookstore-v1\n    weight: 1.5\n")
+    bad.write_text(
+        "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: x}\n"
+        "spec:\n  service: bookstore\n  backends:\n  - service: bookstore-v1\n    weight: 1.5\n"
+    )
     result = cli(home, "apply", "-f", str(bad))
     assert result.returncode == 1
     assert f"{bad}:8:13: error SMI103" in result.stderr
@@ -71,10 +89,12 @@ def test_apply_rejects_with_location_and_code(running: tuple[Path, subprocess.Po
 def test_apply_get_delete_roundtrip(running: tuple[Path, subprocess.Popen[str]], tmp_path: Path) -> None:
     home, _ = running
     good = tmp_path / "thief.yaml"
-    good.write_text("apiVersion: access.smi-spec.io/v1alpha2\nkind: TrafficTarget\nmetadata: {name: t}\n"
-                    "spec:\n  destination: {kind: ServiceAccount, name: bookstore}\n"
-                    "  sources: [{kind: ServiceAccount, name: bookthief}]\n"
-                    "  rules: [{kind: TCPRoute, name: bookstore-tcp}]\n")
+    good.write_text(
+        "apiVersion: access.smi-spec.io/v1alpha2\nkind: TrafficTarget\nmetadata: {name: t}\n"
+        "spec:\n  destination: {kind: ServiceAccount, name: bookstore}\n"
+        "  sources: [{kind: ServiceAccount, name: bookthief}]\n"
+        "  rules: [{kind: TCPRoute, name: bookstore-tcp}]\n"
+    )
     result = cli(home, "apply", "-f", str(good))
     assert result.returncode == 0, result.stderr
     assert "TrafficTarget default/t applied at revision" in result.stdout
@@ -113,7 +133,7 @@ def test_up_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "stopped; nothing left running" in out
-    gone, alive = psutil.wait_procs(children, timeout=5)
+    _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, alive
     assert mesh_sockets(prefix) == []
     assert not (tmp_path / "bookstore" / "state.json").exists()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from builders import account, bookstore, pod, service, sid, smi, state
+
 from reference_mesh.control.compiler import MeshSettings, compile_mesh
 from reference_mesh.control.resources import ObjectKey
 from reference_mesh.proxy.authz import Authorizer
@@ -37,10 +37,12 @@ SPLIT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("api", "w1", "w2", "expected"), [c[1:] for c in SPLIT_CASES],
-                         ids=[c[0] for c in SPLIT_CASES])
-def test_split_weights_are_exact_in_every_version(api: str, w1: str, w2: str, expected: tuple[Fraction, ...]
-                                                  ) -> None:
+@pytest.mark.parametrize(
+    ("api", "w1", "w2", "expected"), [c[1:] for c in SPLIT_CASES], ids=[c[0] for c in SPLIT_CASES]
+)
+def test_split_weights_are_exact_in_every_version(
+    api: str, w1: str, w2: str, expected: tuple[Fraction, ...]
+) -> None:
     split = split_of(f"""
 apiVersion: {api}
 kind: TrafficSplit
@@ -62,7 +64,10 @@ kind: TrafficSplit
 metadata: {name: ab}
 spec:
   service: bookstore
-  matches: [{kind: HTTPRouteGroup, name: firefox}, {kind: HTTPRouteGroup, name: missing}, {kind: HTTPRouteGroup, name: v3}]
+  matches:
+  - {kind: HTTPRouteGroup, name: firefox}
+  - {kind: HTTPRouteGroup, name: missing}
+  - {kind: HTTPRouteGroup, name: v3}
   backends: [{service: bookstore-v1, weight: 0}, {service: bookstore-v2, weight: 100}]
 ---
 apiVersion: specs.smi-spec.io/v1alpha4
@@ -97,12 +102,15 @@ spec:
 
 
 def test_split_without_matches_splits_every_request_and_other_services_are_plain() -> None:
-    config = compiled("""
+    config = compiled(
+        """
 apiVersion: split.smi-spec.io/v1alpha2
 kind: TrafficSplit
 metadata: {name: s}
 spec: {service: bookstore, backends: [{service: bookstore-v2, weight: 1}]}
-""", BUYER)
+""",
+        BUYER,
+    )
     assert config.outbound.services["bookstore.default"].split.matches is None  # type: ignore[union-attr]
     assert config.outbound.services["bookstore-v1.default"].split is None
 
@@ -130,11 +138,15 @@ kind: TrafficSplit
 metadata: {name: s}
 spec: {service: bookstore, backends: [{service: bookstore-v2, weight: 1}]}
 """
-    split = compiled(text, BUYER, split_algorithm="smooth_round_robin").outbound.services["bookstore.default"].split
+    split = (
+        compiled(text, BUYER, split_algorithm="smooth_round_robin")
+        .outbound.services["bookstore.default"]
+        .split
+    )
     assert split is not None and split.algorithm == "smooth_round_robin"
 
 
-# --------------------------------------------------------------------------------------------------- endpoints
+# --------------------------------------------------------------------------------------------------- endpoint
 def test_endpoints_are_ready_selected_pods_with_their_identity() -> None:
     st = state(
         account("api"),
@@ -142,13 +154,16 @@ def test_endpoints_are_ready_selected_pods_with_their_identity() -> None:
         pod("api-0", "api", {"app": "api"}, "127.0.0.10", [(8080, "http")]),
         pod("api-1", "api", {"app": "api"}, "127.0.0.11", [(8080, "http")], ready=False),
         pod("api-2", "api", {"app": "api"}, "127.0.0.12", [(9090, "http")]),  # lacks the port
-        pod("other-0", "api", {"app": "api"}, "127.0.0.13", [(8080, "http")], ns="other"),  # another namespace
+        pod(
+            "other-0", "api", {"app": "api"}, "127.0.0.13", [(8080, "http")], ns="other"
+        ),  # another namespace
         pod("client-0", "client", {"app": "client"}, "127.0.0.14"),
     )
     config = compile_mesh(st)[ObjectKey("Pod", "default", "client-0")]
     eps = config.outbound.services["api.default"].ports[0].endpoints
     assert [(e.address, e.port, e.identity, e.instance) for e in eps] == [
-        ("127.0.0.10", 8080, sid("api"), "api-0")]
+        ("127.0.0.10", 8080, sid("api"), "api-0")
+    ]
     assert config.outbound.http_port == 15001
     assert config.workload.identity.uri == sid("client")
 
@@ -159,19 +174,33 @@ def test_target_port_and_workload_membership() -> None:
         pod("web-0", "web", {"app": "web"}, "127.0.0.20", [(8080, "http")]),
     )
     svc = st.get("Service", "default", "web").obj  # type: ignore[union-attr]
-    st = state(svc.model_copy(update={"spec": svc.spec.model_copy(update={"ports": (
-        svc.spec.ports[0].model_copy(update={"target_port": 8080}),)})}), st.get("Pod", "default", "web-0").obj)  # type: ignore[union-attr]
+    st = state(
+        svc.model_copy(
+            update={
+                "spec": svc.spec.model_copy(
+                    update={"ports": (svc.spec.ports[0].model_copy(update={"target_port": 8080}),)}
+                )
+            }
+        ),
+        st.get("Pod", "default", "web-0").obj,
+    )  # type: ignore[union-attr]
     config = compile_mesh(st)[ObjectKey("Pod", "default", "web-0")]
     port = config.outbound.services["web.default"].ports[0]
     assert port.port == 80 and port.endpoints[0].port == 8080
     assert config.workload.services == ("web",)
-    assert [(ln.port, ln.app_port, ln.app_address) for ln in config.inbound.listeners] == [(8080, 18080, "127.0.0.20")]
+    assert [(ln.port, ln.app_port, ln.app_address) for ln in config.inbound.listeners] == [
+        (8080, 18080, "127.0.0.20")
+    ]
 
 
 def test_tcp_and_udp_service_ports_get_local_bindings_on_every_client() -> None:
     config = compile_mesh(bookstore())[BUYER]
-    assert [(b.listen_port, b.service, b.port) for b in config.outbound.tcp] == [(20000, "bookstore.default", 9000)]
-    assert [(b.listen_port, b.service, b.port) for b in config.outbound.udp] == [(20001, "bookstore.default", 9001)]
+    assert [(b.listen_port, b.service, b.port) for b in config.outbound.tcp] == [
+        (20000, "bookstore.default", 9000)
+    ]
+    assert [(b.listen_port, b.service, b.port) for b in config.outbound.udp] == [
+        (20001, "bookstore.default", 9001)
+    ]
 
 
 # --------------------------------------------------------------------------------------------------- access
@@ -316,7 +345,10 @@ spec: {schemes: {podLabelSelector: {matchLabels: {app: bookstore}}}}
 apiVersion: access.smi-spec.io/v1alpha4
 kind: IdentityBinding
 metadata: {name: buyers}
-spec: {schemes: {spiffeIdentities: ["cluster.local/ns/default/sa/bookbuyer", "not a spiffe id"], serviceAccount: extra}}
+spec:
+  schemes:
+    spiffeIdentities: ["cluster.local/ns/default/sa/bookbuyer", "not a spiffe id"]
+    serviceAccount: extra
 ---
 apiVersion: access.smi-spec.io/v1alpha4
 kind: TrafficTarget
@@ -328,7 +360,8 @@ spec:
 """)
     (rule,) = rules
     assert rule.sources == (sid("extra"), sid("bookbuyer"))  # type: ignore[attr-defined]
-    assert rules_of("""
+    assert (
+        rules_of("""
 apiVersion: access.smi-spec.io/v1alpha4
 kind: TrafficTarget
 metadata: {name: ib}
@@ -336,7 +369,9 @@ spec:
   destination: {kind: IdentityBinding, name: missing}
   sources: [{kind: ServiceAccount, name: bookbuyer}]
   rules: [{kind: TCPRoute, name: tcp9000}]
-""") == ()
+""")
+        == ()
+    )
 
 
 def test_permissive_switch_reaches_every_proxy() -> None:
@@ -368,23 +403,30 @@ spec:
   rules: [{kind: HTTPRouteGroup, name: routes, matches: [admin]}]
 """)
     assert [(r.name, [m.name for m in r.http]) for r in rules] == [  # type: ignore[attr-defined]
-        ("default/a", ["hdr"]), ("default/b", ["admin"])]
+        ("default/a", ["hdr"]),
+        ("default/b", ["admin"]),
+    ]
 
 
 def test_compilation_is_deterministic() -> None:
-    text = ROUTES + """---
+    text = (
+        ROUTES
+        + """---
 apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit
 metadata: {name: s}
 spec: {service: bookstore, backends: [{service: bookstore-v1, weight: 1}, {service: bookstore-v2, weight: 2}]}
 """
+    )
     a = compile_mesh(bookstore(*smi(text)))
     b = compile_mesh(bookstore(*reversed(smi(text))))
     assert {k: v.model_dump_json() for k, v in a.items()} == {k: v.model_dump_json() for k, v in b.items()}
 
 
 _GROUPS = {"TrafficSplit": "split", "TrafficTarget": "access", "IdentityBinding": "access"}
-_SPECS_FOR = {"access": {"v1alpha1": "v1alpha1", "v1alpha2": "v1alpha3", "v1alpha3": "v1alpha4", "v1alpha4": "v1alpha4"}}
+_SPECS_FOR = {
+    "access": {"v1alpha1": "v1alpha1", "v1alpha2": "v1alpha3", "v1alpha3": "v1alpha4", "v1alpha4": "v1alpha4"}
+}
 
 
 def _implied_api_version(file: str, kind: str) -> str:
@@ -398,7 +440,8 @@ def _implied_api_version(file: str, kind: str) -> str:
 
 
 def test_every_spec_example_compiles(smi_spec_dir: Path) -> None:
-    """Each loadable SMI object of the spec's docs, in the same store as the others, yields valid snapshots."""
+    """Each loadable SMI object of the spec's docs, in the same store as the others, yields valid
+    snapshots."""
     objs, seen = [], set()
     for path in sorted((smi_spec_dir / "examples").glob("*.yaml")):
         try:

@@ -1,4 +1,5 @@
-"""The snapshot stream on real mTLS sockets: identity checks, acks and nacks, staleness, resync without a push."""
+"""The snapshot stream on real mTLS sockets: identity checks, acks and nacks, staleness, resync without a
+push."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from typing import Any
 
 from builders import bookstore
+
 from reference_mesh.control.agent import ControlPlaneAgent
 from reference_mesh.control.compiler import compile_mesh
 from reference_mesh.control.distributor import Distributor
@@ -20,8 +22,10 @@ STORE = ObjectKey("Pod", "default", "bookstore-v1-0")
 
 def configs_at(address: str) -> dict[ObjectKey, Any]:
     """Every pod's snapshot, listening on ``address`` (so parallel tests do not share ports)."""
-    return {k: c.model_copy(update={"workload": c.workload.model_copy(update={"address": address})})
-            for k, c in compile_mesh(bookstore()).items()}
+    return {
+        k: c.model_copy(update={"workload": c.workload.model_copy(update={"address": address})})
+        for k, c in compile_mesh(bookstore()).items()
+    }
 
 
 async def setup(ca: CertificateAuthority, address: str) -> tuple[Distributor, dict[ObjectKey, Any]]:
@@ -39,8 +43,16 @@ async def proxy_for(ca: CertificateAuthority, account: str) -> Proxy:
 
 
 def agent(proxy: Proxy, instance: str, dist: Distributor, cp_id: str = CP_ID.uri) -> ControlPlaneAgent:
-    return ControlPlaneAgent(proxy, instance, "127.0.0.1", dist.port, cp_id, heartbeat_s=0.2,
-                             backoff_base_s=0.02, backoff_max_s=0.1)
+    return ControlPlaneAgent(
+        proxy,
+        instance,
+        "127.0.0.1",
+        dist.port,
+        cp_id,
+        heartbeat_s=0.2,
+        backoff_base_s=0.02,
+        backoff_max_s=0.1,
+    )
 
 
 def test_snapshot_push_ack_and_resync_without_push() -> None:
@@ -70,7 +82,9 @@ def test_snapshot_push_ack_and_resync_without_push() -> None:
             await dist2.wait_synced([STORE], timeout=5)
         except (asyncio.TimeoutError, TimeoutError):
             raise AssertionError((a.last_error, a.connected, dist2.proxies[STORE].to_json())) from None
-        assert proxy.version == "9" and dist2.proxies[STORE].desired == "9"  # same content: adopted, not pushed
+        assert (
+            proxy.version == "9" and dist2.proxies[STORE].desired == "9"
+        )  # same content: adopted, not pushed
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await proxy.stop()
@@ -106,7 +120,11 @@ def test_the_proxy_refuses_a_server_that_is_not_the_control_plane() -> None:
         a = agent(proxy, "bookstore-v1-0", dist, cp_id="spiffe://cluster.local/ns/default/sa/impostor")
         task = asyncio.ensure_future(a.run())
         await asyncio.sleep(0.4)
-        assert proxy.version is None and a.last_error is not None and "expected the control plane" in a.last_error
+        assert (
+            proxy.version is None
+            and a.last_error is not None
+            and "expected the control plane" in a.last_error
+        )
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await proxy.stop()

@@ -1,4 +1,5 @@
-"""End to end through the embedded runtime (real processes, sockets and mTLS), on the example bookstore topology.
+"""End to end through the embedded runtime (real processes, sockets and mTLS), on the example bookstore
+topology.
 
 Statistical tests state their false-failure rate; every wait is bounded.
 """
@@ -16,13 +17,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from traffic import Load, request, session, versions
 
 from reference_mesh.cli.check import run_checks
 from reference_mesh.cli.client import MeshClient
 from reference_mesh.runtime.mesh import EmbeddedMesh
 from reference_mesh.runtime.sync import MeshThread, running_mesh
 from smi_conformance import models
-from traffic import Load, request, session, versions
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "examples" / "mesh" / "bookstore-topology.yaml"
@@ -142,7 +143,9 @@ def test_invalid_manifest_is_rejected_with_location_and_nothing_applied(mesh: Me
     m = mesh.mesh
     before = m.store.state()
     versions_before = {p.instance: p.acked for p in m.control_plane.distributor.status()}  # type: ignore[union-attr]
-    bad = THIEF_ACCESS + """---
+    bad = (
+        THIEF_ACCESS
+        + """---
 apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit
 metadata: {name: broken, namespace: default}
@@ -151,6 +154,7 @@ spec:
   backends:
   - {service: bookstore-v2, weight: "ten"}
 """
+    )
     outcome = mesh.apply(bad)
     assert not outcome.admission.ok
     (finding,) = [f for f in outcome.admission.findings if f.severity == "error"]
@@ -183,7 +187,7 @@ def test_metrics_api_counts_known_traffic_exactly(mesh: MeshThread) -> None:
                 deployments = await resp.json()
         return start, end, edges, split, deployments
 
-    start, end, edges, split, deployments = mesh.run(scenario())
+    _, end, edges, split, deployments = mesh.run(scenario())
     for doc in (edges, split, deployments):
         assert models.validate(doc) == [], doc
     stamp = edges["items"][0]["timestamp"]
@@ -197,8 +201,10 @@ def test_metrics_api_counts_known_traffic_exactly(mesh: MeshThread) -> None:
     assert sum(count(i, "success_count") for i in sent) == k
     assert sum(count(i, "failure_count") for i in sent) == 0
     assert sum(count(i, "success_count") for i in split["items"]) == k
-    assert {i["backend"]["name"]: i["backend"]["weight"] for i in split["items"]} == {"bookstore-v1": 1,
-                                                                                        "bookstore-v2": 1}
+    assert {i["backend"]["name"]: i["backend"]["weight"] for i in split["items"]} == {
+        "bookstore-v1": 1,
+        "bookstore-v2": 1,
+    }
     served = {i["resource"]["name"]: count(i, "success_count") for i in deployments["items"]}
     assert served["bookstore-v1"] + served["bookstore-v2"] == k
     latency = next(x for x in sent[0]["metrics"] if x["name"] == "p99_response_latency")

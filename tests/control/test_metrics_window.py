@@ -5,8 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-
 from builders import bookstore
+
 from reference_mesh.control.resources import ObjectKey
 from reference_mesh.control.smi import SplitView
 from reference_mesh.metrics import aggregate
@@ -47,27 +47,53 @@ def view() -> MeshView:
     for stored in state.of_kind("Pod"):
         p = stored.obj
         deployment = stored.key.name.rsplit("-", 1)[0]
-        pods[stored.key] = p.model_copy(update={"metadata": p.metadata.model_copy(
-            update={"labels": {**p.metadata.labels, DEPLOYMENT_LABEL: deployment}})})
+        pods[stored.key] = p.model_copy(
+            update={
+                "metadata": p.metadata.model_copy(
+                    update={"labels": {**p.metadata.labels, DEPLOYMENT_LABEL: deployment}}
+                )
+            }
+        )
     return MeshView(pods)
 
 
 def outbound(dest: str, backend: str = "bookstore-v1.default", split: str = "") -> Edge:
-    return Edge("outbound", "http", "spiffe://cluster.local/ns/default/sa/bookbuyer", "bookbuyer-0",
-                "bookstore.default", backend, split, "spiffe://cluster.local/ns/default/sa/bookstore", dest, 8080)
+    return Edge(
+        "outbound",
+        "http",
+        "spiffe://cluster.local/ns/default/sa/bookbuyer",
+        "bookbuyer-0",
+        "bookstore.default",
+        backend,
+        split,
+        "spiffe://cluster.local/ns/default/sa/bookstore",
+        dest,
+        8080,
+    )
 
 
 def inbound(at: str) -> Edge:
-    return Edge("inbound", "http", "spiffe://cluster.local/ns/default/sa/bookbuyer", "", "bookstore", "bookstore",
-                "", "spiffe://cluster.local/ns/default/sa/bookstore", at, 8080)
+    return Edge(
+        "inbound",
+        "http",
+        "spiffe://cluster.local/ns/default/sa/bookbuyer",
+        "",
+        "bookstore",
+        "bookstore",
+        "",
+        "spiffe://cluster.local/ns/default/sa/bookstore",
+        at,
+        8080,
+    )
 
 
 def samples(events: list[tuple[str, Edge, float, bool, float]]) -> dict[ObjectKey, list[dict[str, object]]]:
     """(recording pod, edge, finished_at, success, latency_ms) -> each pod's GET /telemetry answer."""
     recorders: dict[str, Telemetry] = {}
     for pod, edge, at, ok, latency in events:
-        recorders.setdefault(pod, Telemetry()).record(edge, finished_at=at, success=ok, code="200" if ok else "503",
-                                                      latency_ms=latency)
+        recorders.setdefault(pod, Telemetry()).record(
+            edge, finished_at=at, success=ok, code="200" if ok else "503", latency_ms=latency
+        )
     return {pod_key(p): t.to_json() for p, t in recorders.items()}
 
 
@@ -82,7 +108,13 @@ KNOWN = [
     # what the caller saw
     *[("bookbuyer-0", outbound("bookstore-v1-0"), T0 - 2, True, 12.0) for _ in range(4)],
     ("bookbuyer-0", outbound("bookstore-v2-0", "bookstore-v2.default", "default/canary"), T0 - 2, True, 12.0),
-    ("bookbuyer-0", outbound("bookstore-v1-0", "bookstore-v1.default", "default/canary"), T0 - 2, False, 12.0),
+    (
+        "bookbuyer-0",
+        outbound("bookstore-v1-0", "bookstore-v1.default", "default/canary"),
+        T0 - 2,
+        False,
+        12.0,
+    ),
 ]
 
 
@@ -111,8 +143,9 @@ def test_exact_counts_for_pods_deployments_and_namespaces() -> None:
 
 def test_an_empty_window_has_counts_and_no_latencies() -> None:
     w = Window(T0 + 1000, 30)
-    item = aggregate.resource_item(view(), aggregate.rows_from(samples(KNOWN), w), w, "Pod",
-                                   ("default", "bookstore-v1-0"))
+    item = aggregate.resource_item(
+        view(), aggregate.rows_from(samples(KNOWN), w), w, "Pod", ("default", "bookstore-v1-0")
+    )
     assert [m["name"] for m in item["metrics"]] == ["success_count", "failure_count"]
     assert models.validate(item) == []
 
@@ -121,22 +154,42 @@ def test_edges_both_directions() -> None:
     w = Window(T0, 30)
     rows = aggregate.rows_from(samples(KNOWN), w)
     out = aggregate.edges(view(), rows, w, "Deployment", ("default", "bookbuyer"))
-    assert [(e["edge"]["direction"], e["edge"]["resource"]["name"], metric(e, "success_count"),
-             metric(e, "failure_count")) for e in out] == [("to", "bookstore-v1", 4, 1), ("to", "bookstore-v2", 1, 0)]
+    assert [
+        (
+            e["edge"]["direction"],
+            e["edge"]["resource"]["name"],
+            metric(e, "success_count"),
+            metric(e, "failure_count"),
+        )
+        for e in out
+    ] == [("to", "bookstore-v1", 4, 1), ("to", "bookstore-v2", 1, 0)]
     back = aggregate.edges(view(), rows, w, "Pod", ("default", "bookstore-v2-0"))
-    assert [(e["edge"]["direction"], e["edge"]["resource"]["name"]) for e in back] == [("from", "bookbuyer-0")]
-    lst = {"apiVersion": "metrics.smi-spec.io/v1alpha1", "kind": "TrafficMetricsList",
-           "resource": {"kind": "Pod", "namespace": "default", "name": "bookstore-v2-0"}, "items": back}
+    assert [(e["edge"]["direction"], e["edge"]["resource"]["name"]) for e in back] == [
+        ("from", "bookbuyer-0")
+    ]
+    lst = {
+        "apiVersion": "metrics.smi-spec.io/v1alpha1",
+        "kind": "TrafficMetricsList",
+        "resource": {"kind": "Pod", "namespace": "default", "name": "bookstore-v2-0"},
+        "items": back,
+    }
     assert models.validate(lst) == []
 
 
 def test_split_backends() -> None:
     w = Window(T0, 30)
-    split = SplitView("default", "canary", "bookstore", (("bookstore-v1", Fraction(1)), ("bookstore-v2", Fraction(1, 2))), None)
+    split = SplitView(
+        "default",
+        "canary",
+        "bookstore",
+        (("bookstore-v1", Fraction(1)), ("bookstore-v2", Fraction(1, 2))),
+        None,
+    )
     items = aggregate.split_items(view(), aggregate.rows_from(samples(KNOWN), w), w, split)
     assert [(i["backend"], metric(i, "success_count"), metric(i, "failure_count")) for i in items] == [
         ({"apex": "bookstore", "name": "bookstore-v1", "weight": 2}, 0, 1),
-        ({"apex": "bookstore", "name": "bookstore-v2", "weight": 1}, 1, 0)]
+        ({"apex": "bookstore", "name": "bookstore-v2", "weight": 1}, 1, 0),
+    ]
     for item in items:
         assert models.validate(item) == []
 
@@ -152,9 +205,13 @@ def test_stats_for_top_and_routes() -> None:
     rows = aggregate.rows_from(samples(KNOWN), w)
     by_edge = aggregate.stats_by(rows, w, "edge")
     assert [(r["source"], r["destination"], r["success"], r["failure"]) for r in by_edge] == [
-        ("default/bookbuyer-0", "default/bookstore-v1-0", 4, 1), ("default/bookbuyer-0", "default/bookstore-v2-0", 1, 0)]
+        ("default/bookbuyer-0", "default/bookstore-v1-0", 4, 1),
+        ("default/bookbuyer-0", "default/bookstore-v2-0", 1, 0),
+    ]
     assert by_edge[0]["success_rate"] == 0.8 and by_edge[0]["rps"] == round(5 / 30, 3)
     by_route = aggregate.stats_by(rows, w, "route")
     assert {(r["backend"], r["split"]) for r in by_route} == {
-        ("bookstore-v1.default", ""), ("bookstore-v1.default", "default/canary"),
-        ("bookstore-v2.default", "default/canary")}
+        ("bookstore-v1.default", ""),
+        ("bookstore-v1.default", "default/canary"),
+        ("bookstore-v2.default", "default/canary"),
+    }

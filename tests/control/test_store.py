@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from builders import account, service, smi
+
 from reference_mesh.control.resources import ObjectKey
 from reference_mesh.control.store import Conflict, Delete, MemoryStore, Put, RevisionExpired, WatchEvent
 
@@ -36,8 +36,9 @@ def test_conflict_changes_nothing() -> None:
         await store.apply([account("a")])
         before = store.state()
         with pytest.raises(Conflict):
-            await store.commit([Put(account("b")), Delete(ObjectKey("ServiceAccount", "default", "a"))],
-                               expect_revision=0)
+            await store.commit(
+                [Put(account("b")), Delete(ObjectKey("ServiceAccount", "default", "a"))], expect_revision=0
+            )
         assert store.state() is before and len(store.state()) == 1
 
     run(go())
@@ -98,7 +99,11 @@ def test_watch_yields_every_event_in_order_and_resumes() -> None:
         await store.delete([ObjectKey("ServiceAccount", "default", "a")])
         await asyncio.wait_for(task, 2)
         assert [(e.type, e.key.name, e.revision) for e in seen] == [
-            ("ADDED", "a", 1), ("ADDED", "s", 1), ("MODIFIED", "a", 2), ("DELETED", "a", 3)]
+            ("ADDED", "a", 1),
+            ("ADDED", "s", 1),
+            ("MODIFIED", "a", 2),
+            ("DELETED", "a", 3),
+        ]
         resumed = store.watch(2)
         first = await asyncio.wait_for(resumed.__anext__(), 1)
         assert (first.type, first.revision) == ("DELETED", 3)

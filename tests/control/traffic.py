@@ -1,4 +1,5 @@
-"""Test traffic through a pod's sidecar (aiohttp: an ordinary HTTP client, independent of the proxy's parser)."""
+"""Test traffic through a pod's sidecar (aiohttp: an ordinary HTTP client, independent of the proxy's
+parser)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,15 @@ class Result:
     body: str
 
 
-async def request(session: aiohttp.ClientSession, mesh: EmbeddedMesh, pod: str, path: str = "/books-bought",
-                  host: str = "bookstore", method: str = "GET", headers: dict[str, str] | None = None) -> Result:
+async def request(
+    session: aiohttp.ClientSession,
+    mesh: EmbeddedMesh,
+    pod: str,
+    path: str = "/books-bought",
+    host: str = "bookstore",
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+) -> Result:
     url = f"http://{mesh.pod_address(pod)}:{OUTBOUND_HTTP_PORT}{path}"
     try:
         async with session.request(method, url, headers={"Host": host, **(headers or {})}) as resp:
@@ -34,17 +42,20 @@ async def request(session: aiohttp.ClientSession, mesh: EmbeddedMesh, pod: str, 
 
 
 def session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
-                                 connector=aiohttp.TCPConnector(limit=64, force_close=False))
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=10), connector=aiohttp.TCPConnector(limit=64, force_close=False)
+    )
 
 
 async def versions(mesh: EmbeddedMesh, pod: str, n: int, concurrency: int = 8, **kw: str) -> Counter[str]:
     counts: Counter[str] = Counter()
     async with session() as s:
+
         async def worker(k: int) -> None:
             for _ in range(k):
                 r = await request(s, mesh, pod, **kw)
                 counts[r.version or f"status {r.status}"] += 1
+
         await asyncio.gather(*(worker(n // concurrency + (i < n % concurrency)) for i in range(concurrency)))
     return counts
 
