@@ -58,11 +58,13 @@ class ControlPlaneAgent:
         self.connected = False
         self.connects = 0
         self._applied_digest: str | None = None
+        self._stopping = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
 
     async def run(self) -> None:
         """Forever: connect, follow, and on any failure wait (backoff) and connect again."""
         failures = 0
-        while True:
+        while not self._stopping.is_set():
             started = time.monotonic()
             try:
                 await self._session()
@@ -85,7 +87,19 @@ class ControlPlaneAgent:
             log.info(
                 "%s; reconnecting in %.2fs (serving version %s)", self.last_error, delay, self.proxy.version
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """End ``task`` (running :meth:`run`) between steps, so no connection is left half-open."""
+        self._stopping.set()
+        if self._writer is not None:
+            self._writer.transport.abort()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 6.0)
+        except (asyncio.TimeoutError, TimeoutError):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _session(self) -> None:
         reader, writer = await asyncio.wait_for(
@@ -98,7 +112,10 @@ class ControlPlaneAgent:
             ),
             5.0,
         )
+        self._writer = writer
         try:
+            if self._stopping.is_set():
+                return
             peer = self.proxy.tls.peer_identity(writer)
             if peer.uri != self.control_plane_id:
                 raise PeerIdentityError(
@@ -118,6 +135,7 @@ class ControlPlaneAgent:
             self.last_error = None
             await self._follow(reader, writer)
         finally:
+            self._writer = None
             writer.transport.abort()
 
     async def _follow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -23,10 +23,10 @@ from typing import Any
 from aiohttp import web
 
 from reference_mesh.control.controlplane import ApplyOutcome, ControlPlane
-from reference_mesh.control.manifests import ManifestDocument, ManifestError, load_manifests
 from reference_mesh.control.store import Conflict
+from smi_conformance.manifests import LoadResult, load_text
 
-__all__ = ["AdminApi"]
+__all__ = ["AdminApi", "merge"]
 
 StatusProvider = Callable[[], dict[str, Any]]
 
@@ -37,6 +37,16 @@ def _dump(obj: Any) -> dict[str, Any]:
 
         return models.dump(obj)
     return obj.model_dump(mode="json", by_alias=True, exclude_defaults=False)  # type: ignore[no-any-return]
+
+
+def merge(results: list[LoadResult]) -> LoadResult:
+    """Several inputs as one batch."""
+    out = LoadResult()
+    for r in results:
+        out.documents += r.documents
+        out.issues += r.issues
+        out.sources += r.sources
+    return out
 
 
 class AdminApi:
@@ -114,9 +124,8 @@ class AdminApi:
             }
         )
 
-    async def _documents(
-        self, request: web.Request
-    ) -> tuple[list[ManifestDocument], dict[str, Any]] | web.Response:
+    async def _documents(self, request: web.Request) -> tuple[LoadResult, dict[str, Any]] | web.Response:
+        """The request's manifests, loaded with locations (``{"manifests": [{"name", "text"}]}``)."""
         try:
             body = await request.json()
             manifests = body["manifests"]
@@ -125,45 +134,7 @@ class AdminApi:
             return web.json_response(
                 {"error": 'body must be {"manifests": [{"name": ..., "text": ...}]}'}, status=400
             )
-        docs: list[ManifestDocument] = []
-        for m in manifests:
-            try:
-                docs.extend(load_manifests(str(m.get("text", "")), str(m.get("name", "<input>"))))
-            except ManifestError as exc:
-                return web.json_response(
-                    {
-                        "ok": False,
-                        "revision": None,
-                        "findings": [
-                            {
-                                "code": "SMI001",
-                                "severity": "error",
-                                "message": exc.message,
-                                "location": str(exc.location),
-                                "object": None,
-                            }
-                        ],
-                    },
-                    status=422,
-                )
-        if not docs:
-            return web.json_response(
-                {
-                    "ok": False,
-                    "revision": None,
-                    "findings": [
-                        {
-                            "code": "MESH005",
-                            "severity": "error",
-                            "message": "no objects in the input",
-                            "location": None,
-                            "object": None,
-                        }
-                    ],
-                },
-                status=422,
-            )
-        return docs, body
+        return merge([load_text(str(m.get("text", "")), str(m.get("name", "<input>"))) for m in manifests]), body
 
     def _outcome(self, outcome: ApplyOutcome) -> web.Response:
         return web.json_response(outcome.to_json(), status=200 if outcome.admission.ok else 422)

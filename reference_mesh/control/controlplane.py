@@ -18,16 +18,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from reference_mesh.control.admission import AdmissionResult, admit_apply, admit_delete
 from reference_mesh.control.compiler import MeshSettings, compile_mesh
 from reference_mesh.control.distributor import Distributor
-from reference_mesh.control.manifests import ManifestDocument
 from reference_mesh.control.store import Conflict, Delete, Put, RevisionExpired, Store
 from reference_mesh.identity import WorkloadCredentials
+from smi_conformance.manifests import LoadResult
 
 __all__ = ["ApplyOutcome", "ControlPlane"]
 
@@ -125,13 +124,12 @@ class ControlPlane:
 
     # ------------------------------------------------------------------------------------------ writes
     async def apply(
-        self, documents: Iterable[ManifestDocument | dict[str, Any]], *, dry_run: bool = False
+        self, loaded: LoadResult, *, dry_run: bool = False
     ) -> ApplyOutcome:
         """Admit and commit a batch atomically (retrying admission if the store moved meanwhile)."""
-        docs = list(documents)
         for _ in range(5):
             state = self.store.state()
-            result = admit_apply(docs, state, self.settings)
+            result = admit_apply(loaded, state, self.settings)
             if not result.ok or dry_run or not result.objects:
                 return ApplyOutcome(result, None, dry_run)
             try:
@@ -145,15 +143,14 @@ class ControlPlane:
 
     async def delete(
         self,
-        documents: Iterable[ManifestDocument | dict[str, Any]],
+        loaded: LoadResult,
         *,
         dry_run: bool = False,
         ignore_not_found: bool = False,
     ) -> ApplyOutcome:
-        docs = list(documents)
         for _ in range(5):
             state = self.store.state()
-            result = admit_delete(docs, state, ignore_not_found=ignore_not_found)
+            result = admit_delete(loaded, state, ignore_not_found=ignore_not_found)
             if not result.ok or dry_run or not result.deletes:
                 return ApplyOutcome(result, None, dry_run)
             try:

@@ -41,10 +41,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from reference_mesh.control.api import AdminApi
+from reference_mesh.control.api import AdminApi, merge
 from reference_mesh.control.compiler import MeshSettings
 from reference_mesh.control.controlplane import ApplyOutcome, ControlPlane
-from reference_mesh.control.manifests import ManifestError, load_manifests
 from reference_mesh.control.resources import (
     ContainerPort,
     ObjectKey,
@@ -64,6 +63,7 @@ from reference_mesh.metrics.server import MetricsApi
 from reference_mesh.runtime.home import default_home
 from reference_mesh.runtime.processes import ChildProcess
 from reference_mesh.runtime.topology import APP_PORT_OFFSET, Deployment, Topology
+from smi_conformance.manifests import load_text
 
 __all__ = ["CONTROL_PLANE_NAMESPACE", "EmbeddedMesh", "MeshStartError", "default_home"]
 
@@ -455,21 +455,20 @@ class EmbeddedMesh:
 
     # ------------------------------------------------------------------------------------------- operations
     async def apply_text(self, text: str, name: str = "<input>", *, delete: bool = False) -> ApplyOutcome:
-        docs = load_manifests(text, name)
+        """Apply (or delete) the manifests in ``text``: the same admission as ``reference-mesh apply``."""
+        loaded = load_text(text, name)
         if delete:
-            return await self.control_plane.delete(docs)
-        return await self.control_plane.apply(docs)
+            return await self.control_plane.delete(loaded)
+        return await self.control_plane.apply(loaded)
 
     async def apply_files(self, paths: list[Path]) -> ApplyOutcome:
-        docs = []
+        results = []
         for path in paths:
             try:
-                docs.extend(load_manifests(path.read_text(), str(path)))
+                results.append(load_text(path.read_bytes(), str(path)))
             except OSError as exc:
                 raise MeshStartError(f"{path}: {exc.strerror}") from None
-            except ManifestError as exc:
-                raise MeshStartError(str(exc)) from None
-        return await self.control_plane.apply(docs)
+        return await self.control_plane.apply(merge(results))
 
     async def restart_control_plane(self, down_s: float = 1.0) -> None:
         """Stop the control plane (proxies lose their stream and keep serving), wait, start it again."""

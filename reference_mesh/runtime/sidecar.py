@@ -44,8 +44,7 @@ async def run_sidecar(
     try:
         await stop.wait()
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await agent.stop(task)
         await proxy.stop()
 
 

@@ -85,8 +85,7 @@ def test_snapshot_push_ack_and_resync_without_push() -> None:
         assert (
             proxy.version == "9" and dist2.proxies[STORE].desired == "9"
         )  # same content: adopted, not pushed
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await a.stop(task)
         await proxy.stop()
         await dist2.stop()
 
@@ -100,12 +99,14 @@ def test_a_proxy_only_gets_the_config_of_pods_of_its_own_identity() -> None:
         thief = await proxy_for(ca, "bookthief")
         a = agent(thief, "bookstore-v1-0", dist)  # asks for a bookstore pod's snapshot
         task = asyncio.ensure_future(a.run())
-        await asyncio.sleep(0.5)
+        for _ in range(250):
+            if a.last_error is not None and "may not receive" in a.last_error:
+                break
+            await asyncio.sleep(0.02)
         assert thief.version is None
         assert a.last_error is not None and "may not receive" in a.last_error
         assert not dist.proxies[STORE].connected
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await a.stop(task)
         await thief.stop()
         await dist.stop()
 
@@ -125,8 +126,7 @@ def test_the_proxy_refuses_a_server_that_is_not_the_control_plane() -> None:
             and a.last_error is not None
             and "expected the control plane" in a.last_error
         )
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await a.stop(task)
         await proxy.stop()
         await dist.stop()
 
@@ -138,7 +138,8 @@ def test_a_refused_snapshot_is_nacked_and_reported() -> None:
         ca = CertificateAuthority.create(TD)
         dist, configs = await setup(ca, "127.77.0.7")
         proxy = await proxy_for(ca, "bookstore")
-        task = asyncio.ensure_future(agent(proxy, "bookstore-v1-0", dist).run())
+        a = agent(proxy, "bookstore-v1-0", dist)
+        task = asyncio.ensure_future(a.run())
         await dist.wait_synced([STORE], timeout=5)
         # a snapshot the proxy cannot apply: another pod's identity
         other = configs[ObjectKey("Pod", "default", "bookbuyer-0")]
@@ -151,8 +152,7 @@ def test_a_refused_snapshot_is_nacked_and_reported() -> None:
         status = dist.proxies[STORE]
         assert status.nacked == "9" and "snapshot is for" in (status.error or "")
         assert status.acked == "7" and not status.up_to_date and proxy.version == "7"
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await a.stop(task)
         await proxy.stop()
         await dist.stop()
 

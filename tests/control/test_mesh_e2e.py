@@ -244,6 +244,8 @@ def test_check_reports_a_stale_proxy(mesh: MeshThread, tmp_path: Path) -> None:
         deadline = time.monotonic() + 5
         while m.control_plane.compiled_revision < m.store.state().revision and time.monotonic() < deadline:
             time.sleep(0.01)
+        others = [k for k in m.pods if k.name != "bookstore-v2-0"]
+        mesh.run(m.control_plane.distributor.wait_synced(others, timeout=10))  # type: ignore[union-attr]
         checks = {c.name: c for c in run_checks(client)}
         stale = checks["proxy default/bookstore-v2-0"]
         assert not stale.ok and ("stale" in stale.detail or "not connected" in stale.detail), stale
