@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from reference_mesh.cli import apply, check, get, stats, tap, up
+from reference_mesh.cli import apply, check, demo, get, stats, tap, up
 
 __all__ = ["main"]
 
@@ -27,3 +27,4 @@ main.add_command(get.get)
 main.add_command(stats.routes)
 main.add_command(stats.top)
 main.add_command(tap.tap)
+main.add_command(demo.demo)

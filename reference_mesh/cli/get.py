@@ -62,5 +62,5 @@ def get(kind: str | None, namespace: str | None, output: str, mesh: str | None) 
         table = Table("KIND", "NAMESPACE", "NAME", "API VERSION", "REVISION", box=None)
         for i in items:
             table.add_row(i["kind"], i["namespace"], i["name"], i["apiVersion"], str(i["resourceVersion"]))
-        Console().print(table)
+        Console(width=max(Console().width, 130)).print(table)
         click.echo(f"store revision {body['revision']}, {len(items)} object(s)")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from reference_mesh.cli.client import MeshClient, mesh_option
 
-__all__ = ["routes", "top"]
+__all__ = ["routes", "show", "top"]
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -23,7 +23,9 @@ def _fmt(v: Any, pct: bool = False) -> str:
     return f"{v * 100:.2f}%" if pct else f"{v:g}"
 
 
-def _show(client: MeshClient, by: str, window: str, namespace: str | None, output: str) -> None:
+def show(
+    client: MeshClient, by: str, window: str, namespace: str | None, output: str, console: Console | None = None
+) -> None:
     status, body = client.call(f"/stats?by={by}&t={window}", base=client.metrics)
     if status != 200:
         raise click.ClickException(f"the metrics API answered {status}: {body}")
@@ -59,7 +61,7 @@ def _show(client: MeshClient, by: str, window: str, namespace: str | None, outpu
             _fmt(r["p99_ms"]),
             str(r["success"] + r["failure"]),
         )
-    Console().print(table)
+    (console or Console(width=max(Console().width, 130))).print(table)
 
 
 def _options(f: Any) -> Any:
@@ -73,7 +75,7 @@ def _options(f: Any) -> Any:
 def _loop(by: str, window: str, namespace: str | None, output: str, watch_s: float, mesh: str | None) -> None:
     client = MeshClient.from_context(mesh)
     while True:
-        _show(client, by, window, namespace, output)
+        show(client, by, window, namespace, output)
         if watch_s <= 0:
             return
         time.sleep(watch_s)
