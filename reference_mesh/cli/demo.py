@@ -1,4 +1,5 @@
-"""``reference-mesh demo TOPOLOGY``: bring a mesh up, drive traffic through it, show ``check`` and ``top``, stop.
+"""``reference-mesh demo TOPOLOGY``: bring a mesh up, drive traffic through it, show ``check`` and ``top``,
+stop.
 
 What ``make run`` does after linting the examples. On the bookstore topology: bookbuyer sends HTTP requests
 to the bookstore service (split 75/25 over v1 and v2 by the example's TrafficSplit), a TCP echo through its
@@ -60,8 +61,9 @@ async def _udp(address: str, port: int) -> bytes:
             if not got.done():
                 got.set_result(data)
 
-    transport, _ = await loop.create_datagram_endpoint(Client, local_addr=(address, 0),
-                                                       remote_addr=(address, port))
+    transport, _ = await loop.create_datagram_endpoint(
+        Client, local_addr=(address, 0), remote_addr=(address, port)
+    )
     try:
         transport.sendto(b"hello over udp")
         return await asyncio.wait_for(got, 5)
@@ -87,22 +89,28 @@ def demo(topology: Path, n: int) -> None:
     if not {("default", "bookbuyer-0"), ("default", "bookthief-0")} <= names or not any(
         s.name == "bookstore" for s in topo.services
     ):
-        raise click.UsageError("demo drives the bookstore example's traffic: the topology needs bookbuyer, "
-                               "bookthief and the bookstore service (examples/mesh/bookstore-topology.yaml)")
+        raise click.UsageError(
+            "demo drives the bookstore example's traffic: the topology needs bookbuyer, "
+            "bookthief and the bookstore service (examples/mesh/bookstore-topology.yaml)"
+        )
     console = Console(width=max(Console().width, 130), highlight=False)
     ok = True
     with tempfile.TemporaryDirectory(prefix="reference-mesh-demo-") as home:
         started = time.monotonic()
         with running_mesh(topo, base_dir=topology.parent, home=Path(home)) as handle:
             mesh = handle.mesh
-            console.print(f"[bold]mesh {topo.name!r} up in {mesh.startup_s:.2f}s[/]: {len(mesh.pods)} pods, "
-                          f"{2 * len(mesh.pods) - sum(1 for rt in mesh.pods.values() if rt.app is None)} processes, "
-                          f"control plane at {mesh.cp_address}")
+            console.print(
+                f"[bold]mesh {topo.name!r} up in {mesh.startup_s:.2f}s[/]: {len(mesh.pods)} pods, "
+                f"{2 * len(mesh.pods) - sum(1 for rt in mesh.pods.values() if rt.app is None)} processes, "
+                f"control plane at {mesh.cp_address}"
+            )
             buyer, thief = mesh.pod_address("bookbuyer-0"), mesh.pod_address("bookthief-0")
             bought = handle.run(_http(buyer, "bookstore", "/books-bought", n))
             stolen = handle.run(_http(thief, "bookstore", "/books-bought", 20))
             console.print(f"bookbuyer -> bookstore /books-bought x{n}: {dict(sorted(bought.items()))}")
-            console.print(f"bookthief -> bookstore /books-bought x20: {dict(stolen)}  (no TrafficTarget allows it)")
+            console.print(
+                f"bookthief -> bookstore /books-bought x20: {dict(stolen)}  (no TrafficTarget allows it)"
+            )
             ok &= set(stolen) == {"403"} and all(k.startswith("200") for k in bought)
             for proto, port, probe in (("tcp", 9000, _tcp), ("udp", 9001, _udp)):
                 try:
@@ -111,7 +119,9 @@ def demo(topology: Path, n: int) -> None:
                     reply, ok = f"no reply ({exc or type(exc).__name__})".encode(), False
                 console.print(f"bookbuyer -> bookstore {proto}/{port}: {reply.decode(errors='replace')!r}")
                 ok &= f"hello over {proto}".encode() in reply
-            time.sleep(max(0.0, 1.05 - (time.time() % 1)))  # let the current second close: it is in the window
+            time.sleep(
+                max(0.0, 1.05 - (time.time() % 1))
+            )  # let the current second close: it is in the window
             client = MeshClient({"admin": mesh.admin_url, "metrics": mesh.metrics_url, "token": mesh.token})
             console.rule("reference-mesh check")
             checks = run_checks(client)
@@ -122,9 +132,13 @@ def demo(topology: Path, n: int) -> None:
             stats.show(client, "edge", "30s", None, "table", console)
             console.rule("reference-mesh routes -t 30s")
             stats.show(client, "route", "30s", None, "table", console)
-            console.rule("Traffic Metrics API: GET .../namespaces/default/trafficsplits/bookstore-canary?t=30s")
-            _, body = client.call("/apis/metrics.smi-spec.io/v1alpha1/namespaces/default/trafficsplits/"
-                                  "bookstore-canary?t=30s", base=client.metrics)
+            console.rule(
+                "Traffic Metrics API: GET .../namespaces/default/trafficsplits/bookstore-canary?t=30s"
+            )
+            _, body = client.call(
+                "/apis/metrics.smi-spec.io/v1alpha1/namespaces/default/trafficsplits/bookstore-canary?t=30s",
+                base=client.metrics,
+            )
             console.print(yaml.safe_dump(body, sort_keys=False).rstrip())
         console.print(f"stopped cleanly; whole tour {time.monotonic() - started:.1f}s")
     console.print("[bold green]demo passed[/]" if ok else "[bold red]demo found problems[/]")

@@ -24,7 +24,12 @@ def _fmt(v: Any, pct: bool = False) -> str:
 
 
 def show(
-    client: MeshClient, by: str, window: str, namespace: str | None, output: str, console: Console | None = None
+    client: MeshClient,
+    by: str,
+    window: str,
+    namespace: str | None,
+    output: str,
+    console: Console | None = None,
 ) -> None:
     status, body = client.call(f"/stats?by={by}&t={window}", base=client.metrics)
     if status != 200:

@@ -112,8 +112,13 @@ def _context(state: StoreState, replaced: set[ObjectKey]) -> list[Document]:
         if hasattr(stored.obj, "VERSIONS"):  # an SMI model
             docs.append(models.dump(stored.obj))
         else:
-            docs.append({"apiVersion": "v1", "kind": key.kind,
-                         "metadata": {"name": key.name, "namespace": key.namespace}})
+            docs.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": key.kind,
+                    "metadata": {"name": key.name, "namespace": key.namespace},
+                }
+            )
     return load_text(yaml.safe_dump_all(docs, sort_keys=False), STORE_SOURCE).documents if docs else []
 
 
@@ -129,15 +134,27 @@ def _decode(doc: Document, findings: list[Finding]) -> Any | None:
     kind, api_version = data.get("kind"), data.get("apiVersion")
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
     if group not in SMI_GROUPS:
-        findings.append(Finding("MESH004", "info", f"skipped {kind}: the reference mesh does not manage it",
-                                doc.locate(("kind",))))
+        findings.append(
+            Finding(
+                "MESH004",
+                "info",
+                f"skipped {kind}: the reference mesh does not manage it",
+                doc.locate(("kind",)),
+            )
+        )
         return None
     info = models.lookup(api_version, kind)
     if info is None:
         return None  # the linter reported it (SMI106)
     if info.api == "aggregated":
-        findings.append(Finding("MESH001", "error", f"{kind} is served by the Traffic Metrics API and cannot be "
-                                "applied", doc.locate(("kind",))))
+        findings.append(
+            Finding(
+                "MESH001",
+                "error",
+                f"{kind} is served by the Traffic Metrics API and cannot be applied",
+                doc.locate(("kind",)),
+            )
+        )
         return None
     try:
         return models.load(data)
@@ -145,16 +162,20 @@ def _decode(doc: Document, findings: list[Finding]) -> Any | None:
         return None  # the linter reported it (SMI1xx)
 
 
-def admit_apply(loaded: LoadResult, state: StoreState, settings: MeshSettings | None = None) -> AdmissionResult:
-    """Check a batch to apply against ``state``. ``result.ok`` means every object may be committed together."""
+def admit_apply(
+    loaded: LoadResult, state: StoreState, settings: MeshSettings | None = None
+) -> AdmissionResult:
+    """Check a batch to apply against ``state``. ``result.ok`` means every object may be committed
+    together."""
     batch = [d for d in loaded.documents if isinstance(d.data, dict)]
     replaced = {k for k in (_key_of(d.data) for d in batch) if k is not None}
     result = AdmissionResult()
     lint = lint_documents(_context(state, replaced) + batch, loaded.issues)
     for f in lint.findings:
         if f.location.file != STORE_SOURCE:
-            result.findings.append(Finding(f.code, _severity(f.code, f.severity.label), f.message,
-                                           f.location, f.object))
+            result.findings.append(
+                Finding(f.code, _severity(f.code, f.severity.label), f.message, f.location, f.object)
+            )
     if not loaded.documents and not loaded.issues:
         result.findings.append(Finding("MESH005", "error", "no objects in the input"))
     for doc in batch:
@@ -170,33 +191,54 @@ def admit_apply(loaded: LoadResult, state: StoreState, settings: MeshSettings | 
         try:
             compile_mesh(StoreState(objects, state.revision + 1), settings)
         except ValueError as exc:
-            result.findings.append(Finding("MESH002", "error", f"the resulting mesh configuration is invalid: {exc}",
-                                           batch[0].locate() if batch else None))
+            result.findings.append(
+                Finding(
+                    "MESH002",
+                    "error",
+                    f"the resulting mesh configuration is invalid: {exc}",
+                    batch[0].locate() if batch else None,
+                )
+            )
     return result
 
 
 def admit_delete(loaded: LoadResult, state: StoreState, *, ignore_not_found: bool = False) -> AdmissionResult:
     """Check a batch to delete: each document names an object (kind, metadata.name/namespace) in the store."""
     result = AdmissionResult()
-    result.findings += [Finding(_ISSUES.get(i.kind, "SMI001"), "error", i.message, i.location)
-                        for i in loaded.issues]
+    result.findings += [
+        Finding(_ISSUES.get(i.kind, "SMI001"), "error", i.message, i.location) for i in loaded.issues
+    ]
     for doc in loaded.documents:
         key = _key_of(doc.data)
         if key is None:
-            result.findings.append(Finding("SMI102", "error", "an object to delete needs kind and metadata.name",
-                                           doc.locate()))
+            result.findings.append(
+                Finding("SMI102", "error", "an object to delete needs kind and metadata.name", doc.locate())
+            )
         elif key.kind not in MANAGED_KINDS:
-            result.findings.append(Finding("MESH004", "info", f"skipped {key.kind}: the reference mesh does not "
-                                           "manage it", doc.locate(("kind",))))
+            result.findings.append(
+                Finding(
+                    "MESH004",
+                    "info",
+                    f"skipped {key.kind}: the reference mesh does not manage it",
+                    doc.locate(("kind",)),
+                )
+            )
         elif state.objects.get(key) is None:
             if not ignore_not_found:
-                result.findings.append(Finding("MESH003", "error", f"{key} not found",
-                                               doc.locate(("metadata", "name"))))
+                result.findings.append(
+                    Finding("MESH003", "error", f"{key} not found", doc.locate(("metadata", "name")))
+                )
         else:
             result.deletes.append(key)
     return result
 
 
-_ISSUES: dict[str, str] = {"syntax": "SMI001", "duplicate-key": "SMI002", "encoding": "SMI003", "binary": "SMI004",
-                           "too-large": "SMI005", "too-complex": "SMI006", "unsupported-tag": "SMI007"}
-
+_ISSUES: dict[str, str] = {
+    "syntax": "SMI001",
+    "duplicate-key": "SMI002",
+    "encoding": "SMI003",
+    "binary": "SMI004",
+    "too-large": "SMI005",
+    "too-complex": "SMI006",
+    "unsupported-tag": "SMI007",
+}

@@ -134,7 +134,8 @@ class AdminApi:
             return web.json_response(
                 {"error": 'body must be {"manifests": [{"name": ..., "text": ...}]}'}, status=400
             )
-        return merge([load_text(str(m.get("text", "")), str(m.get("name", "<input>"))) for m in manifests]), body
+        loaded = merge([load_text(str(m.get("text", "")), str(m.get("name", "<input>"))) for m in manifests])
+        return loaded, body
 
     def _outcome(self, outcome: ApplyOutcome) -> web.Response:
         return web.json_response(outcome.to_json(), status=200 if outcome.admission.ok else 422)

@@ -17,7 +17,8 @@ JSON escapes newlines inside strings, so a line is always a whole message)::
 Rules: the control plane sends only the newest snapshot of the proxy's own Pod (the Pod's namespace and
 service account must equal the identity in the proxy's certificate), never a delta; a proxy applies each
 snapshot whole or not at all and acknowledges it. If the hello's digest equals the digest of the snapshot
-the control plane would send, it adopts the proxy's version instead of pushing (a restarted control plane causes no push storm).
+the control plane would send, it adopts the proxy's version instead of pushing (a restarted control plane
+causes no push storm).
 """
 
 from __future__ import annotations
