@@ -51,7 +51,9 @@ def report(status: int, body: Any, verb: str) -> None:
     suffix = " (dry run)" if body.get("dry_run") else f" at revision {body.get('revision')}"
     for name in done:
         click.echo(f"{name} {verb}{suffix}")
-    if not done:
+    for name in body.get("unchanged") or []:
+        click.echo(f"{name} unchanged")
+    if not done and not body.get("unchanged"):
         click.echo(f"nothing {verb}")
 
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reference_mesh.control.admission import AdmissionResult, admit_apply, admit_delete
@@ -39,21 +39,31 @@ class ApplyOutcome:
     #: The revision that holds the batch; None when nothing was committed.
     revision: int | None
     dry_run: bool = False
+    #: Objects of the batch identical to what the store holds (not written again, as kubectl's "unchanged").
+    unchanged: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.admission.ok,
             "revision": self.revision,
             "dry_run": self.dry_run,
-            "applied": [
-                f"{o.kind} {o.metadata.namespace or 'default'}/{o.metadata.name}"
-                for o in self.admission.objects
-            ]
+            "applied": [_name(o) for o in self.admission.objects if _name(o) not in self.unchanged]
             if self.admission.ok
             else [],
+            "unchanged": self.unchanged if self.admission.ok else [],
             "deleted": [str(k) for k in self.admission.deletes] if self.admission.ok else [],
             "findings": [f.to_json() for f in self.admission.findings],
         }
+
+
+def _name(obj: Any) -> str:
+    return f"{obj.kind} {obj.metadata.namespace or 'default'}/{obj.metadata.name}"
+
+
+def _same(new: Any, stored: Any) -> bool:
+    """Equal but for the resourceVersion the store stamped."""
+    meta = stored.metadata.model_copy(update={"resource_version": new.metadata.resource_version})
+    return bool(stored.model_copy(update={"metadata": meta}) == new)
 
 
 class ControlPlane:
@@ -123,22 +133,24 @@ class ControlPlane:
                 self._sync()
 
     # ------------------------------------------------------------------------------------------ writes
-    async def apply(
-        self, loaded: LoadResult, *, dry_run: bool = False
-    ) -> ApplyOutcome:
+    async def apply(self, loaded: LoadResult, *, dry_run: bool = False) -> ApplyOutcome:
         """Admit and commit a batch atomically (retrying admission if the store moved meanwhile)."""
         for _ in range(5):
             state = self.store.state()
             result = admit_apply(loaded, state, self.settings)
             if not result.ok or dry_run or not result.objects:
                 return ApplyOutcome(result, None, dry_run)
+            changed, unchanged = [], []
+            for obj in result.objects:
+                stored = state.get(obj.kind, obj.metadata.namespace or "default", obj.metadata.name)
+                (unchanged if stored is not None and _same(obj, stored.obj) else changed).append(obj)
+            if not changed:
+                return ApplyOutcome(result, None, unchanged=[_name(o) for o in unchanged])
             try:
-                revision = await self.store.commit(
-                    [Put(o) for o in result.objects], expect_revision=state.revision
-                )
+                revision = await self.store.commit([Put(o) for o in changed], expect_revision=state.revision)
             except Conflict:
                 continue
-            return ApplyOutcome(result, revision)
+            return ApplyOutcome(result, revision, unchanged=[_name(o) for o in unchanged])
         raise Conflict("the store kept changing; try again")
 
     async def delete(

@@ -9,9 +9,9 @@ from builders import bookstore
 
 from reference_mesh.control.admission import admit_apply, admit_delete
 from reference_mesh.control.controlplane import ControlPlane
-from smi_conformance.manifests import load_text
 from reference_mesh.control.store import MemoryStore, Put
 from reference_mesh.identity import CertificateAuthority, SpiffeId
+from smi_conformance.manifests import load_text
 
 GOOD = """\
 apiVersion: specs.smi-spec.io/v1alpha4
@@ -175,5 +175,8 @@ def test_a_rejected_batch_leaves_the_store_untouched() -> None:
             "HTTPRouteGroup",
             "TrafficSplit",
         }
+        again = await cp.apply(load_text(GOOD, "m.yaml"))  # identical: nothing is written (kubectl "unchanged")
+        assert again.admission.ok and again.revision is None and store.state().revision == outcome.revision
+        assert again.to_json()["unchanged"] == ["HTTPRouteGroup default/routes", "TrafficSplit default/canary"]
 
     asyncio.run(go())
