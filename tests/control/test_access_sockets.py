@@ -1,6 +1,6 @@
-"""The access property over real sockets: random TrafficTarget policies applied to a running mesh, requests sent
-by real clients through their sidecars over mTLS; allowed exactly when the SMI oracle says so (a small sample: the
-sans-IO property test covers thousands of cases)."""
+"""The access property over real sockets: random TrafficTarget policies applied to a running mesh, requests
+sent by real clients through their sidecars over mTLS; allowed exactly when the SMI oracle says so (a small
+sample: the sans-IO property test covers thousands of cases)."""
 
 from __future__ import annotations
 

@@ -175,8 +175,10 @@ def test_a_rejected_batch_leaves_the_store_untouched() -> None:
             "HTTPRouteGroup",
             "TrafficSplit",
         }
-        again = await cp.apply(load_text(GOOD, "m.yaml"))  # identical: nothing is written (kubectl "unchanged")
+        # identical objects: nothing is written (kubectl's "unchanged")
+        again = await cp.apply(load_text(GOOD, "m.yaml"))
         assert again.admission.ok and again.revision is None and store.state().revision == outcome.revision
-        assert again.to_json()["unchanged"] == ["HTTPRouteGroup default/routes", "TrafficSplit default/canary"]
+        unchanged = ["HTTPRouteGroup default/routes", "TrafficSplit default/canary"]
+        assert again.to_json()["unchanged"] == unchanged
 
     asyncio.run(go())
