@@ -140,7 +140,8 @@ class ControlPlane:
             result = admit_apply(loaded, state, self.settings)
             if not result.ok or dry_run or not result.objects:
                 return ApplyOutcome(result, None, dry_run)
-            changed, unchanged = [], []
+            changed: list[Any] = []
+            unchanged: list[Any] = []
             for obj in result.objects:
                 stored = state.get(obj.kind, obj.metadata.namespace or "default", obj.metadata.name)
                 (unchanged if stored is not None and _same(obj, stored.obj) else changed).append(obj)

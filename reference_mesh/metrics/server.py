@@ -130,35 +130,14 @@ class MetricsApi:
     @staticmethod
     def _kind(segment: str) -> str:
         if segment in UNSUPPORTED:
-            raise web.HTTPNotFound(
-                text=json.dumps(
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "code": 404,
-                        "reason": "NotFound",
-                        "message": f"the embedded runtime has no {UNSUPPORTED[segment]}s (served kinds: "
-                        f"{', '.join(KINDS)})",
-                    }
-                ),
-                content_type="application/json",
+            message = (
+                f"the embedded runtime has no {UNSUPPORTED[segment]}s (served kinds: {', '.join(KINDS)})"
             )
-        if segment not in KINDS:
-            raise web.HTTPNotFound(
-                text=json.dumps(
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "code": 404,
-                        "reason": "NotFound",
-                        "message": f"unknown resource {segment!r} (served: {', '.join(KINDS)})",
-                    }
-                ),
-                content_type="application/json",
-            )
-        return KINDS[segment]
+        elif segment not in KINDS:
+            message = f"unknown resource {segment!r} (served: {', '.join(KINDS)})"
+        else:
+            return KINDS[segment]
+        raise web.HTTPNotFound(text=_problem(404, message).text, content_type="application/json")
 
     def _reply(self, body: dict[str, Any], missing: list[str]) -> web.Response:
         headers = {"x-mesh-missing": ",".join(missing)} if missing else None

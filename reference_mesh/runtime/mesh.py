@@ -335,8 +335,6 @@ class EmbeddedMesh:
                 self._rotate(sid, functools.partial(write_credentials, rt.credentials), first=False)
             )
         )
-        logs = self.run_dir / "logs"
-        ns_name = f"{rt.key.namespace}_{rt.key.name}"
         if d.ports:
             argv = [
                 sys.executable,
@@ -351,13 +349,7 @@ class EmbeddedMesh:
             ]
             for p in d.ports:
                 argv += [f"--{p.protocol}", f"{rt.address}:{p.port + APP_PORT_OFFSET}"]
-            rt.app = ChildProcess(
-                f"{rt.key.namespace}/{rt.key.name}/app",
-                argv,
-                logs / f"{ns_name}.app.log",
-                on_exit=functools.partial(self._crashed, rt),
-            )
-            await rt.app.start()
+            rt.app = await self._child(rt, "app", argv)
         argv = [
             sys.executable,
             "-m",
@@ -375,14 +367,20 @@ class EmbeddedMesh:
             "--log-level",
             self.log_level,
         ]
-        rt.sidecar = ChildProcess(
-            f"{rt.key.namespace}/{rt.key.name}/sidecar",
+        rt.sidecar = await self._child(rt, "sidecar", argv)
+        rt.tasks.append(asyncio.ensure_future(self._probe(rt)))
+
+    async def _child(self, rt: PodRuntime, role: str, argv: list[str]) -> ChildProcess:
+        """Start one of a pod's processes; its exit marks the pod not ready."""
+        log_path = self.run_dir / "logs" / f"{rt.key.namespace}_{rt.key.name}.{role}.log"
+        child = ChildProcess(
+            f"{rt.key.namespace}/{rt.key.name}/{role}",
             argv,
-            logs / f"{ns_name}.sidecar.log",
+            log_path,
             on_exit=functools.partial(self._crashed, rt),
         )
-        await rt.sidecar.start()
-        rt.tasks.append(asyncio.ensure_future(self._probe(rt)))
+        await child.start()
+        return child
 
     # ------------------------------------------------------------------------------------------- readiness
     async def _set_ready(self, rt: PodRuntime, ready: bool) -> None:
