@@ -1,6 +1,6 @@
 """``reference-mesh top`` (per edge: source pod -> destination pod) and ``routes`` (per service route and
-backend):
-success rate, requests per second and p50/p95/p99 latency over a window, measured by the callers' proxies."""
+backend): success rate, requests per second and p50/p95/p99 latency over a window, measured by the callers'
+proxies."""
 
 from __future__ import annotations
 

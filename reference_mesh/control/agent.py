@@ -1,12 +1,12 @@
 """The proxy's end of the snapshot stream (see :mod:`.protocol`): connect, apply, acknowledge, reconnect.
 
 Runs inside the sidecar process next to :class:`~reference_mesh.proxy.server.Proxy`. It dials the control
-plane
-with the proxy's own mTLS client context (so certificate rotation applies to it too), checks that the server
-presents the control plane's SPIFFE id, and applies every snapshot with ``Proxy.apply`` (atomic: a refused
-snapshot leaves the previous one in force) before answering ack or nack. When the control plane goes away the
-proxy keeps serving its last snapshot; the agent reconnects with capped exponential backoff and full jitter
-(0.1 s doubling to 5 s), and on reconnect says which version it runs, so an unchanged snapshot is not resent.
+plane with the proxy's own mTLS client context (so certificate rotation applies to it too), checks that the
+server presents the control plane's SPIFFE id, and applies every snapshot with ``Proxy.apply`` (atomic: a
+refused snapshot leaves the previous one in force) before answering ack or nack. When the control plane goes
+away the proxy keeps serving its last snapshot; the agent reconnects with capped exponential backoff and full
+jitter (0.1 s doubling to 5 s), and on reconnect says which version it runs, so an unchanged snapshot is not
+resent.
 """
 
 from __future__ import annotations

@@ -7,20 +7,17 @@ The semantics it implements are those of ``reference_mesh/proxy/config.py`` and 
   A Service's endpoints are its *ready* Pods (label selector, same namespace) that expose the port's
   ``targetPort``; each endpoint must present its Pod's ServiceAccount identity.
 * **TrafficSplit** (any version): compiled onto its root Service. Backends are Services in the split's
-  namespace;
-  v1alpha1 Quantity weights stay exact. ``matches`` (v1alpha3+) become the union of the referenced
+  namespace; v1alpha1 Quantity weights stay exact. ``matches`` (v1alpha3+) become the union of the referenced
   HTTPRouteGroups' matches; a reference to a group that does not exist contributes nothing (so a split whose
   groups are all missing splits nothing). If two splits share a root (admission refuses it; a store filled by
   other means might hold it), the one created first wins, deterministically.
 * **TrafficTarget** (any version): compiled into the inbound authorization of every Pod running as its
   destination (a ServiceAccount, or with v1alpha4 an IdentityBinding: its ServiceAccount, its pod label
-  selector,
-  or its SPIFFE ids). One :class:`AuthorizationRule` per TrafficTarget: sources become SPIFFE ids;
-  HTTPRouteGroup
-  rules give their matches (only the named ones when the rule lists ``matches``); TCPRoute/UDPRoute rules give
-  the union of their ports (any rule covering every port makes it every port). ``destination.port``
-  (v1alpha1/2) restricts the whole rule to that port. A reference to a route that does not exist allows
-  nothing.
+  selector, or its SPIFFE ids). One :class:`AuthorizationRule` per TrafficTarget: sources become SPIFFE ids;
+  HTTPRouteGroup rules give their matches (only the named ones when the rule lists ``matches``);
+  TCPRoute/UDPRoute rules give the union of their ports (any rule covering every port makes it every port).
+  ``destination.port`` (v1alpha1/2) restricts the whole rule to that port. A reference to a route that does
+  not exist allows nothing.
 """
 
 from __future__ import annotations

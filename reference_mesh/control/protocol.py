@@ -1,10 +1,8 @@
 """The snapshot stream between the control plane and a proxy: messages and framing (no sockets here).
 
 One long-lived TLS 1.3 connection per proxy, opened by the proxy with its own workload certificate (mutual
-TLS;
-both sides verify the other's SPIFFE id). Each message is one JSON object on one line (UTF-8,
-``\\n``-terminated;
-JSON escapes newlines inside strings, so a line is always a whole message)::
+TLS; both sides verify the other's SPIFFE id). Each message is one JSON object on one line (UTF-8,
+``\\n``-terminated; JSON escapes newlines inside strings, so a line is always a whole message)::
 
     proxy -> control plane   {"type": "hello", "instance": "<pod name>", "version": "<applied>"|null,
                               "digest": "<sha256 of the applied snapshot without its version>"|null}

@@ -5,11 +5,9 @@ ServiceAccount / Service / Pod), but keep only what a mesh reads:
 
 * ``ServiceAccount``: an identity (``spiffe://<trust-domain>/ns/<namespace>/sa/<name>``).
 * ``Service``: ports (``port``, ``targetPort``, ``protocol`` http/tcp/udp) and a label ``selector``; plus two
-  mesh
-  settings that Kubernetes would carry in annotations: ``localPort`` on TCP/UDP ports (the port a client's
-  sidecar
-  listens on for that service port: apps address TCP/UDP services explicitly, there is no iptables) and
-  ``resilience`` (the proxy's per-service settings, see docs/reference-mesh/resilience.md).
+  mesh settings that Kubernetes would carry in annotations: ``localPort`` on TCP/UDP ports (the port a
+  client's sidecar listens on for that service port: apps address TCP/UDP services explicitly, there is no
+  iptables) and ``resilience`` (the proxy's per-service settings, see docs/reference-mesh/resilience.md).
 * ``Pod``: one workload instance: labels, service account, its loopback address, the ports its sidecar exposes
   (``containerPort``) and where the application really listens (``appPort``), and readiness.
 

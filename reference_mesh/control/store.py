@@ -1,28 +1,21 @@
 """Where the control plane's desired state lives: an abstract :class:`Store` and the in-memory one.
 
-The interface is shaped like the Kubernetes API as an informer sees it, so that a store backed by the real
-API can
-implement it later without changing the control plane:
+The interface is shaped like the Kubernetes API as an informer sees it, so that a store backed by the real API
+can implement it later without changing the control plane:
 
 * every object has a ``resource_version`` (the revision of the commit that last wrote it); the store as a
-  whole has a
-  ``revision`` that only grows;
+  whole has a ``revision`` that only grows;
 * :meth:`Store.state` is a consistent, immutable view at one revision (the informer's cache);
 * :meth:`Store.watch` yields :class:`WatchEvent` s (ADDED / MODIFIED / DELETED) after a revision; a revision
-  too old
-  to replay raises :class:`RevisionExpired` (the API's ``410 Gone``): the watcher re-reads ``state()`` and
-  resumes;
+  too old to replay raises :class:`RevisionExpired` (the API's ``410 Gone``): the watcher re-reads ``state()``
+  and resumes;
 * :meth:`Store.commit` applies a batch of puts and deletes **atomically** (one revision for the whole batch)
-  if the
-  store is still at ``expect_revision`` (optimistic concurrency, like ``resourceVersion`` preconditions);
-  otherwise it
-  raises :class:`Conflict` and changes nothing.
+  if the store is still at ``expect_revision`` (optimistic concurrency, like ``resourceVersion``
+  preconditions); otherwise it raises :class:`Conflict` and changes nothing.
 
-Validation is not the store's job: :mod:`reference_mesh.control.admission` decides what may be committed.
-(The real
-Kubernetes API has no multi-object transaction; a store backed by it would validate the whole batch first, as
-here,
-and then write object by object.)
+Validation is not the store's job: :mod:`reference_mesh.control.admission` decides what may be committed. (The
+real Kubernetes API has no multi-object transaction; a store backed by it would validate the whole batch
+first, as here, and then write object by object.)
 """
 
 from __future__ import annotations

@@ -4,19 +4,16 @@
         mesh.pod_address("bookbuyer-0")        # where that pod's sidecar takes outbound traffic (:15001)
         await mesh.apply_text(yaml_text)       # same admission as `reference-mesh apply`
 
-Process model: this process hosts the identity service (the CA; it writes each pod's credentials to
-``<run dir>/pods/<ns>/<pod>/credentials`` and re-issues them at 70% of their lifetime), the store, the control
-plane, the admin API and the metrics API. Every pod is two OS processes, its application (the echo workload)
-and its sidecar, supervised like a kubelet would (:mod:`.processes`): a crashed one is restarted with backoff
-and
-its Pod is not ready (so not an endpoint of any Service) until both answer again.
+Process model: this process hosts the identity service (the CA; it writes each pod's credentials to ``<run
+dir>/pods/<ns>/<pod>/credentials`` and re-issues them at 70% of their lifetime), the store, the control plane,
+the admin API and the metrics API. Every pod is two OS processes, its application (the echo workload) and its
+sidecar, supervised like a kubelet would (:mod:`.processes`): a crashed one is restarted with backoff and its
+Pod is not ready (so not an endpoint of any Service) until both answer again.
 
 Addresses: the mesh takes a /24 of 127.0.0.0/8; the control plane's listeners are on ``.1``, pods on ``.2``
-on.
-On a pod address: the sidecar's admin on 15000, its outbound HTTP listener on 15001, its inbound listeners on
-the
-pod's ports; the application on port + 10000; TCP/UDP clients reach a service port through their sidecar's
-``localPort`` (see topology.py).
+on. On a pod address: the sidecar's admin on 15000, its outbound HTTP listener on 15001, its inbound listeners
+on the pod's ports; the application on port + 10000; TCP/UDP clients reach a service port through their
+sidecar's ``localPort`` (see topology.py).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Child processes of the embedded mesh (applications and sidecars), kubelet-style.
 
 Each child runs in its own session (a terminal's Ctrl-C reaches only ``reference-mesh up``, which then stops
-the
-children in order) and is told by the kernel to exit if ``up`` itself dies (``PR_SET_PDEATHSIG``), so nothing
-outlives the mesh. A child that exits while the mesh is running is *crashed*: ``on_exit`` is called (the
-runtime
-marks its Pod not ready), and it is restarted after a backoff that doubles from 0.5 s to 10 s (kubelet's
-CrashLoopBackOff idea); ``restarts`` counts it. Output goes to a log file per child.
+the children in order) and is told by the kernel to exit if ``up`` itself dies (``PR_SET_PDEATHSIG``), so
+nothing outlives the mesh. A child that exits while the mesh is running is *crashed*: ``on_exit`` is called
+(the runtime marks its Pod not ready), and it is restarted after a backoff that doubles from 0.5 s to 10 s
+(kubelet's CrashLoopBackOff idea); ``restarts`` counts it. Output goes to a log file per child.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""System property: random TrafficTarget policies x random requests, compiled by the control plane and
-decided by
-the proxy's authorizer, allow exactly what an independent oracle over the SMI documents allows."""
+"""System property: random TrafficTarget policies x random requests, compiled by the control plane and decided
+by the proxy's authorizer, allow exactly what an independent oracle over the SMI documents allows."""
 
 from __future__ import annotations
 
