@@ -340,11 +340,15 @@ class MetricsApi:
 
         tasks = [asyncio.ensure_future(follow(k, p)) for k, p in pods.items()]
         try:
-            while True:
-                await response.write(await queue.get())
-        except (ConnectionError, asyncio.CancelledError):
+            while request.transport is not None and not request.transport.is_closing():
+                try:
+                    line = await asyncio.wait_for(queue.get(), 1.0)
+                except (asyncio.TimeoutError, TimeoutError):
+                    continue  # look again whether the client is still there
+                await response.write(line)
+        except (ConnectionError, RuntimeError):  # the client went away (or the server is closing)
             pass
-        finally:
+        finally:  # also on cancellation (server shutdown): stop following the proxies
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

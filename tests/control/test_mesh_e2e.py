@@ -7,6 +7,7 @@ Statistical tests state their false-failure rate; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import signal
@@ -272,3 +273,28 @@ def test_a_crashed_backend_is_observable_and_restarted(mesh: MeshThread) -> None
     assert rt.pod.status.ready and rt.app.restarts == 1 and rt.app.last_exit == -signal.SIGKILL
     mesh.converge()
     assert set(mesh.run(versions(m, "bookbuyer-0", 40))) == {"v1", "v2"}
+
+
+def test_prometheus_and_tap_cover_the_mesh(mesh: MeshThread) -> None:
+    m = mesh.mesh
+
+    async def scenario() -> tuple[str, list[dict[str, Any]]]:
+        events: list[dict[str, Any]] = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as s:
+            async with s.get(f"{m.metrics_url}/tap?pod=bookbuyer-0&direction=outbound") as tap:
+                await asyncio.sleep(0.3)  # the merged stream subscribes to the proxy first
+                async with session() as traffic:
+                    for _ in range(3):
+                        await request(traffic, m, "bookbuyer-0", "/books-bought")
+                while len(events) < 3:
+                    line = await asyncio.wait_for(tap.content.readline(), 5)
+                    events.append(json.loads(line))
+            async with s.get(f"{m.metrics_url}/metrics") as resp:
+                text = await resp.text()
+        return text, events
+
+    text, events = mesh.run(scenario())
+    assert {e["pod"] for e in events} == {"default/bookbuyer-0"}
+    assert all(e["direction"] == "outbound" and e["path"] == "/books-bought" for e in events)
+    assert 'mesh_requests_total{namespace="default",pod="bookbuyer-0",direction="outbound"' in text
+    assert ',direction="inbound",' in text and 'pod="bookstore-' in text
