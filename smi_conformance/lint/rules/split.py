@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from typing import Any
@@ -10,15 +9,9 @@ from typing import Any
 from smi_conformance.lint.resources import LintContext, Resource, dict_at, dicts, list_at, str_at
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.manifests import NodePath
+from smi_conformance.models.quantity import QuantityError, parse_quantity
 
 _KINDS = frozenset({"TrafficSplit"})
-_QUANTITY = re.compile(r"([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?")
-_SUFFIX = {
-    "": Fraction(1), "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18), "Ki": Fraction(2**10), "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30), "Ti": Fraction(2**40), "Pi": Fraction(2**50), "Ei": Fraction(2**60),
-}  # fmt: skip
 
 
 def weight_value(obj: Resource, weight: Any) -> Fraction | None:
@@ -30,13 +23,10 @@ def weight_value(obj: Resource, weight: Any) -> Fraction | None:
     if isinstance(weight, float):
         return Fraction(weight) if weight == weight and abs(weight) != float("inf") else None
     if isinstance(weight, str) and not obj.version_at_least("v1alpha2"):
-        match = _QUANTITY.fullmatch(weight.strip())
-        if match:
-            sign, number, suffix = match.groups()
-            suffix = suffix or ""
-            scale = Fraction(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") else _SUFFIX[suffix]
-            value = Fraction(number) * scale
-            return -value if sign == "-" else value
+        try:
+            return parse_quantity(weight.strip())
+        except QuantityError:
+            return None
     return None
 
 
