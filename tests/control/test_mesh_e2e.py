@@ -142,6 +142,7 @@ def test_access_flips_within_the_bound(mesh: MeshThread) -> None:
 
 def test_invalid_manifest_is_rejected_with_location_and_nothing_applied(mesh: MeshThread) -> None:
     m = mesh.mesh
+    mesh.converge()  # earlier tests' changes are acknowledged everywhere first
     before = m.store.state()
     versions_before = {p.instance: p.acked for p in m.control_plane.distributor.status()}  # type: ignore[union-attr]
     bad = (
@@ -236,6 +237,7 @@ def test_control_plane_restart_under_load(mesh: MeshThread) -> None:
 def test_check_reports_a_stale_proxy(mesh: MeshThread, tmp_path: Path) -> None:
     m = mesh.mesh
     client = MeshClient({"admin": m.admin_url, "metrics": m.metrics_url, "token": m.token})
+    mesh.converge()
     assert all(c.ok for c in run_checks(client)), [c for c in run_checks(client) if not c.ok]
     sidecar = m.pod("bookstore-v2-0").sidecar
     assert sidecar is not None and sidecar.pid is not None
