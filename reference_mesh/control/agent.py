@@ -162,8 +162,7 @@ class ControlPlaneAgent:
                 await write_message(writer, {"type": "ack", "version": version})
         finally:
             pinger.cancel()
-            with contextlib.suppress(BaseException):
-                await pinger
+            await asyncio.gather(pinger, return_exceptions=True)  # never swallows our own cancellation
 
     async def _ping(self, writer: asyncio.StreamWriter) -> None:
         while True:

@@ -15,7 +15,6 @@ holds).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -100,8 +99,7 @@ class ControlPlane:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)  # never swallows our own cancellation
             self._task = None
         if self.distributor is not None:
             await self.distributor.stop()

@@ -262,8 +262,7 @@ class Distributor:
                 await write_message(writer, {"type": "ping"})
         finally:
             reading.cancel()
-            with contextlib.suppress(BaseException):
-                await reading
+            await asyncio.gather(reading, return_exceptions=True)  # never swallows our own cancellation
 
     async def _read_loop(self, key: ObjectKey, reader: asyncio.StreamReader) -> None:
         while True:

@@ -117,8 +117,7 @@ class ChildProcess:
                 await proc.wait()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)  # never swallows our own cancellation
         self.state = "stopped"
 
     def to_json(self) -> dict[str, Any]:

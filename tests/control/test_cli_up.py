@@ -141,3 +141,15 @@ def test_up_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
     assert mesh_sockets(prefix) == []
     assert not (tmp_path / "bookstore" / "state.json").exists()
     assert not (tmp_path / "bookstore" / "pods").exists()  # credentials are removed
+
+
+def test_children_exit_when_up_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves `up` no chance to clean up: the kernel tells every child (PR_SET_PDEATHSIG), and sidecars
+    whose control plane is gone still stop promptly."""
+    proc = start_up(tmp_path)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) == 8
+    proc.kill()
+    proc.communicate(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, [p.cmdline() for p in alive]
