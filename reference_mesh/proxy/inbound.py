@@ -18,7 +18,7 @@ from reference_mesh.proxy.forward import read_request_body, relay_response, send
 from reference_mesh.proxy.http1 import HttpProtocolError, MessageReader, RequestHead, ResponseHead, simple_response
 from reference_mesh.proxy.outbound import DEADLINE_HEADER
 from reference_mesh.proxy.pool import ConnectError, Upstream
-from reference_mesh.proxy.streams import close_quietly, pipe_both, read_frame, read_head_bounded, write_frame
+from reference_mesh.proxy.streams import close_quietly, pipe_tunnel, read_frame, read_head_bounded, write_frame
 from reference_mesh.proxy.telemetry import Edge
 from reference_mesh.proxy.timeouts import Deadline
 from reference_mesh.proxy.tls import PeerIdentityError
@@ -178,7 +178,7 @@ async def _serve_tcp(
             code = "error"
             log.info("inbound tcp %s: application not reachable: %s", listener.port, exc)
             return
-        _, _, ok = await pipe_both(reader, writer, app_reader, app_writer)
+        _, _, ok = await pipe_tunnel(app_reader, app_writer, reader, writer)
         code = "tcp"
     finally:
         await close_quietly(writer)

@@ -20,7 +20,7 @@ from reference_mesh.proxy.http1 import HttpProtocolError, MessageReader, Request
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.resilience import decide_fault, may_retry
 from reference_mesh.proxy.routing import RouteError, Target
-from reference_mesh.proxy.streams import close_quietly, pipe_both, read_frame, read_head_bounded, write_frame
+from reference_mesh.proxy.streams import close_quietly, pipe_tunnel, read_frame, read_head_bounded, write_frame
 from reference_mesh.proxy.telemetry import Edge
 from reference_mesh.proxy.timeouts import Deadline
 
@@ -266,7 +266,7 @@ async def serve_tcp(proxy: Proxy, listen_port: int, reader: asyncio.StreamReader
         up, ep = await _connect_flow(proxy, target)
         ep.active += 1
         try:
-            _, _, ok = await pipe_both(reader, writer, up.reader, up.writer)
+            _, _, ok = await pipe_tunnel(reader, writer, up.reader, up.writer)
         finally:
             ep.active -= 1
         code = "tcp"

@@ -23,7 +23,7 @@ class ConnectError(Exception):
 
 @dataclass(eq=False)
 class Upstream:
-    key: tuple[str, int]
+    key: tuple[str, int, str | None]
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     messages: MessageReader
@@ -38,19 +38,20 @@ class Upstream:
 
 
 class ConnectionPool:
-    """Idle connections per (address, port). ``tls=None`` for plaintext (the local app)."""
+    """Idle connections per (address, port, expected identity). ``tls=None`` for plaintext (the local app)."""
 
     def __init__(self, tls: MeshTls | None, *, max_idle: int = 64, max_header_bytes: int = 64 * 1024):
         self.tls = tls
         self.max_idle = max_idle
         self.max_header_bytes = max_header_bytes
-        self._idle: dict[tuple[str, int], deque[Upstream]] = {}
+        # keyed by the identity expected too: a connection verified for one identity never serves another
+        self._idle: dict[tuple[str, int, str | None], deque[Upstream]] = {}
         self.opened = 0
 
     async def acquire(
         self, address: str, port: int, *, identity: str | None = None, connect_timeout: float = 1.0
     ) -> Upstream:
-        key = (address, port)
+        key = (address, port, identity)
         idle = self._idle.get(key)
         now = time.monotonic()
         while idle:

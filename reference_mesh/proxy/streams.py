@@ -1,4 +1,4 @@
-"""Stream helpers shared by the listeners: header timers, TCP piping, UDP-over-TLS framing."""
+"""Stream helpers shared by the listeners: header timers, TCP and UDP tunnels between proxies."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import struct
 from reference_mesh.proxy.config import ProxySettings
 from reference_mesh.proxy.http1 import MessageReader, RequestHead, ResponseHead
 
-__all__ = ["close_quietly", "pipe_both", "read_frame", "read_head_bounded", "write_frame"]
+__all__ = ["close_quietly", "pipe_tunnel", "read_frame", "read_head_bounded", "write_frame"]
 
 _FRAME = struct.Struct("!H")
+_MAX_FRAME = 0xFFFF
 
 
 async def read_head_bounded(
@@ -47,29 +48,52 @@ async def close_quietly(writer: asyncio.StreamWriter) -> None:
         await writer.wait_closed()
 
 
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+async def _plain_to_frames(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
     total = 0
     try:
-        while data := await reader.read(64 * 1024):
+        while data := await reader.read(_MAX_FRAME):
             total += len(data)
-            writer.write(data)
+            writer.write(_FRAME.pack(len(data)) + data)
             await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()  # half-close: the other direction may still be talking
+        writer.write(_FRAME.pack(0))  # end of stream: the peer proxy half-closes towards its side
+        await writer.drain()
     except (ConnectionError, OSError):
         writer.transport.abort()
         raise
     return total
 
 
-async def pipe_both(
-    a_reader: asyncio.StreamReader, a_writer: asyncio.StreamWriter,
-    b_reader: asyncio.StreamReader, b_writer: asyncio.StreamWriter,
+async def _frames_to_plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+    total = 0
+    try:
+        while True:
+            size = _FRAME.unpack(await reader.readexactly(2))[0]
+            if size == 0:
+                if writer.can_write_eof():
+                    writer.write_eof()
+                return total
+            writer.write(await reader.readexactly(size))
+            total += size
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, OSError):
+        writer.transport.abort()  # the tunnel broke without an end-of-stream frame: not a clean end
+        raise
+
+
+async def pipe_tunnel(
+    plain_reader: asyncio.StreamReader, plain_writer: asyncio.StreamWriter,
+    tls_reader: asyncio.StreamReader, tls_writer: asyncio.StreamWriter,
 ) -> tuple[int, int, bool]:
-    """Copy a->b and b->a until both sides finish; (bytes a->b, bytes b->a, ended cleanly)."""
-    results = await asyncio.gather(_copy(a_reader, b_writer), _copy(b_reader, a_writer), return_exceptions=True)
+    """Relay a plain TCP connection over an mTLS tunnel to the peer proxy, keeping half-close.
+
+    TLS transports cannot half-close (no ``write_eof``), so between proxies a TCP stream is framed: a 2-byte
+    length and the data, with an empty frame for "this side is done sending". Returns (bytes plain->tunnel,
+    bytes tunnel->plain, ended cleanly).
+    """
+    results = await asyncio.gather(_plain_to_frames(plain_reader, tls_writer),
+                                   _frames_to_plain(tls_reader, plain_writer), return_exceptions=True)
     clean = not any(isinstance(r, BaseException) for r in results)
-    for w in (a_writer, b_writer):
+    for w in (plain_writer, tls_writer):
         w.close()
     sent = results[0] if isinstance(results[0], int) else 0
     received = results[1] if isinstance(results[1], int) else 0

@@ -53,18 +53,24 @@ matches = st.builds(
     path_regex=st.one_of(st.none(), st.sampled_from(PATH_REGEXES)),
     headers=st.dictionaries(st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_REGEXES), max_size=2),
 )
-port_sets = st.one_of(st.none(), st.builds(PortSet, ports=st.lists(st.sampled_from(PORTS), max_size=2,
-                                                                    unique=True).map(tuple)))
-rules = st.builds(
-    AuthorizationRule,
-    name=st.sampled_from(["default/a", "default/b", "other/c"]),
-    sources=st.lists(st.sampled_from(IDS), max_size=3, unique=True).map(tuple),
-    http=st.lists(matches, max_size=3).map(tuple),
-    tcp=port_sets,
-    udp=port_sets,
-)
-policies = st.builds(AuthorizationPolicy, rules=st.lists(rules, max_size=4).map(tuple),
+
+
+def policy_strategy(ids: list[str], ports: list[int] = PORTS) -> st.SearchStrategy[AuthorizationPolicy]:
+    port_sets = st.one_of(st.none(), st.builds(PortSet, ports=st.lists(st.sampled_from(ports), max_size=2,
+                                                                        unique=True).map(tuple)))
+    rules = st.builds(
+        AuthorizationRule,
+        name=st.sampled_from(["default/a", "default/b", "other/c"]),
+        sources=st.lists(st.sampled_from(ids), max_size=3, unique=True).map(tuple),
+        http=st.lists(matches, max_size=3).map(tuple),
+        tcp=port_sets,
+        udp=port_sets,
+    )
+    return st.builds(AuthorizationPolicy, rules=st.lists(rules, max_size=4).map(tuple),
                      permissive=st.sampled_from([False] * 9 + [True]))
+
+
+policies = policy_strategy(IDS)
 paths = st.lists(st.sampled_from(SEGMENTS), min_size=0, max_size=3).map(lambda s: "/" + "/".join(s))
 targets = st.tuples(paths, st.sampled_from(["", "?q=/admin", "?v1"])).map(lambda t: t[0] + t[1])
 header_lists = st.lists(
