@@ -114,6 +114,7 @@ class MessageReader:
         self._current: _Head | None = None
         self._head_only = False  # response to HEAD / 204 / 304: no body whatever the headers say
         self.eof = False
+        self._body_pending = False
         self.on_message_begin_hook: Callable[[], None] | None = None
         self.expect_head_only = False
 
@@ -230,10 +231,13 @@ class MessageReader:
                 self._events.popleft()
             self._current = None
         self.expect_head_only = False
+        self._body_pending = event.framing != "none"
         return event
 
     async def next_body(self) -> bytes | None:
-        """The next body chunk of the current message, or None at its end."""
+        """The next body chunk of the current message, or None at its end (at once for a body-less message)."""
+        if not self._body_pending:
+            return None
         while not self._events:
             if self.eof:
                 raise HttpProtocolError("connection closed in the middle of a message body", 502)
@@ -245,8 +249,8 @@ class MessageReader:
         if isinstance(event, EndOfMessage):
             self._events.popleft()
             self._current = None
-            return None
-        return None  # next head already queued: the body ended (framing "none")
+        self._body_pending = False
+        return None
 
 
 # ------------------------------------------------------------------------------------------------- writing

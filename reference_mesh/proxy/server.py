@@ -124,6 +124,11 @@ class Proxy:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._connections, return_exceptions=True)
+        for server in self._listeners.values():
+            if isinstance(server, asyncio.AbstractServer):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1.0)
+        await asyncio.sleep(0)  # let the loop release the listening sockets before anyone rebinds them
         self._listeners.clear()
         self._udp_transports.clear()
         self.pool.close()
