@@ -1,7 +1,9 @@
 """A mesh certificate authority: EC P-256 root, short-lived per-workload X.509-SVIDs.
 
-The CA signs leaf certificates directly (no intermediates): the trust bundle a proxy needs is then the set of root
-certificates of its trust domain, and rotating the CA is "add the new root to every bundle, re-issue, drop the old".
+The CA signs leaf certificates directly (no intermediates): the trust bundle a proxy needs is then the set of
+root
+certificates of its trust domain, and rotating the CA is "add the new root to every bundle, re-issue, drop the
+old".
 """
 
 from __future__ import annotations
@@ -121,14 +123,22 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
             .add_extension(ski, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+            )
             .sign(key, hashes.SHA256())
         )
         return cls(trust_domain, cert, key)
@@ -158,9 +168,11 @@ class CertificateAuthority:
         extra_uris: Iterable[str] = (),
         bundle: TrustBundle | None = None,
     ) -> WorkloadCredentials:
-        """A fresh key pair and certificate for ``spiffe_id``, valid from ``now`` (backdated 60 s) for ``ttl``.
+        """A fresh key pair and certificate for ``spiffe_id``, valid from ``now`` (backdated 60 s) for
+        ``ttl``.
 
-        ``extra_uris`` exists so tests can build certificates that verification must refuse; a real issuer never
+        ``extra_uris`` exists so tests can build certificates that verification must refuse; a real issuer
+        never
         passes it. ``bundle`` overrides the bundle handed out (e.g. old + new root during CA rotation).
         """
         if spiffe_id.trust_domain != self.trust_domain:
@@ -189,9 +201,15 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=True,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )

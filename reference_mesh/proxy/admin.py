@@ -1,11 +1,11 @@
 """The proxy's loopback admin endpoint (plain HTTP/1.1).
 
-    GET /healthz                     200 while the process serves
-    GET /ready                       200 once a snapshot is applied (else 503); JSON status either way
-    GET /config                      the current snapshot (JSON)
-    GET /telemetry?since=&until=     per-edge, per-second buckets (unix seconds; see telemetry.py)
-    GET /metrics                     Prometheus text format (cumulative since start)
-    GET /tap[?direction=&protocol=&source=&service=]   newline-delimited JSON, one finished request per line
+GET /healthz                     200 while the process serves
+GET /ready                       200 once a snapshot is applied (else 503); JSON status either way
+GET /config                      the current snapshot (JSON)
+GET /telemetry?since=&until=     per-edge, per-second buckets (unix seconds; see telemetry.py)
+GET /metrics                     Prometheus text format (cumulative since start)
+GET /tap[?direction=&protocol=&source=&service=]   newline-delimited JSON, one finished request per line
 """
 
 from __future__ import annotations
@@ -35,8 +35,33 @@ if TYPE_CHECKING:
 __all__ = ["prometheus_text", "serve", "status"]
 
 #: Prometheus histogram bounds (ms), Linkerd's response_latency_ms buckets.
-PROM_BUCKETS_MS = (1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000,
-                   20000, 30000, 40000, 50000)
+PROM_BUCKETS_MS = (
+    1,
+    2,
+    3,
+    4,
+    5,
+    10,
+    20,
+    30,
+    40,
+    50,
+    100,
+    200,
+    300,
+    400,
+    500,
+    1000,
+    2000,
+    3000,
+    4000,
+    5000,
+    10000,
+    20000,
+    30000,
+    40000,
+    50000,
+)
 
 
 def status(proxy: Proxy) -> dict[str, Any]:
@@ -70,7 +95,7 @@ def telemetry_json(proxy: Proxy, since: float, until: float | None) -> dict[str,
 
 
 def _labels(edge: dict[str, Any]) -> str:
-    return ",".join(f'{k}="{str(v)}"' for k, v in edge.items())
+    return ",".join(f'{k}="{v!s}"' for k, v in edge.items())
 
 
 def prometheus_text(proxy: Proxy) -> str:
@@ -100,8 +125,11 @@ def prometheus_text(proxy: Proxy) -> str:
 
 
 def _reply(writer: asyncio.StreamWriter, status_code: int, body: bytes, content_type: str) -> None:
-    head = render_response_head(status_code, "OK" if status_code == 200 else "Error",
-                                [("content-type", content_type), ("content-length", str(len(body)))])
+    head = render_response_head(
+        status_code,
+        "OK" if status_code == 200 else "Error",
+        [("content-type", content_type), ("content-length", str(len(body)))],
+    )
     writer.write(head + body)
 
 
@@ -115,8 +143,11 @@ async def _tap(proxy: Proxy, query: dict[str, list[str]], writer: asyncio.Stream
     def accept(event: dict[str, Any]) -> bool:
         return all(str(event.get(k)) == v for k, v in filters.items())
 
-    writer.write(render_response_head(200, "OK", [("content-type", "application/x-ndjson"),
-                                                  ("transfer-encoding", "chunked")]))
+    writer.write(
+        render_response_head(
+            200, "OK", [("content-type", "application/x-ndjson"), ("transfer-encoding", "chunked")]
+        )
+    )
     await writer.drain()
     async for event in proxy.tap.subscribe(accept):
         writer.write(encode_chunk(json.dumps(event).encode() + b"\n"))

@@ -2,9 +2,11 @@
 
 * ``round_robin``: in turn.
 * ``least_request``: power of two random choices, fewer in-flight requests wins (Envoy's LEAST_REQUEST).
-* ``peak_ewma``: power of two random choices, lower peak-EWMA latency x (in-flight + 1) wins (Linkerd's default).
+* ``peak_ewma``: power of two random choices, lower peak-EWMA latency x (in-flight + 1) wins (Linkerd's
+  default).
 
-Ejected endpoints are skipped (see :func:`~reference_mesh.proxy.endpoints.available`); ``exclude`` lets a retry
+Ejected endpoints are skipped (see :func:`~reference_mesh.proxy.endpoints.available`); ``exclude`` lets a
+retry
 avoid the endpoint that just failed when another one exists.
 """
 

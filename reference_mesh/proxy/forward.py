@@ -1,4 +1,5 @@
-"""Forwarding one HTTP exchange between a downstream and an upstream stream (shared by inbound and outbound)."""
+"""Forwarding one HTTP exchange between a downstream and an upstream stream (shared by inbound and
+outbound)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """HTTP/1.1 messages over asyncio streams, parsed by httptools (llhttp).
 
-:class:`MessageReader` turns bytes into events (a head, body chunks, end of message), reading from the socket only
+:class:`MessageReader` turns bytes into events (a head, body chunks, end of message), reading from the socket
+only
 when the consumer asks for the next event: a body is never held whole, at most one socket read (64 KiB) is
-buffered, and a slow receiver slows the sender (the writer side awaits ``drain()``). Heads keep header names as
+buffered, and a slow receiver slows the sender (the writer side awaits ``drain()``). Heads keep header names
+as
 sent; framing (Content-Length, chunked, until-close) is recorded so bodies can be re-framed when forwarded.
 """
 
@@ -39,7 +41,8 @@ HOP_BY_HOP = frozenset(
 
 
 class HttpProtocolError(Exception):
-    """The peer sent something that is not valid HTTP/1.1 (or exceeded a limit); ``status`` is what to answer."""
+    """The peer sent something that is not valid HTTP/1.1 (or exceeded a limit); ``status`` is what to
+    answer."""
 
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
@@ -119,7 +122,9 @@ class MessageReader:
         self.expect_head_only = False
 
     def _new_parser(self) -> None:
-        self._parser = httptools.HttpResponseParser(self) if self._response else httptools.HttpRequestParser(self)
+        self._parser = (
+            httptools.HttpResponseParser(self) if self._response else httptools.HttpRequestParser(self)
+        )
         self._b = _Building()
 
     # ------------------------------------------------------------------------------------- parser callbacks
@@ -151,12 +156,14 @@ class MessageReader:
         head: _Head
         if isinstance(p, httptools.HttpRequestParser):
             method = p.get_method().decode("ascii")
-            head = RequestHead(headers, version, p.should_keep_alive(), method=method,
-                               target=self._b.url.decode("latin-1"))
+            head = RequestHead(
+                headers, version, p.should_keep_alive(), method=method, target=self._b.url.decode("latin-1")
+            )
         else:
             status = p.get_status_code()
-            head = ResponseHead(headers, version, p.should_keep_alive(), status=status,
-                                reason=self._b.url.decode("latin-1"))
+            head = ResponseHead(
+                headers, version, p.should_keep_alive(), status=status, reason=self._b.url.decode("latin-1")
+            )
         if "chunked" in te.lower():
             head.framing = "chunked"
         elif "content-length" in lower:
@@ -169,7 +176,7 @@ class MessageReader:
         if head.framing == "length" and head.length == 0:
             head.framing = "none"
         self._current = head
-        self._events.append(head)  # type: ignore[arg-type]
+        self._events.append(head)
 
     def on_body(self, body: bytes) -> None:
         if not self._head_only:
@@ -200,7 +207,12 @@ class MessageReader:
             self._pending_head_bytes = 0
         if max(self._head_bytes, self._pending_head_bytes) > self._max_header_bytes:
             raise HttpProtocolError("request header fields too large", 431)
-        if self._head_only and self._current is not None and self._events and self._events[-1] is self._current:
+        if (
+            self._head_only
+            and self._current is not None
+            and self._events
+            and self._events[-1] is self._current
+        ):
             # HEAD/204/304: llhttp would wait for a body the headers announce but that never comes.
             self._events.append(END)
             self._head_only = False
@@ -235,7 +247,8 @@ class MessageReader:
         return event
 
     async def next_body(self) -> bytes | None:
-        """The next body chunk of the current message, or None at its end (at once for a body-less message)."""
+        """The next body chunk of the current message, or None at its end (at once for a body-less
+        message)."""
         if not self._body_pending:
             return None
         while not self._events:
@@ -258,13 +271,20 @@ def encode_chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def forward_headers(headers: list[tuple[str, str]], drop: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    """Headers minus hop-by-hop ones (including those the Connection header names) and ``drop`` (lower case)."""
+def forward_headers(
+    headers: list[tuple[str, str]], drop: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
+    """Headers minus hop-by-hop ones (including those the Connection header names) and ``drop`` (lower
+    case)."""
     named: set[str] = set()
     for k, v in headers:
         if k.lower() == "connection":
             named.update(t.strip().lower() for t in v.split(","))
-    return [(k, v) for k, v in headers if (kl := k.lower()) not in HOP_BY_HOP and kl not in named and kl not in drop]
+    return [
+        (k, v)
+        for k, v in headers
+        if (kl := k.lower()) not in HOP_BY_HOP and kl not in named and kl not in drop
+    ]
 
 
 def _render_headers(lines: list[bytes], headers: list[tuple[str, str]]) -> bytes:
@@ -283,9 +303,17 @@ def render_response_head(status: int, reason: str, headers: list[tuple[str, str]
 
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 

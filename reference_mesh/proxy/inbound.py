@@ -1,7 +1,8 @@
 """The server side of the sidecar: mTLS connections from peer proxies, authorized, to the local application.
 
 The caller's identity comes only from its verified certificate (:meth:`MeshTls.peer_identity`); a connection
-without an acceptable certificate is closed before anything is read. Identity headers the caller sent are dropped
+without an acceptable certificate is closed before anything is read. Identity headers the caller sent are
+dropped
 and ``x-mesh-client-id`` is set from the certificate for the application.
 """
 
@@ -15,10 +16,22 @@ from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import Decision, normalize_path, request_path
 from reference_mesh.proxy.forward import read_request_body, relay_response, send_request
-from reference_mesh.proxy.http1 import HttpProtocolError, MessageReader, RequestHead, ResponseHead, simple_response
+from reference_mesh.proxy.http1 import (
+    HttpProtocolError,
+    MessageReader,
+    RequestHead,
+    ResponseHead,
+    simple_response,
+)
 from reference_mesh.proxy.outbound import DEADLINE_HEADER
 from reference_mesh.proxy.pool import ConnectError, Upstream
-from reference_mesh.proxy.streams import close_quietly, pipe_tunnel, read_frame, read_head_bounded, write_frame
+from reference_mesh.proxy.streams import (
+    close_quietly,
+    pipe_tunnel,
+    read_frame,
+    read_head_bounded,
+    write_frame,
+)
 from reference_mesh.proxy.telemetry import Edge
 from reference_mesh.proxy.timeouts import Deadline
 from reference_mesh.proxy.tls import PeerIdentityError
@@ -35,12 +48,23 @@ CLIENT_ID_HEADER = "x-mesh-client-id"
 
 def _edge(proxy: Proxy, listener: InboundListener, protocol: str, source: str | None) -> Edge:
     service = ",".join(proxy.state.config.workload.services)
-    return Edge("inbound", protocol, source or "", "", service, service, "", proxy.identity_uri, proxy.instance,
-                listener.port)
+    return Edge(
+        "inbound",
+        protocol,
+        source or "",
+        "",
+        service,
+        service,
+        "",
+        proxy.identity_uri,
+        proxy.instance,
+        listener.port,
+    )
 
 
 async def serve(proxy: Proxy, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Entry point of every inbound TLS connection on ``port``: identify the peer, then dispatch by protocol."""
+    """Entry point of every inbound TLS connection on ``port``: identify the peer, then dispatch by
+    protocol."""
     listener = proxy.state.inbound.get(port)
     try:
         source = proxy.tls.peer_identity(writer).uri
@@ -61,12 +85,18 @@ async def serve(proxy: Proxy, port: int, reader: asyncio.StreamReader, writer: a
 
 def _tap(proxy: Proxy, event: dict[str, object]) -> None:
     if proxy.tap.active:
-        proxy.tap.publish({"ts": time.time(), "direction": "inbound", "destination": proxy.identity_uri, **event})
+        proxy.tap.publish(
+            {"ts": time.time(), "direction": "inbound", "destination": proxy.identity_uri, **event}
+        )
 
 
 # ------------------------------------------------------------------------------------------------------ HTTP
 async def _serve_http(
-    proxy: Proxy, listener: InboundListener, source: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     settings = proxy.state.config.settings
     messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
@@ -88,7 +118,11 @@ async def _serve_http(
 
 
 async def _http_exchange(
-    proxy: Proxy, listener: InboundListener, source: str, head: RequestHead, messages: MessageReader,
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    head: RequestHead,
+    messages: MessageReader,
     writer: asyncio.StreamWriter,
 ) -> bool:
     started = time.monotonic()
@@ -104,18 +138,38 @@ async def _http_exchange(
         writer.write(simple_response(403, reason, close=not keep_alive))
         await writer.drain()
     else:
-        status, reason, keep_alive = await _to_app(proxy, listener, source, head, path, query, messages, writer)
+        status, reason, keep_alive = await _to_app(
+            proxy, listener, source, head, path, query, messages, writer
+        )
     latency_ms = (time.monotonic() - started) * 1000.0
     proxy.record(_edge(proxy, listener, "http", source), status < 500, str(status), latency_ms)
-    _tap(proxy, {"protocol": "http", "source": source, "method": head.method, "path": path, "port": listener.port,
-                 "status": status, "latency_ms": round(latency_ms, 3), "authz": decision.reason,
-                 "would_deny": decision.would_deny, "error": reason or None})
+    _tap(
+        proxy,
+        {
+            "protocol": "http",
+            "source": source,
+            "method": head.method,
+            "path": path,
+            "port": listener.port,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "authz": decision.reason,
+            "would_deny": decision.would_deny,
+            "error": reason or None,
+        },
+    )
     return keep_alive
 
 
 async def _to_app(
-    proxy: Proxy, listener: InboundListener, source: str, head: RequestHead, path: str, query: str,
-    messages: MessageReader, writer: asyncio.StreamWriter,
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    head: RequestHead,
+    path: str,
+    query: str,
+    messages: MessageReader,
+    writer: asyncio.StreamWriter,
 ) -> tuple[int, str, bool]:
     budget = head.header(DEADLINE_HEADER)
     timeout = int(budget) / 1000.0 if budget is not None and budget.strip().isdigit() else None
@@ -125,10 +179,14 @@ async def _to_app(
         async with Deadline(timeout):
             body = await read_request_body(head, messages, 0)
             try:
-                up = await proxy.app_pool.acquire(listener.app_address, listener.app_port, connect_timeout=1.0)
+                up = await proxy.app_pool.acquire(
+                    listener.app_address, listener.app_port, connect_timeout=1.0
+                )
             except ConnectError as exc:
                 await body.discard()
-                writer.write(simple_response(502, f"application not reachable: {exc}", close=not head.keep_alive))
+                writer.write(
+                    simple_response(502, f"application not reachable: {exc}", close=not head.keep_alive)
+                )
                 await writer.drain()
                 return 502, str(exc), head.keep_alive
             target = path + ("?" + query if query else "")
@@ -162,7 +220,11 @@ async def _to_app(
 
 # ------------------------------------------------------------------------------------------------------- TCP
 async def _serve_tcp(
-    proxy: Proxy, listener: InboundListener, source: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     started = time.monotonic()
     decision = proxy.state.authorizer.tcp(source, listener.port)
@@ -184,8 +246,17 @@ async def _serve_tcp(
         await close_quietly(writer)
         latency_ms = (time.monotonic() - started) * 1000.0
         proxy.record(_edge(proxy, listener, "tcp", source), ok, code, latency_ms)
-        _tap(proxy, {"protocol": "tcp", "source": source, "port": listener.port, "outcome": code,
-                     "authz": decision.reason, "would_deny": decision.would_deny})
+        _tap(
+            proxy,
+            {
+                "protocol": "tcp",
+                "source": source,
+                "port": listener.port,
+                "outcome": code,
+                "authz": decision.reason,
+                "would_deny": decision.would_deny,
+            },
+        )
 
 
 # ------------------------------------------------------------------------------------------------------- UDP
@@ -198,7 +269,11 @@ class _AppUdp(asyncio.DatagramProtocol):
 
 
 async def _serve_udp(
-    proxy: Proxy, listener: InboundListener, source: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     started = time.monotonic()
     decision = proxy.state.authorizer.udp(source, listener.port)
@@ -224,5 +299,14 @@ async def _serve_udp(
             transport.close()
         await close_quietly(writer)
         proxy.record(_edge(proxy, listener, "udp", source), ok, code, (time.monotonic() - started) * 1000.0)
-        _tap(proxy, {"protocol": "udp", "source": source, "port": listener.port, "outcome": code,
-                     "authz": decision.reason, "would_deny": decision.would_deny})
+        _tap(
+            proxy,
+            {
+                "protocol": "udp",
+                "source": source,
+                "port": listener.port,
+                "outcome": code,
+                "authz": decision.reason,
+                "would_deny": decision.would_deny,
+            },
+        )

@@ -1,6 +1,7 @@
 """The client side of the sidecar: the application's requests and flows out to services.
 
-HTTP: ``serve_http`` reads requests from the application (proxy-style listener: the authority names the service),
+HTTP: ``serve_http`` reads requests from the application (proxy-style listener: the authority names the
+service),
 routes each with the snapshot current when its head arrived, applies fault injection, the circuit breaker, the
 timeout and retries, and relays the response. TCP/UDP: one routing decision per connection / UDP flow.
 """
@@ -16,11 +17,23 @@ from typing import TYPE_CHECKING
 from reference_mesh.proxy.authz import request_path
 from reference_mesh.proxy.endpoints import EndpointState
 from reference_mesh.proxy.forward import RequestBody, read_request_body, relay_response, send_request
-from reference_mesh.proxy.http1 import HttpProtocolError, MessageReader, RequestHead, ResponseHead, simple_response
+from reference_mesh.proxy.http1 import (
+    HttpProtocolError,
+    MessageReader,
+    RequestHead,
+    ResponseHead,
+    simple_response,
+)
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.resilience import decide_fault, may_retry
 from reference_mesh.proxy.routing import RouteError, Target
-from reference_mesh.proxy.streams import close_quietly, pipe_tunnel, read_frame, read_head_bounded, write_frame
+from reference_mesh.proxy.streams import (
+    close_quietly,
+    pipe_tunnel,
+    read_frame,
+    read_head_bounded,
+    write_frame,
+)
 from reference_mesh.proxy.telemetry import Edge
 from reference_mesh.proxy.timeouts import Deadline
 
@@ -45,8 +58,16 @@ class _Failed(Exception):
 
 def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None) -> Edge:
     return Edge(
-        "outbound", protocol, proxy.identity_uri, proxy.instance, target.root.key, target.backend.key,
-        target.split, ep.endpoint.identity if ep else "", ep.endpoint.instance if ep else "", target.port,
+        "outbound",
+        protocol,
+        proxy.identity_uri,
+        proxy.instance,
+        target.root.key,
+        target.backend.key,
+        target.split,
+        ep.endpoint.identity if ep else "",
+        ep.endpoint.instance if ep else "",
+        target.port,
     )
 
 
@@ -93,7 +114,9 @@ class _Exchange:
         self.keep_alive = True
 
 
-async def _exchange(proxy: Proxy, head: RequestHead, messages: MessageReader, writer: asyncio.StreamWriter) -> bool:
+async def _exchange(
+    proxy: Proxy, head: RequestHead, messages: MessageReader, writer: asyncio.StreamWriter
+) -> bool:
     """Handle one request; return whether the client connection may carry another."""
     started = time.monotonic()
     state = proxy.state  # this request uses this snapshot to the end
@@ -118,20 +141,35 @@ async def _exchange(proxy: Proxy, head: RequestHead, messages: MessageReader, wr
     if target is not None:
         proxy.record(_edge(proxy, target, "http", ep), ex.status < 500, str(ex.status), latency_ms)
     if proxy.tap.active:
-        proxy.tap.publish({
-            "ts": time.time(), "direction": "outbound", "protocol": "http", "method": head.method,
-            "authority": _authority(head), "path": path, "status": ex.status,
-            "latency_ms": round(latency_ms, 3), "source": proxy.identity_uri,
-            "service": target.root.key if target else None, "backend": target.backend.key if target else None,
-            "split": target.split if target else "",
-            "endpoint": f"{ep.endpoint.address}:{ep.endpoint.port}" if ep else None, "error": ex.reason or None,
-        })
+        proxy.tap.publish(
+            {
+                "ts": time.time(),
+                "direction": "outbound",
+                "protocol": "http",
+                "method": head.method,
+                "authority": _authority(head),
+                "path": path,
+                "status": ex.status,
+                "latency_ms": round(latency_ms, 3),
+                "source": proxy.identity_uri,
+                "service": target.root.key if target else None,
+                "backend": target.backend.key if target else None,
+                "split": target.split if target else "",
+                "endpoint": f"{ep.endpoint.address}:{ep.endpoint.port}" if ep else None,
+                "error": ex.reason or None,
+            }
+        )
     return ex.keep_alive
 
 
 async def _attempts(
-    proxy: Proxy, target: Target, head: RequestHead, path: str, messages: MessageReader,
-    writer: asyncio.StreamWriter, ex: _Exchange,
+    proxy: Proxy,
+    target: Target,
+    head: RequestHead,
+    path: str,
+    messages: MessageReader,
+    writer: asyncio.StreamWriter,
+    ex: _Exchange,
 ) -> None:
     root, backend = target.root, target.backend
     res = root.resilience
@@ -156,7 +194,9 @@ async def _attempts(
             body = await read_request_body(head, messages, res.retries.max_buffered_body_bytes)
             budget = root.runtime.budget
             budget.record_request(time.monotonic())
-            retryable = may_retry(res.retries, head.method, route.retryable if route else None, body.replayable)
+            retryable = may_retry(
+                res.retries, head.method, route.retryable if route else None, body.replayable
+            )
             retries_left = res.retries.max_retries
             while True:
                 ep = target.balancer.pick(time.monotonic(), exclude=ex.endpoint)
@@ -165,8 +205,17 @@ async def _attempts(
                 ex.endpoint = ep
                 can_retry = retries_left > 0 and budget.balance(time.monotonic()) >= 1
                 try:
-                    await _one_attempt(proxy, target, ep, head, body, writer, deadline_at, ex,
-                                       retry_status=retryable and can_retry)
+                    await _one_attempt(
+                        proxy,
+                        target,
+                        ep,
+                        head,
+                        body,
+                        writer,
+                        deadline_at,
+                        ex,
+                        retry_status=retryable and can_retry,
+                    )
                     return
                 except _Failed as exc:
                     # connect failures (status -1) are retried whatever the method: nothing was sent
@@ -180,7 +229,11 @@ async def _attempts(
         writer.write(simple_response(ex.status, exc.reason, close=not ex.keep_alive))
         await writer.drain()
     except TimeoutError:
-        ex.status, ex.reason, ex.keep_alive = 504, f"request to {root.key} timed out after {timeout_ms} ms", False
+        ex.status, ex.reason, ex.keep_alive = (
+            504,
+            f"request to {root.key} timed out after {timeout_ms} ms",
+            False,
+        )
         if ex.relaying:
             writer.transport.abort()
         else:
@@ -212,8 +265,12 @@ async def _one_attempt(
     ok = False
     try:
         try:
-            up = await proxy.pool.acquire(ep.endpoint.address, ep.endpoint.port, identity=ep.endpoint.identity,
-                                          connect_timeout=lb.connect_timeout_ms / 1000.0)
+            up = await proxy.pool.acquire(
+                ep.endpoint.address,
+                ep.endpoint.port,
+                identity=ep.endpoint.identity,
+                connect_timeout=lb.connect_timeout_ms / 1000.0,
+            )
         except ConnectError as exc:
             raise _Failed(-1, str(exc), body.replayable) from exc
         extra = []
@@ -225,9 +282,13 @@ async def _one_attempt(
             while isinstance(response, ResponseHead) and 100 <= response.status < 200:
                 response = await up.messages.next_head()  # interim responses are not relayed
         except (ConnectionError, OSError, HttpProtocolError) as exc:
-            raise _Failed(502, f"{where} failed: {exc or type(exc).__name__}", body.replayable and up.reused) from exc
+            raise _Failed(
+                502, f"{where} failed: {exc or type(exc).__name__}", body.replayable and up.reused
+            ) from exc
         if not isinstance(response, ResponseHead):
-            raise _Failed(502, f"{where} closed the connection before responding", body.replayable and up.reused)
+            raise _Failed(
+                502, f"{where} closed the connection before responding", body.replayable and up.reused
+            )
         if retry_status and response.status in target.root.resilience.retries.retry_on_status:
             raise _Failed(response.status, f"{where} answered {response.status}", True)
         ex.status, ex.relaying = response.status, True
@@ -251,7 +312,9 @@ async def _one_attempt(
 
 
 # ------------------------------------------------------------------------------------------------------- TCP
-async def serve_tcp(proxy: Proxy, listen_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def serve_tcp(
+    proxy: Proxy, listen_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     started = time.monotonic()
     state = proxy.state
     binding = next((b for b in state.config.outbound.tcp if b.listen_port == listen_port), None)
@@ -288,8 +351,12 @@ async def _connect_flow(proxy: Proxy, target: Target) -> tuple[Upstream, Endpoin
         if ep is None:
             break
         try:
-            up = await proxy.pool.acquire(ep.endpoint.address, ep.endpoint.port, identity=ep.endpoint.identity,
-                                          connect_timeout=res.connect_timeout_ms / 1000.0)
+            up = await proxy.pool.acquire(
+                ep.endpoint.address,
+                ep.endpoint.port,
+                identity=ep.endpoint.identity,
+                connect_timeout=res.connect_timeout_ms / 1000.0,
+            )
         except ConnectError as exc:
             ep.record_outcome(False, time.monotonic(), res.outlier_detection, target.balancer.pool)
             tried, error = ep, str(exc)
@@ -375,5 +442,6 @@ class OutboundUdp(asyncio.DatagramProtocol):
             if flow.writer is not None:
                 flow.writer.close()
             if target is not None:
-                self.proxy.record(_edge(self.proxy, target, "udp", ep), ok, "udp",
-                                  (time.monotonic() - started) * 1000.0)
+                self.proxy.record(
+                    _edge(self.proxy, target, "udp", ep), ok, "udp", (time.monotonic() - started) * 1000.0
+                )

@@ -1,4 +1,5 @@
-"""Keep-alive connection pools to upstreams: peer proxies (mTLS, identity checked) or the local application."""
+"""Keep-alive connection pools to upstreams: peer proxies (mTLS, identity checked) or the local
+application."""
 
 from __future__ import annotations
 
@@ -63,9 +64,7 @@ class ConnectionPool:
         try:
             async with Deadline(connect_timeout):
                 if self.tls is not None:
-                    reader, writer = await asyncio.open_connection(
-                        address, port, ssl=self.tls.client
-                    )
+                    reader, writer = await asyncio.open_connection(address, port, ssl=self.tls.client)
                 else:
                     reader, writer = await asyncio.open_connection(address, port)
         except (OSError, TimeoutError) as exc:
@@ -80,8 +79,9 @@ class ConnectionPool:
                 writer.close()
                 raise ConnectError(f"{address}:{port} presented {peer}, expected {identity}")
         self.opened += 1
-        return Upstream(key, reader, writer, MessageReader(reader, response=True,
-                                                           max_header_bytes=self.max_header_bytes))
+        return Upstream(
+            key, reader, writer, MessageReader(reader, response=True, max_header_bytes=self.max_header_bytes)
+        )
 
     def release(self, conn: Upstream, reusable: bool) -> None:
         if not reusable or not conn.usable():

@@ -18,7 +18,8 @@ _MAX_FRAME = 0xFFFF
 async def read_head_bounded(
     messages: MessageReader, writer: asyncio.StreamWriter, settings: ProxySettings
 ) -> RequestHead | ResponseHead | None:
-    """The next request head, closing the connection if it stays idle longer than ``idle_timeout_ms`` or, once a
+    """The next request head, closing the connection if it stays idle longer than ``idle_timeout_ms`` or, once
+    a
     request has begun, if its head takes longer than ``header_timeout_ms`` (slow-loris protection)."""
     loop = asyncio.get_running_loop()
     transport = writer.transport
@@ -81,8 +82,10 @@ async def _frames_to_plain(reader: asyncio.StreamReader, writer: asyncio.StreamW
 
 
 async def pipe_tunnel(
-    plain_reader: asyncio.StreamReader, plain_writer: asyncio.StreamWriter,
-    tls_reader: asyncio.StreamReader, tls_writer: asyncio.StreamWriter,
+    plain_reader: asyncio.StreamReader,
+    plain_writer: asyncio.StreamWriter,
+    tls_reader: asyncio.StreamReader,
+    tls_writer: asyncio.StreamWriter,
 ) -> tuple[int, int, bool]:
     """Relay a plain TCP connection over an mTLS tunnel to the peer proxy, keeping half-close.
 
@@ -90,8 +93,11 @@ async def pipe_tunnel(
     length and the data, with an empty frame for "this side is done sending". Returns (bytes plain->tunnel,
     bytes tunnel->plain, ended cleanly).
     """
-    results = await asyncio.gather(_plain_to_frames(plain_reader, tls_writer),
-                                   _frames_to_plain(tls_reader, plain_writer), return_exceptions=True)
+    results = await asyncio.gather(
+        _plain_to_frames(plain_reader, tls_writer),
+        _frames_to_plain(tls_reader, plain_writer),
+        return_exceptions=True,
+    )
     clean = not any(isinstance(r, BaseException) for r in results)
     for w in (plain_writer, tls_writer):
         w.close()

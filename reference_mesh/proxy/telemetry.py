@@ -1,18 +1,24 @@
 """Per-edge request telemetry kept so exact counts can be computed for any window (sans-IO).
 
 Every finished request (or TCP connection / UDP flow) is recorded once, by the proxy that saw it, under an
-:class:`Edge` and the wall-clock second it finished in: success and failure counts, counts per status code, and a
-latency histogram. Buckets are kept for ``retention_s`` seconds (15 minutes by default). The control plane reads
+:class:`Edge` and the wall-clock second it finished in: success and failure counts, counts per status code,
+and a
+latency histogram. Buckets are kept for ``retention_s`` seconds (15 minutes by default). The control plane
+reads
 them from the admin endpoint (``GET /telemetry?since=<unix seconds>``) and sums the seconds of a window, so
 ``success_count`` for ``?t=30s`` is an exact integer, not a rate estimate.
 
-Outcome (the Traffic Metrics API's success/failure, as smi-metrics computes it from Linkerd's classification): an
-HTTP response with status < 500 is a success; a 5xx, a timeout or a transport error is a failure. A TCP connection or
+Outcome (the Traffic Metrics API's success/failure, as smi-metrics computes it from Linkerd's classification):
+an
+HTTP response with status < 500 is a success; a 5xx, a timeout or a transport error is a failure. A TCP
+connection or
 UDP flow that the proxy could carry to its end is a success; one refused or broken by an error is a failure. A
 request denied by authorization is a 403, i.e. a success by that definition: ``codes`` lets consumers see it.
 
-Latency histograms are log-linear: bucket ``i`` holds latencies in ``[0.01 ms * g**i, 0.01 ms * g**(i+1))`` with
-``g = 2 ** (1/16)``, so a quantile read from merged histograms is within 2.2% of the true value (reported at the
+Latency histograms are log-linear: bucket ``i`` holds latencies in ``[0.01 ms * g**i, 0.01 ms * g**(i+1))``
+with
+``g = 2 ** (1/16)``, so a quantile read from merged histograms is within 2.2% of the true value (reported at
+the
 bucket's geometric middle). :class:`LatencyHistogram` merges and reads them; the control plane should use it.
 """
 
@@ -37,7 +43,7 @@ def bucket_index(latency_ms: float) -> int:
 
 
 def bucket_middle_ms(index: int) -> float:
-    return HIST_MIN_MS * HIST_GROWTH ** (index + 0.5)
+    return float(HIST_MIN_MS * HIST_GROWTH ** (index + 0.5))
 
 
 class LatencyHistogram:
@@ -85,8 +91,10 @@ class LatencyHistogram:
 class Edge:
     """Who talked to whom. Outbound edges are recorded by the caller's proxy, inbound by the callee's.
 
-    ``service`` is the service the caller addressed (the split's root), ``backend`` the one that served it (equal
-    to ``service`` without a split), ``split`` the TrafficSplit ("namespace/name") that chose the backend, if any.
+    ``service`` is the service the caller addressed (the split's root), ``backend`` the one that served it
+    (equal
+    to ``service`` without a split), ``split`` the TrafficSplit ("namespace/name") that chose the backend, if
+    any.
     Inbound edges know the caller only by identity; ``source_instance`` is then empty.
     """
 
@@ -135,7 +143,8 @@ class Telemetry:
         self.totals: dict[Edge, SecondBucket] = {}
 
     def record(self, edge: Edge, *, finished_at: float, success: bool, code: str, latency_ms: float) -> None:
-        """``finished_at`` is wall-clock seconds (time.time()); ``code`` an HTTP status or e.g. "tcp", "error"."""
+        """``finished_at`` is wall-clock seconds (time.time()); ``code`` an HTTP status or e.g. "tcp",
+        "error"."""
         second = int(finished_at)
         per_edge = self._seconds.get(second)
         if per_edge is None:
@@ -155,7 +164,9 @@ class Telemetry:
         for s in [s for s in self._seconds if s < oldest]:
             del self._seconds[s]
 
-    def buckets(self, since: float = 0, until: float | None = None) -> Iterator[tuple[int, Edge, SecondBucket]]:
+    def buckets(
+        self, since: float = 0, until: float | None = None
+    ) -> Iterator[tuple[int, Edge, SecondBucket]]:
         """(second, edge, bucket) for seconds in [since, until), oldest first."""
         for second in sorted(self._seconds):
             if second < int(since) or (until is not None and second >= until):

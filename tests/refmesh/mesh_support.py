@@ -1,5 +1,6 @@
 """Test support for the reference mesh: a background event loop, an independent HTTP client (h11), and a small
-standard topology (web client, api v1/v2 servers with echo apps, an intruder) with real sidecars on loopback."""
+standard topology (web client, api v1/v2 servers with echo apps, an intruder) with real sidecars on
+loopback."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import h11
 import uvloop
@@ -75,10 +76,11 @@ class Response:
 class HttpClient:
     """A keep-alive HTTP/1.1 client on h11 (a parser independent of the proxy's httptools).
 
-    Every client is remembered until :meth:`close_all` (the ``topo`` fixture calls it after each test), so tests
+    Every client is remembered until :meth:`close_all` (the ``topo`` fixture calls it after each test), so
+    tests
     need not close the ones they make."""
 
-    _open: list[HttpClient] = []
+    _open: ClassVar[list[HttpClient]] = []
 
     @classmethod
     async def close_all(cls) -> None:
@@ -99,9 +101,20 @@ class HttpClient:
         self.conn = h11.Connection(h11.CLIENT)
         self.connects += 1
 
-    async def request(self, method: str, target: str, *, host: str = "api", headers: list[tuple[str, str]] | None = None,
-                      body: bytes = b"") -> Response:
-        if self.writer is None or self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.CLOSED:
+    async def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        host: str = "api",
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+    ) -> Response:
+        if (
+            self.writer is None
+            or self.conn.our_state is h11.MUST_CLOSE
+            or self.conn.their_state is h11.CLOSED
+        ):
             await self._connect()
         assert self.reader is not None and self.writer is not None
         if self.conn.our_state is h11.DONE:
@@ -183,9 +196,17 @@ async def udp_exchange(host: str, port: int, payload: bytes, timeout: float = 3.
 
 
 def allow_all_http(*sources: Instance, name: str = "default/allow") -> AuthorizationPolicy:
-    return AuthorizationPolicy(rules=(AuthorizationRule(
-        name=name, sources=tuple(s.identity.uri for s in sources), http=(HttpMatch(),), tcp=PortSet(),
-        udp=PortSet()),))
+    return AuthorizationPolicy(
+        rules=(
+            AuthorizationRule(
+                name=name,
+                sources=tuple(s.identity.uri for s in sources),
+                http=(HttpMatch(),),
+                tcp=PortSet(),
+                udp=PortSet(),
+            ),
+        )
+    )
 
 
 @dataclass
@@ -214,7 +235,8 @@ class Topology:
         for inst in (topo.v1, topo.v2):
             topo.echoes[inst.name] = await EchoServer(
                 EchoIdentity("api", inst.labels["version"], inst.name),
-                http=(inst.address, inst.app_port(HTTP_PORT)), tcp=(inst.address, inst.app_port(TCP_PORT)),
+                http=(inst.address, inst.app_port(HTTP_PORT)),
+                tcp=(inst.address, inst.app_port(TCP_PORT)),
                 udp=(inst.address, inst.app_port(UDP_PORT)),
             ).start()
         for inst in (topo.web, topo.intruder, topo.v1, topo.v2):

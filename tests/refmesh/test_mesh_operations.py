@@ -58,7 +58,11 @@ def test_telemetry_counts_are_exact_for_a_window(topo: Topology, loop_thread: Lo
         return web, v1, v2
 
     web, v1, v2 = loop_thread.run(scenario())
-    out = [e for e in web["edges"] if e["edge"]["direction"] == "outbound" and e["edge"]["service"] == "api.default"]
+    out = [
+        e
+        for e in web["edges"]
+        if e["edge"]["direction"] == "outbound" and e["edge"]["service"] == "api.default"
+    ]
     total = sum_window(out)
     assert (total.success, total.failure) == (33, 4)
     assert total.codes == {"200": 33, "500": 4}
@@ -109,8 +113,9 @@ def test_rejected_snapshots_change_nothing(topo: Topology, loop_thread: LoopThre
     assert loop_thread.run(topo.client().request("GET", "/")).status == 200
 
 
-def test_file_source_invalid_and_vanished_snapshots_keep_the_last_good(topo: Topology, loop_thread: LoopThread,
-                                                                       tmp_path: Path) -> None:
+def test_file_source_invalid_and_vanished_snapshots_keep_the_last_good(
+    topo: Topology, loop_thread: LoopThread, tmp_path: Path
+) -> None:
     proxy = topo.proxies[topo.web.name]
     path = tmp_path / "web.json"
     snap = topo.snapshot(topo.web)
@@ -163,10 +168,13 @@ def _peer_serial(address: str, port: int, creds_dir: Path, bundle: bytes) -> int
     with socket.create_connection((address, port)) as raw, ctx.wrap_socket(raw) as tls:
         der = tls.getpeercert(binary_form=True)
     from cryptography import x509
+
     return x509.load_der_x509_certificate(der).serial_number
 
 
-def test_certificate_rotation_keeps_connections(topo: Topology, loop_thread: LoopThread, tmp_path: Path) -> None:
+def test_certificate_rotation_keeps_connections(
+    topo: Topology, loop_thread: LoopThread, tmp_path: Path
+) -> None:
     """v1's sidecar reads its credentials from a directory; rotating them changes what new handshakes present
     while the web proxy's pooled connection to v1 keeps working."""
     creds_dir = tmp_path / "v1"
@@ -201,4 +209,6 @@ def test_certificate_rotation_keeps_connections(topo: Topology, loop_thread: Loo
     assert loop_thread.run(client.request("GET", "/", host="api-v1")).status == 200
     assert topo.proxies[topo.web.name].pool.opened == opened  # the pooled mTLS connection survived
     assert client.connects == 1
-    assert _peer_serial(topo.v1.address, HTTP_PORT, web_dir, bundle) != first_serial  # new handshakes: new cert
+    assert (
+        _peer_serial(topo.v1.address, HTTP_PORT, web_dir, bundle) != first_serial
+    )  # new handshakes: new cert

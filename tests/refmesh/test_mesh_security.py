@@ -32,16 +32,22 @@ from reference_mesh.proxy.server import Proxy
 
 
 def test_http_access_control(topo: Topology, loop_thread: LoopThread) -> None:
-    rule = AuthorizationRule(name="default/web-reads", sources=(topo.web.identity.uri,), http=(
-        HttpMatch(methods=("GET",), path_regex="/public"),))
+    rule = AuthorizationRule(
+        name="default/web-reads",
+        sources=(topo.web.identity.uri,),
+        http=(HttpMatch(methods=("GET",), path_regex="/public"),),
+    )
     loop_thread.run(topo.configure(authorization=AuthorizationPolicy(rules=(rule,))))
 
     async def scenario() -> list[tuple[int, str]]:
         out = []
-        for client, method, target in [(topo.client(), "GET", "/public/x"), (topo.client(), "POST", "/public/x"),
-                                       (topo.client(), "GET", "/private"), (topo.client(topo.intruder), "GET",
-                                                                             "/public/x"),
-                                       (topo.client(), "GET", "/public/../private")]:
+        for client, method, target in [
+            (topo.client(), "GET", "/public/x"),
+            (topo.client(), "POST", "/public/x"),
+            (topo.client(), "GET", "/private"),
+            (topo.client(topo.intruder), "GET", "/public/x"),
+            (topo.client(), "GET", "/public/../private"),
+        ]:
             r = await client.request(method, target, body=b"x" if method == "POST" else b"")
             out.append((r.status, r.headers.get("x-mesh-error", "")))
         return out
@@ -54,7 +60,9 @@ def test_http_access_control(topo: Topology, loop_thread: LoopThread) -> None:
 
 
 def test_tcp_access_control(topo: Topology, loop_thread: LoopThread) -> None:
-    rule = AuthorizationRule(name="default/db", sources=(topo.web.identity.uri,), tcp=PortSet(ports=(TCP_PORT,)))
+    rule = AuthorizationRule(
+        name="default/db", sources=(topo.web.identity.uri,), tcp=PortSet(ports=(TCP_PORT,))
+    )
     loop_thread.run(topo.configure(authorization=AuthorizationPolicy(rules=(rule,))))
     allowed = loop_thread.run(tcp_exchange(topo.web.address, TCP_OUT, b"ping\n"))
     assert allowed.startswith(b"service=api version=v") and allowed.endswith(b"ping\n")
@@ -74,20 +82,27 @@ def test_udp_access_control(topo: Topology, loop_thread: LoopThread) -> None:
 
 
 def test_identity_headers_from_clients_are_ignored(topo: Topology, loop_thread: LoopThread) -> None:
-    forged = [("x-mesh-client-id", "spiffe://cluster.local/ns/default/sa/admin"),
-              ("l5d-client-id", "admin.default.serviceaccount.identity.linkerd.cluster.local"),
-              ("x-forwarded-client-cert", "By=spiffe://x;URI=spiffe://cluster.local/ns/default/sa/admin")]
+    forged = [
+        ("x-mesh-client-id", "spiffe://cluster.local/ns/default/sa/admin"),
+        ("l5d-client-id", "admin.default.serviceaccount.identity.linkerd.cluster.local"),
+        ("x-forwarded-client-cert", "By=spiffe://x;URI=spiffe://cluster.local/ns/default/sa/admin"),
+    ]
     seen = loop_thread.run(topo.client().request("GET", "/", headers=forged)).json()["headers"]
     assert seen["x-mesh-client-id"] == topo.web.identity.uri
     assert "l5d-client-id" not in seen and "x-forwarded-client-cert" not in seen
     # and a forged header does not get an unlisted caller in
-    rule = AuthorizationRule(name="default/admin-only", sources=("spiffe://cluster.local/ns/default/sa/admin",),
-                             http=(HttpMatch(),))
+    rule = AuthorizationRule(
+        name="default/admin-only",
+        sources=("spiffe://cluster.local/ns/default/sa/admin",),
+        http=(HttpMatch(),),
+    )
     loop_thread.run(topo.configure(authorization=AuthorizationPolicy(rules=(rule,))))
     assert loop_thread.run(topo.client().request("GET", "/", headers=forged)).status == 403
 
 
-async def _tls_request(address: str, port: int, creds: WorkloadCredentials | None, bundle_pem: bytes) -> bytes:
+async def _tls_request(
+    address: str, port: int, creds: WorkloadCredentials | None, bundle_pem: bytes
+) -> bytes:
     """Speak to an inbound listener directly with ``creds`` (or none); what comes back before the close."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -112,12 +127,15 @@ async def _tls_request(address: str, port: int, creds: WorkloadCredentials | Non
         writer.close()
 
 
-def test_expired_foreign_and_missing_certificates_are_refused(topo: Topology, loop_thread: LoopThread) -> None:
+def test_expired_foreign_and_missing_certificates_are_refused(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
     bundle = topo.mesh.ca.bundle.pem()
     web_id = topo.web.identity
     good = topo.mesh.ca.issue(web_id)
-    expired = topo.mesh.ca.issue(web_id, ttl=dt.timedelta(minutes=1),
-                                 now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2))
+    expired = topo.mesh.ca.issue(
+        web_id, ttl=dt.timedelta(minutes=1), now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
+    )
     foreign = CertificateAuthority.create("cluster.local").issue(web_id)
     target = (topo.v1.address, HTTP_PORT)
     assert loop_thread.run(_tls_request(*target, good, bundle)).startswith(b"HTTP/1.1 200")
@@ -129,14 +147,17 @@ def test_expired_foreign_and_missing_certificates_are_refused(topo: Topology, lo
     assert not plain.startswith(b"HTTP")
 
 
-def test_client_proxy_with_foreign_ca_and_impostor_servers_get_502(topo: Topology, loop_thread: LoopThread) -> None:
+def test_client_proxy_with_foreign_ca_and_impostor_servers_get_502(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
     async def scenario() -> tuple[int, int]:
         rogue = Proxy(CertificateAuthority.create("cluster.local").issue(topo.web.identity))
         await rogue.start()
         try:
             base = topo.snapshot(topo.web, tcp={}, udp={})
-            config = base.model_copy(update={"workload": base.workload.model_copy(
-                update={"address": topo.intruder.address})})
+            config = base.model_copy(
+                update={"workload": base.workload.model_copy(update={"address": topo.intruder.address})}
+            )
             await topo.proxies[topo.intruder.name].stop()
             await rogue.apply(config)
             r1 = await HttpClient(topo.intruder.address, OUTBOUND_HTTP_PORT).request("GET", "/")
@@ -150,9 +171,16 @@ def test_client_proxy_with_foreign_ca_and_impostor_servers_get_502(topo: Topolog
         svc = snap.outbound.services["api-v1.default"]
         port = svc.ports[0]
         wrong = port.endpoints[0].model_copy(update={"identity": topo.v2.identity.uri})
-        svc = svc.model_copy(update={"ports": (port.model_copy(update={"endpoints": (wrong,)}), *svc.ports[1:])})
-        snap = snap.model_copy(update={"outbound": snap.outbound.model_copy(
-            update={"services": {**snap.outbound.services, "api-v1.default": svc}})})
+        svc = svc.model_copy(
+            update={"ports": (port.model_copy(update={"endpoints": (wrong,)}), *svc.ports[1:])}
+        )
+        snap = snap.model_copy(
+            update={
+                "outbound": snap.outbound.model_copy(
+                    update={"services": {**snap.outbound.services, "api-v1.default": svc}}
+                )
+            }
+        )
         await topo.proxies[topo.web.name].apply(snap)
         r2 = await topo.client().request("GET", "/", host="api-v1")
         assert r2.status == 502, (r2.status, r2.body)
@@ -166,7 +194,9 @@ def test_malformed_http_gets_400_and_the_proxy_keeps_serving(topo: Topology, loo
     answer = loop_thread.run(tcp_exchange(topo.web.address, OUTBOUND_HTTP_PORT, b"NOT HTTP AT ALL\r\n\r\n"))
     assert answer.startswith(b"HTTP/1.1 400")
     huge = b"GET / HTTP/1.1\r\nhost: api\r\nx-big: " + b"a" * 100_000 + b"\r\n\r\n"
-    assert loop_thread.run(tcp_exchange(topo.web.address, OUTBOUND_HTTP_PORT, huge)).startswith(b"HTTP/1.1 431")
+    assert loop_thread.run(tcp_exchange(topo.web.address, OUTBOUND_HTTP_PORT, huge)).startswith(
+        b"HTTP/1.1 431"
+    )
     assert loop_thread.run(topo.client().request("GET", "/")).status == 200
 
 
@@ -198,9 +228,16 @@ def test_slow_client_headers_are_bounded(topo: Topology, loop_thread: LoopThread
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
-def test_real_socket_sample_matches_the_oracle(topology: Topology, loop_thread: LoopThread, data: st.DataObject) -> None:
-    """The property test of test_proxy_authz.py, through real proxies: 25 policies x 4 requests (HTTP and TCP)."""
-    ids = [topology.web.identity.uri, topology.intruder.identity.uri, "spiffe://cluster.local/ns/default/sa/other"]
+def test_real_socket_sample_matches_the_oracle(
+    topology: Topology, loop_thread: LoopThread, data: st.DataObject
+) -> None:
+    """The property test of test_proxy_authz.py, through real proxies: 25 policies x 4 requests (HTTP and
+    TCP)."""
+    ids = [
+        topology.web.identity.uri,
+        topology.intruder.identity.uri,
+        "spiffe://cluster.local/ns/default/sa/other",
+    ]
     policy = data.draw(policy_strategy(ids, [HTTP_PORT, TCP_PORT, 1234]))
     loop_thread.run(topology.configure(authorization=policy))
     for _ in range(4):
@@ -213,8 +250,9 @@ def test_real_socket_sample_matches_the_oracle(topology: Topology, loop_thread: 
             method = data.draw(st.sampled_from(["GET", "POST", "DELETE"]))
             path = data.draw(paths)
             headers = data.draw(header_lists.filter(lambda h: all(k.lower() != "host" for k, _ in h)))
-            r = loop_thread.run(HttpClient(caller.address, OUTBOUND_HTTP_PORT).request(
-                method, path, headers=headers))
+            r = loop_thread.run(
+                HttpClient(caller.address, OUTBOUND_HTTP_PORT).request(method, path, headers=headers)
+            )
             assert r.status in (200, 403), (r.status, r.body)
             got = r.status == 200
             expected = oracle_allows(policy, "http", caller.identity.uri, HTTP_PORT, method, path, headers)
