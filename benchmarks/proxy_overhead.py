@@ -1,16 +1,16 @@
 """Proxy overhead: the same echo backend reached directly and through two sidecars (client sidecar -> mTLS ->
 server sidecar -> echo), measured side by side in one run.
 
-    .venv/bin/python benchmarks/proxy_overhead.py            # ~2 minutes
-    .venv/bin/python benchmarks/proxy_overhead.py --quick    # ~20 seconds, for a smoke check
+    .venv/bin/python benchmarks/proxy_overhead.py            # ~2 minutes .venv/bin/python
+    benchmarks/proxy_overhead.py --quick    # ~20 seconds, for a smoke check
 
 Every component is its own process (echo, two proxies, the load generator), as in the embedded runtime. Two
 measurements, each alternating direct / proxied rounds so machine noise hits both alike:
 
-* latency at a fixed rate: open loop (requests are scheduled at the rate and latency is counted from the scheduled
-  send time, so a stall is not hidden: no coordinated omission), HTTP/1.1 keep-alive, p50/p90/p99;
-* highest rate: closed loop with many keep-alive connections for a few seconds; requests per second overall and
-  per CPU-second of the proxies (read from /proc), i.e. the rate one core running proxies sustains.
+* latency at a fixed rate: open loop (requests are scheduled at the rate and latency is counted from the
+  scheduled send time, so a stall is not hidden: no coordinated omission), HTTP/1.1 keep-alive, p50/p90/p99;
+* highest rate: closed loop with many keep-alive connections for a few seconds; requests per second overall
+  and per CPU-second of the proxies (read from /proc), i.e. the rate one core running proxies sustains.
 
 Targets (issue 3 section 9): p50 overhead <= 0.5 ms; proxied throughput >= 50% of direct.
 """
@@ -97,8 +97,15 @@ async def fixed_rate(host: str, port: int, host_header: str, rate: float, second
     def q(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))]
 
-    return {"requests": len(latencies), "errors": errors, "seconds": elapsed, "p50_ms": q(0.5), "p90_ms": q(0.9),
-            "p99_ms": q(0.99), "mean_ms": statistics.fmean(latencies)}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": elapsed,
+        "p50_ms": q(0.5),
+        "p90_ms": q(0.9),
+        "p99_ms": q(0.99),
+        "mean_ms": statistics.fmean(latencies),
+    }
 
 
 async def max_rate(host: str, port: int, host_header: str, seconds: float, conns: int) -> dict:
@@ -133,8 +140,9 @@ def loadgen_main(args: list[str]) -> None:
 
     spec = json.loads(args[0])
     if spec["mode"] == "fixed":
-        coro = fixed_rate(spec["host"], spec["port"], spec["host_header"], spec["rate"], spec["seconds"],
-                          spec["conns"])
+        coro = fixed_rate(
+            spec["host"], spec["port"], spec["host_header"], spec["rate"], spec["seconds"], spec["conns"]
+        )
     else:
         coro = max_rate(spec["host"], spec["port"], spec["host_header"], spec["seconds"], spec["conns"])
     print(json.dumps(uvloop.run(coro)))
@@ -167,17 +175,33 @@ class Bench:
         self.mesh = LoopbackMesh()
         self.client = self.mesh.add("bench-client-0", "bench-client")
         self.server = self.mesh.add("echo-0", "echo", ["echo"])
-        allow = AuthorizationPolicy(rules=(AuthorizationRule(name="default/bench",
-                                                             sources=(self.client.identity.uri,),
-                                                             http=(HttpMatch(),)),))
+        allow = AuthorizationPolicy(
+            rules=(
+                AuthorizationRule(
+                    name="default/bench", sources=(self.client.identity.uri,), http=(HttpMatch(),)
+                ),
+            )
+        )
         self.procs: list[subprocess.Popen[bytes]] = []
         self.admin: dict[str, str] = {}
         py = sys.executable
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.echo_addr = (self.server.address, self.server.app_port(8080))
-        self.echo = subprocess.Popen([py, "-m", "smi_conformance.workload.echo", "--service", "echo",
-                                      "--instance", "echo-0", "--http", f"{self.echo_addr[0]}:{self.echo_addr[1]}"],
-                                     env=env, stderr=subprocess.PIPE)
+        self.echo = subprocess.Popen(
+            [
+                py,
+                "-m",
+                "smi_conformance.workload.echo",
+                "--service",
+                "echo",
+                "--instance",
+                "echo-0",
+                "--http",
+                f"{self.echo_addr[0]}:{self.echo_addr[1]}",
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
         self.procs.append(self.echo)
         self.echo.stderr.readline()  # type: ignore[union-attr]
         self.proxy_pids: dict[str, int] = {}
@@ -185,8 +209,19 @@ class Bench:
             d = workdir / inst.name
             write_credentials(d / "creds", inst.credentials)
             (d / "config.json").write_text(self.mesh.config(inst, **kw).model_dump_json())  # type: ignore[arg-type]
-            p = subprocess.Popen([py, "-m", "reference_mesh.proxy", "--credentials", str(d / "creds"),
-                                  "--config", str(d / "config.json")], env=env, stderr=subprocess.PIPE)
+            p = subprocess.Popen(
+                [
+                    py,
+                    "-m",
+                    "reference_mesh.proxy",
+                    "--credentials",
+                    str(d / "creds"),
+                    "--config",
+                    str(d / "config.json"),
+                ],
+                env=env,
+                stderr=subprocess.PIPE,
+            )
             self.procs.append(p)
             line = json.loads(p.stderr.readline())  # type: ignore[union-attr]
             self.admin[inst.name] = line["admin"]
@@ -195,8 +230,12 @@ class Bench:
             wait_ready(admin)
 
     def run_loadgen(self, spec: dict) -> dict:
-        out = subprocess.run([sys.executable, __file__, "--loadgen", json.dumps(spec)], capture_output=True,
-                             check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        out = subprocess.run(
+            [sys.executable, __file__, "--loadgen", json.dumps(spec)],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         return json.loads(out.stdout)
 
     def target(self, path: str) -> dict:
@@ -217,7 +256,9 @@ class Bench:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="short rounds (smoke check)")
     parser.add_argument("--rate", type=float, default=500.0, help="fixed request rate for latency (req/s)")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -226,17 +267,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
-            results: dict[str, Any] = {"fixed": {"direct": [], "proxied": []}, "max": {"direct": [], "proxied": []}}
+            results: dict[str, Any] = {
+                "fixed": {"direct": [], "proxied": []},
+                "max": {"direct": [], "proxied": []},
+            }
             for _ in range(rounds):
                 for path in ("direct", "proxied"):
-                    spec = {**bench.target(path), "mode": "fixed", "rate": args.rate, "seconds": fixed_s,
-                            "conns": 4}
+                    spec = {
+                        **bench.target(path),
+                        "mode": "fixed",
+                        "rate": args.rate,
+                        "seconds": fixed_s,
+                        "conns": 4,
+                    }
                     results["fixed"][path].append(bench.run_loadgen(spec))
             for _ in range(rounds):
                 for path in ("direct", "proxied"):
                     pids = {"echo": bench.echo.pid, **bench.proxy_pids}
                     before = {k: cpu_seconds(p) for k, p in pids.items()}
-                    r = bench.run_loadgen({**bench.target(path), "mode": "max", "seconds": max_s, "conns": 32})
+                    r = bench.run_loadgen(
+                        {**bench.target(path), "mode": "max", "seconds": max_s, "conns": 32}
+                    )
                     r["cpu_s"] = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
                     results["max"][path].append(r)
         finally:
@@ -254,20 +305,27 @@ def report(results: dict[str, Any], rate: float) -> None:
     print(f"{'':10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for path in ("direct", "proxied"):
         errors = sum(r["errors"] for r in results["fixed"][path])
-        print(f"{path:10}{med(path, 'fixed', 'p50_ms'):10.3f}{med(path, 'fixed', 'p90_ms'):10.3f}"
-              f"{med(path, 'fixed', 'p99_ms'):10.3f}{errors:8d}")
+        print(
+            f"{path:10}{med(path, 'fixed', 'p50_ms'):10.3f}{med(path, 'fixed', 'p90_ms'):10.3f}"
+            f"{med(path, 'fixed', 'p99_ms'):10.3f}{errors:8d}"
+        )
     p50_overhead = med("proxied", "fixed", "p50_ms") - med("direct", "fixed", "p50_ms")
     p99_overhead = med("proxied", "fixed", "p99_ms") - med("direct", "fixed", "p99_ms")
     print(f"overhead: p50 +{p50_overhead:.3f} ms (target <= 0.5 ms), p99 +{p99_overhead:.3f} ms")
     direct_rps, proxied_rps = med("direct", "max", "rps"), med("proxied", "max", "rps")
     proxy_cpu = statistics.median(
-        r["cpu_s"]["bench-client-0"] + r["cpu_s"]["echo-0"] for r in results["max"]["proxied"])
+        r["cpu_s"]["bench-client-0"] + r["cpu_s"]["echo-0"] for r in results["max"]["proxied"]
+    )
     proxied_reqs = statistics.median(r["requests"] for r in results["max"]["proxied"])
     per_core = proxied_reqs / proxy_cpu if proxy_cpu else float("nan")
-    print(f"highest rate (32 connections): direct {direct_rps:.0f} req/s, proxied {proxied_rps:.0f} req/s "
-          f"= {100 * proxied_rps / direct_rps:.0f}% of direct (target >= 50%)")
-    print(f"proxy CPU: {per_core:.0f} proxied requests per CPU-second of the two sidecars together "
-          f"({2 * per_core:.0f} per sidecar-core-second)")
+    print(
+        f"highest rate (32 connections): direct {direct_rps:.0f} req/s, proxied {proxied_rps:.0f} req/s "
+        f"= {100 * proxied_rps / direct_rps:.0f}% of direct (target >= 50%)"
+    )
+    print(
+        f"proxy CPU: {per_core:.0f} proxied requests per CPU-second of the two sidecars together "
+        f"({2 * per_core:.0f} per sidecar-core-second)"
+    )
 
 
 if __name__ == "__main__":

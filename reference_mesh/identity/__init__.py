@@ -2,8 +2,7 @@
 
 Typical use (what the embedded runtime does)::
 
-    ca = CertificateAuthority.create("cluster.local")
-    sid = SpiffeId("cluster.local", "default", "web")
+    ca = CertificateAuthority.create("cluster.local") sid = SpiffeId("cluster.local", "default", "web")
     rotator = CredentialsRotator(ca, sid, functools.partial(write_credentials, Path("run/web-0")))
     asyncio.create_task(rotator.run())     # the proxy watches run/web-0 and reloads each new certificate
 """

@@ -1,9 +1,8 @@
 """A mesh certificate authority: EC P-256 root, short-lived per-workload X.509-SVIDs.
 
 The CA signs leaf certificates directly (no intermediates): the trust bundle a proxy needs is then the set of
-root
-certificates of its trust domain, and rotating the CA is "add the new root to every bundle, re-issue, drop the
-old".
+root certificates of its trust domain, and rotating the CA is "add the new root to every bundle, re-issue,
+drop the old".
 """
 
 from __future__ import annotations
@@ -172,8 +171,7 @@ class CertificateAuthority:
         ``ttl``.
 
         ``extra_uris`` exists so tests can build certificates that verification must refuse; a real issuer
-        never
-        passes it. ``bundle`` overrides the bundle handed out (e.g. old + new root during CA rotation).
+        never passes it. ``bundle`` overrides the bundle handed out (e.g. old + new root during CA rotation).
         """
         if spiffe_id.trust_domain != self.trust_domain:
             raise ValueError(f"{spiffe_id} is not in trust domain {self.trust_domain!r}")

@@ -1,13 +1,10 @@
 """Credentials on disk, and their rotation.
 
 A sidecar reads its credentials from a directory holding ``cert.pem`` (leaf), ``key.pem`` and ``bundle.pem``;
-the
-issuer replaces them atomically (write temporary files, then rename ``bundle``, ``key``, ``cert`` in that
-order and
-bump ``generation``) so a reader never sees a key that does not match its certificate for long: the proxy
-reloads
-when ``generation`` changes and retries on a mismatch. This is the same shape as SPIFFE helper / Kubernetes
-projected-volume delivery, and works whether the proxy runs in the issuer's process or another one.
+the issuer replaces them atomically (write temporary files, then rename ``bundle``, ``key``, ``cert`` in that
+order and bump ``generation``) so a reader never sees a key that does not match its certificate for long: the
+proxy reloads when ``generation`` changes and retries on a mismatch. This is the same shape as SPIFFE helper /
+Kubernetes projected-volume delivery, and works whether the proxy runs in the issuer's process or another one.
 """
 
 from __future__ import annotations

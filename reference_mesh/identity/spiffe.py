@@ -1,8 +1,7 @@
 """SPIFFE ids for mesh workloads: ``spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>``.
 
 The mesh names a workload by its Kubernetes ServiceAccount, exactly as SMI's TrafficTarget does, so the id a
-proxy
-reads from a verified peer certificate can be compared directly with the sources of an access policy.
+proxy reads from a verified peer certificate can be compared directly with the sources of an access policy.
 """
 
 from __future__ import annotations

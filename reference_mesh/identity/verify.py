@@ -1,12 +1,9 @@
 """Verification of a peer's X.509-SVID, independent of any TLS library.
 
 The proxies' TLS handshake already refuses chains that do not lead to the bundle and expired certificates
-(OpenSSL
-does it with CERT_REQUIRED); :func:`verify_peer` then applies the SPIFFE rules OpenSSL knows nothing about,
-and
-repeats the chain and time checks so the rules hold even if a TLS setting is got wrong. A peer identity is
-only
-ever read through this function.
+(OpenSSL does it with CERT_REQUIRED); :func:`verify_peer` then applies the SPIFFE rules OpenSSL knows nothing
+about, and repeats the chain and time checks so the rules hold even if a TLS setting is got wrong. A peer
+identity is only ever read through this function.
 """
 
 from __future__ import annotations
@@ -60,10 +57,8 @@ def verify_peer(
     """Verify a peer leaf certificate (object or DER) against ``bundle``; return its SPIFFE id.
 
     Refuses (raises :class:`CertificateRejected`): a certificate not signed by a root of the bundle (a foreign
-    CA),
-    one outside its validity period, a CA certificate used as a leaf, one without exactly one SPIFFE URI SAN,
-    and one
-    whose id belongs to another trust domain.
+    CA), one outside its validity period, a CA certificate used as a leaf, one without exactly one SPIFFE URI
+    SAN, and one whose id belongs to another trust domain.
     """
     cert = x509.load_der_x509_certificate(leaf) if isinstance(leaf, bytes) else leaf
     when = now or dt.datetime.now(dt.timezone.utc)

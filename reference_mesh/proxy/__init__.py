@@ -3,8 +3,8 @@
 Public entry points (everything else is internal):
 
 * :class:`~reference_mesh.proxy.config.ProxyConfig` and its parts: the snapshot the control plane produces.
-* :class:`Proxy`: ``await proxy.start()``, ``await proxy.apply(config)`` / ``proxy.follow(source)``,
-  ``await proxy.stop()``; telemetry at ``proxy.telemetry`` or over the admin endpoint.
+* :class:`Proxy`: ``await proxy.start()``, ``await proxy.apply(config)`` / ``proxy.follow(source)``, ``await
+  proxy.stop()``; telemetry at ``proxy.telemetry`` or over the admin endpoint.
 * Config sources: :class:`ConfigSource` (protocol), :class:`FileConfigSource`, :class:`QueueConfigSource`,
   :class:`StaticConfigSource`.
 * ``python -m reference_mesh.proxy``: one proxy as its own process.

@@ -2,8 +2,8 @@
 
 The proxy reads its credentials from DIR (``cert.pem``, ``key.pem``, ``bundle.pem``, reloaded when they are
 rotated) and follows the snapshot in FILE (re-read when it changes; an invalid file is reported on the admin
-endpoint and ignored). When ready it prints one JSON line on stderr: ``{"admin": "127.0.0.1:PORT", "pid": ...}``.
-SIGINT/SIGTERM stop it cleanly.
+endpoint and ignored). When ready it prints one JSON line on stderr: ``{"admin": "127.0.0.1:PORT", "pid":
+...}``. SIGINT/SIGTERM stop it cleanly.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ def _address(value: str) -> tuple[str, int]:
     help="snapshot file (ProxyConfig JSON), followed for changes",
 )
 @click.option(
-    "--admin", "admin", default="127.0.0.1:0", show_default=True, help="admin endpoint HOST:PORT (0: any port)"
+    "--admin",
+    "admin",
+    default="127.0.0.1:0",
+    show_default=True,
+    help="admin endpoint HOST:PORT (0: any port)",
 )
 @click.option("--log-level", default="WARNING", show_default=True)
 def main(credentials: Path, config: Path, admin: str, log_level: str) -> None:
@@ -61,7 +65,11 @@ def main(credentials: Path, config: Path, admin: str, log_level: str) -> None:
         except CredentialsError as exc:
             raise click.ClickException(str(exc)) from None
         proxy.follow(FileConfigSource(config))
-        print(json.dumps({"admin": f"{host}:{proxy.admin_port}", "pid": os.getpid()}), file=sys.stderr, flush=True)
+        print(
+            json.dumps({"admin": f"{host}:{proxy.admin_port}", "pid": os.getpid()}),
+            file=sys.stderr,
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,11 +1,10 @@
 """The proxy's loopback admin endpoint (plain HTTP/1.1).
 
-GET /healthz                     200 while the process serves
-GET /ready                       200 once a snapshot is applied (else 503); JSON status either way
-GET /config                      the current snapshot (JSON)
-GET /telemetry?since=&until=     per-edge, per-second buckets (unix seconds; see telemetry.py)
-GET /metrics                     Prometheus text format (cumulative since start)
-GET /tap[?direction=&protocol=&source=&service=]   newline-delimited JSON, one finished request per line
+GET /healthz                     200 while the process serves GET /ready                       200 once a
+snapshot is applied (else 503); JSON status either way GET /config                      the current snapshot
+(JSON) GET /telemetry?since=&until=     per-edge, per-second buckets (unix seconds; see telemetry.py) GET
+/metrics                     Prometheus text format (cumulative since start) GET
+/tap[?direction=&protocol=&source=&service=]   newline-delimited JSON, one finished request per line
 """
 
 from __future__ import annotations

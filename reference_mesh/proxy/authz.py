@@ -1,8 +1,7 @@
 """Inbound authorization decisions (sans-IO): caller identity x request -> allow / deny, with a reason.
 
 Compiled once per snapshot from :class:`~reference_mesh.proxy.config.AuthorizationPolicy`. The caller identity
-is
-the SPIFFE id read from the verified peer certificate (``None`` when there is none), never a header.
+is the SPIFFE id read from the verified peer certificate (``None`` when there is none), never a header.
 """
 
 from __future__ import annotations
@@ -44,9 +43,10 @@ def normalize_path(path: str) -> str:
     """RFC 3986 dot-segment removal and slash merging (Envoy's normalize_path + merge_slashes).
 
     The inbound proxy matches and forwards the normalized path, so ``/api/../admin`` cannot pass an allow rule
-    for
-    ``/api/`` and then reach ``/admin`` in the application.
+    for ``/api/`` and then reach ``/admin`` in the application.
     """
+    if path.startswith("/") and "/." not in path and "//" not in path:
+        return path  # nothing to normalise (the common case)
     if not path.startswith("/"):
         path = "/" + path
     trailing = path.endswith("/") or path.endswith("/.") or path.endswith("/..")

@@ -1,66 +1,47 @@
 """The proxy configuration snapshot: the contract between the control plane and the sidecar proxy.
 
 The control plane compiles SMI objects (plus Services, endpoints and ServiceAccounts) into one
-:class:`ProxyConfig`
-per workload instance and hands it to the proxy (``Proxy.apply``, or any ``ConfigSource``). The proxy never
-sees an
-SMI object. A snapshot is immutable, JSON-serialisable (``model_dump_json`` / ``model_validate_json``) and
-complete:
-each one replaces the previous one atomically, so it must always describe the whole desired state.
+:class:`ProxyConfig` per workload instance and hands it to the proxy (``Proxy.apply``, or any
+``ConfigSource``). The proxy never sees an SMI object. A snapshot is immutable, JSON-serialisable
+(``model_dump_json`` / ``model_validate_json``) and complete: each one replaces the previous one atomically,
+so it must always describe the whole desired state.
 
 Semantics decisions (from ``shared/SPEC-NOTES.md``; compile SMI so they hold):
 
 * **Regexes are RE2** (google-re2), the syntax the linter checks and Envoy / Go meshes run. A snapshot whose
-  regex RE2
-  rejects fails validation with the field's location; nothing is applied.
+  regex RE2 rejects fails validation with the field's location; nothing is applied.
 * **pathRegex** is matched from the start of the request path (``re2.match``, i.e. anchored with ``^`` but not
-  with
-  ``$``), and only against the path: the query string is cut off before matching. ``/api`` therefore matches
-  ``/api/v1?x=1``. Header regexes are matched against the whole header value (``fullmatch``), case-
-  sensitively;
-  header names are case-insensitive. A missing header never matches.
+  with ``$``), and only against the path: the query string is cut off before matching. ``/api`` therefore
+  matches ``/api/v1?x=1``. Header regexes are matched against the whole header value (``fullmatch``),
+  case-sensitively; header names are case-insensitive. A missing header never matches.
 * **methods**: empty or containing ``"*"`` means every method; otherwise the request method must be listed
   (case-sensitive, HTTP methods are upper case).
 * Within one :class:`HttpMatch` every given condition must hold (AND); a list of matches is OR. A match with
-  no
-  conditions matches every request.
+  no conditions matches every request.
 * **Authorization is deny by default** and additive: an inbound request/connection is allowed when at least
-  one
-  :class:`AuthorizationRule` lists the caller's verified SPIFFE id and covers the request. TCP rules are L4:
-  they also
-  admit HTTP requests on their ports. An empty port list means every port. A rule with no sources allows
-  nobody
-  (SMI's "empty sources" resolution). ``permissive=True`` turns enforcement off (requests that would be denied
-  are
-  let through and reported as ``would_deny`` in tap and telemetry): a migration switch, off by default.
+  one :class:`AuthorizationRule` lists the caller's verified SPIFFE id and covers the request. TCP rules are
+  L4: they also admit HTTP requests on their ports. An empty port list means every port. A rule with no
+  sources allows nobody (SMI's "empty sources" resolution). ``permissive=True`` turns enforcement off
+  (requests that would be denied are let through and reported as ``would_deny`` in tap): a
+  migration switch, off by default.
 * **Ports**: a port in an authorization rule is the *destination port*, i.e. :attr:`InboundListener.port`, the
-  port
-  the destination workload is addressed on (conformance keeps Service port == targetPort).
+  port the destination workload is addressed on (conformance keeps Service port == targetPort).
 * **Traffic split** weights are exact rationals (``Fraction``; JSON ``"1/3"``, ``"2"`` or an integer), so
-  v1alpha1
-  Quantities compile exactly (``"500m"`` -> ``Fraction(1, 2)``). Zero-weight backends receive nothing. If a
-  split has
-  ``matches``, only requests matching one of them are split; every other request (and every TCP/UDP flow,
-  which
-  cannot match HTTP filters) goes to the root service's own endpoints. If every weight is zero, or the chosen
-  backend service is absent from :attr:`OutboundConfig.services` or has no endpoints on the port, the request
-  fails
-  with 503 and a ``x-mesh-error`` reason (TCP/UDP: the flow is closed). A backend gets traffic only on ports
-  whose
-  number matches the port the client addressed on the root service; a backend without that port is left out of
-  that
-  port's split.
+  v1alpha1 Quantities compile exactly (``"500m"`` -> ``Fraction(1, 2)``). Zero-weight backends receive
+  nothing. If a split has ``matches``, only requests matching one of them are split; every other request (and
+  every TCP/UDP flow, which cannot match HTTP filters) goes to the root service's own endpoints. If every
+  weight is zero, or the chosen backend service is absent from :attr:`OutboundConfig.services` or has no
+  endpoints on the port, the request fails with 503 and a ``x-mesh-error`` reason (TCP/UDP: the flow is
+  closed). A backend gets traffic only on ports whose number matches the port the client addressed on the root
+  service; a backend without that port is left out of that port's split.
 * **Which settings apply**: timeouts, retries and fault injection come from the service the client addressed
-  (the
-  root); load balancing, outlier ejection and circuit breaking from the service whose endpoints are used.
+  (the root); load balancing, outlier ejection and circuit breaking from the service whose endpoints are used.
 * **Identity**: an endpoint's ``identity`` is the SPIFFE id its certificate must present; the outbound proxy
-  refuses
-  a peer presenting another one (502). The inbound proxy reads the caller's identity only from its verified
-  certificate and passes it to the application in ``x-mesh-client-id``, after dropping any identity header the
-  client sent (``x-mesh-client-id``, ``l5d-client-id``, ``x-forwarded-client-cert``).
+  refuses a peer presenting another one (502). The inbound proxy reads the caller's identity only from its
+  verified certificate and passes it to the application in ``x-mesh-client-id``, after dropping any identity
+  header the client sent (``x-mesh-client-id``, ``l5d-client-id``, ``x-forwarded-client-cert``).
 * **Deadline propagation**: header ``x-mesh-timeout-ms`` (remaining milliseconds, a relative value so clocks
-  need not
-  agree). See ``docs/reference-mesh/resilience.md``.
+  need not agree). See ``docs/reference-mesh/resilience.md``.
 
 Defaults follow Linkerd and Envoy; each default names its source in ``docs/reference-mesh/resilience.md``.
 """
@@ -131,8 +112,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-# ----------------------------------------------------------------------------------------------------------
-# matching
+# ------------------------------------------------------------------------------------------------- matching
 class HttpMatch(_Model):
     """One HTTP request filter (an SMI HTTPRouteGroup match). All given conditions must hold."""
 
@@ -166,17 +146,14 @@ class PortSet(_Model):
         return not self.ports or port in self.ports
 
 
-# -----------------------------------------------------------------------------------------------------
-# authorization
+# -------------------------------------------------------------------------------------------- authorization
 class AuthorizationRule(_Model):
     """What one compiled TrafficTarget allows: these sources may make these requests.
 
     Compile one rule per TrafficTarget (or per TrafficTarget rule): ``http`` from its HTTPRouteGroup rules
-    (only the
-    named matches when the rule lists ``matches``, else all of the group's matches), ``tcp``/``udp`` from its
-    TCPRoute/UDPRoute rules (the union of their ports; ``PortSet()`` when a route has no ports, i.e. all
-    ports).
-    ``None`` means the TrafficTarget has no rule of that kind.
+    (only the named matches when the rule lists ``matches``, else all of the group's matches), ``tcp``/``udp``
+    from its TCPRoute/UDPRoute rules (the union of their ports; ``PortSet()`` when a route has no ports, i.e.
+    all ports). ``None`` means the TrafficTarget has no rule of that kind.
     """
 
     #: For reasons and logs, e.g. "default/allow-web" (namespace/TrafficTarget name).
@@ -198,8 +175,7 @@ class AuthorizationPolicy(_Model):
     permissive: bool = False
 
 
-# --------------------------------------------------------------------------------------------------------
-# resilience
+# ----------------------------------------------------------------------------------------------- resilience
 class LoadBalancing(_Model):
     """How an endpoint of a service is chosen. Default: Linkerd's power-of-two-choices over peak-EWMA
     latency."""
@@ -236,11 +212,9 @@ class RetryPolicy(_Model):
 
 class OutlierDetection(_Model):
     """Failure accrual: an endpoint with ``consecutive_failures`` failures in a row is ejected for a backoff
-    that
-    doubles with each ejection (``base_ejection_ms`` .. ``max_ejection_ms``), as Linkerd's consecutive-
-    failures
-    accrual does (7 failures, 1 s .. 60 s). At most ``max_ejection_percent`` of endpoints are ejected at once
-    (Envoy's idea); if every endpoint is ejected anyway, all are used (Envoy's panic mode)."""
+    that doubles with each ejection (``base_ejection_ms`` .. ``max_ejection_ms``), as Linkerd's consecutive-
+    failures accrual does (7 failures, 1 s .. 60 s). At most ``max_ejection_percent`` of endpoints are ejected
+    at once (Envoy's idea); if every endpoint is ejected anyway, all are used (Envoy's panic mode)."""
 
     enabled: bool = True
     consecutive_failures: Annotated[int, Field(ge=1)] = 7
@@ -293,8 +267,7 @@ class Resilience(_Model):
     routes: tuple[RoutePolicy, ...] = ()
 
 
-# ---------------------------------------------------------------------------------------------------------
-# outbound
+# ------------------------------------------------------------------------------------------------- outbound
 class Endpoint(_Model):
     """One instance behind a service port: where its inbound proxy listens and who it must be."""
 
@@ -345,8 +318,8 @@ class TrafficSplitConfig(_Model):
     name: str
     backends: tuple[SplitBackend, ...]
     # : None: split every request. A tuple: split only HTTP requests matching one of these (v1alpha3+
-    # ``matches``,
-    #: OR over all referenced HTTPRouteGroups' matches); the rest go to the root's own endpoints.
+    # ``matches``, : OR over all referenced HTTPRouteGroups' matches); the rest go to the root's own
+    # endpoints.
     matches: tuple[HttpMatch, ...] | None = None
     algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
 
@@ -383,8 +356,7 @@ class OutboundConfig(_Model):
     HTTP: one proxy-style listener on ``http_port``; the request's authority (Host header, or an absolute-form
     target) names the service: ``name``, ``name.namespace``, ``name.namespace.svc`` or
     ``name.namespace.svc.<cluster-domain>``, with an optional ``:port`` (default: the service's only HTTP
-    port, or
-    port 80). TCP and UDP: one local port per service port (``tcp`` / ``udp`` bindings).
+    port, or port 80). TCP and UDP: one local port per service port (``tcp`` / ``udp`` bindings).
     """
 
     http_port: Port | None = None
@@ -406,14 +378,12 @@ class OutboundConfig(_Model):
         return self
 
 
-# ----------------------------------------------------------------------------------------------------------
-# inbound
+# -------------------------------------------------------------------------------------------------- inbound
 class InboundListener(_Model):
     """A port of this workload that the proxy protects: peers dial ``port`` (mTLS) on the workload address and
-    the
-    proxy forwards allowed traffic to the application at ``app_address:app_port``. UDP listeners are TLS
-    streams
-    carrying length-prefixed datagrams (DTLS is not available): see docs/reference-mesh/data-plane.md."""
+    the proxy forwards allowed traffic to the application at ``app_address:app_port``. UDP listeners are TLS
+    streams carrying length-prefixed datagrams (DTLS is not available): see
+    docs/reference-mesh/data-plane.md."""
 
     port: Port
     protocol: ProtocolName = "http"
@@ -427,8 +397,7 @@ class InboundConfig(_Model):
     authorization: AuthorizationPolicy = AuthorizationPolicy()
 
 
-# ---------------------------------------------------------------------------------------------------------
-# snapshot
+# ------------------------------------------------------------------------------------------------- snapshot
 class WorkloadInfo(_Model):
     """Which workload instance this proxy serves. Its identity must equal its certificate's."""
 

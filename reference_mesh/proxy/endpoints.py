@@ -2,8 +2,7 @@
 ejection.
 
 State is keyed by (address, port) in an :class:`EndpointRegistry`, so a config swap that keeps an endpoint
-keeps its
-measurements and ejection status; endpoints that disappear are forgotten at the next swap.
+keeps its measurements and ejection status; endpoints that disappear are forgotten at the next swap.
 """
 
 from __future__ import annotations

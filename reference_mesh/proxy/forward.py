@@ -21,6 +21,7 @@ __all__ = ["RequestBody", "read_request_body", "relay_response", "send_request"]
 
 #: Identity headers a client could forge; dropped from every request the proxies receive.
 IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-client-cert"})
+_DROP_ON_SEND = IDENTITY_HEADERS | {"content-length"}  # content-length is re-added from the body's framing
 
 
 class RequestBody:
@@ -83,9 +84,10 @@ async def send_request(
     target: str,
     body: RequestBody,
     extra_headers: Iterable[tuple[str, str]],
-    drop: frozenset[str] = IDENTITY_HEADERS,
 ) -> None:
-    headers = forward_headers(head.headers, drop | {"content-length"})
+    """Forward a request head (identity and hop-by-hop headers dropped, ``extra_headers`` added), then its
+    body."""
+    headers = forward_headers(head.headers, _DROP_ON_SEND)
     headers += extra_headers
     headers += body.framing_headers()
     writer.write(render_request_head(head.method, target, headers))

@@ -1,18 +1,17 @@
 """HTTP/1.1 messages over asyncio streams, parsed by httptools (llhttp).
 
 :class:`MessageReader` turns bytes into events (a head, body chunks, end of message), reading from the socket
-only
-when the consumer asks for the next event: a body is never held whole, at most one socket read (64 KiB) is
-buffered, and a slow receiver slows the sender (the writer side awaits ``drain()``). Heads keep header names
-as
-sent; framing (Content-Length, chunked, until-close) is recorded so bodies can be re-framed when forwarded.
+only when the consumer asks for the next event: a body is never held whole, at most one socket read (64 KiB)
+is buffered, and a slow receiver slows the sender (the writer side awaits ``drain()``). Heads keep header
+names as sent; framing (Content-Length, chunked, until-close) is recorded so bodies can be re-framed when
+forwarded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httptools
@@ -57,13 +56,15 @@ class _Head:
     #: "length", "chunked", "none" (no body) or "close" (body until the connection closes; responses only).
     framing: str = "none"
     length: int | None = None
+    #: lower-case name -> first value, built once by the parser
+    by_name: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        """The first value of header ``name`` (any case)."""
+        if not self.by_name and self.headers:
+            for k, v in reversed(self.headers):
+                self.by_name[k.lower()] = v
+        return self.by_name.get(name.lower())
 
 
 @dataclass
@@ -102,7 +103,7 @@ class MessageReader:
     """Reads a sequence of requests (``response=False``) or responses (``response=True``) from a stream.
 
     Call :meth:`next_head`, then :meth:`next_body` until it returns None, then :meth:`next_head` again.
-    ``on_message_begin`` is called when the first byte of a new message arrives (used for header timeouts).
+    ``head_started_at`` and ``in_headers`` tell how long a message head has been arriving (header timeouts).
     """
 
     def __init__(self, reader: asyncio.StreamReader, *, response: bool, max_header_bytes: int = 64 * 1024):
@@ -118,7 +119,8 @@ class MessageReader:
         self._head_only = False  # response to HEAD / 204 / 304: no body whatever the headers say
         self.eof = False
         self._body_pending = False
-        self.on_message_begin_hook: Callable[[], None] | None = None
+        #: monotonic time the current (or last) message's first byte was parsed
+        self.head_started_at = 0.0
         self.expect_head_only = False
 
     def _new_parser(self) -> None:
@@ -132,8 +134,7 @@ class MessageReader:
         self._b = _Building()
         self._in_headers = True
         self._head_bytes = 0
-        if self.on_message_begin_hook is not None:
-            self.on_message_begin_hook()
+        self.head_started_at = time.monotonic()
 
     def on_url(self, url: bytes) -> None:
         self._b.url += url
@@ -150,7 +151,9 @@ class MessageReader:
         self._in_headers = False
         p = self._parser
         headers = self._b.headers
-        lower = {k.lower(): v for k, v in headers}
+        lower: dict[str, str] = {}
+        for k, v in reversed(headers):  # first occurrence wins
+            lower[k.lower()] = v
         version = p.get_http_version()
         te = lower.get("transfer-encoding", "")
         head: _Head
@@ -164,6 +167,7 @@ class MessageReader:
             head = ResponseHead(
                 headers, version, p.should_keep_alive(), status=status, reason=self._b.url.decode("latin-1")
             )
+        head.by_name = lower
         if "chunked" in te.lower():
             head.framing = "chunked"
         elif "content-length" in lower:
@@ -218,6 +222,11 @@ class MessageReader:
             self._head_only = False
             self._current = None
             self._new_parser()
+
+    @property
+    def head_ready(self) -> bool:
+        """A complete head is already parsed and queued."""
+        return bool(self._events) and isinstance(self._events[0], RequestHead | ResponseHead)
 
     @property
     def in_headers(self) -> bool:
@@ -276,30 +285,26 @@ def forward_headers(
 ) -> list[tuple[str, str]]:
     """Headers minus hop-by-hop ones (including those the Connection header names) and ``drop`` (lower
     case)."""
+    out = [(k, v) for k, v in headers if (kl := k.lower()) not in HOP_BY_HOP and kl not in drop]
+    if len(out) == len(headers):
+        return out  # no Connection header among them: nothing else to drop
     named: set[str] = set()
     for k, v in headers:
         if k.lower() == "connection":
             named.update(t.strip().lower() for t in v.split(","))
-    return [
-        (k, v)
-        for k, v in headers
-        if (kl := k.lower()) not in HOP_BY_HOP and kl not in named and kl not in drop
-    ]
+    return [(k, v) for k, v in out if k.lower() not in named] if named else out
 
 
-def _render_headers(lines: list[bytes], headers: list[tuple[str, str]]) -> bytes:
-    for k, v in headers:
-        lines.append(f"{k}: {v}".encode("latin-1"))
-    lines.append(b"\r\n")
-    return b"\r\n".join(lines)
+def _render(start: str, headers: list[tuple[str, str]]) -> bytes:
+    return "".join([start, "\r\n", *[f"{k}: {v}\r\n" for k, v in headers], "\r\n"]).encode("latin-1")
 
 
 def render_request_head(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
-    return _render_headers([f"{method} {target} HTTP/1.1".encode("latin-1")], headers)
+    return _render(f"{method} {target} HTTP/1.1", headers)
 
 
 def render_response_head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes:
-    return _render_headers([f"HTTP/1.1 {status} {reason}".encode("latin-1")], headers)
+    return _render(f"HTTP/1.1 {status} {reason}", headers)
 
 
 _REASONS = {

@@ -2,8 +2,7 @@
 
 The caller's identity comes only from its verified certificate (:meth:`MeshTls.peer_identity`); a connection
 without an acceptable certificate is closed before anything is read. Identity headers the caller sent are
-dropped
-and ``x-mesh-client-id`` is set from the certificate for the application.
+dropped and ``x-mesh-client-id`` is set from the certificate for the application.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """A small mesh on loopback, built in-process: for the proxy's own tests, the benchmark, and as a worked
-example of
-what the control plane must produce (one :class:`ProxyConfig` per workload instance).
+example of what the control plane must produce (one :class:`ProxyConfig` per workload instance).
 
 Each instance gets its own 127.x.y.z address (Linux routes all of 127/8 to lo), so every instance can use the
 same well-known ports: the application on ``APP_PORT`` (HTTP), the sidecar's inbound listeners on the service

@@ -1,9 +1,9 @@
 """The client side of the sidecar: the application's requests and flows out to services.
 
 HTTP: ``serve_http`` reads requests from the application (proxy-style listener: the authority names the
-service),
-routes each with the snapshot current when its head arrived, applies fault injection, the circuit breaker, the
-timeout and retries, and relays the response. TCP/UDP: one routing decision per connection / UDP flow.
+service), routes each with the snapshot current when its head arrived, applies fault injection, the circuit
+breaker, the timeout and retries, and relays the response. TCP/UDP: one routing decision per connection / UDP
+flow.
 """
 
 from __future__ import annotations

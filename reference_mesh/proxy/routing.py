@@ -1,9 +1,9 @@
 """Outbound routing (sans-IO): which service an authority names, and which backend a request or flow goes to.
 
 An :class:`OutboundTable` is compiled from one snapshot and never changes; ``Proxy.apply`` swaps the whole
-table, so
-a request routed with the old table finishes with it while the next request uses the new one. State that must
-outlive a swap (endpoint measurements, retry budgets, in-flight counts) lives in registries passed in.
+table, so a request routed with the old table finishes with it while the next request uses the new one. State
+that must outlive a swap (endpoint measurements, retry budgets, in-flight counts) lives in registries passed
+in.
 """
 
 from __future__ import annotations

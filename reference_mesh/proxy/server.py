@@ -1,16 +1,11 @@
 """The sidecar proxy: listeners, the current snapshot, credentials, telemetry. Start here.
 
-    proxy = Proxy(Path("run/web-0/credentials"), admin_port=15000)
-    await proxy.start()
-    await proxy.apply(config)            # or: proxy.follow(FileConfigSource(path))
-    ...
-    await proxy.stop()
+    proxy = Proxy(Path("run/web-0/credentials"), admin_port=15000) await proxy.start() await
+    proxy.apply(config)            # or: proxy.follow(FileConfigSource(path)) ... await proxy.stop()
 
 ``apply`` compiles the snapshot, binds any new listener, then swaps the compiled state in one assignment:
-requests
-already routed finish with the state they started with; a snapshot that does not compile or whose listeners
-cannot
-be bound is rejected whole (:class:`ConfigRejected`) and the previous one stays in force.
+requests already routed finish with the state they started with; a snapshot that does not compile or whose
+listeners cannot be bound is rejected whole (:class:`ConfigRejected`) and the previous one stays in force.
 """
 
 from __future__ import annotations
@@ -299,8 +294,7 @@ class Proxy:
     # ------------------------------------------------------------------------------------------ following
     def follow(self, source: ConfigSource) -> asyncio.Task[object]:
         """Apply every snapshot ``source`` yields, in the background. If the source ends or fails, the proxy
-        keeps
-        serving with the last snapshot applied; call ``follow`` again with a new source to resume."""
+        keeps serving with the last snapshot applied; call ``follow`` again with a new source to resume."""
         self.source = source
         return self._spawn(self._follow(source))
 

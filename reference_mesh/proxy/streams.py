@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import time
 
 from reference_mesh.proxy.config import ProxySettings
 from reference_mesh.proxy.http1 import MessageReader, RequestHead, ResponseHead
@@ -19,28 +20,32 @@ async def read_head_bounded(
     messages: MessageReader, writer: asyncio.StreamWriter, settings: ProxySettings
 ) -> RequestHead | ResponseHead | None:
     """The next request head, closing the connection if it stays idle longer than ``idle_timeout_ms`` or, once
-    a
-    request has begun, if its head takes longer than ``header_timeout_ms`` (slow-loris protection)."""
+    a request has begun, if its head takes longer than ``header_timeout_ms`` (slow-loris protection)."""
+    if messages.head_ready:
+        return await messages.next_head()  # pipelined: already parsed, no waiting
     loop = asyncio.get_running_loop()
-    transport = writer.transport
+    waiting_since = time.monotonic()
+    header_s, idle_s = settings.header_timeout_ms / 1000.0, settings.idle_timeout_ms / 1000.0
+    handle: asyncio.TimerHandle
 
-    def expire() -> None:
-        transport.abort()
-
-    idle = settings.header_timeout_ms if messages.in_headers else settings.idle_timeout_ms
-    handle = loop.call_later(idle / 1000.0, expire)
-
-    def begin() -> None:
+    def check() -> None:
+        # one timer, re-armed: a head that has begun gets header_s from its first byte, an idle wait idle_s
         nonlocal handle
-        handle.cancel()
-        handle = loop.call_later(settings.header_timeout_ms / 1000.0, expire)
+        now = time.monotonic()
+        if messages.in_headers:
+            due = max(messages.head_started_at, waiting_since) + header_s
+        else:
+            due = waiting_since + idle_s
+        if now >= due:
+            writer.transport.abort()
+        else:
+            handle = loop.call_later(min(due - now, header_s), check)
 
-    messages.on_message_begin_hook = begin
+    handle = loop.call_later(min(header_s, idle_s), check)
     try:
         return await messages.next_head()
     finally:
         handle.cancel()
-        messages.on_message_begin_hook = None
 
 
 async def close_quietly(writer: asyncio.StreamWriter) -> None:

@@ -2,24 +2,20 @@
 
 Every finished request (or TCP connection / UDP flow) is recorded once, by the proxy that saw it, under an
 :class:`Edge` and the wall-clock second it finished in: success and failure counts, counts per status code,
-and a
-latency histogram. Buckets are kept for ``retention_s`` seconds (15 minutes by default). The control plane
-reads
-them from the admin endpoint (``GET /telemetry?since=<unix seconds>``) and sums the seconds of a window, so
-``success_count`` for ``?t=30s`` is an exact integer, not a rate estimate.
+and a latency histogram. Buckets are kept for ``retention_s`` seconds (15 minutes by default). The control
+plane reads them from the admin endpoint (``GET /telemetry?since=<unix seconds>``) and sums the seconds of a
+window, so ``success_count`` for ``?t=30s`` is an exact integer, not a rate estimate.
 
 Outcome (the Traffic Metrics API's success/failure, as smi-metrics computes it from Linkerd's classification):
-an
-HTTP response with status < 500 is a success; a 5xx, a timeout or a transport error is a failure. A TCP
-connection or
-UDP flow that the proxy could carry to its end is a success; one refused or broken by an error is a failure. A
-request denied by authorization is a 403, i.e. a success by that definition: ``codes`` lets consumers see it.
+an HTTP response with status < 500 is a success; a 5xx, a timeout or a transport error is a failure. A TCP
+connection or UDP flow that the proxy could carry to its end is a success; one refused or broken by an error
+is a failure. A request denied by authorization is a 403, i.e. a success by that definition: ``codes`` lets
+consumers see it.
 
 Latency histograms are log-linear: bucket ``i`` holds latencies in ``[0.01 ms * g**i, 0.01 ms * g**(i+1))``
-with
-``g = 2 ** (1/16)``, so a quantile read from merged histograms is within 2.2% of the true value (reported at
-the
-bucket's geometric middle). :class:`LatencyHistogram` merges and reads them; the control plane should use it.
+with ``g = 2 ** (1/16)``, so a quantile read from merged histograms is within 2.2% of the true value (reported
+at the bucket's geometric middle). :class:`LatencyHistogram` merges and reads them; the control plane should
+use it.
 """
 
 from __future__ import annotations
@@ -92,10 +88,8 @@ class Edge:
     """Who talked to whom. Outbound edges are recorded by the caller's proxy, inbound by the callee's.
 
     ``service`` is the service the caller addressed (the split's root), ``backend`` the one that served it
-    (equal
-    to ``service`` without a split), ``split`` the TrafficSplit ("namespace/name") that chose the backend, if
-    any.
-    Inbound edges know the caller only by identity; ``source_instance`` is then empty.
+    (equal to ``service`` without a split), ``split`` the TrafficSplit ("namespace/name") that chose the
+    backend, if any. Inbound edges know the caller only by identity; ``source_instance`` is then empty.
     """
 
     direction: str  # "outbound" | "inbound"

@@ -2,10 +2,9 @@
 
 One server and one client :class:`ssl.SSLContext` per proxy. Rotation calls ``load_cert_chain`` on the same
 contexts: OpenSSL copies the certificate into each connection when it starts, so live connections keep theirs
-and
-new handshakes present the new one; nothing is dropped. A new CA is added to the verify store the same way;
-since a
-store cannot forget a CA, :func:`peer_identity` re-verifies every peer against the *current* bundle.
+and new handshakes present the new one; nothing is dropped. A new CA is added to the verify store the same
+way; since a store cannot forget a CA, :func:`peer_identity` re-verifies every peer against the *current*
+bundle.
 """
 
 from __future__ import annotations

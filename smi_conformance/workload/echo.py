@@ -1,20 +1,20 @@
 """The echo workload: tells the caller who answered and what it saw, over HTTP, TCP and UDP.
 
 The conformance suite reads its replies to learn which backend served a request (service, version, instance),
-so
-the same program runs behind every mesh under test: on loopback beside the reference mesh, in a pod on kind.
+so the same program runs behind every mesh under test: on loopback beside the reference mesh, in a pod on
+kind.
 
 HTTP (any method, keep-alive, pipelining, chunked or sized bodies; bodies are counted and hashed, never held):
 
     /<anything>[?delay=<ms>]   200, JSON: service, version, instance, method, path, query, headers,
     body_length,
                                body_sha256
-    /status/<code>             that status, same JSON
-    /bytes/<n>                 n bytes of body, streamed in 64 KiB chunks (chunked encoding)
-    /truncate                  announces 1000 bytes, sends 10, closes: a backend crashing mid-response
+    /status/<code>             that status, same JSON /bytes/<n>                 n bytes of body, streamed in
+    64 KiB chunks (chunked encoding) /truncate                  announces 1000 bytes, sends 10, closes: a
+    backend crashing mid-response
 
-TCP: on connect sends ``service=<s> version=<v> instance=<i>\\n``, then echoes every byte back.
-UDP: answers each datagram with the same line followed by the datagram.
+TCP: on connect sends ``service=<s> version=<v> instance=<i>\\n``, then echoes every byte back. UDP: answers
+each datagram with the same line followed by the datagram.
 
 Run: ``python -m smi_conformance.workload.echo --service web --version v1 --instance web-0 --http
 127.0.0.1:8080``.

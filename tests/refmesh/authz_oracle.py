@@ -1,8 +1,7 @@
 """An independent reading of the authorization semantics (config.py's docstring), for property tests.
 
 Written from the documented rules, not from authz.py: Python's ``re`` instead of RE2 (the generated patterns
-are
-in the subset where both agree), plain loops instead of compiled rules.
+are in the subset where both agree), plain loops instead of compiled rules.
 """
 
 from __future__ import annotations

@@ -77,8 +77,7 @@ class HttpClient:
     """A keep-alive HTTP/1.1 client on h11 (a parser independent of the proxy's httptools).
 
     Every client is remembered until :meth:`close_all` (the ``topo`` fixture calls it after each test), so
-    tests
-    need not close the ones they make."""
+    tests need not close the ones they make."""
 
     _open: ClassVar[list[HttpClient]] = []
 

@@ -135,9 +135,8 @@ def test_hundred_weight_updates_under_load_fail_no_request(topo: Topology, loop_
 
 def test_large_bodies_stream_without_buffering(topo: Topology, loop_thread: LoopThread) -> None:
     """The sink application proves streaming: it acknowledges the first MiB of an upload while the client
-    holds
-    back the rest, and the client acknowledges the first MiB of a download while the sink holds back the rest.
-    A proxy that buffered whole bodies would deadlock both and the test would time out."""
+    holds back the rest, and the client acknowledges the first MiB of a download while the sink holds back the
+    rest. A proxy that buffered whole bodies would deadlock both and the test would time out."""
     mesh = topo.mesh
     sink = mesh.add("sink-0", "sink", ["sink"])
     got_upload_start, got_download_start = asyncio.Event(), asyncio.Event()
