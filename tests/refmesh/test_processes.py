@@ -1,0 +1,131 @@
+"""The proxy and the echo workload as their own processes, as the embedded runtime and the benchmark run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from reference_mesh.identity import write_credentials
+from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
+from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT, LoopbackMesh
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _get(url: str, host: str | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _wait(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_proxy_and_echo_processes(tmp_path: Path) -> None:
+    mesh = LoopbackMesh()
+    client = mesh.add("client-0", "client")
+    server = mesh.add("echo-0", "echo", ["echo"])
+    allow = AuthorizationPolicy(
+        rules=(AuthorizationRule(name="default/a", sources=(client.identity.uri,), http=(HttpMatch(),)),)
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        echo = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "smi_conformance.workload.echo",
+                "--service",
+                "echo",
+                "--version",
+                "v3",
+                "--instance",
+                "echo-0",
+                "--http",
+                f"{server.address}:{server.app_port(8080)}",
+            ],
+            env=ENV,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(echo)
+        assert json.loads(echo.stderr.readline())["http"] == server.app_port(8080)  # type: ignore[union-attr]
+        admins = {}
+        for inst, kw in ((server, {"authorization": allow}), (client, {})):
+            d = tmp_path / inst.name
+            write_credentials(d / "creds", inst.credentials)
+            (d / "config.json").write_text(mesh.config(inst, **kw).model_dump_json())  # type: ignore[arg-type]
+            p = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "reference_mesh.proxy",
+                    "--credentials",
+                    str(d / "creds"),
+                    "--config",
+                    str(d / "config.json"),
+                ],
+                env=ENV,
+                stderr=subprocess.PIPE,
+            )
+            procs.append(p)
+            admins[inst.name] = json.loads(p.stderr.readline())["admin"]  # type: ignore[union-attr]
+        for admin in admins.values():
+            _wait(lambda a=admin: _get(f"http://{a}/ready")[0] == 200)
+        status, body = _get(f"http://{client.address}:{OUTBOUND_HTTP_PORT}/hi", host="echo")
+        assert status == 200 and json.loads(body)["version"] == "v3"
+        assert json.loads(body)["headers"]["x-mesh-client-id"] == client.identity.uri
+        # push a new snapshot by rewriting the file
+        new = mesh.config(client)
+        (tmp_path / client.name / "config.json").write_text(new.model_dump_json())
+        _wait(lambda: json.loads(_get(f"http://{admins[client.name]}/ready")[1])["version"] == new.version)
+        # an invalid file is reported and ignored
+        (tmp_path / client.name / "config.json").write_text("{not json")
+        _wait(lambda: json.loads(_get(f"http://{admins[client.name]}/ready")[1])["source_error"] is not None)
+        assert _get(f"http://{client.address}:{OUTBOUND_HTTP_PORT}/hi", host="echo")[0] == 200
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        codes = [p.wait(10) for p in procs]
+        for p in procs:
+            if p.stderr is not None:
+                p.stderr.close()
+    assert codes == [0, 0, 0]
+
+
+def test_proxy_process_reports_missing_credentials(tmp_path: Path) -> None:
+    (tmp_path / "creds").mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reference_mesh.proxy",
+            "--credentials",
+            str(tmp_path / "creds"),
+            "--config",
+            str(tmp_path / "c.json"),
+        ],
+        env=ENV,
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert b"cannot read credentials" in result.stderr and b"Traceback" not in result.stderr
