@@ -1,4 +1,4 @@
-"""The proxy and the echo workload as their own processes, as the embedded runtime and the benchmark run them."""
+"""The proxy and the echo workload as processes of their own, as the runtime and the benchmark run them."""
 
 from __future__ import annotations
 
