@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -154,42 +153,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_ready(admin: str, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(f"http://{admin}/ready", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"proxy at {admin} not ready")
-
-
 class Bench:
+    """echo-0 (echo app + server sidecar) and bench-client-0 (client sidecar), each component a process."""
+
     def __init__(self, workdir: Path):
-        from reference_mesh.identity import write_credentials
         from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
         from reference_mesh.proxy.loopback import LoopbackMesh
+        from reference_mesh.proxy.process import ProxyProcess, spawn_proxy
 
         self.mesh = LoopbackMesh()
         self.client = self.mesh.add("bench-client-0", "bench-client")
         self.server = self.mesh.add("echo-0", "echo", ["echo"])
-        allow = AuthorizationPolicy(
-            rules=(
-                AuthorizationRule(
-                    name="default/bench", sources=(self.client.identity.uri,), http=(HttpMatch(),)
-                ),
-            )
+        rule = AuthorizationRule(
+            name="default/bench", sources=(self.client.identity.uri,), http=(HttpMatch(),)
         )
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.admin: dict[str, str] = {}
-        py = sys.executable
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.echo_addr = (self.server.address, self.server.app_port(8080))
         self.echo = subprocess.Popen(
             [
-                py,
+                sys.executable,
                 "-m",
                 "smi_conformance.workload.echo",
                 "--service",
@@ -202,32 +184,21 @@ class Bench:
             env=env,
             stderr=subprocess.PIPE,
         )
-        self.procs.append(self.echo)
         self.echo.stderr.readline()  # type: ignore[union-attr]
-        self.proxy_pids: dict[str, int] = {}
-        for inst, kw in ((self.server, {"authorization": allow}), (self.client, {})):
-            d = workdir / inst.name
-            write_credentials(d / "creds", inst.credentials)
-            (d / "config.json").write_text(self.mesh.config(inst, **kw).model_dump_json())  # type: ignore[arg-type]
-            p = subprocess.Popen(
-                [
-                    py,
-                    "-m",
-                    "reference_mesh.proxy",
-                    "--credentials",
-                    str(d / "creds"),
-                    "--config",
-                    str(d / "config.json"),
-                ],
-                env=env,
-                stderr=subprocess.PIPE,
-            )
-            self.procs.append(p)
-            line = json.loads(p.stderr.readline())  # type: ignore[union-attr]
-            self.admin[inst.name] = line["admin"]
-            self.proxy_pids[inst.name] = p.pid
-        for admin in self.admin.values():
-            wait_ready(admin)
+        self.proxies: dict[str, ProxyProcess] = {}
+        try:
+            for inst, kw in (
+                (self.server, {"authorization": AuthorizationPolicy(rules=(rule,))}),
+                (self.client, {}),
+            ):
+                config = self.mesh.config(inst, **kw)  # type: ignore[arg-type]
+                self.proxies[inst.name] = spawn_proxy(workdir / inst.name, inst.credentials, config, env=env)
+            for proxy in self.proxies.values():
+                proxy.wait_ready()
+        except BaseException:
+            self.close()
+            raise
+        self.proxy_pids = {name: proxy.popen.pid for name, proxy in self.proxies.items()}
 
     def run_loadgen(self, spec: dict) -> dict:
         out = subprocess.run(
@@ -246,13 +217,13 @@ class Bench:
         return {"host": self.client.address, "port": OUTBOUND_HTTP_PORT, "host_header": "echo"}
 
     def close(self) -> None:
-        for p in self.procs:
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        for proxy in self.proxies.values():
+            proxy.stop()
+        self.echo.send_signal(signal.SIGTERM)
+        try:
+            self.echo.wait(10)
+        except subprocess.TimeoutExpired:
+            self.echo.kill()
 
 
 def main() -> None:

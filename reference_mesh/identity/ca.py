@@ -27,6 +27,24 @@ DEFAULT_WORKLOAD_TTL = dt.timedelta(hours=24)
 _BACKDATE = dt.timedelta(seconds=60)
 
 
+def _key_usage(**allowed: bool) -> x509.KeyUsage:
+    """digitalSignature plus the usages named; everything else off."""
+    flags = dict.fromkeys(
+        (
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    return x509.KeyUsage(digital_signature=True, **{**flags, **allowed})
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -121,17 +139,7 @@ class CertificateAuthority:
             .not_valid_after(start + ttl)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                _key_usage(key_cert_sign=True, crl_sign=True),
                 critical=True,
             )
             .add_extension(ski, critical=False)
@@ -198,17 +206,7 @@ class CertificateAuthority:
             .not_valid_after(start + _BACKDATE + ttl)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=True,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                _key_usage(key_agreement=True),
                 critical=True,
             )
             .add_extension(

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import click
+import uvloop
 
 from reference_mesh.identity import CredentialsError
 from reference_mesh.proxy.server import Proxy
@@ -77,12 +78,7 @@ def main(credentials: Path, config: Path, admin: str, log_level: str) -> None:
         await stop.wait()
         await proxy.stop()
 
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(run())
-    else:
-        uvloop.run(run())
+    uvloop.run(run())
 
 
 if __name__ == "__main__":

@@ -243,19 +243,32 @@ async def _serve_tcp(
         code = "tcp"
     finally:
         await close_quietly(writer)
-        latency_ms = (time.monotonic() - started) * 1000.0
-        proxy.record(_edge(proxy, listener, "tcp", source), ok, code, latency_ms)
-        _tap(
-            proxy,
-            {
-                "protocol": "tcp",
-                "source": source,
-                "port": listener.port,
-                "outcome": code,
-                "authz": decision.reason,
-                "would_deny": decision.would_deny,
-            },
-        )
+        _flow_done(proxy, listener, "tcp", source, decision, ok, code, started)
+
+
+def _flow_done(
+    proxy: Proxy,
+    listener: InboundListener,
+    protocol: str,
+    source: str,
+    decision: Decision,
+    ok: bool,
+    code: str,
+    started: float,
+) -> None:
+    """Telemetry and tap for a finished TCP connection or UDP flow."""
+    proxy.record(_edge(proxy, listener, protocol, source), ok, code, (time.monotonic() - started) * 1000.0)
+    _tap(
+        proxy,
+        {
+            "protocol": protocol,
+            "source": source,
+            "port": listener.port,
+            "outcome": code,
+            "authz": decision.reason,
+            "would_deny": decision.would_deny,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------------- UDP
@@ -297,15 +310,4 @@ async def _serve_udp(
         if transport is not None:
             transport.close()
         await close_quietly(writer)
-        proxy.record(_edge(proxy, listener, "udp", source), ok, code, (time.monotonic() - started) * 1000.0)
-        _tap(
-            proxy,
-            {
-                "protocol": "udp",
-                "source": source,
-                "port": listener.port,
-                "outcome": code,
-                "authz": decision.reason,
-                "would_deny": decision.would_deny,
-            },
-        )
+        _flow_done(proxy, listener, "udp", source, decision, ok, code, started)

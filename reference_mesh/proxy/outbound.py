@@ -265,12 +265,7 @@ async def _one_attempt(
     ok = False
     try:
         try:
-            up = await proxy.pool.acquire(
-                ep.endpoint.address,
-                ep.endpoint.port,
-                identity=ep.endpoint.identity,
-                connect_timeout=lb.connect_timeout_ms / 1000.0,
-            )
+            up = await proxy.pool.acquire_endpoint(ep.endpoint, lb.connect_timeout_ms)
         except ConnectError as exc:
             raise _Failed(-1, str(exc), body.replayable) from exc
         extra = []
@@ -351,12 +346,7 @@ async def _connect_flow(proxy: Proxy, target: Target) -> tuple[Upstream, Endpoin
         if ep is None:
             break
         try:
-            up = await proxy.pool.acquire(
-                ep.endpoint.address,
-                ep.endpoint.port,
-                identity=ep.endpoint.identity,
-                connect_timeout=res.connect_timeout_ms / 1000.0,
-            )
+            up = await proxy.pool.acquire_endpoint(ep.endpoint, res.connect_timeout_ms)
         except ConnectError as exc:
             ep.record_outcome(False, time.monotonic(), res.outlier_detection, target.balancer.pool)
             tried, error = ep, str(exc)

@@ -8,6 +8,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from reference_mesh.proxy.config import Endpoint
 from reference_mesh.proxy.http1 import MessageReader
 from reference_mesh.proxy.timeouts import Deadline
 from reference_mesh.proxy.tls import MeshTls, PeerIdentityError
@@ -81,6 +82,15 @@ class ConnectionPool:
         self.opened += 1
         return Upstream(
             key, reader, writer, MessageReader(reader, response=True, max_header_bytes=self.max_header_bytes)
+        )
+
+    async def acquire_endpoint(self, endpoint: Endpoint, connect_timeout_ms: int) -> Upstream:
+        """A connection to a mesh endpoint whose peer proves the endpoint's identity."""
+        return await self.acquire(
+            endpoint.address,
+            endpoint.port,
+            identity=endpoint.identity,
+            connect_timeout=connect_timeout_ms / 1000.0,
         )
 
     def release(self, conn: Upstream, reusable: bool) -> None:

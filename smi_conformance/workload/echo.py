@@ -27,13 +27,13 @@ import contextlib
 import hashlib
 import json
 import signal
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import parse_qs
 
 import click
 import httptools
+import uvloop
 
 __all__ = ["EchoIdentity", "EchoServer"]
 
@@ -333,20 +333,7 @@ def main(
         await stop.wait()
         await server.stop()
 
-    _run(run())
-
-
-def _run(coro: object) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(coro)  # type: ignore[arg-type]
-    else:
-        uvloop.run(coro)  # type: ignore[arg-type]
-
-
-def cli(argv: Sequence[str] | None = None) -> None:
-    main(args=argv)
+    uvloop.run(run())
 
 
 if __name__ == "__main__":

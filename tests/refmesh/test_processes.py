@@ -11,9 +11,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from reference_mesh.identity import write_credentials
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT, LoopbackMesh
+from reference_mesh.proxy.process import ProxyProcess, spawn_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -47,67 +47,49 @@ def test_proxy_and_echo_processes(tmp_path: Path) -> None:
     allow = AuthorizationPolicy(
         rules=(AuthorizationRule(name="default/a", sources=(client.identity.uri,), http=(HttpMatch(),)),)
     )
-    procs: list[subprocess.Popen[bytes]] = []
+    app = f"{server.address}:{server.app_port(8080)}"
+    echo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smi_conformance.workload.echo",
+            "--service",
+            "echo",
+            "--version",
+            "v3",
+            "--instance",
+            "echo-0",
+            "--http",
+            app,
+        ],
+        env=ENV,
+        stderr=subprocess.PIPE,
+    )
+    proxies: dict[str, ProxyProcess] = {}
     try:
-        echo = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "smi_conformance.workload.echo",
-                "--service",
-                "echo",
-                "--version",
-                "v3",
-                "--instance",
-                "echo-0",
-                "--http",
-                f"{server.address}:{server.app_port(8080)}",
-            ],
-            env=ENV,
-            stderr=subprocess.PIPE,
-        )
-        procs.append(echo)
         assert json.loads(echo.stderr.readline())["http"] == server.app_port(8080)  # type: ignore[union-attr]
-        admins = {}
         for inst, kw in ((server, {"authorization": allow}), (client, {})):
-            d = tmp_path / inst.name
-            write_credentials(d / "creds", inst.credentials)
-            (d / "config.json").write_text(mesh.config(inst, **kw).model_dump_json())  # type: ignore[arg-type]
-            p = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "reference_mesh.proxy",
-                    "--credentials",
-                    str(d / "creds"),
-                    "--config",
-                    str(d / "config.json"),
-                ],
-                env=ENV,
-                stderr=subprocess.PIPE,
-            )
-            procs.append(p)
-            admins[inst.name] = json.loads(p.stderr.readline())["admin"]  # type: ignore[union-attr]
-        for admin in admins.values():
-            _wait(lambda a=admin: _get(f"http://{a}/ready")[0] == 200)
-        status, body = _get(f"http://{client.address}:{OUTBOUND_HTTP_PORT}/hi", host="echo")
+            config = mesh.config(inst, **kw)  # type: ignore[arg-type]
+            proxies[inst.name] = spawn_proxy(tmp_path / inst.name, inst.credentials, config, env=ENV)
+        for proxy in proxies.values():
+            proxy.wait_ready()
+        outbound = f"http://{client.address}:{OUTBOUND_HTTP_PORT}/hi"
+        status, body = _get(outbound, host="echo")
         assert status == 200 and json.loads(body)["version"] == "v3"
         assert json.loads(body)["headers"]["x-mesh-client-id"] == client.identity.uri
-        # push a new snapshot by rewriting the file
+        # push a new snapshot: the proxy follows its file
         new = mesh.config(client)
-        (tmp_path / client.name / "config.json").write_text(new.model_dump_json())
-        _wait(lambda: json.loads(_get(f"http://{admins[client.name]}/ready")[1])["version"] == new.version)
+        proxies[client.name].push(new)
+        _wait(lambda: proxies[client.name].status()["version"] == new.version)
         # an invalid file is reported and ignored
-        (tmp_path / client.name / "config.json").write_text("{not json")
-        _wait(lambda: json.loads(_get(f"http://{admins[client.name]}/ready")[1])["source_error"] is not None)
-        assert _get(f"http://{client.address}:{OUTBOUND_HTTP_PORT}/hi", host="echo")[0] == 200
+        proxies[client.name].config_path.write_text("{not json")
+        _wait(lambda: proxies[client.name].status()["source_error"] is not None)
+        assert _get(outbound, host="echo")[0] == 200
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        codes = [p.wait(10) for p in procs]
-        for p in procs:
-            if p.stderr is not None:
-                p.stderr.close()
+        codes = [proxy.stop() for proxy in proxies.values()]
+        echo.send_signal(signal.SIGTERM)
+        codes.append(echo.wait(10))
+        echo.stderr.close()  # type: ignore[union-attr]
     assert codes == [0, 0, 0]
 
 
