@@ -10,7 +10,6 @@ snapshot is applied (else 503); JSON status either way GET /config              
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from dataclasses import asdict
@@ -18,14 +17,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from reference_mesh.proxy.http1 import (
-    LAST_CHUNK,
     HttpProtocolError,
     MessageReader,
     RequestHead,
     encode_chunk,
     render_response_head,
 )
-from reference_mesh.proxy.streams import close_quietly
 from reference_mesh.proxy.telemetry import HIST_GROWTH, HIST_MIN_MS, bucket_middle_ms
 
 if TYPE_CHECKING:
@@ -136,7 +133,10 @@ def _json(writer: asyncio.StreamWriter, status_code: int, data: Any) -> None:
     _reply(writer, status_code, json.dumps(data, indent=None).encode() + b"\n", "application/json")
 
 
-async def _tap(proxy: Proxy, query: dict[str, list[str]], writer: asyncio.StreamWriter) -> None:
+async def _tap(
+    proxy: Proxy, query: dict[str, list[str]], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Stream events until the client goes away (its end of the connection closes) or the proxy stops."""
     filters = {k: v[0] for k, v in query.items() if k in ("direction", "protocol", "source", "service")}
 
     def accept(event: dict[str, Any]) -> bool:
@@ -148,10 +148,20 @@ async def _tap(proxy: Proxy, query: dict[str, list[str]], writer: asyncio.Stream
         )
     )
     await writer.drain()
-    async for event in proxy.tap.subscribe(accept):
-        writer.write(encode_chunk(json.dumps(event).encode() + b"\n"))
-        await writer.drain()
-    writer.write(LAST_CHUNK)
+
+    async def pump() -> None:
+        async for event in proxy.tap.subscribe(accept):
+            writer.write(encode_chunk(json.dumps(event).encode() + b"\n"))
+            await writer.drain()
+
+    streaming = asyncio.ensure_future(pump())
+    client_gone = asyncio.ensure_future(reader.read())
+    try:
+        await asyncio.wait({streaming, client_gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (streaming, client_gone):
+            task.cancel()
+        await asyncio.gather(streaming, client_gone, return_exceptions=True)
 
 
 async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -184,7 +194,7 @@ async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.Stre
             elif path == "/metrics":
                 _reply(writer, 200, prometheus_text(proxy).encode(), "text/plain; version=0.0.4")
             elif path == "/tap":
-                await _tap(proxy, query, writer)
+                await _tap(proxy, query, reader, writer)
                 break
             else:
                 _json(writer, 404, {"error": f"no such endpoint {path}"})
@@ -192,5 +202,4 @@ async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.Stre
     except (HttpProtocolError, ConnectionError, OSError):
         pass
     finally:
-        with contextlib.suppress(Exception):
-            await close_quietly(writer)
+        writer.close()

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from reference_mesh.proxy.http1 import (
     LAST_CHUNK,
+    HttpProtocolError,
     MessageReader,
     RequestHead,
     ResponseHead,
@@ -17,11 +18,12 @@ from reference_mesh.proxy.http1 import (
     render_response_head,
 )
 
-__all__ = ["RequestBody", "read_request_body", "relay_response", "send_request"]
+__all__ = ["RequestBody", "read_request_body", "read_response", "relay_response", "send_request"]
 
 #: Identity headers a client could forge; dropped from every request the proxies receive.
 IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-client-cert"})
-_DROP_ON_SEND = IDENTITY_HEADERS | {"content-length"}  # content-length is re-added from the body's framing
+# content-length is re-added from the body's framing; Expect is answered by the proxy (read_request_body)
+_DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect"}
 
 
 class RequestBody:
@@ -66,10 +68,21 @@ class RequestBody:
             self.complete = await self.messages.next_body() is None
 
 
-async def read_request_body(head: RequestHead, messages: MessageReader, max_buffered: int) -> RequestBody:
-    """Buffer the body when it is small and its size is known (so it can be retried); otherwise stream it."""
+async def read_request_body(
+    head: RequestHead,
+    messages: MessageReader,
+    max_buffered: int,
+    continue_to: asyncio.StreamWriter | None = None,
+) -> RequestBody:
+    """Buffer the body when it is small and its size is known (so it can be retried); otherwise stream it.
+
+    A client that sent ``Expect: 100-continue`` waits for an interim response before sending its body: the
+    proxy answers it itself on ``continue_to`` (and never forwards ``Expect``) when it means to read the body.
+    """
     if head.framing == "none":
         return RequestBody(head, messages, b"")
+    if continue_to is not None and (head.header("expect") or "").lower() == "100-continue":
+        continue_to.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     if head.framing == "length" and head.length is not None and head.length <= max_buffered:
         parts = []
         while (chunk := await messages.next_body()) is not None:
@@ -93,6 +106,18 @@ async def send_request(
     writer.write(render_request_head(head.method, target, headers))
     await body.write_to(writer)
     await writer.drain()
+
+
+async def read_response(messages: MessageReader, method: str) -> ResponseHead:
+    """The final response to a request sent with ``method`` (interim 1xx responses are skipped; a response to
+    HEAD has no body whatever its headers announce)."""
+    while True:
+        messages.expect_head_only = method == "HEAD"
+        head = await messages.next_head()
+        if not isinstance(head, ResponseHead):
+            raise HttpProtocolError("the upstream closed the connection before responding", 502)
+        if head.status >= 200:
+            return head
 
 
 async def relay_response(

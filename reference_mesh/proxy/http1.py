@@ -175,7 +175,11 @@ class MessageReader:
         elif isinstance(head, ResponseHead) and not (100 <= head.status < 200 or head.status in (204, 304)):
             head.framing = "close"
             head.keep_alive = False
-        if isinstance(head, ResponseHead) and (self.expect_head_only or head.status in (204, 304)):
+        if (
+            isinstance(head, ResponseHead)
+            and head.status >= 200
+            and (self.expect_head_only or head.status in (204, 304))
+        ):
             head.framing, self._head_only = "none", True
         if head.framing == "length" and head.length == 0:
             head.framing = "none"
@@ -187,6 +191,7 @@ class MessageReader:
             self._events.append(BodyChunk(body))
 
     def on_message_complete(self) -> None:
+        self._head_only = False
         self._events.append(END)
 
     # -------------------------------------------------------------------------------------------- reading

@@ -14,12 +14,11 @@ import time
 from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import Decision, normalize_path, request_path
-from reference_mesh.proxy.forward import read_request_body, relay_response, send_request
+from reference_mesh.proxy.forward import read_request_body, read_response, relay_response, send_request
 from reference_mesh.proxy.http1 import (
     HttpProtocolError,
     MessageReader,
     RequestHead,
-    ResponseHead,
     simple_response,
 )
 from reference_mesh.proxy.outbound import DEADLINE_HEADER
@@ -176,7 +175,7 @@ async def _to_app(
     relaying = False
     try:
         async with Deadline(timeout):
-            body = await read_request_body(head, messages, 0)
+            body = await read_request_body(head, messages, 0, continue_to=writer)
             try:
                 up = await proxy.app_pool.acquire(
                     listener.app_address, listener.app_port, connect_timeout=1.0
@@ -190,11 +189,7 @@ async def _to_app(
                 return 502, str(exc), head.keep_alive
             target = path + ("?" + query if query else "")
             await send_request(up.writer, head, target, body, [(CLIENT_ID_HEADER, source)])
-            response = await up.messages.next_head()
-            while isinstance(response, ResponseHead) and 100 <= response.status < 200:
-                response = await up.messages.next_head()
-            if not isinstance(response, ResponseHead):
-                raise HttpProtocolError("application closed the connection before responding", 502)
+            response = await read_response(up.messages, head.method)
             relaying = True
             await relay_response(response, up.messages, writer, keep_alive=head.keep_alive)
             proxy.app_pool.release(up, response.keep_alive and response.framing != "close")

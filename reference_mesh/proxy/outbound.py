@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import request_path
 from reference_mesh.proxy.endpoints import EndpointState
-from reference_mesh.proxy.forward import RequestBody, read_request_body, relay_response, send_request
+from reference_mesh.proxy.forward import (
+    RequestBody,
+    read_request_body,
+    read_response,
+    relay_response,
+    send_request,
+)
 from reference_mesh.proxy.http1 import (
     HttpProtocolError,
     MessageReader,
     RequestHead,
-    ResponseHead,
     simple_response,
 )
 from reference_mesh.proxy.pool import ConnectError, Upstream
@@ -191,7 +196,9 @@ async def _attempts(
         raise RouteError(503, f"circuit breaker open: {backend.key} has {limit.limit} requests in flight")
     try:
         async with Deadline(timeout_ms / 1000.0 if timeout_ms else None):
-            body = await read_request_body(head, messages, res.retries.max_buffered_body_bytes)
+            body = await read_request_body(
+                head, messages, res.retries.max_buffered_body_bytes, continue_to=writer
+            )
             budget = root.runtime.budget
             budget.record_request(time.monotonic())
             retryable = may_retry(
@@ -273,17 +280,11 @@ async def _one_attempt(
             extra.append((DEADLINE_HEADER, str(max(1, int((deadline_at - time.monotonic()) * 1000)))))
         try:
             await send_request(up.writer, head, _origin_form(head.target), body, extra)
-            response = await up.messages.next_head()
-            while isinstance(response, ResponseHead) and 100 <= response.status < 200:
-                response = await up.messages.next_head()  # interim responses are not relayed
+            response = await read_response(up.messages, head.method)
         except (ConnectionError, OSError, HttpProtocolError) as exc:
             raise _Failed(
                 502, f"{where} failed: {exc or type(exc).__name__}", body.replayable and up.reused
             ) from exc
-        if not isinstance(response, ResponseHead):
-            raise _Failed(
-                502, f"{where} closed the connection before responding", body.replayable and up.reused
-            )
         if retry_status and response.status in target.root.resilience.retries.retry_on_status:
             raise _Failed(response.status, f"{where} answered {response.status}", True)
         ex.status, ex.relaying = response.status, True

@@ -106,7 +106,7 @@ class Proxy:
             self._spawn(self._watch_credentials(source))
         if self._admin_port is not None:
             self._admin = await asyncio.start_server(
-                functools.partial(admin.serve, self), self.admin_address, self._admin_port
+                self._tracked(functools.partial(admin.serve, self)), self.admin_address, self._admin_port
             )
 
     async def stop(self) -> None:

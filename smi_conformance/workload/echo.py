@@ -183,10 +183,11 @@ class _HttpEcho(asyncio.Protocol):
                 "body_sha256": req.digest.hexdigest(),
             }
         ).encode()
-        body_out = b"" if req.method == "HEAD" else body
+        body_out = b"" if req.method == "HEAD" or status in (204, 304) else body
+        length = "" if status in (204, 304) else f"content-length: {len(body)}\r\n"  # 204/304 carry no body
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nx-echo-instance: {self.ident.instance}\r\n"
+            f"{length}x-echo-instance: {self.ident.instance}\r\n"
         ).encode()
         self._raw(head + conn + b"\r\n" + body_out, close=close)
 

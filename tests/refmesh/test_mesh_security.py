@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import ssl
 import tempfile
 import time
@@ -258,3 +259,25 @@ def test_real_socket_sample_matches_the_oracle(
             expected = oracle_allows(policy, "http", caller.identity.uri, HTTP_PORT, method, path, headers)
         assert got == expected, (kind, caller.name, policy)
     loop_thread.run(HttpClient.close_all())
+
+
+def test_permissive_mode_lets_traffic_through_and_reports_it(topo: Topology, loop_thread: LoopThread) -> None:
+    loop_thread.run(topo.configure(authorization=AuthorizationPolicy(permissive=True)))
+
+    async def scenario() -> tuple[int, dict]:  # type: ignore[type-arg]
+        port = topo.proxies[topo.v1.name].admin_port
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /tap?direction=inbound HTTP/1.1\r\nhost: admin\r\n\r\n")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.05)
+        status = (await topo.client(topo.intruder).request("GET", "/", host="api-v1")).status
+        await reader.readline()
+        event = json.loads(await asyncio.wait_for(reader.readline(), 5))
+        writer.close()
+        return status, event
+
+    status, event = loop_thread.run(scenario())
+    assert status == 200
+    assert event["would_deny"] is True and "would deny" in event["authz"]
+    assert event["source"] == topo.intruder.identity.uri

@@ -341,3 +341,43 @@ def test_round_robin_spreads_over_instances(topo: Topology, loop_thread: LoopThr
     topo.mesh.resilience["api"] = Resilience(load_balancing=LoadBalancing(algorithm="round_robin"))
     loop_thread.run(topo.configure())
     assert loop_thread.run(versions(topo.client(), 40)) == {"v1": 20, "v2": 20}
+
+
+def test_head_204_and_expect_continue_keep_the_connection_in_step(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
+    """Bodies announced but absent (HEAD, 204) must not desynchronise keep-alive connections, and a client
+    waiting for 100 Continue must get it."""
+
+    async def scenario() -> tuple[list[tuple[int, str, int]], bytes]:
+        client = topo.client()
+        seen = []
+        for method, target in [
+            ("HEAD", "/"),
+            ("GET", "/status/204"),
+            ("GET", "/"),
+            ("HEAD", "/x"),
+            ("GET", "/"),
+        ]:
+            r = await client.request(method, target)
+            seen.append((r.status, r.headers.get("content-length", ""), len(r.body)))
+        assert client.connects == 1
+        reader, writer = await asyncio.open_connection(topo.web.address, OUTBOUND_HTTP_PORT)
+        body = b"z" * 100_000
+        writer.write(
+            b"POST /up HTTP/1.1\r\nhost: api\r\nexpect: 100-continue\r\ncontent-length: %d\r\n\r\n"
+            % len(body)
+        )
+        await writer.drain()
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)  # no body sent yet
+        writer.write(body)
+        await writer.drain()
+        final = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        return seen, interim + final
+
+    seen, exchange = loop_thread.run(scenario())
+    assert [s for s, _, _ in seen] == [200, 204, 200, 200, 200]
+    assert seen[0][1] != "" and seen[0][2] == 0  # HEAD: length announced, no body
+    assert seen[1][2] == 0 and seen[2][2] > 0
+    assert exchange.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200")
