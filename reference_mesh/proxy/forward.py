@@ -4,8 +4,10 @@ outbound)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 
+from reference_mesh.proxy.config import ProxySettings
 from reference_mesh.proxy.http1 import (
     LAST_CHUNK,
     HttpProtocolError,
@@ -16,9 +18,18 @@ from reference_mesh.proxy.http1 import (
     forward_headers,
     render_request_head,
     render_response_head,
+    simple_response,
 )
+from reference_mesh.proxy.streams import HeadTimer, close_quietly
 
-__all__ = ["RequestBody", "read_request_body", "read_response", "relay_response", "send_request"]
+__all__ = [
+    "RequestBody",
+    "read_request_body",
+    "read_response",
+    "relay_response",
+    "send_request",
+    "serve_requests",
+]
 
 #: Identity headers a client could forge; dropped from every request the proxies receive.
 IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-client-cert"})
@@ -68,6 +79,32 @@ class RequestBody:
             self.complete = await self.messages.next_body() is None
 
 
+async def serve_requests(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    settings: ProxySettings,
+    exchange: Callable[[RequestHead, MessageReader], Awaitable[bool]],
+) -> None:
+    """The server side of an HTTP/1.1 connection: read request heads (bounded by :class:`HeadTimer`) and hand
+    each to ``exchange``, which answers it and says whether the connection may carry another. Malformed input
+    gets its 4xx/5xx answer and the connection is closed."""
+    messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
+    timer = HeadTimer(messages, writer, settings)
+    try:
+        while isinstance(head := await timer.next_head(), RequestHead):
+            if not await exchange(head, messages):
+                break
+    except HttpProtocolError as exc:
+        with contextlib.suppress(Exception):
+            writer.write(simple_response(exc.status, str(exc), close=True))
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        timer.close()
+        await close_quietly(writer)
+
+
 async def read_request_body(
     head: RequestHead,
     messages: MessageReader,
@@ -103,8 +140,12 @@ async def send_request(
     headers = forward_headers(head.headers, _DROP_ON_SEND)
     headers += extra_headers
     headers += body.framing_headers()
-    writer.write(render_request_head(head.method, target, headers))
-    await body.write_to(writer)
+    rendered = render_request_head(head.method, target, headers)
+    if body.buffered is not None:
+        writer.write(rendered + body.buffered if body.buffered else rendered)  # one write: one record/segment
+    else:
+        writer.write(rendered)
+        await body.write_to(writer)
     await writer.drain()
 
 
@@ -139,12 +180,23 @@ async def relay_response(
         headers.append(("transfer-encoding", "chunked"))
     if not keep_alive:
         headers.append(("connection", "close"))
-    downstream.write(render_response_head(response.status, response.reason or "-", headers))
+    out = [render_response_head(response.status, response.reason or "-", headers)]
     size = 0
+    ended = True
     if response.framing != "none":
-        while (chunk := await upstream.next_body()) is not None:
+        # what has already arrived goes out with the head in one write; the rest is streamed as it comes
+        chunks, ended = upstream.take_queued_body()
+        for chunk in chunks:
             size += len(chunk)
-            downstream.write(encode_chunk(chunk) if chunked else chunk)
+            out.append(encode_chunk(chunk) if chunked else chunk)
+        if ended and chunked:
+            out.append(LAST_CHUNK)
+    downstream.write(b"".join(out))
+    if not ended:
+        await downstream.drain()
+        while (more := await upstream.next_body()) is not None:
+            size += len(more)
+            downstream.write(encode_chunk(more) if chunked else more)
             await downstream.drain()
         if chunked:
             downstream.write(LAST_CHUNK)

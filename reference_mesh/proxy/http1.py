@@ -260,6 +260,26 @@ class MessageReader:
         self._body_pending = event.framing != "none"
         return event
 
+    def take_queued_body(self) -> tuple[list[bytes], bool]:
+        """The current message's body chunks already parsed, and whether its end is among them. Never waits:
+        lets a forwarder send a head and a small body in one write (one TLS record, one segment)."""
+        chunks: list[bytes] = []
+        if not self._body_pending:
+            return chunks, True
+        while self._events:
+            event = self._events[0]
+            if isinstance(event, BodyChunk):
+                self._events.popleft()
+                chunks.append(event.data)
+            elif isinstance(event, EndOfMessage):
+                self._events.popleft()
+                self._current = None
+                self._body_pending = False
+                return chunks, True
+            else:
+                break
+        return chunks, False
+
     async def next_body(self) -> bytes | None:
         """The next body chunk of the current message, or None at its end (at once for a body-less
         message)."""

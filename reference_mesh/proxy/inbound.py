@@ -14,7 +14,13 @@ import time
 from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import Decision, normalize_path, request_path
-from reference_mesh.proxy.forward import read_request_body, read_response, relay_response, send_request
+from reference_mesh.proxy.forward import (
+    read_request_body,
+    read_response,
+    relay_response,
+    send_request,
+    serve_requests,
+)
 from reference_mesh.proxy.http1 import (
     HttpProtocolError,
     MessageReader,
@@ -27,7 +33,6 @@ from reference_mesh.proxy.streams import (
     close_quietly,
     pipe_tunnel,
     read_frame,
-    read_head_bounded,
     write_frame,
 )
 from reference_mesh.proxy.telemetry import Edge
@@ -96,23 +101,10 @@ async def _serve_http(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
 ) -> None:
-    settings = proxy.state.config.settings
-    messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
-    try:
-        while True:
-            head = await read_head_bounded(messages, writer, settings)
-            if not isinstance(head, RequestHead):
-                break
-            if not await _http_exchange(proxy, listener, source, head, messages, writer):
-                break
-    except HttpProtocolError as exc:
-        with contextlib.suppress(Exception):
-            writer.write(simple_response(exc.status, str(exc), close=True))
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        await close_quietly(writer)
+    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
+        return await _http_exchange(proxy, listener, source, head, messages, writer)
+
+    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
 
 
 async def _http_exchange(

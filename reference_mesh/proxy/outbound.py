@@ -22,6 +22,7 @@ from reference_mesh.proxy.forward import (
     read_response,
     relay_response,
     send_request,
+    serve_requests,
 )
 from reference_mesh.proxy.http1 import (
     HttpProtocolError,
@@ -36,7 +37,6 @@ from reference_mesh.proxy.streams import (
     close_quietly,
     pipe_tunnel,
     read_frame,
-    read_head_bounded,
     write_frame,
 )
 from reference_mesh.proxy.telemetry import Edge
@@ -77,23 +77,10 @@ def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None)
 
 
 async def serve_http(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    settings = proxy.state.config.settings
-    messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
-    try:
-        while True:
-            head = await read_head_bounded(messages, writer, settings)
-            if head is None or not isinstance(head, RequestHead):
-                break
-            if not await _exchange(proxy, head, messages, writer):
-                break
-    except HttpProtocolError as exc:
-        with contextlib.suppress(Exception):
-            writer.write(simple_response(exc.status, str(exc), close=True))
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        await close_quietly(writer)
+    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
+        return await _exchange(proxy, head, messages, writer)
+
+    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
 
 
 def _authority(head: RequestHead) -> str | None:

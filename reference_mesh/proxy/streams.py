@@ -10,42 +10,62 @@ import time
 from reference_mesh.proxy.config import ProxySettings
 from reference_mesh.proxy.http1 import MessageReader, RequestHead, ResponseHead
 
-__all__ = ["close_quietly", "pipe_tunnel", "read_frame", "read_head_bounded", "write_frame"]
+__all__ = ["HeadTimer", "close_quietly", "pipe_tunnel", "read_frame", "write_frame"]
 
 _FRAME = struct.Struct("!H")
 _MAX_FRAME = 0xFFFF
 
 
-async def read_head_bounded(
-    messages: MessageReader, writer: asyncio.StreamWriter, settings: ProxySettings
-) -> RequestHead | ResponseHead | None:
-    """The next request head, closing the connection if it stays idle longer than ``idle_timeout_ms`` or, once
-    a request has begun, if its head takes longer than ``header_timeout_ms`` (slow-loris protection)."""
-    if messages.head_ready:
-        return await messages.next_head()  # pipelined: already parsed, no waiting
-    loop = asyncio.get_running_loop()
-    waiting_since = time.monotonic()
-    header_s, idle_s = settings.header_timeout_ms / 1000.0, settings.idle_timeout_ms / 1000.0
-    handle: asyncio.TimerHandle
+class HeadTimer:
+    """Bounds how long a client connection may sit idle between requests (``idle_timeout_ms``) and how long a
+    request head may take once its first byte arrived (``header_timeout_ms``: slow-loris protection).
 
-    def check() -> None:
-        # one timer, re-armed: a head that has begun gets header_s from its first byte, an idle wait idle_s
-        nonlocal handle
+    One timer per connection, re-armed only when it fires, so a busy keep-alive connection costs no timer
+    operations per request. Call :meth:`next_head` instead of ``MessageReader.next_head``; :meth:`close` at
+    the end of the connection.
+    """
+
+    def __init__(self, messages: MessageReader, writer: asyncio.StreamWriter, settings: ProxySettings):
+        self.messages = messages
+        self.transport = writer.transport
+        self.header_s = settings.header_timeout_ms / 1000.0
+        self.idle_s = settings.idle_timeout_ms / 1000.0
+        self.waiting_since: float | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    async def next_head(self) -> RequestHead | ResponseHead | None:
+        if self.messages.head_ready:
+            return await self.messages.next_head()  # pipelined: already parsed, no waiting
+        self.waiting_since = time.monotonic()
+        if self._handle is None:
+            self._arm(min(self.header_s, self.idle_s))
+        try:
+            return await self.messages.next_head()
+        finally:
+            self.waiting_since = None
+
+    def _arm(self, delay: float) -> None:
+        self._handle = asyncio.get_running_loop().call_later(delay, self._check)
+
+    def _check(self) -> None:
+        self._handle = None
+        since = self.waiting_since
+        if since is None:
+            return  # busy with a request: the next wait re-arms
         now = time.monotonic()
-        if messages.in_headers:
-            due = max(messages.head_started_at, waiting_since) + header_s
+        if self.messages.in_headers:
+            due = max(self.messages.head_started_at, since) + self.header_s
         else:
-            due = waiting_since + idle_s
+            due = since + self.idle_s
         if now >= due:
-            writer.transport.abort()
+            self.transport.abort()
         else:
-            handle = loop.call_later(min(due - now, header_s), check)
+            self._arm(min(due - now, self.header_s))
 
-    handle = loop.call_later(min(header_s, idle_s), check)
-    try:
-        return await messages.next_head()
-    finally:
-        handle.cancel()
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 async def close_quietly(writer: asyncio.StreamWriter) -> None:
