@@ -194,6 +194,21 @@ async def udp_exchange(host: str, port: int, payload: bytes, timeout: float = 3.
         transport.close()
 
 
+async def tap_first(proxy: Proxy, query: str, trigger: Coroutine[Any, Any, T]) -> tuple[T, dict[str, Any]]:
+    """Subscribe to ``proxy``'s tap (``/tap?<query>``), run ``trigger``; its result and the first event."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.admin_port)
+    try:
+        writer.write(f"GET /tap?{query} HTTP/1.1\r\nhost: admin\r\n\r\n".encode())
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.05)  # the subscription is registered once the head went out
+        result = await trigger
+        await reader.readline()  # chunk size
+        return result, json.loads(await asyncio.wait_for(reader.readline(), 5))
+    finally:
+        writer.close()
+
+
 def allow_all_http(*sources: Instance, name: str = "default/allow") -> AuthorizationPolicy:
     return AuthorizationPolicy(
         rules=(

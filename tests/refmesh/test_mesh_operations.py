@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from mesh_support import HTTP_PORT, HttpClient, LoopThread, Topology
+from mesh_support import HTTP_PORT, HttpClient, LoopThread, Topology, tap_first
 
 from reference_mesh.identity import load_credentials, write_credentials
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
@@ -75,20 +75,8 @@ def test_telemetry_counts_are_exact_for_a_window(topo: Topology, loop_thread: Lo
 
 
 def test_tap_streams_requests_live(topo: Topology, loop_thread: LoopThread) -> None:
-    async def scenario() -> dict:  # type: ignore[type-arg]
-        port = topo.proxies[topo.web.name].admin_port
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /tap?direction=outbound HTTP/1.1\r\nhost: admin\r\n\r\n")
-        await writer.drain()
-        await reader.readuntil(b"\r\n\r\n")
-        await asyncio.sleep(0.05)
-        await topo.client().request("GET", "/tapped")
-        await reader.readline()  # chunk size
-        event = json.loads(await asyncio.wait_for(reader.readline(), 5))
-        writer.close()
-        return event  # type: ignore[no-any-return]
-
-    event = loop_thread.run(scenario())
+    request = topo.client().request("GET", "/tapped")
+    _, event = loop_thread.run(tap_first(topo.proxies[topo.web.name], "direction=outbound", request))
     assert event["path"] == "/tapped" and event["status"] == 200 and event["service"] == "api.default"
     assert event["source"] == topo.web.identity.uri
 

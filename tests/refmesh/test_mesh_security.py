@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import ssl
 import tempfile
 import time
@@ -22,6 +21,7 @@ from mesh_support import (
     HttpClient,
     LoopThread,
     Topology,
+    tap_first,
     tcp_exchange,
     udp_exchange,
 )
@@ -264,20 +264,8 @@ def test_real_socket_sample_matches_the_oracle(
 def test_permissive_mode_lets_traffic_through_and_reports_it(topo: Topology, loop_thread: LoopThread) -> None:
     loop_thread.run(topo.configure(authorization=AuthorizationPolicy(permissive=True)))
 
-    async def scenario() -> tuple[int, dict]:  # type: ignore[type-arg]
-        port = topo.proxies[topo.v1.name].admin_port
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /tap?direction=inbound HTTP/1.1\r\nhost: admin\r\n\r\n")
-        await writer.drain()
-        await reader.readuntil(b"\r\n\r\n")
-        await asyncio.sleep(0.05)
-        status = (await topo.client(topo.intruder).request("GET", "/", host="api-v1")).status
-        await reader.readline()
-        event = json.loads(await asyncio.wait_for(reader.readline(), 5))
-        writer.close()
-        return status, event
-
-    status, event = loop_thread.run(scenario())
-    assert status == 200
+    request = topo.client(topo.intruder).request("GET", "/", host="api-v1")
+    response, event = loop_thread.run(tap_first(topo.proxies[topo.v1.name], "direction=inbound", request))
+    assert response.status == 200
     assert event["would_deny"] is True and "would deny" in event["authz"]
     assert event["source"] == topo.intruder.identity.uri
