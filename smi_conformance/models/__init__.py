@@ -6,7 +6,7 @@
 ...     "spec": {"service": "web", "backends": [{"service": "web-v1", "weight": -1}]},
 ... }
 >>> [str(p) for p in models.validate(doc)]
-['spec.backends[0].weight: weight must be an integer >= 0 (and at most 2^63-1), got -1']
+['spec.backends[0].weight: weight must be an integer >= 0, got -1']
 
 Modules: :mod:`.split`, :mod:`.access`, :mod:`.specs`, :mod:`.metrics` (a class per kind and version),
 :mod:`.meta` (ObjectMeta, name formats), :mod:`.quantity` (exact Kubernetes Quantities), :mod:`.registry`

@@ -8,12 +8,18 @@ int).
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
+import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError, ValidationError
+from pydantic_core import PydanticCustomError, ValidationError, core_schema
 
 # Problem kinds (see problems.Problem.kind); custom errors raised by our validators carry one of these types.
 FORMAT = "smi_format"
@@ -41,6 +47,14 @@ def custom_error(kind: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"))
 
 
+def plain_schema(validate: Callable[[Any], Any], serialize: Callable[[Any], Any]) -> core_schema.CoreSchema:
+    """The core schema of a custom type validated by one function (which sees any input) and written back by
+    another."""
+    return core_schema.no_info_plain_validator_function(
+        validate, serialization=core_schema.plain_serializer_function_ser_schema(serialize)
+    )
+
+
 def located_error(loc: tuple[str | int, ...], kind: str, message: str, value: Any) -> ValidationError:
     """An error at ``loc`` below the node being validated (pydantic prefixes the node's own location)."""
     return ValidationError.from_exception_data(
@@ -64,8 +78,49 @@ class SMIModel(BaseModel):
         validate_by_name=False,
         serialize_by_alias=True,
         hide_input_in_errors=False,
-        use_attribute_docstrings=True,
+        json_schema_extra=lambda schema, cls: _describe(schema, cls),
     )
+
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {}
+    """JSON Schema keywords a model adds for rules its field types do not express (e.g. minProperties)."""
+
+
+def _describe(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """Fill property descriptions from the attribute docstrings under each field, when a schema is generated.
+
+    pydantic's ``use_attribute_docstrings`` would read every class's source at import time, which is most of
+    what importing the models costs; descriptions are only needed for JSON Schemas and CRDs.
+    """
+    properties = schema.get("properties", {})
+    for name, text in _attribute_docstrings(cls).items():
+        field = cls.model_fields.get(name)
+        if field is not None and (field.alias or name) in properties:
+            properties[field.alias or name].setdefault("description", text)
+    schema.update(getattr(cls, "SCHEMA_EXTRA", {}))
+
+
+@cache
+def _attribute_docstrings(cls: type) -> dict[str, str]:
+    """``{field: docstring}`` for fields followed by a string literal, in ``cls`` and its bases."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass in (object, BaseModel) or not issubclass(klass, BaseModel):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in itertools.pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                found[node.target.id] = inspect.cleandoc(after.value.value)
+    return found
 
 
 class SMIObject(SMIModel):
@@ -92,7 +147,11 @@ def describe_value(value: Any) -> str:
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
         return f"{text!r} (a string)"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        if value.bit_length() > 64:  # str() of huge ints is slow, and refused above 4300 digits
+            return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+        return repr(value)
+    if isinstance(value, float):
         return repr(value)
     if isinstance(value, dict):
         return "a mapping"

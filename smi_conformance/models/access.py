@@ -16,12 +16,18 @@ nothing; the linter reports them.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from smi_conformance.models._base import VALUE, Expect, SMIModel, SMIObject, located_error
-from smi_conformance.models.meta import DNS1123Label, DNS1123Subdomain, LabelSelector, NonEmptyStr, ObjectMeta
+from smi_conformance.models._base import VALUE, Expect, SMIModel, located_error
+from smi_conformance.models.meta import (
+    DNS1123Label,
+    DNS1123Subdomain,
+    LabelSelector,
+    NonEmptyStr,
+    SMIResource,
+)
 
 GROUP = "access.smi-spec.io"
 
@@ -119,11 +125,10 @@ class TrafficTargetSpecV1alpha4(SMIModel):
     """Traffic specs describing the allowed traffic."""
 
 
-class _TrafficTarget(SMIObject):
+class _TrafficTarget(SMIResource):
     KIND: ClassVar[str] = "TrafficTarget"
     GROUP: ClassVar[str] = GROUP
     kind: Literal["TrafficTarget"]
-    metadata: ObjectMeta
 
 
 class TrafficTargetV1alpha1(_TrafficTarget):
@@ -170,6 +175,8 @@ class IdentitySchemes(SMIModel):
     the model accepts that (as the official CRD does) and leaves the warning to the linter.
     """
 
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     pod_label_selector: LabelSelector | None = None
     """Pods carrying these labels."""
     spiffe_identities: Annotated[list[NonEmptyStr], Field(min_length=1)] | None = None
@@ -196,7 +203,7 @@ class IdentityBindingSpec(SMIModel):
     schemes: IdentitySchemes
 
 
-class IdentityBindingV1alpha4(SMIObject):
+class IdentityBindingV1alpha4(SMIResource):
     """The unreleased access.smi-spec.io/v1alpha4 IdentityBinding (experimental): a workload's identities."""
 
     KIND: ClassVar[str] = "IdentityBinding"
@@ -204,5 +211,4 @@ class IdentityBindingV1alpha4(SMIObject):
     VERSIONS: ClassVar[tuple[str, ...]] = ("v1alpha4",)
     api_version: Literal["access.smi-spec.io/v1alpha4"]
     kind: Literal["IdentityBinding"]
-    metadata: ObjectMeta
     spec: IdentityBindingSpec

@@ -47,11 +47,13 @@ def load(doc: Mapping[str, Any]) -> BaseModel:
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
-    """A model as a plain dict ready for YAML or JSON: Kubernetes field names, in the usual order (apiVersion,
-    kind,
-    metadata, spec), leaving out optional fields the document did not set. Quantities and headers keep the
-    form they were written in."""
-    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    """A model as a plain dict ready for YAML or JSON: Kubernetes field names, in the usual order
+    (apiVersion, kind, metadata, spec), leaving out optional fields the document did not set. Quantities and
+    headers keep the form they were written in."""
+    out = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    if "status" in out:  # status goes last, as in Kubernetes output
+        out["status"] = out.pop("status")
+    return out
 
 
 def _plain(doc: Mapping[str, Any]) -> Any:

@@ -9,11 +9,20 @@ error.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, model_validator
 
-from smi_conformance.models._base import FORMAT, MISSING, VALUE, Expect, SMIModel, custom_error, located_error
+from smi_conformance.models._base import (
+    FORMAT,
+    MISSING,
+    VALUE,
+    Expect,
+    SMIModel,
+    SMIObject,
+    custom_error,
+    located_error,
+)
 
 _LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 _PART = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"  # Kubernetes bounds a subdomain's total length, not its parts
@@ -23,6 +32,7 @@ DNS1035_LABEL_PATTERN = r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$"
 LABEL_VALUE_PATTERN = r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
 _QUALIFIED_NAME_PART = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 QUALIFIED_NAME_PATTERN = rf"^(?:{_PART}(?:\.{_PART})*/)?{_QUALIFIED_NAME_PART}$"
+GENERATE_NAME_PATTERN = rf"^{_PART}(?:\.{_PART})*-*$"
 
 _SUBDOMAIN_RE = re.compile(DNS1123_SUBDOMAIN_PATTERN)
 _QUALIFIED_NAME_PART_RE = re.compile(rf"^{_QUALIFIED_NAME_PART}$")
@@ -77,7 +87,11 @@ def _check_qualified_name(key: str) -> str:
     return key
 
 
-QualifiedName = Annotated[str, AfterValidator(_check_qualified_name)]
+QualifiedName = Annotated[
+    str,
+    AfterValidator(_check_qualified_name),
+    WithJsonSchema({"type": "string", "pattern": QUALIFIED_NAME_PATTERN}),
+]
 LabelValue = Annotated[
     str,
     StringConstraints(max_length=63, pattern=LABEL_VALUE_PATTERN),
@@ -109,12 +123,45 @@ def _check_generate_name(prefix: str) -> str:
     return prefix
 
 
+MAX_OPAQUE_DEPTH = 64
+
+
+def _check_depth(value: Any) -> Any:
+    """Opaque fields are taken as they come, but not nested absurdly deep (which nothing can serialise)."""
+    level = [value]
+    for _ in range(MAX_OPAQUE_DEPTH):
+        level = [
+            child
+            for node in level
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return value
+    raise custom_error(VALUE, f"must not be nested more than {MAX_OPAQUE_DEPTH} levels deep")
+
+
+Opaque = Annotated[Any, AfterValidator(_check_depth)]
+"""A server-filled field accepted as it comes (uid, managedFields, ...)."""
+
+
 class ObjectMeta(SMIModel):
     """Standard Kubernetes object metadata; ``name`` (or ``generateName``) is required."""
 
+    SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"required": ["name"]}, {"required": ["generateName"]}]
+    }
+
     name: DNS1123Subdomain | None = None
     """Name of the object, unique in its namespace."""
-    generate_name: Annotated[str, AfterValidator(_check_generate_name)] | None = None
+    generate_name: (
+        Annotated[
+            str,
+            AfterValidator(_check_generate_name),
+            WithJsonSchema({"type": "string", "maxLength": 253, "pattern": GENERATE_NAME_PATTERN}),
+        ]
+        | None
+    ) = None
     """Prefix the API server completes into a unique name when ``name`` is not given."""
     namespace: DNS1123Label | None = None
     """Namespace of the object; the namespace it is applied to when absent."""
@@ -123,23 +170,32 @@ class ObjectMeta(SMIModel):
     annotations: Annotated[dict[QualifiedName, str], AfterValidator(_check_annotations_size)] | None = None
     """Annotations (non-identifying key/value pairs)."""
     # Filled in by the API server; accepted as they come so that `kubectl get -o yaml` output validates.
-    uid: Any = None
-    resource_version: Any = None
-    generation: Any = None
-    creation_timestamp: Any = None
-    deletion_timestamp: Any = None
-    deletion_grace_period_seconds: Any = None
-    owner_references: Any = None
-    finalizers: Any = None
-    managed_fields: Any = None
-    self_link: Any = None
-    cluster_name: Any = None
+    uid: Opaque = None
+    resource_version: Opaque = None
+    generation: Opaque = None
+    creation_timestamp: Opaque = None
+    deletion_timestamp: Opaque = None
+    deletion_grace_period_seconds: Opaque = None
+    owner_references: Opaque = None
+    finalizers: Opaque = None
+    managed_fields: Opaque = None
+    self_link: Opaque = None
+    cluster_name: Opaque = None
 
     @model_validator(mode="after")
     def _name_or_generate_name(self) -> ObjectMeta:
         if self.name is None and self.generate_name is None:
             raise located_error(("name",), MISSING, "missing required field 'name' (or 'generateName')", None)
         return self
+
+
+class SMIResource(SMIObject):
+    """A top-level SMI object the API server stores (a custom resource): metadata, and any status."""
+
+    metadata: ObjectMeta
+    status: Opaque | None = None
+    """Whatever status a cluster reports. SMI defines none, but CRDs with a status subresource return
+    ``status: {}``, so ``kubectl get -o yaml`` output carries it; accepted as it comes."""
 
 
 class ListMeta(SMIModel):
@@ -149,16 +205,18 @@ class ListMeta(SMIModel):
     namespace: str | None = None
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
-    uid: Any = None
-    resource_version: Any = None
-    creation_timestamp: Any = None
-    self_link: Any = None
-    continue_: Any = Field(default=None, alias="continue")
-    remaining_item_count: Any = None
+    uid: Opaque = None
+    resource_version: Opaque = None
+    creation_timestamp: Opaque = None
+    self_link: Opaque = None
+    continue_: Opaque = Field(default=None, alias="continue")
+    remaining_item_count: Opaque = None
 
 
 class LabelSelector(SMIModel):
     """A Kubernetes label selector restricted to ``matchLabels`` (all SMI uses)."""
 
-    match_labels: dict[QualifiedName, LabelValue]
-    """Labels an object must carry, all of them."""
+    match_labels: Annotated[
+        dict[QualifiedName, LabelValue], Field(min_length=1), Expect("a mapping with at least one label")
+    ]
+    """Labels an object must carry, all of them; at least one (an empty selector would select everything)."""

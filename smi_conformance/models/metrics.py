@@ -17,7 +17,7 @@ from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, StringCo
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from smi_conformance.models._base import FORMAT, TYPE, Expect, SMIModel, SMIObject, custom_error
+from smi_conformance.models._base import FORMAT, TYPE, Expect, SMIModel, SMIObject, custom_error, plain_schema
 from smi_conformance.models.meta import LabelSelector, ListMeta, NonEmptyStr
 from smi_conformance.models.quantity import Quantity
 
@@ -37,17 +37,13 @@ RFC3339_PATTERN = _RFC3339.pattern
 
 class Timestamp(datetime):
     """An RFC 3339 timestamp with a time zone. YAML loaders hand these over as datetimes, JSON as strings;
-    both
-    are accepted, and it is written back as an RFC 3339 string."""
+    both are accepted, and it is written back as an RFC 3339 string."""
 
     @classmethod
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            _parse_timestamp,
-            serialization=core_schema.plain_serializer_function_ser_schema(_format_timestamp),
-        )
+        return plain_schema(_parse_timestamp, _format_timestamp)
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -160,24 +156,24 @@ class _TrafficMetricsBodyV1alpha2(_TrafficMetricsBody):
     """Restricts the metrics to traffic with one other resource."""
 
 
-class TrafficMetricsV1alpha1(_TrafficMetricsBody, SMIObject):
+class _TrafficMetrics(SMIObject):
+    KIND: ClassVar[str] = "TrafficMetrics"
+    GROUP: ClassVar[str] = GROUP
+    kind: Literal["TrafficMetrics"]
+
+
+class TrafficMetricsV1alpha1(_TrafficMetricsBody, _TrafficMetrics):
     """metrics.smi-spec.io/v1alpha1 TrafficMetrics, with the fields of the spec document (side, backend)."""
 
-    KIND: ClassVar[str] = "TrafficMetrics"
-    GROUP: ClassVar[str] = GROUP
     VERSIONS: ClassVar[tuple[str, ...]] = ("v1alpha1",)
     api_version: Literal["metrics.smi-spec.io/v1alpha1"]
-    kind: Literal["TrafficMetrics"]
 
 
-class TrafficMetricsV1alpha2(_TrafficMetricsBodyV1alpha2, SMIObject):
+class TrafficMetricsV1alpha2(_TrafficMetricsBodyV1alpha2, _TrafficMetrics):
     """metrics.smi-spec.io/v1alpha2 TrafficMetrics (smi-sdk-go, unreleased in the spec): edges have a side."""
 
-    KIND: ClassVar[str] = "TrafficMetrics"
-    GROUP: ClassVar[str] = GROUP
     VERSIONS: ClassVar[tuple[str, ...]] = ("v1alpha2",)
     api_version: Literal["metrics.smi-spec.io/v1alpha2"]
-    kind: Literal["TrafficMetrics"]
 
 
 class TrafficMetricsItemV1alpha1(_TrafficMetricsBody):
@@ -194,35 +190,30 @@ class TrafficMetricsItemV1alpha2(_TrafficMetricsBodyV1alpha2):
     kind: Literal["TrafficMetrics"] | None = None
 
 
-class TrafficMetricsListV1alpha1(SMIObject):
-    """metrics.smi-spec.io/v1alpha1 TrafficMetricsList: metrics of several resources or of one's edges."""
-
+class _TrafficMetricsList(SMIObject):
     KIND: ClassVar[str] = "TrafficMetricsList"
     GROUP: ClassVar[str] = GROUP
-    VERSIONS: ClassVar[tuple[str, ...]] = ("v1alpha1",)
-    api_version: Literal["metrics.smi-spec.io/v1alpha1"]
     kind: Literal["TrafficMetricsList"]
     metadata: ListMeta | None = None
     resource: ObjectReference
     """What was listed: a kind (and namespace), or one resource whose edges are listed."""
     selector: LabelSelector | None = None
     """Label selector that filtered the items."""
+
+
+class TrafficMetricsListV1alpha1(_TrafficMetricsList):
+    """metrics.smi-spec.io/v1alpha1 TrafficMetricsList: metrics of several resources or of one's edges."""
+
+    VERSIONS: ClassVar[tuple[str, ...]] = ("v1alpha1",)
+    api_version: Literal["metrics.smi-spec.io/v1alpha1"]
     items: list[TrafficMetricsItemV1alpha1] | None = None
     """The metrics; null is read as an empty list, as Kubernetes clients do."""
 
 
-class TrafficMetricsListV1alpha2(SMIObject):
+class TrafficMetricsListV1alpha2(_TrafficMetricsList):
     """metrics.smi-spec.io/v1alpha2 TrafficMetricsList."""
 
-    KIND: ClassVar[str] = "TrafficMetricsList"
-    GROUP: ClassVar[str] = GROUP
     VERSIONS: ClassVar[tuple[str, ...]] = ("v1alpha2",)
     api_version: Literal["metrics.smi-spec.io/v1alpha2"]
-    kind: Literal["TrafficMetricsList"]
-    metadata: ListMeta | None = None
-    resource: ObjectReference
-    """What was listed: a kind (and namespace), or one resource whose edges are listed."""
-    selector: LabelSelector | None = None
-    """Label selector that filtered the items."""
     items: list[TrafficMetricsItemV1alpha2] | None = None
     """The metrics; null is read as an empty list, as Kubernetes clients do."""

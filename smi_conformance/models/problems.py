@@ -112,6 +112,8 @@ def _translate(model: type[BaseModel], loc: Path, err: Any) -> Problem:
         return Problem(path, message, kind)
     if etype == "missing":
         return Problem(path, f"missing required field {path[-1]!r}", "missing-field")
+    if etype == "invalid_key":
+        return Problem(path, f"field names must be strings, got {describe_value(value)}", "type")
     if etype == "extra_forbidden":
         return Problem(path, _unknown_field_message(model, path), "unknown-field")
     if etype == "literal_error":
@@ -123,7 +125,9 @@ def _translate(model: type[BaseModel], loc: Path, err: Any) -> Problem:
         return Problem(path, f"{subject} must be {wanted}, got {describe_value(value)}", "type")
     if etype in _CONSTRAINTS:
         kind, generic = _CONSTRAINTS[etype]
-        wanted = expect or generic.format(**ctx)
+        # An upper bound is worth naming on its own: "weight must be <= 2^63-1" reads better than the usual
+        # "an integer >= 0" for a value that is merely too large.
+        wanted = generic.format(**ctx) if etype in ("less_than_equal", "less_than") or not expect else expect
         return Problem(path, f"{subject} must be {wanted}, got {describe_value(value)}", kind)
     return Problem(path, f"{subject}: {err['msg']}", "value")
 

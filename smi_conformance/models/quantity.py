@@ -17,13 +17,13 @@ import re
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import total_ordering
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from smi_conformance.models._base import FORMAT, TYPE, VALUE, custom_error
+from smi_conformance.models._base import FORMAT, TYPE, VALUE, custom_error, plain_schema
 
 _NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 _SUFFIX = r"(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)"
@@ -41,10 +41,10 @@ _EXAMPLES = "such as '1', '500m', '1.5' or '2k'"
 @total_ordering
 class Quantity:
     """An exact Kubernetes Quantity. Compares and hashes by value (``Quantity("1") == Quantity("1000m")``);
-    keeps
-    the representation it was written in (``original``) so documents round-trip unchanged."""
+    keeps the representation it was written in (``original``) so documents round-trip unchanged."""
 
     __slots__ = ("original", "value")
+    NONNEGATIVE: ClassVar[bool] = False
 
     original: int | str
     value: Fraction
@@ -82,37 +82,21 @@ class Quantity:
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            _validate_quantity,
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda q: q.original),
-        )
+        validate = _validate_nonnegative_quantity if cls.NONNEGATIVE else _validate_quantity
+        return plain_schema(validate, lambda q: q.original)
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return quantity_json_schema(nonnegative=False)
+        return quantity_json_schema(nonnegative=cls.NONNEGATIVE)
 
 
 class NonNegativeQuantity(Quantity):
     """A Quantity that must not be negative (v1alpha1 TrafficSplit weights)."""
 
     __slots__ = ()
-
-    @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            _validate_nonnegative_quantity,
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda q: q.original),
-        )
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return quantity_json_schema(nonnegative=True)
+    NONNEGATIVE = True
 
 
 def quantity_json_schema(*, nonnegative: bool) -> JsonSchemaValue:

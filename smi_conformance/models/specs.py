@@ -1,6 +1,5 @@
 """specs.smi-spec.io: HTTPRouteGroup, TCPRoute and UDPRoute, the traffic descriptions TrafficTargets and
-TrafficSplits
-refer to.
+TrafficSplits refer to.
 
 Which kind exists in which version (from the spec docs and smi-sdk-go):
 
@@ -24,9 +23,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from smi_conformance.models._base import Expect, SMIModel, SMIObject
+from smi_conformance.models._base import Expect, SMIModel
 from smi_conformance.models.headers import Headers
-from smi_conformance.models.meta import NonEmptyStr, ObjectMeta
+from smi_conformance.models.meta import NonEmptyStr, SMIResource
 
 GROUP = "specs.smi-spec.io"
 
@@ -52,11 +51,10 @@ class HTTPMatch(HTTPMatchV1alpha1):
     """Header name -> regex; every listed header must match."""
 
 
-class _HTTPRouteGroup(SMIObject):
+class _HTTPRouteGroup(SMIResource):
     KIND: ClassVar[str] = "HTTPRouteGroup"
     GROUP: ClassVar[str] = GROUP
     kind: Literal["HTTPRouteGroup"]
-    metadata: ObjectMeta
 
 
 class HTTPRouteGroupV1alpha1(_HTTPRouteGroup):
@@ -141,11 +139,10 @@ class TCPRouteSpecV1alpha3(SMIModel):
     """TCPRoute v1alpha3 spec: empty (a TCPRoute matches all TCP traffic)."""
 
 
-class _TCPRoute(SMIObject):
+class _TCPRoute(SMIResource):
     KIND: ClassVar[str] = "TCPRoute"
     GROUP: ClassVar[str] = GROUP
     kind: Literal["TCPRoute"]
-    metadata: ObjectMeta
 
 
 class TCPRouteV1alpha1(_TCPRoute):
@@ -188,11 +185,10 @@ class TCPRouteV1alpha5Draft(_TCPRoute):
     """Absent: all ports."""
 
 
-class _UDPRoute(SMIObject):
+class _UDPRoute(SMIResource):
     KIND: ClassVar[str] = "UDPRoute"
     GROUP: ClassVar[str] = GROUP
     kind: Literal["UDPRoute"]
-    metadata: ObjectMeta
 
 
 class UDPRouteV1alpha4(_UDPRoute):

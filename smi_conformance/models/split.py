@@ -7,8 +7,12 @@ v1alpha1         Kubernetes Quantities (``1`` == ``1000m``)
 v1alpha2         integers >= 0
 v1alpha3         integers >= 0                                    + ``matches`` (HTTPRouteGroup filters)
 v1alpha4         integers >= 0                                    same as v1alpha3; pairs with specs v1alpha4
-v1alpha5-draft   integers >= 0                                    root may be any addressable name (FQDN)
+v1alpha5-draft   integers >= 0                                    same as v1alpha4 (unreleased draft)
 =============== ================================================ =========================================
+
+The root ``spec.service`` is "the FQDN that applications will use" (every version's doc): a Service name, or
+its DNS name (``web.shop``, ``web.shop.svc.cluster.local``, as OSM writes it); the draft widens the wording to
+any name the mesh can address. Backends are Service names in the TrafficSplit's namespace.
 
 Weights are relative, not percentages. All-zero weights, duplicate backends and a backend equal to the root
 are legal here and reported by the linter; negative or fractional weights are errors.
@@ -18,17 +22,27 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from smi_conformance.models._base import Expect, SMIModel, SMIObject
-from smi_conformance.models.meta import DNS1035Label, DNS1123Subdomain, ObjectMeta
+from smi_conformance.models._base import Expect, SMIModel
+from smi_conformance.models.meta import DNS1123_SUBDOMAIN_PATTERN, DNS1035Label, DNS1123Subdomain, SMIResource
 from smi_conformance.models.quantity import NonNegativeQuantity
 
 GROUP = "split.smi-spec.io"
 MAX_WEIGHT = 2**63 - 1
 
-Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT), Expect("an integer >= 0 (and at most 2^63-1)")]
+Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT), Expect("an integer >= 0")]
 """An integer weight (v1alpha2 on): relative to the other backends' weights."""
+
+RootService = Annotated[
+    str,
+    StringConstraints(max_length=253, pattern=DNS1123_SUBDOMAIN_PATTERN),
+    Expect(
+        "a Service name or its DNS name, such as 'web' or 'web.shop.svc.cluster.local' (lowercase letters, "
+        "digits, '-' and '.', at most 253 characters)"
+    ),
+]
+"""The root service: a Service name or its FQDN."""
 
 
 class TrafficSplitBackendV1alpha1(SMIModel):
@@ -63,8 +77,8 @@ class TrafficSplitMatch(SMIModel):
 class TrafficSplitSpecV1alpha1(SMIModel):
     """The root service and its weighted backends."""
 
-    service: DNS1035Label
-    """The root (apex) Service clients address."""
+    service: RootService
+    """The root (apex) service clients address: a Service name, or its DNS name."""
     backends: list[TrafficSplitBackendV1alpha1]
     """Services the root's traffic is split over."""
 
@@ -72,8 +86,8 @@ class TrafficSplitSpecV1alpha1(SMIModel):
 class TrafficSplitSpecV1alpha2(SMIModel):
     """The root service and its weighted backends."""
 
-    service: DNS1035Label
-    """The root (apex) Service clients address."""
+    service: RootService
+    """The root (apex) service clients address: a Service name, or its DNS name."""
     backends: list[TrafficSplitBackend]
     """Services the root's traffic is split over."""
 
@@ -85,18 +99,10 @@ class TrafficSplitSpec(TrafficSplitSpecV1alpha2):
     """HTTPRouteGroups selecting the requests to split (OR); others go to the root service. Absent: all."""
 
 
-class TrafficSplitSpecV1alpha5Draft(TrafficSplitSpec):
-    """As v1alpha4, but the root may be any name the mesh can address (e.g. an FQDN)."""
-
-    service: DNS1123Subdomain
-    """The root service: a Service name, a Service FQDN, or another name the mesh can address."""
-
-
-class _TrafficSplit(SMIObject):
+class _TrafficSplit(SMIResource):
     KIND: ClassVar[str] = "TrafficSplit"
     GROUP: ClassVar[str] = GROUP
     kind: Literal["TrafficSplit"]
-    metadata: ObjectMeta
 
 
 class TrafficSplitV1alpha1(_TrafficSplit):
@@ -132,8 +138,8 @@ class TrafficSplitV1alpha4(_TrafficSplit):
 
 
 class TrafficSplitV1alpha5Draft(_TrafficSplit):
-    """The unreleased v1alpha5 draft TrafficSplit (experimental): the root may be an FQDN."""
+    """The unreleased v1alpha5 draft TrafficSplit (experimental): the v1alpha4 shape."""
 
     VERSIONS: ClassVar[tuple[str, ...]] = ("v1alpha5", "v1alpha5-draft")
     api_version: Literal["split.smi-spec.io/v1alpha5", "split.smi-spec.io/v1alpha5-draft"]
-    spec: TrafficSplitSpecV1alpha5Draft
+    spec: TrafficSplitSpec

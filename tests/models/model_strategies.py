@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -157,7 +158,8 @@ class _Builder:
             return [self.value(item, [], (*path, i)) for i in range(size)]
         if origin is dict:
             key_type, value_type = typing.get_args(tp)
-            keys = self.draw(_unique_keys(self.key(key_type)))
+            low = next((m.min_length for m in metadata if isinstance(m, annotated_types.MinLen)), 0)
+            keys = self.draw(_unique_keys(self.key(key_type), low))
             return {k: self.value(value_type, [], (*path, k)) for k in keys}
         if tp is int:
             low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), -(10**6))
@@ -215,8 +217,8 @@ def _ints(low: int, high: int) -> st.SearchStrategy[int]:
 
 
 @cache
-def _unique_keys(keys: st.SearchStrategy[str]) -> st.SearchStrategy[list[str]]:
-    return st.lists(keys, max_size=3, unique=True)
+def _unique_keys(keys: st.SearchStrategy[str], low: int) -> st.SearchStrategy[list[str]]:
+    return st.lists(keys, min_size=low, max_size=max(low, 3), unique=True)
 
 
 @st.composite
@@ -232,3 +234,64 @@ def documents(draw: st.DrawFn, info: KindInfo) -> Generated:
 
 def field_info(cls: type[BaseModel], alias: str) -> FieldInfo:
     return next(f for n, f in cls.model_fields.items() if (f.alias or n) == alias)
+
+
+# ---- mutations: each breaks a valid document in one place and says where and how ----
+
+Mutation = Callable[[st.DataObject, Generated, dict[str, Any]], "tuple[Path, str] | None"]
+
+
+def node_at(doc: dict[str, Any], path: Path) -> Any:
+    node: Any = doc
+    for seg in path:
+        node = node[seg]
+    return node
+
+
+def _unknown_field(data: st.DataObject, generated: Generated, doc: dict[str, Any]) -> tuple[Path, str] | None:
+    where = data.draw(st.sampled_from(sorted(generated.objects, key=str)), label="object")
+    key = data.draw(st.sampled_from(["zzUnknown", "extra", "Spec", "name_"]), label="key")
+    node = node_at(doc, where)
+    if key in node:
+        return None
+    node[key] = "x"
+    return (*where, key), "unknown-field"
+
+
+def _missing_field(data: st.DataObject, generated: Generated, doc: dict[str, Any]) -> tuple[Path, str] | None:
+    candidates = [
+        (*path, key)
+        for path, keys in generated.required.items()
+        for key in keys
+        if (*path, key) not in (("apiVersion",), ("kind",))
+    ]
+    if not candidates:
+        return None
+    victim = data.draw(st.sampled_from(sorted(candidates, key=str)), label="required field")
+    del node_at(doc, victim[:-1])[victim[-1]]
+    return victim, "missing-field"
+
+
+def _wrong_type(data: st.DataObject, generated: Generated, doc: dict[str, Any]) -> tuple[Path, str] | None:
+    leaves = {p: k for p, k in generated.leaves.items() if k in ("str", "int", "literal")}
+    if not leaves:
+        return None
+    path = data.draw(st.sampled_from(sorted(leaves, key=str)), label="leaf")
+    wrong = {"str": 12345, "int": "12", "literal": 7}[leaves[path]]
+    node_at(doc, path[:-1])[path[-1]] = data.draw(
+        st.sampled_from([wrong, [wrong], True, None]), label="value"
+    )
+    return path, "value" if leaves[path] == "literal" else "type"
+
+
+def _bad_weight(data: st.DataObject, generated: Generated, doc: dict[str, Any]) -> tuple[Path, str] | None:
+    if not generated.weights:
+        return None
+    path = data.draw(st.sampled_from(generated.weights), label="weight")
+    quantities = doc["apiVersion"].endswith("/v1alpha1") and doc["kind"] == "TrafficSplit"
+    bad = data.draw(st.sampled_from(["-1", -3] if quantities else [-1, 2.5, "7"]), label="bad weight")
+    node_at(doc, path[:-1])[path[-1]] = bad
+    return path, "value" if bad in (-1, -3, "-1") else "type"
+
+
+MUTATIONS: list[Mutation] = [_unknown_field, _missing_field, _wrong_type, _bad_weight]

@@ -130,9 +130,9 @@ def test_metrics_examples_are_valid_in_both_metrics_versions(smi_spec_dir: Path,
 def test_every_valid_example_upgrades_to_its_latest_version_unless_it_uses_a_dropped_port(
     smi_spec_dir: Path,
 ) -> None:
-    """`smi convert` on the spec's own examples. Two kinds of refusal only: access v1alpha1/v1alpha2 targets with a
-    destination port (v1alpha3 moved ports to TCPRoute), and experimental v1alpha4 targets whose subjects are
-    IdentityBindings (the released v1alpha3 only knows ServiceAccounts); each says so at the offending field."""
+    """`smi convert` on the spec's own examples. Two kinds of refusal only: access v1alpha1/v1alpha2 targets
+    with a destination port (v1alpha3 moved ports to TCPRoute), and experimental v1alpha4 targets with
+    IdentityBinding subjects (v1alpha3 only knows ServiceAccounts); each says so at the offending field."""
     examples = smi_spec_dir / "examples"
     upgraded = refused = 0
     for row in _validation_rows(examples):

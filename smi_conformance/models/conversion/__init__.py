@@ -68,7 +68,6 @@ def convert(doc: Mapping[str, Any], to_version: str) -> dict[str, Any]:
         )
     out = {"apiVersion": target.api_version, **{k: v for k, v in out.items() if k != "apiVersion"}}
     problems = validate(out)  # the target's own rules, e.g. a Service name format
-
     if problems:
         raise ConversionError(
             [

@@ -4,8 +4,8 @@ TrafficTarget hub: the v1alpha4 layout (``spec.destination``, ``spec.sources``, 
 v1alpha2 ``destination.port``. v1alpha1 has no ``spec`` wrapper and calls the rules ``specs``. What cannot be
 converted:
 
-* ``destination.port`` into v1alpha3/v1alpha4: they have no port (ports moved to TCPRoute ``matches.ports``),
-and   dropping it would open every port of the destination;
+* ``destination.port`` into v1alpha3/v1alpha4: they have no port (ports moved to TCPRoute
+  ``matches.ports``), and dropping it would open every port of the destination;
 * UDPRoute rules into v1alpha1/v1alpha2, which only know HTTPRouteGroup and TCPRoute;
 * IdentityBinding subjects into anything before v1alpha4.
 """

@@ -3,12 +3,12 @@
 All versions share one layout (``spec.service``, ``spec.backends[]``, ``spec.matches`` from v1alpha3), so
 paths are the same in every version. What differs:
 
-* weights: v1alpha1 Quantities become the smallest integers with exactly the same ratios ("1" and "500m" -> 2
-and 1;   "10m", "100m", "1500m" -> 1, 10, 150); integer values are kept as they are (100 and 900 stay 100 and
-900)   unless they are too large, when they are divided by their greatest common divisor.
-  If exact ratios need integers above :data:`MAX_CONVERTED_WEIGHT`, the conversion stops instead of rounding.
+* weights: v1alpha1 Quantities become the smallest integers with exactly the same ratios ("1" and "500m"
+  -> 2 and 1; "10m", "100m", "1500m" -> 1, 10, 150); integer values are kept as they are (100 and 900 stay
+  100 and 900) unless they are too large, when they are divided by their greatest common divisor. If exact
+  ratios need integers above :data:`MAX_CONVERTED_WEIGHT`, the conversion stops instead of rounding.
 * ``matches`` cannot go to v1alpha1/v1alpha2: those would split *all* traffic instead of the selected
-requests.
+  requests.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ MAX_CONVERTED_WEIGHT = 2**31 - 1
 
 def integer_weights(weights: list[int | str]) -> tuple[list[int], int | None]:
     """Integer weights with exactly the ratios of ``weights`` (ints or Quantity strings), and the index of a
-    weight
-    above MAX_CONVERTED_WEIGHT if exact ratios need one (then the list is the unbounded result)."""
+    weight above MAX_CONVERTED_WEIGHT if exact ratios need one (then the list is the unbounded result)."""
     values = [parse_quantity(w) for w in weights]
     ints = [int(v) for v in values]
     if any(v.denominator != 1 for v in values) or any(w > MAX_CONVERTED_WEIGHT for w in ints):
