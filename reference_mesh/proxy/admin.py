@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -104,7 +103,7 @@ def prometheus_text(proxy: Proxy) -> str:
         "# TYPE mesh_response_latency_ms histogram",
     ]
     for edge, bucket in proxy.telemetry.totals.items():
-        labels = _labels(asdict(edge))
+        labels = _labels(edge._asdict())
         for code, n in sorted(bucket.codes.items()):
             lines.append(f'mesh_requests_total{{{labels},code="{code}"}} {n}')
         counts = sorted(bucket.latency.counts.items())

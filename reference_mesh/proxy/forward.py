@@ -37,6 +37,16 @@ IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-
 _DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect"}
 
 
+#: Below this much unsent data a writer is not waited on (what asyncio's own high-water mark allows anyway).
+_FLUSH_ABOVE = 64 * 1024
+
+
+async def _flush(writer: asyncio.StreamWriter) -> None:
+    """``drain()`` only when data is piling up: the common small write costs no extra await."""
+    if writer.transport.get_write_buffer_size() > _FLUSH_ABOVE or writer.transport.is_closing():
+        await writer.drain()
+
+
 class RequestBody:
     """A request body either fully buffered (replayable for retries) or still on the downstream stream."""
 
@@ -146,7 +156,7 @@ async def send_request(
     else:
         writer.write(rendered)
         await body.write_to(writer)
-    await writer.drain()
+    await _flush(writer)
 
 
 async def read_response(messages: MessageReader, method: str) -> ResponseHead:
@@ -193,12 +203,12 @@ async def relay_response(
             out.append(LAST_CHUNK)
     downstream.write(b"".join(out))
     if not ended:
-        await downstream.drain()
+        await _flush(downstream)
         while (more := await upstream.next_body()) is not None:
             size += len(more)
             downstream.write(encode_chunk(more) if chunked else more)
-            await downstream.drain()
+            await _flush(downstream)
         if chunked:
             downstream.write(LAST_CHUNK)
-    await downstream.drain()
+    await _flush(downstream)
     return size

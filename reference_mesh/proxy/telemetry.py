@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 __all__ = ["Edge", "LatencyHistogram", "SecondBucket", "Telemetry", "sum_window"]
 
@@ -83,9 +83,9 @@ class LatencyHistogram:
         return cls({int(i): int(n) for i, n in data.items()})
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     """Who talked to whom. Outbound edges are recorded by the caller's proxy, inbound by the callee's.
+    (A named tuple: built and hashed for every request, so it must be cheap.)
 
     ``service`` is the service the caller addressed (the split's root), ``backend`` the one that served it
     (equal to ``service`` without a split), ``split`` the TrafficSplit ("namespace/name") that chose the
@@ -173,7 +173,7 @@ class Telemetry:
         grouped: dict[Edge, dict[str, Any]] = {}
         for second, edge, bucket in self.buckets(since, until):
             grouped.setdefault(edge, {})[str(second)] = bucket.to_json()
-        return [{"edge": asdict(edge), "seconds": seconds} for edge, seconds in grouped.items()]
+        return [{"edge": edge._asdict(), "seconds": seconds} for edge, seconds in grouped.items()]
 
 
 def sum_window(entries: Iterable[dict[str, Any]]) -> SecondBucket:
