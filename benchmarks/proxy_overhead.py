@@ -235,6 +235,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     rounds, fixed_s, max_s = (1, 3.0, 2.0) if args.quick else (3, 10.0, 5.0)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
@@ -263,12 +264,18 @@ def main() -> None:
                     results["max"][path].append(r)
         finally:
             bench.close()
+    results["load_average_1m"] = [load_before, os.getloadavg()[0]]
     report(results, args.rate)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
 
 def report(results: dict[str, Any], rate: float) -> None:
+    before, after = results["load_average_1m"]
+    print(
+        f"machine load (1-minute average) before / after: {before:.1f} / {after:.1f} on {os.cpu_count()} cores"
+    )
+
     def med(path: str, kind: str, key: str) -> float:
         return statistics.median(r[key] for r in results[kind][path])
 
