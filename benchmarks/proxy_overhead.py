@@ -272,9 +272,8 @@ def main() -> None:
 
 def report(results: dict[str, Any], rate: float) -> None:
     before, after = results["load_average_1m"]
-    print(
-        f"machine load (1-minute average) before / after: {before:.1f} / {after:.1f} on {os.cpu_count()} cores"
-    )
+    cores = os.cpu_count()
+    print(f"machine load (1-minute average) before / after: {before:.1f} / {after:.1f} on {cores} cores")
 
     def med(path: str, kind: str, key: str) -> float:
         return statistics.median(r[key] for r in results[kind][path])
