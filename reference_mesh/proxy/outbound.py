@@ -61,7 +61,7 @@ class _Failed(Exception):
         self.status, self.reason, self.retryable = status, reason, retryable
 
 
-def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None) -> Edge:
+def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None, route: str = "") -> Edge:
     return Edge(
         "outbound",
         protocol,
@@ -73,6 +73,7 @@ def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None)
         ep.endpoint.identity if ep else "",
         ep.endpoint.instance if ep else "",
         target.port,
+        route,
     )
 
 
@@ -104,6 +105,7 @@ class _Exchange:
         self.endpoint: EndpointState | None = None
         self.relaying = False  # a response head went to the client: errors can only abort the connection
         self.keep_alive = True
+        self.route = ""  # name of the RoutePolicy match that applied
 
 
 async def _exchange(
@@ -131,7 +133,7 @@ async def _exchange(
     latency_ms = (time.monotonic() - started) * 1000.0
     ep = ex.endpoint
     if target is not None:
-        proxy.record(_edge(proxy, target, "http", ep), ex.status < 500, str(ex.status), latency_ms)
+        proxy.record(_edge(proxy, target, "http", ep, ex.route), ex.status < 500, str(ex.status), latency_ms)
     if proxy.tap.active:
         proxy.tap.publish(
             {
@@ -148,6 +150,7 @@ async def _exchange(
                 "backend": target.backend.key if target else None,
                 "split": target.split if target else "",
                 "endpoint": f"{ep.endpoint.address}:{ep.endpoint.port}" if ep else None,
+                "route": ex.route,
                 "error": ex.reason or None,
             }
         )
@@ -166,6 +169,8 @@ async def _attempts(
     root, backend = target.root, target.backend
     res = root.resilience
     route = root.route_policy(head.method, path, head.headers)
+    if route is not None:
+        ex.route = route.match.name
     timeout_ms = route.timeout_ms if route is not None and route.timeout_ms is not None else res.timeout_ms
     incoming = head.header(DEADLINE_HEADER)
     if incoming is not None and incoming.strip().isdigit():

@@ -102,6 +102,9 @@ class Edge(NamedTuple):
     destination_identity: str
     destination_instance: str
     port: int
+    #: Outbound HTTP: the name of the matching ``RoutePolicy`` match (compile one per HTTPRouteGroup match to
+    #: get per-route figures, as Linkerd's service profiles do); "" for the default route and other edges.
+    route: str = ""
 
 
 @dataclass

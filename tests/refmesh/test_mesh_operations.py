@@ -15,6 +15,7 @@ import pytest
 from mesh_support import HTTP_PORT, HttpClient, LoopThread, Topology, tap_first
 
 from reference_mesh.identity import load_credentials, write_credentials
+from reference_mesh.proxy.config import HttpMatch, Resilience, RoutePolicy
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 from reference_mesh.proxy.server import ConfigRejected, Proxy
 from reference_mesh.proxy.sources import FileConfigSource, QueueConfigSource
@@ -73,6 +74,23 @@ def test_telemetry_counts_are_exact_for_a_window(topo: Topology, loop_thread: Lo
     assert inbound.success + inbound.failure == 37  # the server side saw exactly the same requests
     assert {e["edge"]["source_identity"] for t in (v1, v2) for e in t["edges"]} == {topo.web.identity.uri}
     assert web["histogram"]["growth"] > 1 and web["workload"]["instance"] == topo.web.name
+
+
+def test_telemetry_per_route(topo: Topology, loop_thread: LoopThread) -> None:
+    topo.mesh.resilience["api"] = Resilience(
+        routes=(RoutePolicy(match=HttpMatch(name="get-items", path_regex="/items")),)
+    )
+    loop_thread.run(topo.configure())
+
+    async def scenario() -> dict:  # type: ignore[type-arg]
+        client = topo.client()
+        for target in ("/items/1", "/items/2", "/other"):
+            await client.request("GET", target)
+        return json.loads((await admin_get(topo.proxies[topo.web.name], "/telemetry"))[1])  # type: ignore[no-any-return]
+
+    edges = [e for e in loop_thread.run(scenario())["edges"] if e["edge"]["service"] == "api.default"]
+    by_route = {r: sum_window([e for e in edges if e["edge"]["route"] == r]) for r in ("get-items", "")}
+    assert by_route["get-items"].success == 2 and by_route[""].success >= 1
 
 
 def test_tap_streams_requests_live(topo: Topology, loop_thread: LoopThread) -> None:
