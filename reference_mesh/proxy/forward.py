@@ -24,6 +24,7 @@ from reference_mesh.proxy.streams import HeadTimer, close_quietly
 
 __all__ = [
     "RequestBody",
+    "client_keeps_alive",
     "read_request_body",
     "read_response",
     "relay_response",
@@ -171,21 +172,32 @@ async def read_response(messages: MessageReader, method: str) -> ResponseHead:
             return head
 
 
+def client_keeps_alive(request: RequestHead, response: ResponseHead) -> bool:
+    """Whether the client connection survives this exchange (an HTTP/1.0 client cannot take chunked bodies, so
+    an unsized body is ended by closing its connection)."""
+    if request.version == "1.0" and response.framing in ("chunked", "close"):
+        return False
+    return request.keep_alive
+
+
 async def relay_response(
     response: ResponseHead,
     upstream: MessageReader,
     downstream: asyncio.StreamWriter,
     *,
     keep_alive: bool,
+    http10: bool = False,
     extra_headers: Iterable[tuple[str, str]] = (),
 ) -> int:
     """Stream the response (head already read) to the downstream client; return the body bytes relayed.
 
-    A body delimited by connection close is re-framed as chunked so the client connection stays reusable.
+    A body delimited by connection close is re-framed as chunked so the client connection stays reusable;
+    an HTTP/1.0 client gets an unframed body ended by closing (``keep_alive`` must then be False, see
+    :func:`client_keeps_alive`).
     """
     headers = forward_headers(response.headers)
     headers += extra_headers
-    chunked = response.framing in ("chunked", "close")
+    chunked = response.framing in ("chunked", "close") and not http10
     if chunked:
         headers.append(("transfer-encoding", "chunked"))
     if not keep_alive:

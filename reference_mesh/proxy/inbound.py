@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import Decision, normalize_path, request_path
 from reference_mesh.proxy.forward import (
+    client_keeps_alive,
     read_request_body,
     read_response,
     relay_response,
@@ -183,10 +184,13 @@ async def _to_app(
             await send_request(up.writer, head, target, body, [(CLIENT_ID_HEADER, source)])
             response = await read_response(up.messages, head.method)
             relaying = True
-            await relay_response(response, up.messages, writer, keep_alive=head.keep_alive)
+            keep_alive = client_keeps_alive(head, response)
+            await relay_response(
+                response, up.messages, writer, keep_alive=keep_alive, http10=head.version == "1.0"
+            )
             proxy.app_pool.release(up, response.keep_alive and response.framing != "close")
             up = None
-            return response.status, "", head.keep_alive
+            return response.status, "", keep_alive
     except TimeoutError:
         reason = f"application did not answer within the caller's deadline ({budget} ms)"
     except (HttpProtocolError, ConnectionError, OSError) as exc:

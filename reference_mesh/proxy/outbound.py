@@ -18,6 +18,7 @@ from reference_mesh.proxy.authz import request_path
 from reference_mesh.proxy.endpoints import EndpointState
 from reference_mesh.proxy.forward import (
     RequestBody,
+    client_keeps_alive,
     read_request_body,
     read_response,
     relay_response,
@@ -281,7 +282,10 @@ async def _one_attempt(
             raise _Failed(response.status, f"{where} answered {response.status}", True)
         ex.status, ex.relaying = response.status, True
         try:
-            await relay_response(response, up.messages, writer, keep_alive=ex.keep_alive)
+            ex.keep_alive = ex.keep_alive and client_keeps_alive(head, response)
+            await relay_response(
+                response, up.messages, writer, keep_alive=ex.keep_alive, http10=head.version == "1.0"
+            )
         except HttpProtocolError:
             # the upstream broke mid-body: abort so the client cannot take a truncated body as complete
             writer.transport.abort()

@@ -381,3 +381,18 @@ def test_head_204_and_expect_continue_keep_the_connection_in_step(
     assert seen[0][1] != "" and seen[0][2] == 0  # HEAD: length announced, no body
     assert seen[1][2] == 0 and seen[2][2] > 0
     assert exchange.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200")
+
+
+def test_http10_client_gets_an_unchunked_body(topo: Topology, loop_thread: LoopThread) -> None:
+    async def scenario() -> bytes:
+        reader, writer = await asyncio.open_connection(topo.web.address, OUTBOUND_HTTP_PORT)
+        writer.write(b"GET /bytes/100000 HTTP/1.0\r\nhost: api\r\n\r\n")
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), 5)  # ends because the proxy closes the connection
+        writer.close()
+        return data
+
+    response = loop_thread.run(scenario())
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower()
+    assert body == b"x" * 100_000
