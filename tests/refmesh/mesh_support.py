@@ -247,18 +247,28 @@ class Topology:
             v2=mesh.add("api-v2-0", "api-v2", ["api", "api-v2"], version="v2", ports=ports),
         )
         for inst in (topo.v1, topo.v2):
-            topo.echoes[inst.name] = await EchoServer(
-                EchoIdentity("api", inst.labels["version"], inst.name),
-                http=(inst.address, inst.app_port(HTTP_PORT)),
-                tcp=(inst.address, inst.app_port(TCP_PORT)),
-                udp=(inst.address, inst.app_port(UDP_PORT)),
-            ).start()
+            await topo.start_echo(inst)
         for inst in (topo.web, topo.intruder, topo.v1, topo.v2):
             proxy = Proxy(inst.credentials)
             await proxy.start()
             topo.proxies[inst.name] = proxy
         await topo.configure()
         return topo
+
+    async def start_echo(self, inst: Instance) -> None:
+        """(Re)start the echo app of ``inst`` on its HTTP, TCP and UDP app ports (retrying while released)."""
+        for _ in range(50):
+            try:
+                self.echoes[inst.name] = await EchoServer(
+                    EchoIdentity("api", inst.labels["version"], inst.name),
+                    http=(inst.address, inst.app_port(HTTP_PORT)),
+                    tcp=(inst.address, inst.app_port(TCP_PORT)),
+                    udp=(inst.address, inst.app_port(UDP_PORT)),
+                ).start()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"echo of {inst.name} did not start")
 
     def snapshot(self, inst: Instance, **kw: Any) -> ProxyConfig:
         if inst in (self.v1, self.v2):

@@ -8,7 +8,16 @@ import time
 from collections import Counter
 from fractions import Fraction
 
-from mesh_support import HTTP_PORT, HttpClient, LoopThread, Topology
+from mesh_support import (
+    HTTP_PORT,
+    TCP_OUT,
+    UDP_OUT,
+    HttpClient,
+    LoopThread,
+    Topology,
+    tcp_exchange,
+    udp_exchange,
+)
 
 from reference_mesh.proxy.config import (
     CircuitBreaker,
@@ -23,7 +32,6 @@ from reference_mesh.proxy.config import (
     TrafficSplitConfig,
 )
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
-from smi_conformance.workload.echo import EchoIdentity, EchoServer
 
 
 def split(v1: object, v2: object, algorithm: str = "weighted_random", **kw: object) -> TrafficSplitConfig:
@@ -229,20 +237,7 @@ def _stop_echo(topo: Topology, name: str, loop_thread: LoopThread) -> None:
 
 
 def _restart_echo(topo: Topology, name: str, loop_thread: LoopThread) -> None:
-    inst = topo.v1 if name == topo.v1.name else topo.v2
-
-    async def start() -> EchoServer:
-        for _ in range(50):
-            try:
-                return await EchoServer(
-                    EchoIdentity("api", inst.labels["version"], inst.name),
-                    http=(inst.address, inst.app_port(HTTP_PORT)),
-                ).start()
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise RuntimeError("echo did not restart")
-
-    topo.echoes[name] = loop_thread.run(start())
+    loop_thread.run(topo.start_echo(topo.v1 if name == topo.v1.name else topo.v2))
 
 
 def test_retries_hide_a_dead_instance_for_idempotent_requests_only(
@@ -396,3 +391,17 @@ def test_http10_client_gets_an_unchunked_body(topo: Topology, loop_thread: LoopT
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower()
     assert body == b"x" * 100_000
+
+
+def test_tcp_and_udp_flows_follow_the_split(topo: Topology, loop_thread: LoopThread) -> None:
+    topo.mesh.splits["api"] = split(0, 1)
+    loop_thread.run(topo.configure())
+    tcp = loop_thread.run(tcp_exchange(topo.web.address, TCP_OUT, b"hello\n"))
+    udp = loop_thread.run(udp_exchange(topo.web.address, UDP_OUT, b"hello"))
+    assert tcp.startswith(b"service=api version=v2") and tcp.endswith(b"hello\n")
+    assert udp is not None and udp.startswith(b"service=api version=v2")
+    topo.mesh.splits["api"] = split(1, 0)
+    loop_thread.run(topo.configure())
+    assert loop_thread.run(tcp_exchange(topo.web.address, TCP_OUT, b"x")).startswith(
+        b"service=api version=v1"
+    )
