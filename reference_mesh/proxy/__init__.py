@@ -7,12 +7,14 @@ Public entry points (everything else is internal):
   proxy.stop()``; telemetry at ``proxy.telemetry`` or over the admin endpoint.
 * Config sources: :class:`ConfigSource` (protocol), :class:`FileConfigSource`, :class:`QueueConfigSource`,
   :class:`StaticConfigSource`.
-* ``python -m reference_mesh.proxy``: one proxy as its own process.
+* ``python -m reference_mesh.proxy``: one proxy as its own process; :func:`spawn_proxy` starts one and
+  returns a :class:`ProxyProcess` (``push(config)``, ``status()``, ``wait_ready()``, ``stop()``).
 
 See docs/reference-mesh/data-plane.md.
 """
 
 from reference_mesh.proxy.config import ProxyConfig
+from reference_mesh.proxy.process import ProxyProcess, spawn_proxy
 from reference_mesh.proxy.server import ConfigRejected, Proxy
 from reference_mesh.proxy.sources import ConfigSource, FileConfigSource, QueueConfigSource, StaticConfigSource
 from reference_mesh.proxy.telemetry import Edge, LatencyHistogram, sum_window
@@ -25,7 +27,9 @@ __all__ = [
     "LatencyHistogram",
     "Proxy",
     "ProxyConfig",
+    "ProxyProcess",
     "QueueConfigSource",
     "StaticConfigSource",
+    "spawn_proxy",
     "sum_window",
 ]
