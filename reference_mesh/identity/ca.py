@@ -1,7 +1,8 @@
 """A mesh certificate authority: EC P-256 root, short-lived per-workload X.509-SVIDs.
 
-The CA signs leaf certificates directly (no intermediates): the trust bundle a proxy needs is then the set of root
-certificates of its trust domain, and rotating the CA is "add the new root to every bundle, re-issue, drop the old".
+The CA signs leaf certificates directly (no intermediates): the trust bundle a proxy needs is then the set of
+root certificates of its trust domain, and rotating the CA is "add the new root to every bundle, re-issue,
+drop the old".
 """
 
 from __future__ import annotations
@@ -24,6 +25,24 @@ __all__ = ["DEFAULT_WORKLOAD_TTL", "CertificateAuthority", "TrustBundle", "Workl
 DEFAULT_WORKLOAD_TTL = dt.timedelta(hours=24)
 #: Clock skew tolerated by backdating notBefore (issuer and verifier may run on different hosts).
 _BACKDATE = dt.timedelta(seconds=60)
+
+
+def _key_usage(**allowed: bool) -> x509.KeyUsage:
+    """digitalSignature plus the usages named; everything else off."""
+    flags = dict.fromkeys(
+        (
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    return x509.KeyUsage(digital_signature=True, **{**flags, **allowed})
 
 
 def _now() -> dt.datetime:
@@ -120,15 +139,13 @@ class CertificateAuthority:
             .not_valid_after(start + ttl)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
-                ),
+                _key_usage(key_cert_sign=True, crl_sign=True),
                 critical=True,
             )
             .add_extension(ski, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+            )
             .sign(key, hashes.SHA256())
         )
         return cls(trust_domain, cert, key)
@@ -158,10 +175,11 @@ class CertificateAuthority:
         extra_uris: Iterable[str] = (),
         bundle: TrustBundle | None = None,
     ) -> WorkloadCredentials:
-        """A fresh key pair and certificate for ``spiffe_id``, valid from ``now`` (backdated 60 s) for ``ttl``.
+        """A fresh key pair and certificate for ``spiffe_id``, valid from ``now`` (backdated 60 s) for
+        ``ttl``.
 
-        ``extra_uris`` exists so tests can build certificates that verification must refuse; a real issuer never
-        passes it. ``bundle`` overrides the bundle handed out (e.g. old + new root during CA rotation).
+        ``extra_uris`` exists so tests can build certificates that verification must refuse; a real issuer
+        never passes it. ``bundle`` overrides the bundle handed out (e.g. old + new root during CA rotation).
         """
         if spiffe_id.trust_domain != self.trust_domain:
             raise ValueError(f"{spiffe_id} is not in trust domain {self.trust_domain!r}")
@@ -188,11 +206,7 @@ class CertificateAuthority:
             .not_valid_after(start + _BACKDATE + ttl)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
-                    encipher_only=False, decipher_only=False,
-                ),
+                _key_usage(key_agreement=True),
                 critical=True,
             )
             .add_extension(

@@ -1,9 +1,9 @@
 """Errors of the identity package.
 
-    IdentityError
-    ├── SpiffeIdError          a string is not a valid mesh SPIFFE id
-    ├── CertificateRejected    a peer certificate fails verification (expired, foreign CA, bad SAN, wrong domain)
-    └── CredentialsError       credentials on disk are missing or unreadable
+IdentityError
+├── SpiffeIdError          a string is not a valid mesh SPIFFE id
+├── CertificateRejected    a peer certificate fails verification (expired, foreign CA, bad SAN, wrong domain)
+└── CredentialsError       credentials on disk are missing or unreadable
 """
 
 from __future__ import annotations

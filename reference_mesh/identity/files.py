@@ -1,10 +1,10 @@
 """Credentials on disk, and their rotation.
 
-A sidecar reads its credentials from a directory holding ``cert.pem`` (leaf), ``key.pem`` and ``bundle.pem``; the
-issuer replaces them atomically (write temporary files, then rename ``bundle``, ``key``, ``cert`` in that order and
-bump ``generation``) so a reader never sees a key that does not match its certificate for long: the proxy reloads
-when ``generation`` changes and retries on a mismatch. This is the same shape as SPIFFE helper / Kubernetes
-projected-volume delivery, and works whether the proxy runs in the issuer's process or another one.
+A sidecar reads its credentials from a directory holding ``cert.pem`` (leaf), ``key.pem`` and ``bundle.pem``;
+the issuer replaces them atomically (write temporary files, then rename ``bundle``, ``key``, ``cert`` in that
+order and bump ``generation``) so a reader never sees a key that does not match its certificate for long: the
+proxy reloads when ``generation`` changes and retries on a mismatch. This is the same shape as SPIFFE helper /
+Kubernetes projected-volume delivery, and works whether the proxy runs in the issuer's process or another one.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from reference_mesh.identity.ca import DEFAULT_WORKLOAD_TTL, CertificateAuthority, TrustBundle, WorkloadCredentials
+from reference_mesh.identity.ca import (
+    DEFAULT_WORKLOAD_TTL,
+    CertificateAuthority,
+    TrustBundle,
+    WorkloadCredentials,
+)
 from reference_mesh.identity.errors import CredentialsError
 from reference_mesh.identity.spiffe import SpiffeId
 from reference_mesh.identity.verify import spiffe_id_of

@@ -1,7 +1,7 @@
 """SPIFFE ids for mesh workloads: ``spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>``.
 
-The mesh names a workload by its Kubernetes ServiceAccount, exactly as SMI's TrafficTarget does, so the id a proxy
-reads from a verified peer certificate can be compared directly with the sources of an access policy.
+The mesh names a workload by its Kubernetes ServiceAccount, exactly as SMI's TrafficTarget does, so the id a
+proxy reads from a verified peer certificate can be compared directly with the sources of an access policy.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class SpiffeId:
 
     def __post_init__(self) -> None:
         if not _TRUST_DOMAIN.fullmatch(self.trust_domain):
-            raise SpiffeIdError(f"invalid trust domain {self.trust_domain!r}: lowercase letters, digits, '.-_'")
+            raise SpiffeIdError(
+                f"invalid trust domain {self.trust_domain!r}: lowercase letters, digits, '.-_'"
+            )
         if not _DNS_LABEL.fullmatch(self.namespace):
             raise SpiffeIdError(f"invalid namespace {self.namespace!r}: not a DNS-1123 label")
         if not _DNS_SUBDOMAIN.fullmatch(self.service_account):
@@ -45,7 +47,8 @@ class SpiffeId:
 
     @classmethod
     def parse(cls, uri: str) -> SpiffeId:
-        """Parse a mesh workload id; anything else (query, fragment, port, userinfo, other paths) is an error."""
+        """Parse a mesh workload id; anything else (query, fragment, port, userinfo, other paths) is an
+        error."""
         prefix = "spiffe://"
         if not uri.startswith(prefix):
             raise SpiffeIdError(f"{uri!r} is not a SPIFFE id: it must start with {prefix!r}")

@@ -1,32 +1,27 @@
 """The proxy's loopback admin endpoint (plain HTTP/1.1).
 
-    GET /healthz                     200 while the process serves
-    GET /ready                       200 once a snapshot is applied (else 503); JSON status either way
-    GET /config                      the current snapshot (JSON)
-    GET /telemetry?since=&until=     per-edge, per-second buckets (unix seconds; see telemetry.py)
-    GET /metrics                     Prometheus text format (cumulative since start)
-    GET /tap[?direction=&protocol=&source=&service=]   newline-delimited JSON, one finished request per line
+GET /healthz                     200 while the process serves GET /ready                       200 once a
+snapshot is applied (else 503); JSON status either way GET /config                      the current snapshot
+(JSON) GET /telemetry?since=&until=     per-edge, per-second buckets (unix seconds; see telemetry.py) GET
+/metrics                     Prometheus text format (cumulative since start) GET
+/tap[?direction=&protocol=&source=&service=]   newline-delimited JSON, one finished request per line
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from reference_mesh.proxy.http1 import (
-    LAST_CHUNK,
     HttpProtocolError,
     MessageReader,
     RequestHead,
     encode_chunk,
     render_response_head,
 )
-from reference_mesh.proxy.streams import close_quietly
 from reference_mesh.proxy.telemetry import HIST_GROWTH, HIST_MIN_MS, bucket_middle_ms
 
 if TYPE_CHECKING:
@@ -35,8 +30,33 @@ if TYPE_CHECKING:
 __all__ = ["prometheus_text", "serve", "status"]
 
 #: Prometheus histogram bounds (ms), Linkerd's response_latency_ms buckets.
-PROM_BUCKETS_MS = (1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000,
-                   20000, 30000, 40000, 50000)
+PROM_BUCKETS_MS = (
+    1,
+    2,
+    3,
+    4,
+    5,
+    10,
+    20,
+    30,
+    40,
+    50,
+    100,
+    200,
+    300,
+    400,
+    500,
+    1000,
+    2000,
+    3000,
+    4000,
+    5000,
+    10000,
+    20000,
+    30000,
+    40000,
+    50000,
+)
 
 
 def status(proxy: Proxy) -> dict[str, Any]:
@@ -83,7 +103,7 @@ def prometheus_text(proxy: Proxy) -> str:
         "# TYPE mesh_response_latency_ms histogram",
     ]
     for edge, bucket in proxy.telemetry.totals.items():
-        labels = _labels(asdict(edge))
+        labels = _labels(edge._asdict())
         for code, n in sorted(bucket.codes.items()):
             lines.append(f'mesh_requests_total{{{labels},code="{code}"}} {n}')
         counts = sorted(bucket.latency.counts.items())
@@ -100,8 +120,11 @@ def prometheus_text(proxy: Proxy) -> str:
 
 
 def _reply(writer: asyncio.StreamWriter, status_code: int, body: bytes, content_type: str) -> None:
-    head = render_response_head(status_code, "OK" if status_code == 200 else "Error",
-                                [("content-type", content_type), ("content-length", str(len(body)))])
+    head = render_response_head(
+        status_code,
+        "OK" if status_code == 200 else "Error",
+        [("content-type", content_type), ("content-length", str(len(body)))],
+    )
     writer.write(head + body)
 
 
@@ -109,19 +132,35 @@ def _json(writer: asyncio.StreamWriter, status_code: int, data: Any) -> None:
     _reply(writer, status_code, json.dumps(data, indent=None).encode() + b"\n", "application/json")
 
 
-async def _tap(proxy: Proxy, query: dict[str, list[str]], writer: asyncio.StreamWriter) -> None:
+async def _tap(
+    proxy: Proxy, query: dict[str, list[str]], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Stream events until the client goes away (its end of the connection closes) or the proxy stops."""
     filters = {k: v[0] for k, v in query.items() if k in ("direction", "protocol", "source", "service")}
 
     def accept(event: dict[str, Any]) -> bool:
         return all(str(event.get(k)) == v for k, v in filters.items())
 
-    writer.write(render_response_head(200, "OK", [("content-type", "application/x-ndjson"),
-                                                  ("transfer-encoding", "chunked")]))
+    writer.write(
+        render_response_head(
+            200, "OK", [("content-type", "application/x-ndjson"), ("transfer-encoding", "chunked")]
+        )
+    )
     await writer.drain()
-    async for event in proxy.tap.subscribe(accept):
-        writer.write(encode_chunk(json.dumps(event).encode() + b"\n"))
-        await writer.drain()
-    writer.write(LAST_CHUNK)
+
+    async def pump() -> None:
+        async for event in proxy.tap.subscribe(accept):
+            writer.write(encode_chunk(json.dumps(event).encode() + b"\n"))
+            await writer.drain()
+
+    streaming = asyncio.ensure_future(pump())
+    client_gone = asyncio.ensure_future(reader.read())
+    try:
+        await asyncio.wait({streaming, client_gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (streaming, client_gone):
+            task.cancel()
+        await asyncio.gather(streaming, client_gone, return_exceptions=True)
 
 
 async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -155,7 +194,7 @@ async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.Stre
             elif path == "/metrics":
                 _reply(writer, 200, prometheus_text(proxy).encode(), "text/plain; version=0.0.4")
             elif path == "/tap":
-                await _tap(proxy, query, writer)
+                await _tap(proxy, query, reader, writer)
                 break
             else:
                 _json(writer, 404, {"error": f"no such endpoint {path}"})
@@ -163,5 +202,4 @@ async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.Stre
     except (HttpProtocolError, ConnectionError, OSError):
         pass
     finally:
-        with contextlib.suppress(Exception):
-            await close_quietly(writer)
+        writer.close()

@@ -1,7 +1,7 @@
 """Inbound authorization decisions (sans-IO): caller identity x request -> allow / deny, with a reason.
 
-Compiled once per snapshot from :class:`~reference_mesh.proxy.config.AuthorizationPolicy`. The caller identity is
-the SPIFFE id read from the verified peer certificate (``None`` when there is none), never a header.
+Compiled once per snapshot from :class:`~reference_mesh.proxy.config.AuthorizationPolicy`. The caller identity
+is the SPIFFE id read from the verified peer certificate (``None`` when there is none), never a header.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ __all__ = ["Authorizer", "CompiledMatch", "Decision", "normalize_path", "request
 
 @dataclass(frozen=True)
 class Decision:
-    """``allowed`` is what the proxy does; ``would_deny`` marks a permissive-mode pass that enforcement would stop."""
+    """``allowed`` is what the proxy does; ``would_deny`` marks a permissive-mode pass that enforcement would
+    stop."""
 
     allowed: bool
     reason: str
@@ -41,9 +42,11 @@ def request_path(target: str) -> str:
 def normalize_path(path: str) -> str:
     """RFC 3986 dot-segment removal and slash merging (Envoy's normalize_path + merge_slashes).
 
-    The inbound proxy matches and forwards the normalized path, so ``/api/../admin`` cannot pass an allow rule for
-    ``/api/`` and then reach ``/admin`` in the application.
+    The inbound proxy matches and forwards the normalized path, so ``/api/../admin`` cannot pass an allow rule
+    for ``/api/`` and then reach ``/admin`` in the application.
     """
+    if path.startswith("/") and "/." not in path and "//" not in path:
+        return path  # nothing to normalise (the common case)
     if not path.startswith("/"):
         path = "/" + path
     trailing = path.endswith("/") or path.endswith("/.") or path.endswith("/..")

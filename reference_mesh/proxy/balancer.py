@@ -2,10 +2,11 @@
 
 * ``round_robin``: in turn.
 * ``least_request``: power of two random choices, fewer in-flight requests wins (Envoy's LEAST_REQUEST).
-* ``peak_ewma``: power of two random choices, lower peak-EWMA latency x (in-flight + 1) wins (Linkerd's default).
+* ``peak_ewma``: power of two random choices, lower peak-EWMA latency x (in-flight + 1) wins (Linkerd's
+  default).
 
-Ejected endpoints are skipped (see :func:`~reference_mesh.proxy.endpoints.available`); ``exclude`` lets a retry
-avoid the endpoint that just failed when another one exists.
+Ejected endpoints are skipped (see :func:`~reference_mesh.proxy.endpoints.available`); ``exclude`` lets a
+retry avoid the endpoint that just failed when another one exists.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ class Balancer:
         self._next = self._rng.randrange(len(self.pool)) if self.pool else 0
 
     def pick(self, now: float, exclude: EndpointState | None = None) -> EndpointState | None:
-        candidates = available(self.pool, now)
+        pool = self.pool
+        if len(pool) == 1 and exclude is None:
+            return pool[0]  # the only choice, ejected or not (panic mode)
+        candidates = available(pool, now)
         if exclude is not None and len(candidates) > 1:
             candidates = [e for e in candidates if e is not exclude]
         if not candidates:
@@ -39,7 +43,9 @@ class Balancer:
         if self.lb.algorithm == "round_robin":
             self._next += 1
             return candidates[self._next % len(candidates)]
-        a, b = self._rng.sample(candidates, 2)
+        n = len(candidates)
+        i, j = self._rng.randrange(n), self._rng.randrange(n - 1)
+        a, b = candidates[i], candidates[j + 1 if j >= i else j]  # two distinct endpoints, uniformly
         if self.lb.algorithm == "least_request":
             return a if a.active <= b.active else b
         return a if a.cost(self.lb) <= b.cost(self.lb) else b

@@ -1,45 +1,47 @@
 """The proxy configuration snapshot: the contract between the control plane and the sidecar proxy.
 
-The control plane compiles SMI objects (plus Services, endpoints and ServiceAccounts) into one :class:`ProxyConfig`
-per workload instance and hands it to the proxy (``Proxy.apply``, or any ``ConfigSource``). The proxy never sees an
-SMI object. A snapshot is immutable, JSON-serialisable (``model_dump_json`` / ``model_validate_json``) and complete:
-each one replaces the previous one atomically, so it must always describe the whole desired state.
+The control plane compiles SMI objects (plus Services, endpoints and ServiceAccounts) into one
+:class:`ProxyConfig` per workload instance and hands it to the proxy (``Proxy.apply``, or any
+``ConfigSource``). The proxy never sees an SMI object. A snapshot is immutable, JSON-serialisable
+(``model_dump_json`` / ``model_validate_json``) and complete: each one replaces the previous one atomically,
+so it must always describe the whole desired state.
 
 Semantics decisions (from ``shared/SPEC-NOTES.md``; compile SMI so they hold):
 
-* **Regexes are RE2** (google-re2), the syntax the linter checks and Envoy / Go meshes run. A snapshot whose regex RE2
-  rejects fails validation with the field's location; nothing is applied.
-* **pathRegex** is matched from the start of the request path (``re2.match``, i.e. anchored with ``^`` but not with
-  ``$``), and only against the path: the query string is cut off before matching. ``/api`` therefore matches
-  ``/api/v1?x=1``. Header regexes are matched against the whole header value (``fullmatch``), case-sensitively;
-  header names are case-insensitive. A missing header never matches.
+* **Regexes are RE2** (google-re2), the syntax the linter checks and Envoy / Go meshes run. A snapshot whose
+  regex RE2 rejects fails validation with the field's location; nothing is applied.
+* **pathRegex** is matched from the start of the request path (``re2.match``, i.e. anchored with ``^`` but not
+  with ``$``), and only against the path: the query string is cut off before matching. ``/api`` therefore
+  matches ``/api/v1?x=1``. Header regexes are matched against the whole header value (``fullmatch``),
+  case-sensitively; header names are case-insensitive. A missing header never matches.
 * **methods**: empty or containing ``"*"`` means every method; otherwise the request method must be listed
   (case-sensitive, HTTP methods are upper case).
-* Within one :class:`HttpMatch` every given condition must hold (AND); a list of matches is OR. A match with no
-  conditions matches every request.
-* **Authorization is deny by default** and additive: an inbound request/connection is allowed when at least one
-  :class:`AuthorizationRule` lists the caller's verified SPIFFE id and covers the request. TCP rules are L4: they also
-  admit HTTP requests on their ports. An empty port list means every port. A rule with no sources allows nobody
-  (SMI's "empty sources" resolution). ``permissive=True`` turns enforcement off (requests that would be denied are
-  let through and reported as ``would_deny`` in tap and telemetry): a migration switch, off by default.
-* **Ports**: a port in an authorization rule is the *destination port*, i.e. :attr:`InboundListener.port`, the port
-  the destination workload is addressed on (conformance keeps Service port == targetPort).
-* **Traffic split** weights are exact rationals (``Fraction``; JSON ``"1/3"``, ``"2"`` or an integer), so v1alpha1
-  Quantities compile exactly (``"500m"`` -> ``Fraction(1, 2)``). Zero-weight backends receive nothing. If a split has
-  ``matches``, only requests matching one of them are split; every other request (and every TCP/UDP flow, which
-  cannot match HTTP filters) goes to the root service's own endpoints. If every weight is zero, or the chosen
-  backend service is absent from :attr:`OutboundConfig.services` or has no endpoints on the port, the request fails
-  with 503 and a ``x-mesh-error`` reason (TCP/UDP: the flow is closed). A backend gets traffic only on ports whose
-  number matches the port the client addressed on the root service; a backend without that port is left out of that
-  port's split.
-* **Which settings apply**: timeouts, retries and fault injection come from the service the client addressed (the
-  root); load balancing, outlier ejection and circuit breaking from the service whose endpoints are used.
-* **Identity**: an endpoint's ``identity`` is the SPIFFE id its certificate must present; the outbound proxy refuses
-  a peer presenting another one (502). The inbound proxy reads the caller's identity only from its verified
-  certificate and passes it to the application in ``x-mesh-client-id``, after dropping any identity header the
-  client sent (``x-mesh-client-id``, ``l5d-client-id``, ``x-forwarded-client-cert``).
-* **Deadline propagation**: header ``x-mesh-timeout-ms`` (remaining milliseconds, a relative value so clocks need not
-  agree). See ``docs/reference-mesh/resilience.md``.
+* Within one :class:`HttpMatch` every given condition must hold (AND); a list of matches is OR. A match with
+  no conditions matches every request.
+* **Authorization is deny by default** and additive: an inbound request/connection is allowed when at least
+  one :class:`AuthorizationRule` lists the caller's verified SPIFFE id and covers the request. TCP rules are
+  L4: they also admit HTTP requests on their ports. An empty port list means every port. A rule with no
+  sources allows nobody (SMI's "empty sources" resolution). ``permissive=True`` turns enforcement off
+  (requests that would be denied are let through and reported as ``would_deny`` in tap): a
+  migration switch, off by default.
+* **Ports**: a port in an authorization rule is the *destination port*, i.e. :attr:`InboundListener.port`, the
+  port the destination workload is addressed on (conformance keeps Service port == targetPort).
+* **Traffic split** weights are exact rationals (``Fraction``; JSON ``"1/3"``, ``"2"`` or an integer), so
+  v1alpha1 Quantities compile exactly (``"500m"`` -> ``Fraction(1, 2)``). Zero-weight backends receive
+  nothing. If a split has ``matches``, only requests matching one of them are split; every other request (and
+  every TCP/UDP flow, which cannot match HTTP filters) goes to the root service's own endpoints. If every
+  weight is zero, or the chosen backend service is absent from :attr:`OutboundConfig.services` or has no
+  endpoints on the port, the request fails with 503 and a ``x-mesh-error`` reason (TCP/UDP: the flow is
+  closed). A backend gets traffic only on ports whose number matches the port the client addressed on the root
+  service; a backend without that port is left out of that port's split.
+* **Which settings apply**: timeouts, retries and fault injection come from the service the client addressed
+  (the root); load balancing, outlier ejection and circuit breaking from the service whose endpoints are used.
+* **Identity**: an endpoint's ``identity`` is the SPIFFE id its certificate must present; the outbound proxy
+  refuses a peer presenting another one (502). The inbound proxy reads the caller's identity only from its
+  verified certificate and passes it to the application in ``x-mesh-client-id``, after dropping any identity
+  header the client sent (``x-mesh-client-id``, ``l5d-client-id``, ``x-forwarded-client-cert``).
+* **Deadline propagation**: header ``x-mesh-timeout-ms`` (remaining milliseconds, a relative value so clocks
+  need not agree). See ``docs/reference-mesh/resilience.md``.
 
 Defaults follow Linkerd and Envoy; each default names its source in ``docs/reference-mesh/resilience.md``.
 """
@@ -69,6 +71,7 @@ __all__ = [
     "OutboundService",
     "OutlierDetection",
     "PortSet",
+    "ProtocolName",
     "ProxyConfig",
     "ProxySettings",
     "Resilience",
@@ -83,7 +86,7 @@ __all__ = [
 ]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
-Protocol = Literal["http", "tcp", "udp"]
+ProtocolName = Literal["http", "tcp", "udp"]
 Millis = Annotated[int, Field(ge=0)]
 
 
@@ -109,7 +112,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-# ---------------------------------------------------------------------------------------------------------- matching
+# ------------------------------------------------------------------------------------------------- matching
 class HttpMatch(_Model):
     """One HTTP request filter (an SMI HTTPRouteGroup match). All given conditions must hold."""
 
@@ -143,14 +146,14 @@ class PortSet(_Model):
         return not self.ports or port in self.ports
 
 
-# ----------------------------------------------------------------------------------------------------- authorization
+# -------------------------------------------------------------------------------------------- authorization
 class AuthorizationRule(_Model):
     """What one compiled TrafficTarget allows: these sources may make these requests.
 
-    Compile one rule per TrafficTarget (or per TrafficTarget rule): ``http`` from its HTTPRouteGroup rules (only the
-    named matches when the rule lists ``matches``, else all of the group's matches), ``tcp``/``udp`` from its
-    TCPRoute/UDPRoute rules (the union of their ports; ``PortSet()`` when a route has no ports, i.e. all ports).
-    ``None`` means the TrafficTarget has no rule of that kind.
+    Compile one rule per TrafficTarget (or per TrafficTarget rule): ``http`` from its HTTPRouteGroup rules
+    (only the named matches when the rule lists ``matches``, else all of the group's matches), ``tcp``/``udp``
+    from its TCPRoute/UDPRoute rules (the union of their ports; ``PortSet()`` when a route has no ports, i.e.
+    all ports). ``None`` means the TrafficTarget has no rule of that kind.
     """
 
     #: For reasons and logs, e.g. "default/allow-web" (namespace/TrafficTarget name).
@@ -174,9 +177,10 @@ class AuthorizationPolicy(_Model):
     permissive: bool = False
 
 
-# -------------------------------------------------------------------------------------------------------- resilience
+# ----------------------------------------------------------------------------------------------- resilience
 class LoadBalancing(_Model):
-    """How an endpoint of a service is chosen. Default: Linkerd's power-of-two-choices over peak-EWMA latency."""
+    """How an endpoint of a service is chosen. Default: Linkerd's power-of-two-choices over peak-EWMA
+    latency."""
 
     algorithm: Literal["round_robin", "least_request", "peak_ewma"] = "peak_ewma"
     #: Peak-EWMA decay (Linkerd: 10 s) and the cost assumed for an endpoint not yet measured (Linkerd: 30 ms).
@@ -202,16 +206,17 @@ class RetryPolicy(_Model):
     retry_on_status: tuple[Annotated[int, Field(ge=500, le=599)], ...] = (502, 503, 504)
     #: Retry non-idempotent methods too (POST, PATCH...). Off: only RFC 9110 idempotent methods are retried.
     retry_non_idempotent: bool = False
-    #: A request body larger than this is streamed and never retried (Linkerd buffers up to 64 KiB for retries).
+    # : A request body larger than this is streamed and never retried (Linkerd buffers up to 64 KiB for
+    # retries).
     max_buffered_body_bytes: Annotated[int, Field(ge=0)] = 64 * 1024
     budget: RetryBudget = RetryBudget()
 
 
 class OutlierDetection(_Model):
-    """Failure accrual: an endpoint with ``consecutive_failures`` failures in a row is ejected for a backoff that
-    doubles with each ejection (``base_ejection_ms`` .. ``max_ejection_ms``), as Linkerd's consecutive-failures
-    accrual does (7 failures, 1 s .. 60 s). At most ``max_ejection_percent`` of endpoints are ejected at once
-    (Envoy's idea); if every endpoint is ejected anyway, all are used (Envoy's panic mode)."""
+    """Failure accrual: an endpoint with ``consecutive_failures`` failures in a row is ejected for a backoff
+    that doubles with each ejection (``base_ejection_ms`` .. ``max_ejection_ms``), as Linkerd's consecutive-
+    failures accrual does (7 failures, 1 s .. 60 s). At most ``max_ejection_percent`` of endpoints are ejected
+    at once (Envoy's idea); if every endpoint is ejected anyway, all are used (Envoy's panic mode)."""
 
     enabled: bool = True
     consecutive_failures: Annotated[int, Field(ge=1)] = 7
@@ -221,7 +226,8 @@ class OutlierDetection(_Model):
 
 
 class CircuitBreaker(_Model):
-    """Concurrency limits per service (Envoy's cluster circuit-breaker default: 1024 requests); beyond, 503."""
+    """Concurrency limits per service (Envoy's cluster circuit-breaker default: 1024 requests); beyond,
+    503."""
 
     max_requests: Annotated[int, Field(ge=1)] = 1024
     #: Idle keep-alive connections kept per endpoint.
@@ -229,7 +235,8 @@ class CircuitBreaker(_Model):
 
 
 class FaultInjection(_Model):
-    """Envoy-style fault injection, applied by the client-side proxy to requests (and TCP/UDP flows) of a service."""
+    """Envoy-style fault injection, applied by the client-side proxy to requests (and TCP/UDP flows) of a
+    service."""
 
     delay_percent: Annotated[float, Field(ge=0, le=100)] = 0.0
     delay_ms: Millis = 0
@@ -262,7 +269,7 @@ class Resilience(_Model):
     routes: tuple[RoutePolicy, ...] = ()
 
 
-# --------------------------------------------------------------------------------------------------------- outbound
+# ------------------------------------------------------------------------------------------------- outbound
 class Endpoint(_Model):
     """One instance behind a service port: where its inbound proxy listens and who it must be."""
 
@@ -283,7 +290,7 @@ class ServicePort(_Model):
     """A port of a Kubernetes Service, with the endpoints that serve it."""
 
     port: Port
-    protocol: Protocol = "http"
+    protocol: ProtocolName = "http"
     name: str = ""
     endpoints: tuple[Endpoint, ...] = ()
 
@@ -312,8 +319,9 @@ class TrafficSplitConfig(_Model):
     #: "namespace/name" of the TrafficSplit, reported in telemetry as the backend's apex split.
     name: str
     backends: tuple[SplitBackend, ...]
-    #: None: split every request. A tuple: split only HTTP requests matching one of these (v1alpha3+ ``matches``,
-    #: OR over all referenced HTTPRouteGroups' matches); the rest go to the root's own endpoints.
+    # : None: split every request. A tuple: split only HTTP requests matching one of these (v1alpha3+
+    # ``matches``, : OR over all referenced HTTPRouteGroups' matches); the rest go to the root's own
+    # endpoints.
     matches: tuple[HttpMatch, ...] | None = None
     algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
 
@@ -336,7 +344,8 @@ class OutboundService(_Model):
 
 
 class OutboundPortBinding(_Model):
-    """A local TCP or UDP port whose flows go to one service port (apps address it explicitly; no iptables)."""
+    """A local TCP or UDP port whose flows go to one service port (apps address it explicitly; no
+    iptables)."""
 
     listen_port: Port
     service: str
@@ -348,8 +357,8 @@ class OutboundConfig(_Model):
 
     HTTP: one proxy-style listener on ``http_port``; the request's authority (Host header, or an absolute-form
     target) names the service: ``name``, ``name.namespace``, ``name.namespace.svc`` or
-    ``name.namespace.svc.<cluster-domain>``, with an optional ``:port`` (default: the service's only HTTP port, or
-    port 80). TCP and UDP: one local port per service port (``tcp`` / ``udp`` bindings).
+    ``name.namespace.svc.<cluster-domain>``, with an optional ``:port`` (default: the service's only HTTP
+    port, or port 80). TCP and UDP: one local port per service port (``tcp`` / ``udp`` bindings).
     """
 
     http_port: Port | None = None
@@ -365,18 +374,21 @@ class OutboundConfig(_Model):
                 raise ValueError(f"services[{key!r}] holds {svc.key!r}: keys must be '<name>.<namespace>'")
         for binding in (*self.tcp, *self.udp):
             if binding.service not in self.services:
-                raise ValueError(f"port binding {binding.listen_port} names unknown service {binding.service!r}")
+                raise ValueError(
+                    f"port binding {binding.listen_port} names unknown service {binding.service!r}"
+                )
         return self
 
 
-# ---------------------------------------------------------------------------------------------------------- inbound
+# -------------------------------------------------------------------------------------------------- inbound
 class InboundListener(_Model):
-    """A port of this workload that the proxy protects: peers dial ``port`` (mTLS) on the workload address and the
-    proxy forwards allowed traffic to the application at ``app_address:app_port``. UDP listeners are TLS streams
-    carrying length-prefixed datagrams (DTLS is not available): see docs/reference-mesh/data-plane.md."""
+    """A port of this workload that the proxy protects: peers dial ``port`` (mTLS) on the workload address and
+    the proxy forwards allowed traffic to the application at ``app_address:app_port``. UDP listeners are TLS
+    streams carrying length-prefixed datagrams (DTLS is not available): see
+    docs/reference-mesh/data-plane.md."""
 
     port: Port
-    protocol: Protocol = "http"
+    protocol: ProtocolName = "http"
     app_port: Port
     app_address: str = "127.0.0.1"
     name: str = ""
@@ -387,7 +399,7 @@ class InboundConfig(_Model):
     authorization: AuthorizationPolicy = AuthorizationPolicy()
 
 
-# --------------------------------------------------------------------------------------------------------- snapshot
+# ------------------------------------------------------------------------------------------------- snapshot
 class WorkloadInfo(_Model):
     """Which workload instance this proxy serves. Its identity must equal its certificate's."""
 
@@ -444,13 +456,17 @@ class ProxyConfig(_Model):
     def _ports_unique(self) -> ProxyConfig:
         seen: dict[tuple[str, int], str] = {}
         stream = [(f"inbound {ln.port}", ln.port) for ln in self.inbound.listeners if ln.protocol != "udp"]
-        stream += [(f"inbound udp {ln.port}", ln.port) for ln in self.inbound.listeners if ln.protocol == "udp"]
+        stream += [
+            (f"inbound udp {ln.port}", ln.port) for ln in self.inbound.listeners if ln.protocol == "udp"
+        ]
         stream += [(f"outbound tcp {b.listen_port}", b.listen_port) for b in self.outbound.tcp]
         if self.outbound.http_port is not None:
             stream.append(("outbound http", self.outbound.http_port))
         for what, port in stream:
             if ("tcp", port) in seen:
-                raise ValueError(f"port {port} used twice on {self.workload.address}: {seen[('tcp', port)]}, {what}")
+                raise ValueError(
+                    f"port {port} used twice on {self.workload.address}: {seen[('tcp', port)]}, {what}"
+                )
             seen[("tcp", port)] = what
         for b in self.outbound.udp:
             if ("udp", b.listen_port) in seen:

@@ -1,7 +1,8 @@
-"""Per-endpoint state kept across snapshots (sans-IO): in-flight requests, peak-EWMA latency, outlier ejection.
+"""Per-endpoint state kept across snapshots (sans-IO): in-flight requests, peak-EWMA latency, outlier
+ejection.
 
-State is keyed by (address, port) in an :class:`EndpointRegistry`, so a config swap that keeps an endpoint keeps its
-measurements and ejection status; endpoints that disappear are forgotten at the next swap.
+State is keyed by (address, port) in an :class:`EndpointRegistry`, so a config swap that keeps an endpoint
+keeps its measurements and ejection status; endpoints that disappear are forgotten at the next swap.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class EndpointState:
 
 
 def available(pool: Sequence[EndpointState], now: float) -> list[EndpointState]:
-    """Endpoints not ejected; all of them if every one is ejected (panic mode: better a chance than a sure 503)."""
+    """Endpoints not ejected; all of them if every one is ejected (panic mode: better a chance than a sure
+    503)."""
     ok = [e for e in pool if not e.ejected(now)]
     return ok or list(pool)
 

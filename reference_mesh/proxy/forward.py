@@ -1,12 +1,16 @@
-"""Forwarding one HTTP exchange between a downstream and an upstream stream (shared by inbound and outbound)."""
+"""Forwarding one HTTP exchange between a downstream and an upstream stream (shared by inbound and
+outbound)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 
+from reference_mesh.proxy.config import ProxySettings
 from reference_mesh.proxy.http1 import (
     LAST_CHUNK,
+    HttpProtocolError,
     MessageReader,
     RequestHead,
     ResponseHead,
@@ -14,12 +18,34 @@ from reference_mesh.proxy.http1 import (
     forward_headers,
     render_request_head,
     render_response_head,
+    simple_response,
 )
+from reference_mesh.proxy.streams import HeadTimer, close_quietly
 
-__all__ = ["RequestBody", "read_request_body", "relay_response", "send_request"]
+__all__ = [
+    "RequestBody",
+    "client_keeps_alive",
+    "read_request_body",
+    "read_response",
+    "relay_response",
+    "send_request",
+    "serve_requests",
+]
 
 #: Identity headers a client could forge; dropped from every request the proxies receive.
 IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-client-cert"})
+# content-length is re-added from the body's framing; Expect is answered by the proxy (read_request_body)
+_DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect"}
+
+
+#: Below this much unsent data a writer is not waited on (what asyncio's own high-water mark allows anyway).
+_FLUSH_ABOVE = 64 * 1024
+
+
+async def _flush(writer: asyncio.StreamWriter) -> None:
+    """``drain()`` only when data is piling up: the common small write costs no extra await."""
+    if writer.transport.get_write_buffer_size() > _FLUSH_ABOVE or writer.transport.is_closing():
+        await writer.drain()
 
 
 class RequestBody:
@@ -64,10 +90,47 @@ class RequestBody:
             self.complete = await self.messages.next_body() is None
 
 
-async def read_request_body(head: RequestHead, messages: MessageReader, max_buffered: int) -> RequestBody:
-    """Buffer the body when it is small and its size is known (so it can be retried); otherwise stream it."""
+async def serve_requests(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    settings: ProxySettings,
+    exchange: Callable[[RequestHead, MessageReader], Awaitable[bool]],
+) -> None:
+    """The server side of an HTTP/1.1 connection: read request heads (bounded by :class:`HeadTimer`) and hand
+    each to ``exchange``, which answers it and says whether the connection may carry another. Malformed input
+    gets its 4xx/5xx answer and the connection is closed."""
+    messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
+    timer = HeadTimer(messages, writer, settings)
+    try:
+        while isinstance(head := await timer.next_head(), RequestHead):
+            if not await exchange(head, messages):
+                break
+    except HttpProtocolError as exc:
+        with contextlib.suppress(Exception):
+            writer.write(simple_response(exc.status, str(exc), close=True))
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        timer.close()
+        await close_quietly(writer)
+
+
+async def read_request_body(
+    head: RequestHead,
+    messages: MessageReader,
+    max_buffered: int,
+    continue_to: asyncio.StreamWriter | None = None,
+) -> RequestBody:
+    """Buffer the body when it is small and its size is known (so it can be retried); otherwise stream it.
+
+    A client that sent ``Expect: 100-continue`` waits for an interim response before sending its body: the
+    proxy answers it itself on ``continue_to`` (and never forwards ``Expect``) when it means to read the body.
+    """
     if head.framing == "none":
         return RequestBody(head, messages, b"")
+    if continue_to is not None and (head.header("expect") or "").lower() == "100-continue":
+        continue_to.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     if head.framing == "length" and head.length is not None and head.length <= max_buffered:
         parts = []
         while (chunk := await messages.next_body()) is not None:
@@ -82,14 +145,39 @@ async def send_request(
     target: str,
     body: RequestBody,
     extra_headers: Iterable[tuple[str, str]],
-    drop: frozenset[str] = IDENTITY_HEADERS,
 ) -> None:
-    headers = forward_headers(head.headers, drop | {"content-length"})
+    """Forward a request head (identity and hop-by-hop headers dropped, ``extra_headers`` added), then its
+    body."""
+    headers = forward_headers(head.headers, _DROP_ON_SEND)
     headers += extra_headers
     headers += body.framing_headers()
-    writer.write(render_request_head(head.method, target, headers))
-    await body.write_to(writer)
-    await writer.drain()
+    rendered = render_request_head(head.method, target, headers)
+    if body.buffered is not None:
+        writer.write(rendered + body.buffered if body.buffered else rendered)  # one write: one record/segment
+    else:
+        writer.write(rendered)
+        await body.write_to(writer)
+    await _flush(writer)
+
+
+async def read_response(messages: MessageReader, method: str) -> ResponseHead:
+    """The final response to a request sent with ``method`` (interim 1xx responses are skipped; a response to
+    HEAD has no body whatever its headers announce)."""
+    while True:
+        messages.expect_head_only = method == "HEAD"
+        head = await messages.next_head()
+        if not isinstance(head, ResponseHead):
+            raise HttpProtocolError("the upstream closed the connection before responding", 502)
+        if head.status >= 200:
+            return head
+
+
+def client_keeps_alive(request: RequestHead, response: ResponseHead) -> bool:
+    """Whether the client connection survives this exchange (an HTTP/1.0 client cannot take chunked bodies, so
+    an unsized body is ended by closing its connection)."""
+    if request.version == "1.0" and response.framing in ("chunked", "close"):
+        return False
+    return request.keep_alive
 
 
 async def relay_response(
@@ -98,27 +186,41 @@ async def relay_response(
     downstream: asyncio.StreamWriter,
     *,
     keep_alive: bool,
+    http10: bool = False,
     extra_headers: Iterable[tuple[str, str]] = (),
 ) -> int:
     """Stream the response (head already read) to the downstream client; return the body bytes relayed.
 
-    A body delimited by connection close is re-framed as chunked so the client connection stays reusable.
+    A body delimited by connection close is re-framed as chunked so the client connection stays reusable;
+    an HTTP/1.0 client gets an unframed body ended by closing (``keep_alive`` must then be False, see
+    :func:`client_keeps_alive`).
     """
     headers = forward_headers(response.headers)
     headers += extra_headers
-    chunked = response.framing in ("chunked", "close")
+    chunked = response.framing in ("chunked", "close") and not http10
     if chunked:
         headers.append(("transfer-encoding", "chunked"))
     if not keep_alive:
         headers.append(("connection", "close"))
-    downstream.write(render_response_head(response.status, response.reason or "-", headers))
+    out = [render_response_head(response.status, response.reason or "-", headers)]
     size = 0
+    ended = True
     if response.framing != "none":
-        while (chunk := await upstream.next_body()) is not None:
+        # what has already arrived goes out with the head in one write; the rest is streamed as it comes
+        chunks, ended = upstream.take_queued_body()
+        for chunk in chunks:
             size += len(chunk)
-            downstream.write(encode_chunk(chunk) if chunked else chunk)
-            await downstream.drain()
+            out.append(encode_chunk(chunk) if chunked else chunk)
+        if ended and chunked:
+            out.append(LAST_CHUNK)
+    downstream.write(b"".join(out))
+    if not ended:
+        await _flush(downstream)
+        while (more := await upstream.next_body()) is not None:
+            size += len(more)
+            downstream.write(encode_chunk(more) if chunked else more)
+            await _flush(downstream)
         if chunked:
             downstream.write(LAST_CHUNK)
-    await downstream.drain()
+    await _flush(downstream)
     return size

@@ -1,8 +1,8 @@
 """The server side of the sidecar: mTLS connections from peer proxies, authorized, to the local application.
 
 The caller's identity comes only from its verified certificate (:meth:`MeshTls.peer_identity`); a connection
-without an acceptable certificate is closed before anything is read. Identity headers the caller sent are dropped
-and ``x-mesh-client-id`` is set from the certificate for the application.
+without an acceptable certificate is closed before anything is read. Identity headers the caller sent are
+dropped and ``x-mesh-client-id`` is set from the certificate for the application.
 """
 
 from __future__ import annotations
@@ -14,11 +14,28 @@ import time
 from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import Decision, normalize_path, request_path
-from reference_mesh.proxy.forward import read_request_body, relay_response, send_request
-from reference_mesh.proxy.http1 import HttpProtocolError, MessageReader, RequestHead, ResponseHead, simple_response
+from reference_mesh.proxy.forward import (
+    client_keeps_alive,
+    read_request_body,
+    read_response,
+    relay_response,
+    send_request,
+    serve_requests,
+)
+from reference_mesh.proxy.http1 import (
+    HttpProtocolError,
+    MessageReader,
+    RequestHead,
+    simple_response,
+)
 from reference_mesh.proxy.outbound import DEADLINE_HEADER
 from reference_mesh.proxy.pool import ConnectError, Upstream
-from reference_mesh.proxy.streams import close_quietly, pipe_both, read_frame, read_head_bounded, write_frame
+from reference_mesh.proxy.streams import (
+    close_quietly,
+    pipe_tunnel,
+    read_frame,
+    write_frame,
+)
 from reference_mesh.proxy.telemetry import Edge
 from reference_mesh.proxy.timeouts import Deadline
 from reference_mesh.proxy.tls import PeerIdentityError
@@ -35,12 +52,23 @@ CLIENT_ID_HEADER = "x-mesh-client-id"
 
 def _edge(proxy: Proxy, listener: InboundListener, protocol: str, source: str | None) -> Edge:
     service = ",".join(proxy.state.config.workload.services)
-    return Edge("inbound", protocol, source or "", "", service, service, "", proxy.identity_uri, proxy.instance,
-                listener.port)
+    return Edge(
+        "inbound",
+        protocol,
+        source or "",
+        "",
+        service,
+        service,
+        "",
+        proxy.identity_uri,
+        proxy.instance,
+        listener.port,
+    )
 
 
 async def serve(proxy: Proxy, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Entry point of every inbound TLS connection on ``port``: identify the peer, then dispatch by protocol."""
+    """Entry point of every inbound TLS connection on ``port``: identify the peer, then dispatch by
+    protocol."""
     listener = proxy.state.inbound.get(port)
     try:
         source = proxy.tls.peer_identity(writer).uri
@@ -61,34 +89,31 @@ async def serve(proxy: Proxy, port: int, reader: asyncio.StreamReader, writer: a
 
 def _tap(proxy: Proxy, event: dict[str, object]) -> None:
     if proxy.tap.active:
-        proxy.tap.publish({"ts": time.time(), "direction": "inbound", "destination": proxy.identity_uri, **event})
+        proxy.tap.publish(
+            {"ts": time.time(), "direction": "inbound", "destination": proxy.identity_uri, **event}
+        )
 
 
 # ------------------------------------------------------------------------------------------------------ HTTP
 async def _serve_http(
-    proxy: Proxy, listener: InboundListener, source: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
-    settings = proxy.state.config.settings
-    messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
-    try:
-        while True:
-            head = await read_head_bounded(messages, writer, settings)
-            if not isinstance(head, RequestHead):
-                break
-            if not await _http_exchange(proxy, listener, source, head, messages, writer):
-                break
-    except HttpProtocolError as exc:
-        with contextlib.suppress(Exception):
-            writer.write(simple_response(exc.status, str(exc), close=True))
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        await close_quietly(writer)
+    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
+        return await _http_exchange(proxy, listener, source, head, messages, writer)
+
+    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
 
 
 async def _http_exchange(
-    proxy: Proxy, listener: InboundListener, source: str, head: RequestHead, messages: MessageReader,
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    head: RequestHead,
+    messages: MessageReader,
     writer: asyncio.StreamWriter,
 ) -> bool:
     started = time.monotonic()
@@ -104,18 +129,38 @@ async def _http_exchange(
         writer.write(simple_response(403, reason, close=not keep_alive))
         await writer.drain()
     else:
-        status, reason, keep_alive = await _to_app(proxy, listener, source, head, path, query, messages, writer)
+        status, reason, keep_alive = await _to_app(
+            proxy, listener, source, head, path, query, messages, writer
+        )
     latency_ms = (time.monotonic() - started) * 1000.0
     proxy.record(_edge(proxy, listener, "http", source), status < 500, str(status), latency_ms)
-    _tap(proxy, {"protocol": "http", "source": source, "method": head.method, "path": path, "port": listener.port,
-                 "status": status, "latency_ms": round(latency_ms, 3), "authz": decision.reason,
-                 "would_deny": decision.would_deny, "error": reason or None})
+    _tap(
+        proxy,
+        {
+            "protocol": "http",
+            "source": source,
+            "method": head.method,
+            "path": path,
+            "port": listener.port,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "authz": decision.reason,
+            "would_deny": decision.would_deny,
+            "error": reason or None,
+        },
+    )
     return keep_alive
 
 
 async def _to_app(
-    proxy: Proxy, listener: InboundListener, source: str, head: RequestHead, path: str, query: str,
-    messages: MessageReader, writer: asyncio.StreamWriter,
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    head: RequestHead,
+    path: str,
+    query: str,
+    messages: MessageReader,
+    writer: asyncio.StreamWriter,
 ) -> tuple[int, str, bool]:
     budget = head.header(DEADLINE_HEADER)
     timeout = int(budget) / 1000.0 if budget is not None and budget.strip().isdigit() else None
@@ -123,26 +168,29 @@ async def _to_app(
     relaying = False
     try:
         async with Deadline(timeout):
-            body = await read_request_body(head, messages, 0)
+            body = await read_request_body(head, messages, 0, continue_to=writer)
             try:
-                up = await proxy.app_pool.acquire(listener.app_address, listener.app_port, connect_timeout=1.0)
+                up = await proxy.app_pool.acquire(
+                    listener.app_address, listener.app_port, connect_timeout=1.0
+                )
             except ConnectError as exc:
                 await body.discard()
-                writer.write(simple_response(502, f"application not reachable: {exc}", close=not head.keep_alive))
+                writer.write(
+                    simple_response(502, f"application not reachable: {exc}", close=not head.keep_alive)
+                )
                 await writer.drain()
                 return 502, str(exc), head.keep_alive
             target = path + ("?" + query if query else "")
             await send_request(up.writer, head, target, body, [(CLIENT_ID_HEADER, source)])
-            response = await up.messages.next_head()
-            while isinstance(response, ResponseHead) and 100 <= response.status < 200:
-                response = await up.messages.next_head()
-            if not isinstance(response, ResponseHead):
-                raise HttpProtocolError("application closed the connection before responding", 502)
+            response = await read_response(up.messages, head.method)
             relaying = True
-            await relay_response(response, up.messages, writer, keep_alive=head.keep_alive)
+            keep_alive = client_keeps_alive(head, response)
+            await relay_response(
+                response, up.messages, writer, keep_alive=keep_alive, http10=head.version == "1.0"
+            )
             proxy.app_pool.release(up, response.keep_alive and response.framing != "close")
             up = None
-            return response.status, "", head.keep_alive
+            return response.status, "", keep_alive
     except TimeoutError:
         reason = f"application did not answer within the caller's deadline ({budget} ms)"
     except (HttpProtocolError, ConnectionError, OSError) as exc:
@@ -162,7 +210,11 @@ async def _to_app(
 
 # ------------------------------------------------------------------------------------------------------- TCP
 async def _serve_tcp(
-    proxy: Proxy, listener: InboundListener, source: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     started = time.monotonic()
     decision = proxy.state.authorizer.tcp(source, listener.port)
@@ -178,14 +230,36 @@ async def _serve_tcp(
             code = "error"
             log.info("inbound tcp %s: application not reachable: %s", listener.port, exc)
             return
-        _, _, ok = await pipe_both(reader, writer, app_reader, app_writer)
+        _, _, ok = await pipe_tunnel(app_reader, app_writer, reader, writer)
         code = "tcp"
     finally:
         await close_quietly(writer)
-        latency_ms = (time.monotonic() - started) * 1000.0
-        proxy.record(_edge(proxy, listener, "tcp", source), ok, code, latency_ms)
-        _tap(proxy, {"protocol": "tcp", "source": source, "port": listener.port, "outcome": code,
-                     "authz": decision.reason, "would_deny": decision.would_deny})
+        _flow_done(proxy, listener, "tcp", source, decision, ok, code, started)
+
+
+def _flow_done(
+    proxy: Proxy,
+    listener: InboundListener,
+    protocol: str,
+    source: str,
+    decision: Decision,
+    ok: bool,
+    code: str,
+    started: float,
+) -> None:
+    """Telemetry and tap for a finished TCP connection or UDP flow."""
+    proxy.record(_edge(proxy, listener, protocol, source), ok, code, (time.monotonic() - started) * 1000.0)
+    _tap(
+        proxy,
+        {
+            "protocol": protocol,
+            "source": source,
+            "port": listener.port,
+            "outcome": code,
+            "authz": decision.reason,
+            "would_deny": decision.would_deny,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------------- UDP
@@ -198,7 +272,11 @@ class _AppUdp(asyncio.DatagramProtocol):
 
 
 async def _serve_udp(
-    proxy: Proxy, listener: InboundListener, source: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     started = time.monotonic()
     decision = proxy.state.authorizer.udp(source, listener.port)
@@ -223,6 +301,4 @@ async def _serve_udp(
         if transport is not None:
             transport.close()
         await close_quietly(writer)
-        proxy.record(_edge(proxy, listener, "udp", source), ok, code, (time.monotonic() - started) * 1000.0)
-        _tap(proxy, {"protocol": "udp", "source": source, "port": listener.port, "outcome": code,
-                     "authz": decision.reason, "would_deny": decision.would_deny})
+        _flow_done(proxy, listener, "udp", source, decision, ok, code, started)

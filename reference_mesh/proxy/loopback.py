@@ -1,5 +1,5 @@
-"""A small mesh on loopback, built in-process: for the proxy's own tests, the benchmark, and as a worked example of
-what the control plane must produce (one :class:`ProxyConfig` per workload instance).
+"""A small mesh on loopback, built in-process: for the proxy's own tests, the benchmark, and as a worked
+example of what the control plane must produce (one :class:`ProxyConfig` per workload instance).
 
 Each instance gets its own 127.x.y.z address (Linux routes all of 127/8 to lo), so every instance can use the
 same well-known ports: the application on ``APP_PORT`` (HTTP), the sidecar's inbound listeners on the service
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from reference_mesh.identity import CertificateAuthority, SpiffeId, WorkloadCredentials
@@ -22,6 +22,7 @@ from reference_mesh.proxy.config import (
     OutboundConfig,
     OutboundPortBinding,
     OutboundService,
+    ProtocolName,
     ProxyConfig,
     Resilience,
     ServicePort,
@@ -30,14 +31,14 @@ from reference_mesh.proxy.config import (
     service_key,
 )
 
-__all__ = ["Instance", "LoopbackMesh", "OUTBOUND_HTTP_PORT", "random_subnet"]
+__all__ = ["OUTBOUND_HTTP_PORT", "Instance", "LoopbackMesh", "random_subnet"]
 
 OUTBOUND_HTTP_PORT = 15001
 #: The application listens on the instance address at service port + APP_PORT_OFFSET.
 APP_PORT_OFFSET = 10000
 
 
-def random_subnet(rng: random.Random | None = None) -> Iterable[str]:
+def random_subnet(rng: random.Random | None = None) -> Iterator[str]:
     """Distinct 127.x.y.z addresses in a random /24 (parallel test runs rarely collide)."""
     r = rng or random.Random()
     prefix = f"127.{r.randrange(20, 250)}.{r.randrange(1, 250)}"
@@ -56,7 +57,7 @@ class Instance:
     labels: dict[str, str]
     credentials: WorkloadCredentials
     #: service port -> protocol served by this instance
-    ports: dict[int, str] = field(default_factory=dict)
+    ports: dict[int, ProtocolName] = field(default_factory=dict)
 
     @property
     def identity(self) -> SpiffeId:
@@ -79,12 +80,26 @@ class LoopbackMesh:
         self.splits: dict[str, TrafficSplitConfig] = {}
         self.version = 0
 
-    def add(self, name: str, service_account: str, services: Sequence[str] = (), *, version: str = "v1",
-            ports: dict[int, str] | None = None) -> Instance:
+    def add(
+        self,
+        name: str,
+        service_account: str,
+        services: Sequence[str] = (),
+        *,
+        version: str = "v1",
+        ports: dict[int, ProtocolName] | None = None,
+    ) -> Instance:
         sid = SpiffeId(self.trust_domain, self.namespace, service_account)
-        inst = Instance(name, self.namespace, service_account, next(self.addresses), tuple(services),
-                        {"app": service_account, "version": version}, self.ca.issue(sid),
-                        dict(ports or ({8080: "http"} if services else {})))
+        inst = Instance(
+            name,
+            self.namespace,
+            service_account,
+            next(self.addresses),
+            tuple(services),
+            {"app": service_account, "version": version},
+            self.ca.issue(sid),
+            dict(ports or ({8080: "http"} if services else {})),
+        )
         self.instances.append(inst)
         return inst
 
@@ -95,18 +110,25 @@ class LoopbackMesh:
             if service in i.services and port in i.ports
         )
 
-    def service_ports(self, service: str) -> dict[int, str]:
-        out: dict[int, str] = {}
+    def service_ports(self, service: str) -> dict[int, ProtocolName]:
+        out: dict[int, ProtocolName] = {}
         for i in self.instances:
             if service in i.services:
                 out.update(i.ports)
         return out
 
     def outbound_service(self, service: str) -> OutboundService:
-        ports = tuple(ServicePort(port=p, protocol=proto, endpoints=self.endpoints(service, p))  # type: ignore[arg-type]
-                      for p, proto in sorted(self.service_ports(service).items()))
-        return OutboundService(name=service, namespace=self.namespace, ports=ports,
-                               split=self.splits.get(service), resilience=self.resilience.get(service, Resilience()))
+        ports = tuple(
+            ServicePort(port=p, protocol=proto, endpoints=self.endpoints(service, p))
+            for p, proto in sorted(self.service_ports(service).items())
+        )
+        return OutboundService(
+            name=service,
+            namespace=self.namespace,
+            ports=ports,
+            split=self.splits.get(service),
+            resilience=self.resilience.get(service, Resilience()),
+        )
 
     def config(
         self,
@@ -122,22 +144,39 @@ class LoopbackMesh:
         services = {s for i in self.instances for s in i.services}
         outbound = OutboundConfig(
             http_port=OUTBOUND_HTTP_PORT,
-            tcp=tuple(OutboundPortBinding(listen_port=lp, service=service_key(s, self.namespace), port=p)
-                      for lp, (s, p) in (tcp or {}).items()),
-            udp=tuple(OutboundPortBinding(listen_port=lp, service=service_key(s, self.namespace), port=p)
-                      for lp, (s, p) in (udp or {}).items()),
+            tcp=tuple(
+                OutboundPortBinding(listen_port=lp, service=service_key(s, self.namespace), port=p)
+                for lp, (s, p) in (tcp or {}).items()
+            ),
+            udp=tuple(
+                OutboundPortBinding(listen_port=lp, service=service_key(s, self.namespace), port=p)
+                for lp, (s, p) in (udp or {}).items()
+            ),
             services={service_key(s, self.namespace): self.outbound_service(s) for s in sorted(services)},
         )
         inbound = InboundConfig(
-            listeners=tuple(InboundListener(port=p, protocol=proto, app_port=inst.app_port(p),  # type: ignore[arg-type]
-                                            app_address=inst.address) for p, proto in sorted(inst.ports.items())),
+            listeners=tuple(
+                InboundListener(
+                    port=p,
+                    protocol=proto,
+                    app_port=inst.app_port(p),
+                    app_address=inst.address,
+                )
+                for p, proto in sorted(inst.ports.items())
+            ),
             authorization=authorization or AuthorizationPolicy(),
         )
         data: dict[str, object] = {
             "version": str(self.version),
-            "workload": WorkloadInfo(trust_domain=self.trust_domain, namespace=self.namespace,
-                                     service_account=inst.service_account, services=inst.services,
-                                     instance=inst.name, labels=inst.labels, address=inst.address),
+            "workload": WorkloadInfo(
+                trust_domain=self.trust_domain,
+                namespace=self.namespace,
+                service_account=inst.service_account,
+                services=inst.services,
+                instance=inst.name,
+                labels=inst.labels,
+                address=inst.address,
+            ),
             "inbound": inbound,
             "outbound": outbound,
         }

@@ -1,8 +1,9 @@
 """The client side of the sidecar: the application's requests and flows out to services.
 
-HTTP: ``serve_http`` reads requests from the application (proxy-style listener: the authority names the service),
-routes each with the snapshot current when its head arrived, applies fault injection, the circuit breaker, the
-timeout and retries, and relays the response. TCP/UDP: one routing decision per connection / UDP flow.
+HTTP: ``serve_http`` reads requests from the application (proxy-style listener: the authority names the
+service), routes each with the snapshot current when its head arrived, applies fault injection, the circuit
+breaker, the timeout and retries, and relays the response. TCP/UDP: one routing decision per connection / UDP
+flow.
 """
 
 from __future__ import annotations
@@ -15,12 +16,30 @@ from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import request_path
 from reference_mesh.proxy.endpoints import EndpointState
-from reference_mesh.proxy.forward import RequestBody, read_request_body, relay_response, send_request
-from reference_mesh.proxy.http1 import HttpProtocolError, MessageReader, RequestHead, ResponseHead, simple_response
+from reference_mesh.proxy.forward import (
+    RequestBody,
+    client_keeps_alive,
+    read_request_body,
+    read_response,
+    relay_response,
+    send_request,
+    serve_requests,
+)
+from reference_mesh.proxy.http1 import (
+    HttpProtocolError,
+    MessageReader,
+    RequestHead,
+    simple_response,
+)
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.resilience import decide_fault, may_retry
 from reference_mesh.proxy.routing import RouteError, Target
-from reference_mesh.proxy.streams import close_quietly, pipe_both, read_frame, read_head_bounded, write_frame
+from reference_mesh.proxy.streams import (
+    close_quietly,
+    pipe_tunnel,
+    read_frame,
+    write_frame,
+)
 from reference_mesh.proxy.telemetry import Edge
 from reference_mesh.proxy.timeouts import Deadline
 
@@ -43,31 +62,27 @@ class _Failed(Exception):
         self.status, self.reason, self.retryable = status, reason, retryable
 
 
-def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None) -> Edge:
+def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None, route: str = "") -> Edge:
     return Edge(
-        "outbound", protocol, proxy.identity_uri, proxy.instance, target.root.key, target.backend.key,
-        target.split, ep.endpoint.identity if ep else "", ep.endpoint.instance if ep else "", target.port,
+        "outbound",
+        protocol,
+        proxy.identity_uri,
+        proxy.instance,
+        target.root.key,
+        target.backend.key,
+        target.split,
+        ep.endpoint.identity if ep else "",
+        ep.endpoint.instance if ep else "",
+        target.port,
+        route,
     )
 
 
 async def serve_http(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    settings = proxy.state.config.settings
-    messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
-    try:
-        while True:
-            head = await read_head_bounded(messages, writer, settings)
-            if head is None or not isinstance(head, RequestHead):
-                break
-            if not await _exchange(proxy, head, messages, writer):
-                break
-    except HttpProtocolError as exc:
-        with contextlib.suppress(Exception):
-            writer.write(simple_response(exc.status, str(exc), close=True))
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        await close_quietly(writer)
+    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
+        return await _exchange(proxy, head, messages, writer)
+
+    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
 
 
 def _authority(head: RequestHead) -> str | None:
@@ -91,9 +106,12 @@ class _Exchange:
         self.endpoint: EndpointState | None = None
         self.relaying = False  # a response head went to the client: errors can only abort the connection
         self.keep_alive = True
+        self.route = ""  # name of the RoutePolicy match that applied
 
 
-async def _exchange(proxy: Proxy, head: RequestHead, messages: MessageReader, writer: asyncio.StreamWriter) -> bool:
+async def _exchange(
+    proxy: Proxy, head: RequestHead, messages: MessageReader, writer: asyncio.StreamWriter
+) -> bool:
     """Handle one request; return whether the client connection may carry another."""
     started = time.monotonic()
     state = proxy.state  # this request uses this snapshot to the end
@@ -116,26 +134,44 @@ async def _exchange(proxy: Proxy, head: RequestHead, messages: MessageReader, wr
     latency_ms = (time.monotonic() - started) * 1000.0
     ep = ex.endpoint
     if target is not None:
-        proxy.record(_edge(proxy, target, "http", ep), ex.status < 500, str(ex.status), latency_ms)
+        proxy.record(_edge(proxy, target, "http", ep, ex.route), ex.status < 500, str(ex.status), latency_ms)
     if proxy.tap.active:
-        proxy.tap.publish({
-            "ts": time.time(), "direction": "outbound", "protocol": "http", "method": head.method,
-            "authority": _authority(head), "path": path, "status": ex.status,
-            "latency_ms": round(latency_ms, 3), "source": proxy.identity_uri,
-            "service": target.root.key if target else None, "backend": target.backend.key if target else None,
-            "split": target.split if target else "",
-            "endpoint": f"{ep.endpoint.address}:{ep.endpoint.port}" if ep else None, "error": ex.reason or None,
-        })
+        proxy.tap.publish(
+            {
+                "ts": time.time(),
+                "direction": "outbound",
+                "protocol": "http",
+                "method": head.method,
+                "authority": _authority(head),
+                "path": path,
+                "status": ex.status,
+                "latency_ms": round(latency_ms, 3),
+                "source": proxy.identity_uri,
+                "service": target.root.key if target else None,
+                "backend": target.backend.key if target else None,
+                "split": target.split if target else "",
+                "endpoint": f"{ep.endpoint.address}:{ep.endpoint.port}" if ep else None,
+                "route": ex.route,
+                "error": ex.reason or None,
+            }
+        )
     return ex.keep_alive
 
 
 async def _attempts(
-    proxy: Proxy, target: Target, head: RequestHead, path: str, messages: MessageReader,
-    writer: asyncio.StreamWriter, ex: _Exchange,
+    proxy: Proxy,
+    target: Target,
+    head: RequestHead,
+    path: str,
+    messages: MessageReader,
+    writer: asyncio.StreamWriter,
+    ex: _Exchange,
 ) -> None:
     root, backend = target.root, target.backend
     res = root.resilience
     route = root.route_policy(head.method, path, head.headers)
+    if route is not None:
+        ex.route = route.match.name
     timeout_ms = route.timeout_ms if route is not None and route.timeout_ms is not None else res.timeout_ms
     incoming = head.header(DEADLINE_HEADER)
     if incoming is not None and incoming.strip().isdigit():
@@ -153,10 +189,14 @@ async def _attempts(
         raise RouteError(503, f"circuit breaker open: {backend.key} has {limit.limit} requests in flight")
     try:
         async with Deadline(timeout_ms / 1000.0 if timeout_ms else None):
-            body = await read_request_body(head, messages, res.retries.max_buffered_body_bytes)
+            body = await read_request_body(
+                head, messages, res.retries.max_buffered_body_bytes, continue_to=writer
+            )
             budget = root.runtime.budget
             budget.record_request(time.monotonic())
-            retryable = may_retry(res.retries, head.method, route.retryable if route else None, body.replayable)
+            retryable = may_retry(
+                res.retries, head.method, route.retryable if route else None, body.replayable
+            )
             retries_left = res.retries.max_retries
             while True:
                 ep = target.balancer.pick(time.monotonic(), exclude=ex.endpoint)
@@ -165,8 +205,17 @@ async def _attempts(
                 ex.endpoint = ep
                 can_retry = retries_left > 0 and budget.balance(time.monotonic()) >= 1
                 try:
-                    await _one_attempt(proxy, target, ep, head, body, writer, deadline_at, ex,
-                                       retry_status=retryable and can_retry)
+                    await _one_attempt(
+                        proxy,
+                        target,
+                        ep,
+                        head,
+                        body,
+                        writer,
+                        deadline_at,
+                        ex,
+                        retry_status=retryable and can_retry,
+                    )
                     return
                 except _Failed as exc:
                     # connect failures (status -1) are retried whatever the method: nothing was sent
@@ -180,7 +229,11 @@ async def _attempts(
         writer.write(simple_response(ex.status, exc.reason, close=not ex.keep_alive))
         await writer.drain()
     except TimeoutError:
-        ex.status, ex.reason, ex.keep_alive = 504, f"request to {root.key} timed out after {timeout_ms} ms", False
+        ex.status, ex.reason, ex.keep_alive = (
+            504,
+            f"request to {root.key} timed out after {timeout_ms} ms",
+            False,
+        )
         if ex.relaying:
             writer.transport.abort()
         else:
@@ -212,8 +265,7 @@ async def _one_attempt(
     ok = False
     try:
         try:
-            up = await proxy.pool.acquire(ep.endpoint.address, ep.endpoint.port, identity=ep.endpoint.identity,
-                                          connect_timeout=lb.connect_timeout_ms / 1000.0)
+            up = await proxy.pool.acquire_endpoint(ep.endpoint, lb.connect_timeout_ms)
         except ConnectError as exc:
             raise _Failed(-1, str(exc), body.replayable) from exc
         extra = []
@@ -221,18 +273,19 @@ async def _one_attempt(
             extra.append((DEADLINE_HEADER, str(max(1, int((deadline_at - time.monotonic()) * 1000)))))
         try:
             await send_request(up.writer, head, _origin_form(head.target), body, extra)
-            response = await up.messages.next_head()
-            while isinstance(response, ResponseHead) and 100 <= response.status < 200:
-                response = await up.messages.next_head()  # interim responses are not relayed
+            response = await read_response(up.messages, head.method)
         except (ConnectionError, OSError, HttpProtocolError) as exc:
-            raise _Failed(502, f"{where} failed: {exc or type(exc).__name__}", body.replayable and up.reused) from exc
-        if not isinstance(response, ResponseHead):
-            raise _Failed(502, f"{where} closed the connection before responding", body.replayable and up.reused)
+            raise _Failed(
+                502, f"{where} failed: {exc or type(exc).__name__}", body.replayable and up.reused
+            ) from exc
         if retry_status and response.status in target.root.resilience.retries.retry_on_status:
             raise _Failed(response.status, f"{where} answered {response.status}", True)
         ex.status, ex.relaying = response.status, True
         try:
-            await relay_response(response, up.messages, writer, keep_alive=ex.keep_alive)
+            ex.keep_alive = ex.keep_alive and client_keeps_alive(head, response)
+            await relay_response(
+                response, up.messages, writer, keep_alive=ex.keep_alive, http10=head.version == "1.0"
+            )
         except HttpProtocolError:
             # the upstream broke mid-body: abort so the client cannot take a truncated body as complete
             writer.transport.abort()
@@ -251,7 +304,9 @@ async def _one_attempt(
 
 
 # ------------------------------------------------------------------------------------------------------- TCP
-async def serve_tcp(proxy: Proxy, listen_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def serve_tcp(
+    proxy: Proxy, listen_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     started = time.monotonic()
     state = proxy.state
     binding = next((b for b in state.config.outbound.tcp if b.listen_port == listen_port), None)
@@ -266,7 +321,7 @@ async def serve_tcp(proxy: Proxy, listen_port: int, reader: asyncio.StreamReader
         up, ep = await _connect_flow(proxy, target)
         ep.active += 1
         try:
-            _, _, ok = await pipe_both(reader, writer, up.reader, up.writer)
+            _, _, ok = await pipe_tunnel(reader, writer, up.reader, up.writer)
         finally:
             ep.active -= 1
         code = "tcp"
@@ -288,8 +343,7 @@ async def _connect_flow(proxy: Proxy, target: Target) -> tuple[Upstream, Endpoin
         if ep is None:
             break
         try:
-            up = await proxy.pool.acquire(ep.endpoint.address, ep.endpoint.port, identity=ep.endpoint.identity,
-                                          connect_timeout=res.connect_timeout_ms / 1000.0)
+            up = await proxy.pool.acquire_endpoint(ep.endpoint, res.connect_timeout_ms)
         except ConnectError as exc:
             ep.record_outcome(False, time.monotonic(), res.outlier_detection, target.balancer.pool)
             tried, error = ep, str(exc)
@@ -375,5 +429,6 @@ class OutboundUdp(asyncio.DatagramProtocol):
             if flow.writer is not None:
                 flow.writer.close()
             if target is not None:
-                self.proxy.record(_edge(self.proxy, target, "udp", ep), ok, "udp",
-                                  (time.monotonic() - started) * 1000.0)
+                self.proxy.record(
+                    _edge(self.proxy, target, "udp", ep), ok, "udp", (time.monotonic() - started) * 1000.0
+                )

@@ -1,4 +1,5 @@
-"""Keep-alive connection pools to upstreams: peer proxies (mTLS, identity checked) or the local application."""
+"""Keep-alive connection pools to upstreams: peer proxies (mTLS, identity checked) or the local
+application."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from reference_mesh.proxy.config import Endpoint
 from reference_mesh.proxy.http1 import MessageReader
 from reference_mesh.proxy.timeouts import Deadline
 from reference_mesh.proxy.tls import MeshTls, PeerIdentityError
@@ -23,7 +25,7 @@ class ConnectError(Exception):
 
 @dataclass(eq=False)
 class Upstream:
-    key: tuple[str, int]
+    key: tuple[str, int, str | None]
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     messages: MessageReader
@@ -38,19 +40,20 @@ class Upstream:
 
 
 class ConnectionPool:
-    """Idle connections per (address, port). ``tls=None`` for plaintext (the local app)."""
+    """Idle connections per (address, port, expected identity). ``tls=None`` for plaintext (the local app)."""
 
     def __init__(self, tls: MeshTls | None, *, max_idle: int = 64, max_header_bytes: int = 64 * 1024):
         self.tls = tls
         self.max_idle = max_idle
         self.max_header_bytes = max_header_bytes
-        self._idle: dict[tuple[str, int], deque[Upstream]] = {}
+        # keyed by the identity expected too: a connection verified for one identity never serves another
+        self._idle: dict[tuple[str, int, str | None], deque[Upstream]] = {}
         self.opened = 0
 
     async def acquire(
         self, address: str, port: int, *, identity: str | None = None, connect_timeout: float = 1.0
     ) -> Upstream:
-        key = (address, port)
+        key = (address, port, identity)
         idle = self._idle.get(key)
         now = time.monotonic()
         while idle:
@@ -62,9 +65,7 @@ class ConnectionPool:
         try:
             async with Deadline(connect_timeout):
                 if self.tls is not None:
-                    reader, writer = await asyncio.open_connection(
-                        address, port, ssl=self.tls.client
-                    )
+                    reader, writer = await asyncio.open_connection(address, port, ssl=self.tls.client)
                 else:
                     reader, writer = await asyncio.open_connection(address, port)
         except (OSError, TimeoutError) as exc:
@@ -79,8 +80,18 @@ class ConnectionPool:
                 writer.close()
                 raise ConnectError(f"{address}:{port} presented {peer}, expected {identity}")
         self.opened += 1
-        return Upstream(key, reader, writer, MessageReader(reader, response=True,
-                                                           max_header_bytes=self.max_header_bytes))
+        return Upstream(
+            key, reader, writer, MessageReader(reader, response=True, max_header_bytes=self.max_header_bytes)
+        )
+
+    async def acquire_endpoint(self, endpoint: Endpoint, connect_timeout_ms: int) -> Upstream:
+        """A connection to a mesh endpoint whose peer proves the endpoint's identity."""
+        return await self.acquire(
+            endpoint.address,
+            endpoint.port,
+            identity=endpoint.identity,
+            connect_timeout=connect_timeout_ms / 1000.0,
+        )
 
     def release(self, conn: Upstream, reusable: bool) -> None:
         if not reusable or not conn.usable():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import re2
+import re2  # type: ignore[import-untyped]
 
 __all__ = ["RegexError", "compile_re2"]
 
@@ -19,7 +19,8 @@ class RegexError(ValueError):
 
 @functools.lru_cache(maxsize=4096)
 def compile_re2(pattern: str) -> Any:
-    """Compile ``pattern`` with RE2 (cached); raise :class:`RegexError` naming the pattern if RE2 rejects it."""
+    """Compile ``pattern`` with RE2 (cached); raise :class:`RegexError` naming the pattern if RE2 rejects
+    it."""
     try:
         return re2.compile(pattern, _OPTIONS)
     except re2.error as exc:

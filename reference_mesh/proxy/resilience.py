@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from reference_mesh.proxy.config import FaultInjection, RetryBudget, RetryPolicy
 
-__all__ = ["IDEMPOTENT_METHODS", "ConcurrencyLimit", "FaultDecision", "RetryBudgetState", "decide_fault", "may_retry"]
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "ConcurrencyLimit",
+    "FaultDecision",
+    "RetryBudgetState",
+    "decide_fault",
+    "may_retry",
+]
 
 #: RFC 9110 section 9.2.2.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -20,8 +27,9 @@ class RetryBudgetState:
     """Finagle's retry budget over a sliding window of one-second buckets.
 
     Every request deposits ``ratio`` of a retry; each retry withdraws one. A retry is allowed while
-    ``min_per_second * ttl + ratio * requests - retries > 0`` over the last ``ttl``. The budget bounds the extra load
-    retries add to a struggling service to ``ratio`` (20%) plus a small floor, unlike a fixed retry count.
+    ``min_per_second * ttl + ratio * requests - retries > 0`` over the last ``ttl``. The budget bounds the
+    extra load retries add to a struggling service to ``ratio`` (20%) plus a small floor, unlike a fixed retry
+    count.
     """
 
     def __init__(self, budget: RetryBudget):
@@ -29,9 +37,13 @@ class RetryBudgetState:
         self._seconds = max(1, budget.ttl_ms // 1000)
         self._requests: dict[int, int] = {}
         self._retries: dict[int, int] = {}
+        self._pruned_at = -1
 
     def _prune(self, now: float) -> int:
         second = int(now)
+        if second == self._pruned_at:
+            return second
+        self._pruned_at = second
         oldest = second - self._seconds + 1
         for buckets in (self._requests, self._retries):
             for s in [s for s in buckets if s < oldest]:

@@ -1,8 +1,9 @@
 """Outbound routing (sans-IO): which service an authority names, and which backend a request or flow goes to.
 
-An :class:`OutboundTable` is compiled from one snapshot and never changes; ``Proxy.apply`` swaps the whole table, so
-a request routed with the old table finishes with it while the next request uses the new one. State that must
-outlive a swap (endpoint measurements, retry budgets, in-flight counts) lives in registries passed in.
+An :class:`OutboundTable` is compiled from one snapshot and never changes; ``Proxy.apply`` swaps the whole
+table, so a request routed with the old table finishes with it while the next request uses the new one. State
+that must outlive a swap (endpoint measurements, retry budgets, in-flight counts) lives in registries passed
+in.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ __all__ = ["CompiledService", "OutboundTable", "RouteError", "ServiceRuntime", "
 
 
 class RouteError(Exception):
-    """No way to route: ``status`` (404 unknown service, 503 no backend/endpoint) and a reason for the client."""
+    """No way to route: ``status`` (404 unknown service, 503 no backend/endpoint) and a reason for the
+    client."""
 
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
@@ -44,14 +46,16 @@ class ServiceRuntime:
 
 
 class CompiledService:
-    def __init__(self, svc: OutboundService, registry: EndpointRegistry, runtime: ServiceRuntime,
-                 rng: random.Random):
+    def __init__(
+        self, svc: OutboundService, registry: EndpointRegistry, runtime: ServiceRuntime, rng: random.Random
+    ):
         self.config = svc
         self.key = svc.key
         self.runtime = runtime
         self.resilience = svc.resilience
         self.balancers = {
-            p.port: Balancer(registry.resolve(p.endpoints), svc.resilience.load_balancing, rng) for p in svc.ports
+            p.port: Balancer(registry.resolve(p.endpoints), svc.resilience.load_balancing, rng)
+            for p in svc.ports
         }
         self.routes: tuple[tuple[CompiledMatch, RoutePolicy], ...] = tuple(
             (CompiledMatch(r.match), r) for r in svc.resilience.routes
@@ -71,7 +75,8 @@ class CompiledService:
 
 @dataclass(frozen=True)
 class Target:
-    """Where one request or flow goes: the addressed ``root`` service and port, and the ``backend`` serving it."""
+    """Where one request or flow goes: the addressed ``root`` service and port, and the ``backend`` serving
+    it."""
 
     root: CompiledService
     port: int
@@ -118,7 +123,8 @@ class OutboundTable:
 
     # ------------------------------------------------------------------------------------------ addressing
     def resolve_authority(self, authority: str) -> tuple[CompiledService, int]:
-        """``name[.namespace[.svc[.cluster-domain]]][:port]`` -> (service, port). Raises :class:`RouteError`."""
+        """``name[.namespace[.svc[.cluster-domain]]][:port]`` -> (service, port). Raises
+        :class:`RouteError`."""
         host, _, port_text = authority.strip().rpartition(":") if ":" in authority else (authority, "", "")
         host = host.lower().rstrip(".")
         parts = host.split(".")
@@ -153,7 +159,8 @@ class OutboundTable:
         port: int,
         request: tuple[str, str, Sequence[tuple[str, str]]] | None = None,
     ) -> Target:
-        """Pick the backend for one request (``request`` = (method, path, headers)) or one TCP/UDP flow (None)."""
+        """Pick the backend for one request (``request`` = (method, path, headers)) or one TCP/UDP flow
+        (None)."""
         chooser = root.choosers.get(port)
         if chooser is None:
             return Target(root, port, root, "")

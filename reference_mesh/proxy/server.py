@@ -1,14 +1,11 @@
 """The sidecar proxy: listeners, the current snapshot, credentials, telemetry. Start here.
 
-    proxy = Proxy(Path("run/web-0/credentials"), admin_port=15000)
-    await proxy.start()
-    await proxy.apply(config)            # or: proxy.follow(FileConfigSource(path))
-    ...
-    await proxy.stop()
+    proxy = Proxy(Path("run/web-0/credentials"), admin_port=15000) await proxy.start() await
+    proxy.apply(config)            # or: proxy.follow(FileConfigSource(path)) ... await proxy.stop()
 
-``apply`` compiles the snapshot, binds any new listener, then swaps the compiled state in one assignment: requests
-already routed finish with the state they started with; a snapshot that does not compile or whose listeners cannot
-be bound is rejected whole (:class:`ConfigRejected`) and the previous one stays in force.
+``apply`` compiles the snapshot, binds any new listener, then swaps the compiled state in one assignment:
+requests already routed finish with the state they started with; a snapshot that does not compile or whose
+listeners cannot be bound is rejected whole (:class:`ConfigRejected`) and the previous one stays in force.
 """
 
 from __future__ import annotations
@@ -56,7 +53,8 @@ class ProxyState:
     applied_at: float
 
 
-# (kind, address, port); kinds: "inbound" (mTLS, any protocol), "http", "tcp" (outbound TCP), "udp" (outbound UDP)
+# (kind, address, port); kinds: "inbound" (mTLS, any protocol), "http", "tcp" (outbound TCP), "udp" (outbound
+# UDP)
 ListenerKey = tuple[str, str, int]
 
 
@@ -88,7 +86,7 @@ class Proxy:
         self._apply_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[object]] = set()
         self._connections: set[asyncio.Task[object]] = set()
-        self._admin: asyncio.AbstractServer | None = None
+        self._admin: asyncio.Server | None = None
         self.last_error: str | None = None
         self.source: ConfigSource | None = None
         self.tls: MeshTls
@@ -108,7 +106,7 @@ class Proxy:
             self._spawn(self._watch_credentials(source))
         if self._admin_port is not None:
             self._admin = await asyncio.start_server(
-                functools.partial(admin.serve, self), self.admin_address, self._admin_port
+                self._tracked(functools.partial(admin.serve, self)), self.admin_address, self._admin_port
             )
 
     async def stop(self) -> None:
@@ -124,6 +122,11 @@ class Proxy:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._connections, return_exceptions=True)
+        for server in self._listeners.values():
+            if isinstance(server, asyncio.AbstractServer):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1.0)
+        await asyncio.sleep(0)  # let the loop release the listening sockets before anyone rebinds them
         self._listeners.clear()
         self._udp_transports.clear()
         self.pool.close()
@@ -166,11 +169,14 @@ class Proxy:
         return int(self._admin.sockets[0].getsockname()[1])
 
     def record(self, edge: Edge, success: bool, code: str, latency_ms: float) -> None:
-        self.telemetry.record(edge, finished_at=time.time(), success=success, code=code, latency_ms=latency_ms)
+        self.telemetry.record(
+            edge, finished_at=time.time(), success=success, code=code, latency_ms=latency_ms
+        )
 
     # ------------------------------------------------------------------------------------------------ apply
     async def apply(self, config: ProxyConfig) -> None:
-        """Make ``config`` current, atomically; raise :class:`ConfigRejected` and change nothing on failure."""
+        """Make ``config`` current, atomically; raise :class:`ConfigRejected` and change nothing on
+        failure."""
         async with self._apply_lock:
             try:
                 await self._apply(config)
@@ -181,9 +187,8 @@ class Proxy:
 
     async def _apply(self, config: ProxyConfig) -> None:
         if config.workload.identity != self.tls.credentials.spiffe_id:
-            raise ConfigRejected(
-                f"snapshot is for {config.workload.identity}, this proxy holds {self.tls.credentials.spiffe_id}"
-            )
+            held = self.tls.credentials.spiffe_id
+            raise ConfigRejected(f"snapshot is for {config.workload.identity}, this proxy holds {held}")
         try:
             state = ProxyState(
                 config,
@@ -213,14 +218,21 @@ class Proxy:
         except OSError as exc:
             for key in opened:
                 self._close_listener(key)
-            raise ConfigRejected(f"cannot listen on {key[1]}:{key[2]} ({key[0]}): {exc.strerror or exc}") from exc
+            raise ConfigRejected(
+                f"cannot listen on {key[1]}:{key[2]} ({key[0]}): {exc.strerror or exc}"
+            ) from exc
         self._state = state  # the swap: every new request/connection sees the new snapshot from here
         for key in removed:
             self._close_listener(key)
-        keep = {(ep.address, ep.port) for s in config.outbound.services.values() for p in s.ports for ep in p.endpoints}
+        keep = {
+            (ep.address, ep.port)
+            for s in config.outbound.services.values()
+            for p in s.ports
+            for ep in p.endpoints
+        }
         self.registry.retain(keep)
-        for key in [k for k in self.runtimes if k not in config.outbound.services]:
-            del self.runtimes[key]
+        for name in [k for k in self.runtimes if k not in config.outbound.services]:
+            del self.runtimes[name]
         log.info("applied snapshot %s", config.version)
 
     def _tracked(self, handler: Handler) -> Handler:
@@ -255,7 +267,12 @@ class Proxy:
         if kind == "inbound":
             handler = functools.partial(inbound.serve, self, port)
             server = await asyncio.start_server(
-                self._tracked(handler), address, port, ssl=self.tls.server, ssl_handshake_timeout=10.0, backlog=1024
+                self._tracked(handler),
+                address,
+                port,
+                ssl=self.tls.server,
+                ssl_handshake_timeout=10.0,
+                backlog=1024,
             )
         else:
             handler = (
@@ -276,8 +293,8 @@ class Proxy:
 
     # ------------------------------------------------------------------------------------------ following
     def follow(self, source: ConfigSource) -> asyncio.Task[object]:
-        """Apply every snapshot ``source`` yields, in the background. If the source ends or fails, the proxy keeps
-        serving with the last snapshot applied; call ``follow`` again with a new source to resume."""
+        """Apply every snapshot ``source`` yields, in the background. If the source ends or fails, the proxy
+        keeps serving with the last snapshot applied; call ``follow`` again with a new source to resume."""
         self.source = source
         return self._spawn(self._follow(source))
 

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 @runtime_checkable
 class ConfigSource(Protocol):
     """Yields complete snapshots, newest last. Ending (or raising) means the source went away: the proxy keeps
-    serving with the last snapshot it applied. ``last_error`` describes the last snapshot the source refused."""
+    serving with the last snapshot it applied. ``last_error`` describes the last snapshot the source
+    refused."""
 
     last_error: str | None
 

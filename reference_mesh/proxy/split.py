@@ -38,7 +38,7 @@ class WeightedRandom:
     def __init__(self, backends: Sequence[tuple[str, Fraction]], rng: random.Random | None = None):
         names = [n for n, _ in backends]
         weights = integer_weights([w for _, w in backends])
-        self._names = [n for n, w in zip(names, weights) if w > 0]
+        self._names = [n for n, w in zip(names, weights, strict=True) if w > 0]
         self._cumulative: list[int] = []
         total = 0
         for w in weights:
@@ -59,7 +59,7 @@ class SmoothWeightedRoundRobin:
 
     def __init__(self, backends: Sequence[tuple[str, Fraction]]):
         weights = integer_weights([w for _, w in backends])
-        self._items = [(n, w) for (n, _), w in zip(backends, weights) if w > 0]
+        self._items = [(n, w) for (n, _), w in zip(backends, weights, strict=True) if w > 0]
         self._current = [0] * len(self._items)
         self._total = sum(w for _, w in self._items)
 

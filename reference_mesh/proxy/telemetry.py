@@ -1,27 +1,29 @@
 """Per-edge request telemetry kept so exact counts can be computed for any window (sans-IO).
 
 Every finished request (or TCP connection / UDP flow) is recorded once, by the proxy that saw it, under an
-:class:`Edge` and the wall-clock second it finished in: success and failure counts, counts per status code, and a
-latency histogram. Buckets are kept for ``retention_s`` seconds (15 minutes by default). The control plane reads
-them from the admin endpoint (``GET /telemetry?since=<unix seconds>``) and sums the seconds of a window, so
-``success_count`` for ``?t=30s`` is an exact integer, not a rate estimate.
+:class:`Edge` and the wall-clock second it finished in: success and failure counts, counts per status code,
+and a latency histogram. Buckets are kept for ``retention_s`` seconds (15 minutes by default). The control
+plane reads them from the admin endpoint (``GET /telemetry?since=<unix seconds>``) and sums the seconds of a
+window, so ``success_count`` for ``?t=30s`` is an exact integer, not a rate estimate.
 
-Outcome (the Traffic Metrics API's success/failure, as smi-metrics computes it from Linkerd's classification): an
-HTTP response with status < 500 is a success; a 5xx, a timeout or a transport error is a failure. A TCP connection or
-UDP flow that the proxy could carry to its end is a success; one refused or broken by an error is a failure. A
-request denied by authorization is a 403, i.e. a success by that definition: ``codes`` lets consumers see it.
+Outcome (the Traffic Metrics API's success/failure, as smi-metrics computes it from Linkerd's classification):
+an HTTP response with status < 500 is a success; a 5xx, a timeout or a transport error is a failure. A TCP
+connection or UDP flow that the proxy could carry to its end is a success; one refused or broken by an error
+is a failure. A request denied by authorization is a 403, i.e. a success by that definition: ``codes`` lets
+consumers see it.
 
-Latency histograms are log-linear: bucket ``i`` holds latencies in ``[0.01 ms * g**i, 0.01 ms * g**(i+1))`` with
-``g = 2 ** (1/16)``, so a quantile read from merged histograms is within 2.2% of the true value (reported at the
-bucket's geometric middle). :class:`LatencyHistogram` merges and reads them; the control plane should use it.
+Latency histograms are log-linear: bucket ``i`` holds latencies in ``[0.01 ms * g**i, 0.01 ms * g**(i+1))``
+with ``g = 2 ** (1/16)``, so a quantile read from merged histograms is within 2.2% of the true value (reported
+at the bucket's geometric middle). :class:`LatencyHistogram` merges and reads them; the control plane should
+use it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 __all__ = ["Edge", "LatencyHistogram", "SecondBucket", "Telemetry", "sum_window"]
 
@@ -37,7 +39,7 @@ def bucket_index(latency_ms: float) -> int:
 
 
 def bucket_middle_ms(index: int) -> float:
-    return HIST_MIN_MS * HIST_GROWTH ** (index + 0.5)
+    return float(HIST_MIN_MS * HIST_GROWTH ** (index + 0.5))
 
 
 class LatencyHistogram:
@@ -81,13 +83,13 @@ class LatencyHistogram:
         return cls({int(i): int(n) for i, n in data.items()})
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     """Who talked to whom. Outbound edges are recorded by the caller's proxy, inbound by the callee's.
+    (A named tuple: built and hashed for every request, so it must be cheap.)
 
-    ``service`` is the service the caller addressed (the split's root), ``backend`` the one that served it (equal
-    to ``service`` without a split), ``split`` the TrafficSplit ("namespace/name") that chose the backend, if any.
-    Inbound edges know the caller only by identity; ``source_instance`` is then empty.
+    ``service`` is the service the caller addressed (the split's root), ``backend`` the one that served it
+    (equal to ``service`` without a split), ``split`` the TrafficSplit ("namespace/name") that chose the
+    backend, if any. Inbound edges know the caller only by identity; ``source_instance`` is then empty.
     """
 
     direction: str  # "outbound" | "inbound"
@@ -100,6 +102,9 @@ class Edge:
     destination_identity: str
     destination_instance: str
     port: int
+    #: Outbound HTTP: the name of the matching ``RoutePolicy`` match (compile one per HTTPRouteGroup match to
+    #: get per-route figures, as Linkerd's service profiles do); "" for the default route and other edges.
+    route: str = ""
 
 
 @dataclass
@@ -135,7 +140,8 @@ class Telemetry:
         self.totals: dict[Edge, SecondBucket] = {}
 
     def record(self, edge: Edge, *, finished_at: float, success: bool, code: str, latency_ms: float) -> None:
-        """``finished_at`` is wall-clock seconds (time.time()); ``code`` an HTTP status or e.g. "tcp", "error"."""
+        """``finished_at`` is wall-clock seconds (time.time()); ``code`` an HTTP status or e.g. "tcp",
+        "error"."""
         second = int(finished_at)
         per_edge = self._seconds.get(second)
         if per_edge is None:
@@ -155,7 +161,9 @@ class Telemetry:
         for s in [s for s in self._seconds if s < oldest]:
             del self._seconds[s]
 
-    def buckets(self, since: float = 0, until: float | None = None) -> Iterator[tuple[int, Edge, SecondBucket]]:
+    def buckets(
+        self, since: float = 0, until: float | None = None
+    ) -> Iterator[tuple[int, Edge, SecondBucket]]:
         """(second, edge, bucket) for seconds in [since, until), oldest first."""
         for second in sorted(self._seconds):
             if second < int(since) or (until is not None and second >= until):
@@ -168,7 +176,7 @@ class Telemetry:
         grouped: dict[Edge, dict[str, Any]] = {}
         for second, edge, bucket in self.buckets(since, until):
             grouped.setdefault(edge, {})[str(second)] = bucket.to_json()
-        return [{"edge": asdict(edge), "seconds": seconds} for edge, seconds in grouped.items()]
+        return [{"edge": edge._asdict(), "seconds": seconds} for edge, seconds in grouped.items()]
 
 
 def sum_window(entries: Iterable[dict[str, Any]]) -> SecondBucket:

@@ -10,7 +10,8 @@ __all__ = ["Deadline"]
 
 
 class Deadline:
-    """``async with Deadline(seconds):`` raises TimeoutError if the block runs longer; None or <= 0 = no limit."""
+    """``async with Deadline(seconds):`` raises TimeoutError if the block runs longer; None or <= 0 = no
+    limit."""
 
     def __init__(self, seconds: float | None):
         self.seconds = seconds

@@ -1,9 +1,10 @@
 """mTLS for the proxies: SSL contexts from workload credentials, rotated in place, and peer identity checks.
 
 One server and one client :class:`ssl.SSLContext` per proxy. Rotation calls ``load_cert_chain`` on the same
-contexts: OpenSSL copies the certificate into each connection when it starts, so live connections keep theirs and
-new handshakes present the new one; nothing is dropped. A new CA is added to the verify store the same way; since a
-store cannot forget a CA, :func:`peer_identity` re-verifies every peer against the *current* bundle.
+contexts: OpenSSL copies the certificate into each connection when it starts, so live connections keep theirs
+and new handshakes present the new one; nothing is dropped. A new CA is added to the verify store the same
+way; since a store cannot forget a CA, :func:`peer_identity` re-verifies every peer against the *current*
+bundle.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import ssl
 import tempfile
 from pathlib import Path
 
-from reference_mesh.identity import CertificateRejected, SpiffeId, TrustBundle, WorkloadCredentials, verify_peer
+from reference_mesh.identity import (
+    CertificateRejected,
+    SpiffeId,
+    TrustBundle,
+    WorkloadCredentials,
+    verify_peer,
+)
 
 __all__ = ["MeshTls", "PeerIdentityError"]
 
@@ -54,7 +61,9 @@ class MeshTls:
     def rotate(self, creds: WorkloadCredentials) -> None:
         """Present ``creds`` on new connections from now on; trust its bundle."""
         if creds.spiffe_id != self.credentials.spiffe_id:
-            raise PeerIdentityError(f"rotation cannot change identity {self.credentials.spiffe_id} -> {creds.spiffe_id}")
+            raise PeerIdentityError(
+                f"rotation cannot change identity {self.credentials.spiffe_id} -> {creds.spiffe_id}"
+            )
         self._load(creds)
         self.credentials, self.bundle = creds, creds.bundle
 

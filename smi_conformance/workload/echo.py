@@ -1,20 +1,23 @@
 """The echo workload: tells the caller who answered and what it saw, over HTTP, TCP and UDP.
 
-The conformance suite reads its replies to learn which backend served a request (service, version, instance), so
-the same program runs behind every mesh under test: on loopback beside the reference mesh, in a pod on kind.
+The conformance suite reads its replies to learn which backend served a request (service, version, instance),
+so the same program runs behind every mesh under test: on loopback beside the reference mesh, in a pod on
+kind.
 
 HTTP (any method, keep-alive, pipelining, chunked or sized bodies; bodies are counted and hashed, never held):
 
-    /<anything>[?delay=<ms>]   200, JSON: service, version, instance, method, path, query, headers, body_length,
+    /<anything>[?delay=<ms>]   200, JSON: service, version, instance, method, path, query, headers,
+    body_length,
                                body_sha256
-    /status/<code>             that status, same JSON
-    /bytes/<n>                 n bytes of body, streamed in 64 KiB chunks (chunked encoding)
-    /truncate                  announces 1000 bytes, sends 10, closes: a backend crashing mid-response
+    /status/<code>             that status, same JSON /bytes/<n>                 n bytes of body, streamed in
+    64 KiB chunks (chunked encoding) /truncate                  announces 1000 bytes, sends 10, closes: a
+    backend crashing mid-response
 
-TCP: on connect sends ``service=<s> version=<v> instance=<i>\\n``, then echoes every byte back.
-UDP: answers each datagram with the same line followed by the datagram.
+TCP: on connect sends ``service=<s> version=<v> instance=<i>\\n``, then echoes every byte back. UDP: answers
+each datagram with the same line followed by the datagram.
 
-Run: ``python -m smi_conformance.workload.echo --service web --version v1 --instance web-0 --http 127.0.0.1:8080``.
+Run: ``python -m smi_conformance.workload.echo --service web --version v1 --instance web-0 --http
+127.0.0.1:8080``.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ import contextlib
 import hashlib
 import json
 import signal
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import parse_qs
 
 import click
 import httptools
+import uvloop
 
 __all__ = ["EchoIdentity", "EchoServer"]
 
@@ -59,7 +63,13 @@ class _Request:
         self.keep_alive = True
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class _HttpEcho(asyncio.Protocol):
@@ -69,20 +79,26 @@ class _HttpEcho(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.current = _Request()
         self.transport: asyncio.Transport | None = None
-        self.tail: asyncio.Future[None] | None = None  # last queued response (keeps pipelined answers in order)
+        self.tail: asyncio.Future[None] | None = (
+            None  # last queued response (keeps pipelined answers in order)
+        )
 
     # --------------------------------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)
         self.live.add(transport)
 
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._raw(b"HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", close=True)
+            self._raw(
+                b"HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", close=True
+            )
         except httptools.HttpParserError:
-            self._raw(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", close=True)
+            self._raw(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", close=True
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
@@ -125,8 +141,9 @@ class _HttpEcho(asyncio.Protocol):
         else:
             self._respond(req, path, query)
 
-    async def _later(self, previous: asyncio.Future[None] | None, delay_s: float, req: _Request, path: str,
-                     query: str) -> None:
+    async def _later(
+        self, previous: asyncio.Future[None] | None, delay_s: float, req: _Request, path: str, query: str
+    ) -> None:
         if previous is not None:
             with contextlib.suppress(Exception):
                 await previous
@@ -151,30 +168,40 @@ class _HttpEcho(asyncio.Protocol):
             return
         status = 200
         if path.startswith("/status/"):
-            code = path[len("/status/"):]
+            code = path[len("/status/") :]
             status = int(code) if code.isdigit() and 200 <= int(code) <= 599 else 400
-        body = json.dumps({
-            "service": self.ident.service, "version": self.ident.version, "instance": self.ident.instance,
-            "method": req.method, "path": path, "query": query,
-            "headers": {k.lower(): v for k, v in req.headers}, "body_length": req.body_length,
-            "body_sha256": req.digest.hexdigest(),
-        }).encode()
-        if req.method == "HEAD":
-            body_out = b""
-        else:
-            body_out = body
-        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\nx-echo-instance: {self.ident.instance}\r\n").encode()
+        body = json.dumps(
+            {
+                "service": self.ident.service,
+                "version": self.ident.version,
+                "instance": self.ident.instance,
+                "method": req.method,
+                "path": path,
+                "query": query,
+                "headers": {k.lower(): v for k, v in req.headers},
+                "body_length": req.body_length,
+                "body_sha256": req.digest.hexdigest(),
+            }
+        ).encode()
+        body_out = b"" if req.method == "HEAD" or status in (204, 304) else body
+        length = "" if status in (204, 304) else f"content-length: {len(body)}\r\n"  # 204/304 carry no body
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\ncontent-type: application/json\r\n"
+            f"{length}x-echo-instance: {self.ident.instance}\r\n"
+        ).encode()
         self._raw(head + conn + b"\r\n" + body_out, close=close)
 
     async def _stream_bytes(self, req: _Request, path: str) -> None:
-        n_text = path[len("/bytes/"):]
+        n_text = path[len("/bytes/") :]
         if not n_text.isdigit():
             self._raw(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
             return
         remaining = int(n_text)
-        self._raw(b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\n"
-                  + (b"connection: close\r\n" if not req.keep_alive else b"") + b"\r\n")
+        self._raw(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\n"
+            + (b"connection: close\r\n" if not req.keep_alive else b"")
+            + b"\r\n"
+        )
         block = b"x" * CHUNK
         while remaining > 0 and self.transport is not None:
             n = min(CHUNK, remaining)
@@ -185,8 +212,12 @@ class _HttpEcho(asyncio.Protocol):
         self._raw(b"0\r\n\r\n", close=not req.keep_alive)
 
 
-async def _tcp_echo(ident: EchoIdentity, live: set[asyncio.BaseTransport], reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter) -> None:
+async def _tcp_echo(
+    ident: EchoIdentity,
+    live: set[asyncio.BaseTransport],
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
     live.add(writer.transport)
     try:
         writer.write(ident.line)
@@ -221,8 +252,14 @@ def _split(address: str) -> tuple[str, int]:
 class EchoServer:
     """The echo workload in-process: ``await EchoServer(ident, http=("127.0.0.1", 0)).start()``."""
 
-    def __init__(self, ident: EchoIdentity, *, http: tuple[str, int] | None = None,
-                 tcp: tuple[str, int] | None = None, udp: tuple[str, int] | None = None):
+    def __init__(
+        self,
+        ident: EchoIdentity,
+        *,
+        http: tuple[str, int] | None = None,
+        tcp: tuple[str, int] | None = None,
+        udp: tuple[str, int] | None = None,
+    ):
         self.ident, self._http, self._tcp, self._udp = ident, http, tcp, udp
         self._servers: list[asyncio.AbstractServer] = []
         self._udp_transport: asyncio.DatagramTransport | None = None
@@ -232,15 +269,21 @@ class EchoServer:
     async def start(self) -> EchoServer:
         loop = asyncio.get_running_loop()
         if self._http is not None:
-            server = await loop.create_server(lambda: _HttpEcho(self.ident, self._live), *self._http, backlog=1024)
+            server = await loop.create_server(
+                lambda: _HttpEcho(self.ident, self._live), *self._http, backlog=1024
+            )
             self._servers.append(server)
             self.http_port = server.sockets[0].getsockname()[1]
         if self._tcp is not None:
-            server = await asyncio.start_server(lambda r, w: _tcp_echo(self.ident, self._live, r, w), *self._tcp)
+            server = await asyncio.start_server(
+                lambda r, w: _tcp_echo(self.ident, self._live, r, w), *self._tcp
+            )
             self._servers.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
         if self._udp is not None:
-            transport, _ = await loop.create_datagram_endpoint(lambda: _UdpEcho(self.ident), local_addr=self._udp)
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpEcho(self.ident), local_addr=self._udp
+            )
             self._udp_transport = transport
             self.udp_port = transport.get_extra_info("sockname")[1]
         return self
@@ -250,7 +293,10 @@ class EchoServer:
         for server in self._servers:
             server.close()
         for transport in list(self._live):
-            transport.abort()
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.abort()
+            else:
+                transport.close()
         self._live.clear()
         if self._udp_transport is not None:
             self._udp_transport.close()
@@ -263,17 +309,24 @@ class EchoServer:
 @click.option("--http", "http", metavar="HOST:PORT", help="serve HTTP here")
 @click.option("--tcp", "tcp", metavar="HOST:PORT", help="serve TCP echo here")
 @click.option("--udp", "udp", metavar="HOST:PORT", help="serve UDP echo here")
-def main(service: str, version: str, instance: str, http: str | None, tcp: str | None, udp: str | None) -> None:
+def main(
+    service: str, version: str, instance: str, http: str | None, tcp: str | None, udp: str | None
+) -> None:
     """Run the echo workload until SIGINT/SIGTERM."""
     if not (http or tcp or udp):
         raise click.UsageError("give at least one of --http, --tcp, --udp")
     ident = EchoIdentity(service, version, instance)
 
     async def run() -> None:
-        server = await EchoServer(ident, http=_split(http) if http else None, tcp=_split(tcp) if tcp else None,
-                                  udp=_split(udp) if udp else None).start()
-        click.echo(json.dumps({"http": server.http_port, "tcp": server.tcp_port, "udp": server.udp_port}),
-                   err=True)
+        server = await EchoServer(
+            ident,
+            http=_split(http) if http else None,
+            tcp=_split(tcp) if tcp else None,
+            udp=_split(udp) if udp else None,
+        ).start()
+        click.echo(
+            json.dumps({"http": server.http_port, "tcp": server.tcp_port, "udp": server.udp_port}), err=True
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -281,20 +334,7 @@ def main(service: str, version: str, instance: str, http: str | None, tcp: str |
         await stop.wait()
         await server.stop()
 
-    _run(run())
-
-
-def _run(coro: object) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        asyncio.run(coro)  # type: ignore[arg-type]
-    else:
-        uvloop.run(coro)  # type: ignore[arg-type]
-
-
-def cli(argv: Sequence[str] | None = None) -> None:
-    main(args=argv)
+    uvloop.run(run())
 
 
 if __name__ == "__main__":

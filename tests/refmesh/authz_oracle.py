@@ -1,7 +1,7 @@
 """An independent reading of the authorization semantics (config.py's docstring), for property tests.
 
-Written from the documented rules, not from authz.py: Python's ``re`` instead of RE2 (the generated patterns are
-in the subset where both agree), plain loops instead of compiled rules.
+Written from the documented rules, not from authz.py: Python's ``re`` instead of RE2 (the generated patterns
+are in the subset where both agree), plain loops instead of compiled rules.
 """
 
 from __future__ import annotations
@@ -16,14 +16,32 @@ IDS = [f"spiffe://cluster.local/ns/default/sa/{n}" for n in ("web", "batch", "ad
 PORTS = [80, 8080, 9000]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 SEGMENTS = ["api", "v1", "v2", "admin", "x"]
-PATH_REGEXES = ["/api", "/api/.*", "/v1", ".*", "/(api|admin)", "/api/v[0-9]+", "/x$", "/", "/admin/?$", "[/]v2"]
+PATH_REGEXES = [
+    "/api",
+    "/api/.*",
+    "/v1",
+    ".*",
+    "/(api|admin)",
+    "/api/v[0-9]+",
+    "/x$",
+    "/",
+    "/admin/?$",
+    "[/]v2",
+]
 HEADER_NAMES = ["x-user", "X-Env"]
 HEADER_VALUES = ["alice", "bob", "prod", "dev", "alice2"]
 HEADER_REGEXES = ["alice", "a.*", "prod|dev", "b[a-z]+", ".*"]
 
 
-def oracle_allows(policy: AuthorizationPolicy, kind: str, source: str | None, port: int, method: str, target: str,
-                  headers: list[tuple[str, str]]) -> bool:
+def oracle_allows(
+    policy: AuthorizationPolicy,
+    kind: str,
+    source: str | None,
+    port: int,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+) -> bool:
     path = target.split("?")[0]
     for rule in policy.rules:
         if source is None or source not in rule.sources:
@@ -41,34 +59,49 @@ def oracle_allows(policy: AuthorizationPolicy, kind: str, source: str | None, po
                 continue
             if m.path_regex is not None and re.match(m.path_regex, path) is None:
                 continue
-            if all(any(k.lower() == name.lower() and re.fullmatch(rx, v) for k, v in headers)
-                   for name, rx in m.headers.items()):
+            if all(
+                any(k.lower() == name.lower() and re.fullmatch(rx, v) for k, v in headers)
+                for name, rx in m.headers.items()
+            ):
                 return True
     return policy.permissive
 
 
 matches = st.builds(
     HttpMatch,
-    methods=st.one_of(st.just(()), st.just(("*",)), st.lists(st.sampled_from(METHODS), max_size=3).map(tuple)),
+    methods=st.one_of(
+        st.just(()), st.just(("*",)), st.lists(st.sampled_from(METHODS), max_size=3).map(tuple)
+    ),
     path_regex=st.one_of(st.none(), st.sampled_from(PATH_REGEXES)),
     headers=st.dictionaries(st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_REGEXES), max_size=2),
 )
-port_sets = st.one_of(st.none(), st.builds(PortSet, ports=st.lists(st.sampled_from(PORTS), max_size=2,
-                                                                    unique=True).map(tuple)))
-rules = st.builds(
-    AuthorizationRule,
-    name=st.sampled_from(["default/a", "default/b", "other/c"]),
-    sources=st.lists(st.sampled_from(IDS), max_size=3, unique=True).map(tuple),
-    http=st.lists(matches, max_size=3).map(tuple),
-    tcp=port_sets,
-    udp=port_sets,
-)
-policies = st.builds(AuthorizationPolicy, rules=st.lists(rules, max_size=4).map(tuple),
-                     permissive=st.sampled_from([False] * 9 + [True]))
+
+
+def policy_strategy(ids: list[str], ports: list[int] = PORTS) -> st.SearchStrategy[AuthorizationPolicy]:
+    port_sets = st.one_of(
+        st.none(),
+        st.builds(PortSet, ports=st.lists(st.sampled_from(ports), max_size=2, unique=True).map(tuple)),
+    )
+    rules = st.builds(
+        AuthorizationRule,
+        name=st.sampled_from(["default/a", "default/b", "other/c"]),
+        sources=st.lists(st.sampled_from(ids), max_size=3, unique=True).map(tuple),
+        http=st.lists(matches, max_size=3).map(tuple),
+        tcp=port_sets,
+        udp=port_sets,
+    )
+    return st.builds(
+        AuthorizationPolicy,
+        rules=st.lists(rules, max_size=4).map(tuple),
+        permissive=st.sampled_from([False] * 9 + [True]),
+    )
+
+
+policies = policy_strategy(IDS)
 paths = st.lists(st.sampled_from(SEGMENTS), min_size=0, max_size=3).map(lambda s: "/" + "/".join(s))
 targets = st.tuples(paths, st.sampled_from(["", "?q=/admin", "?v1"])).map(lambda t: t[0] + t[1])
 header_lists = st.lists(
-    st.tuples(st.sampled_from(HEADER_NAMES + ["X-USER", "x-env", "other"]), st.sampled_from(HEADER_VALUES)),
+    st.tuples(st.sampled_from([*HEADER_NAMES, "X-USER", "x-env", "other"]), st.sampled_from(HEADER_VALUES)),
     max_size=3,
 )
 requests = st.tuples(

@@ -1,5 +1,6 @@
 """Test support for the reference mesh: a background event loop, an independent HTTP client (h11), and a small
-standard topology (web client, api v1/v2 servers with echo apps, an intruder) with real sidecars on loopback."""
+standard topology (web client, api v1/v2 servers with echo apps, an intruder) with real sidecars on
+loopback."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import h11
 import uvloop
@@ -49,6 +50,14 @@ class LoopThread:
             raise
 
     def close(self) -> None:
+        async def cancel_rest() -> None:
+            me = asyncio.current_task()
+            rest = [t for t in asyncio.all_tasks() if t is not me]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        self.run(cancel_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
@@ -67,10 +76,10 @@ class Response:
 class HttpClient:
     """A keep-alive HTTP/1.1 client on h11 (a parser independent of the proxy's httptools).
 
-    Every client is remembered until :meth:`close_all` (the ``topo`` fixture calls it after each test), so tests
-    need not close the ones they make."""
+    Every client is remembered until :meth:`close_all` (the ``topo`` fixture calls it after each test), so
+    tests need not close the ones they make."""
 
-    _open: list[HttpClient] = []
+    _open: ClassVar[list[HttpClient]] = []
 
     @classmethod
     async def close_all(cls) -> None:
@@ -91,9 +100,20 @@ class HttpClient:
         self.conn = h11.Connection(h11.CLIENT)
         self.connects += 1
 
-    async def request(self, method: str, target: str, *, host: str = "api", headers: list[tuple[str, str]] | None = None,
-                      body: bytes = b"") -> Response:
-        if self.writer is None or self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.CLOSED:
+    async def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        host: str = "api",
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+    ) -> Response:
+        if (
+            self.writer is None
+            or self.conn.our_state is h11.MUST_CLOSE
+            or self.conn.their_state is h11.CLOSED
+        ):
             await self._connect()
         assert self.reader is not None and self.writer is not None
         if self.conn.our_state is h11.DONE:
@@ -174,10 +194,33 @@ async def udp_exchange(host: str, port: int, payload: bytes, timeout: float = 3.
         transport.close()
 
 
+async def tap_first(proxy: Proxy, query: str, trigger: Coroutine[Any, Any, T]) -> tuple[T, dict[str, Any]]:
+    """Subscribe to ``proxy``'s tap (``/tap?<query>``), run ``trigger``; its result and the first event."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.admin_port)
+    try:
+        writer.write(f"GET /tap?{query} HTTP/1.1\r\nhost: admin\r\n\r\n".encode())
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.05)  # the subscription is registered once the head went out
+        result = await trigger
+        await reader.readline()  # chunk size
+        return result, json.loads(await asyncio.wait_for(reader.readline(), 5))
+    finally:
+        writer.close()
+
+
 def allow_all_http(*sources: Instance, name: str = "default/allow") -> AuthorizationPolicy:
-    return AuthorizationPolicy(rules=(AuthorizationRule(
-        name=name, sources=tuple(s.identity.uri for s in sources), http=(HttpMatch(),), tcp=PortSet(),
-        udp=PortSet()),))
+    return AuthorizationPolicy(
+        rules=(
+            AuthorizationRule(
+                name=name,
+                sources=tuple(s.identity.uri for s in sources),
+                http=(HttpMatch(),),
+                tcp=PortSet(),
+                udp=PortSet(),
+            ),
+        )
+    )
 
 
 @dataclass
@@ -204,17 +247,28 @@ class Topology:
             v2=mesh.add("api-v2-0", "api-v2", ["api", "api-v2"], version="v2", ports=ports),
         )
         for inst in (topo.v1, topo.v2):
-            topo.echoes[inst.name] = await EchoServer(
-                EchoIdentity("api", inst.labels["version"], inst.name),
-                http=(inst.address, inst.app_port(HTTP_PORT)), tcp=(inst.address, inst.app_port(TCP_PORT)),
-                udp=(inst.address, inst.app_port(UDP_PORT)),
-            ).start()
+            await topo.start_echo(inst)
         for inst in (topo.web, topo.intruder, topo.v1, topo.v2):
             proxy = Proxy(inst.credentials)
             await proxy.start()
             topo.proxies[inst.name] = proxy
         await topo.configure()
         return topo
+
+    async def start_echo(self, inst: Instance) -> None:
+        """(Re)start the echo app of ``inst`` on its HTTP, TCP and UDP app ports (retrying while released)."""
+        for _ in range(50):
+            try:
+                self.echoes[inst.name] = await EchoServer(
+                    EchoIdentity("api", inst.labels["version"], inst.name),
+                    http=(inst.address, inst.app_port(HTTP_PORT)),
+                    tcp=(inst.address, inst.app_port(TCP_PORT)),
+                    udp=(inst.address, inst.app_port(UDP_PORT)),
+                ).start()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"echo of {inst.name} did not start")
 
     def snapshot(self, inst: Instance, **kw: Any) -> ProxyConfig:
         if inst in (self.v1, self.v2):

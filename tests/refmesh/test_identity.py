@@ -38,17 +38,20 @@ def test_spiffe_id_round_trip() -> None:
     assert str(sid) == "spiffe://cluster.local/ns/prod/sa/checkout.v2"
 
 
-@pytest.mark.parametrize("uri", [
-    "https://cluster.local/ns/a/sa/b",
-    "spiffe://cluster.local/ns/a/sa/b/extra",
-    "spiffe://cluster.local/ns/a/b/c",
-    "spiffe://cluster.local/ns/A/sa/b",
-    "spiffe://Cluster.local/ns/a/sa/b",
-    "spiffe://cluster.local:8443/ns/a/sa/b",
-    "spiffe://cluster.local/ns/a/sa/b?x=1",
-    "spiffe://cluster.local/ns//sa/b",
-    "spiffe://user@cluster.local/ns/a/sa/b",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://cluster.local/ns/a/sa/b",
+        "spiffe://cluster.local/ns/a/sa/b/extra",
+        "spiffe://cluster.local/ns/a/b/c",
+        "spiffe://cluster.local/ns/A/sa/b",
+        "spiffe://Cluster.local/ns/a/sa/b",
+        "spiffe://cluster.local:8443/ns/a/sa/b",
+        "spiffe://cluster.local/ns/a/sa/b?x=1",
+        "spiffe://cluster.local/ns//sa/b",
+        "spiffe://user@cluster.local/ns/a/sa/b",
+    ],
+)
 def test_spiffe_id_rejects(uri: str) -> None:
     with pytest.raises(SpiffeIdError):
         SpiffeId.parse(uri)
@@ -67,7 +70,9 @@ def test_issued_certificate_is_a_spiffe_svid(ca: CertificateAuthority) -> None:
 
 
 def test_expired_and_not_yet_valid_are_refused(ca: CertificateAuthority) -> None:
-    old = ca.issue(WEB, ttl=dt.timedelta(minutes=1), now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    old = ca.issue(
+        WEB, ttl=dt.timedelta(minutes=1), now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    )
     with pytest.raises(CertificateRejected, match="expired"):
         verify_peer(old.certificate, ca.bundle)
     future = ca.issue(WEB, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))

@@ -8,7 +8,16 @@ import time
 from collections import Counter
 from fractions import Fraction
 
-from mesh_support import HTTP_PORT, HttpClient, LoopThread, Topology
+from mesh_support import (
+    HTTP_PORT,
+    TCP_OUT,
+    UDP_OUT,
+    HttpClient,
+    LoopThread,
+    Topology,
+    tcp_exchange,
+    udp_exchange,
+)
 
 from reference_mesh.proxy.config import (
     CircuitBreaker,
@@ -23,15 +32,20 @@ from reference_mesh.proxy.config import (
     TrafficSplitConfig,
 )
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
-from smi_conformance.workload.echo import EchoIdentity, EchoServer
 
 
 def split(v1: object, v2: object, algorithm: str = "weighted_random", **kw: object) -> TrafficSplitConfig:
-    return TrafficSplitConfig.model_validate({
-        "name": "default/api-split", "algorithm": algorithm,
-        "backends": [{"service": "api-v1.default", "weight": v1}, {"service": "api-v2.default", "weight": v2}],
-        **kw,
-    })
+    return TrafficSplitConfig.model_validate(
+        {
+            "name": "default/api-split",
+            "algorithm": algorithm,
+            "backends": [
+                {"service": "api-v1.default", "weight": v1},
+                {"service": "api-v2.default", "weight": v2},
+            ],
+            **kw,
+        }
+    )
 
 
 async def versions(client: HttpClient, n: int, **kw: object) -> Counter[str]:
@@ -53,8 +67,12 @@ def test_weighted_random_split_ratio(topo: Topology, loop_thread: LoopThread) ->
     assert abs(counts["v2"] - n * p) <= 5 * math.sqrt(n * p * (1 - p)), counts
 
 
-def test_smooth_round_robin_split_is_exact_and_quantities_keep_ratio(topo: Topology, loop_thread: LoopThread) -> None:
-    topo.mesh.splits["api"] = split(Fraction(1), Fraction(1, 2), "smooth_round_robin")  # v1alpha1 "1" : "500m"
+def test_smooth_round_robin_split_is_exact_and_quantities_keep_ratio(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
+    topo.mesh.splits["api"] = split(
+        Fraction(1), Fraction(1, 2), "smooth_round_robin"
+    )  # v1alpha1 "1" : "500m"
     loop_thread.run(topo.configure())
     assert loop_thread.run(versions(topo.client(), 300)) == {"v1": 200, "v2": 100}
 
@@ -71,8 +89,10 @@ def test_zero_weight_gets_nothing_and_all_zero_is_503(topo: Topology, loop_threa
 
 def test_split_matches_only_route_matching_requests(topo: Topology, loop_thread: LoopThread) -> None:
     topo.mesh.splits["api-v1"] = TrafficSplitConfig(
-        name="default/canary", backends=(SplitBackend(service="api-v2.default", weight=1),),
-        matches=(HttpMatch(headers={"x-canary": "true"}),))
+        name="default/canary",
+        backends=(SplitBackend(service="api-v2.default", weight=1),),
+        matches=(HttpMatch(headers={"x-canary": "true"}),),
+    )
     loop_thread.run(topo.configure())
     client = topo.client()
     assert loop_thread.run(versions(client, 20, host="api-v1", headers=[("X-Canary", "true")])) == {"v2": 20}
@@ -122,9 +142,9 @@ def test_hundred_weight_updates_under_load_fail_no_request(topo: Topology, loop_
 
 
 def test_large_bodies_stream_without_buffering(topo: Topology, loop_thread: LoopThread) -> None:
-    """The sink application proves streaming: it acknowledges the first MiB of an upload while the client holds
-    back the rest, and the client acknowledges the first MiB of a download while the sink holds back the rest.
-    A proxy that buffered whole bodies would deadlock both and the test would time out."""
+    """The sink application proves streaming: it acknowledges the first MiB of an upload while the client
+    holds back the rest, and the client acknowledges the first MiB of a download while the sink holds back the
+    rest. A proxy that buffered whole bodies would deadlock both and the test would time out."""
     mesh = topo.mesh
     sink = mesh.add("sink-0", "sink", ["sink"])
     got_upload_start, got_download_start = asyncio.Event(), asyncio.Event()
@@ -153,12 +173,15 @@ def test_large_bodies_stream_without_buffering(topo: Topology, loop_thread: Loop
 
     async def scenario() -> tuple[bytes, int]:
         from reference_mesh.proxy.server import Proxy
+
         app = await asyncio.start_server(sink_app, sink.address, sink.app_port(HTTP_PORT))
         proxy = Proxy(sink.credentials)
         await proxy.start()
         topo.proxies[sink.name] = proxy
         try:
-            await proxy.apply(topo.snapshot(sink, authorization=__import__("mesh_support").allow_all_http(topo.web)))
+            await proxy.apply(
+                topo.snapshot(sink, authorization=__import__("mesh_support").allow_all_http(topo.web))
+            )
             await topo.proxies[topo.web.name].apply(topo.snapshot(topo.web))
             reader, writer = await asyncio.open_connection(topo.web.address, OUTBOUND_HTTP_PORT)
             writer.write(b"POST /upload HTTP/1.1\r\nhost: sink\r\ncontent-length: %d\r\n\r\n" % total)
@@ -191,7 +214,9 @@ def test_large_bodies_stream_without_buffering(topo: Topology, loop_thread: Loop
     assert downloaded == total
 
 
-def test_backend_crash_mid_response_is_not_passed_off_as_complete(topo: Topology, loop_thread: LoopThread) -> None:
+def test_backend_crash_mid_response_is_not_passed_off_as_complete(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
     async def scenario() -> tuple[str, int]:
         client = topo.client()
         try:
@@ -212,26 +237,20 @@ def _stop_echo(topo: Topology, name: str, loop_thread: LoopThread) -> None:
 
 
 def _restart_echo(topo: Topology, name: str, loop_thread: LoopThread) -> None:
-    inst = topo.v1 if name == topo.v1.name else topo.v2
-
-    async def start() -> EchoServer:
-        for _ in range(50):
-            try:
-                return await EchoServer(EchoIdentity("api", inst.labels["version"], inst.name),
-                                        http=(inst.address, inst.app_port(HTTP_PORT))).start()
-            except OSError:
-                await asyncio.sleep(0.05)
-        raise RuntimeError("echo did not restart")
-
-    topo.echoes[name] = loop_thread.run(start())
+    loop_thread.run(topo.start_echo(topo.v1 if name == topo.v1.name else topo.v2))
 
 
-def test_retries_hide_a_dead_instance_for_idempotent_requests_only(topo: Topology, loop_thread: LoopThread) -> None:
-    topo.mesh.resilience["api"] = Resilience(load_balancing=LoadBalancing(algorithm="round_robin"),
-                                             outlier_detection=OutlierDetection(enabled=False))
+def test_retries_hide_a_dead_instance_for_idempotent_requests_only(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
+    topo.mesh.resilience["api"] = Resilience(
+        load_balancing=LoadBalancing(algorithm="round_robin"),
+        outlier_detection=OutlierDetection(enabled=False),
+    )
     loop_thread.run(topo.configure())
     _stop_echo(topo, topo.v2.name, loop_thread)
     try:
+
         async def scenario() -> tuple[Counter[int], Counter[int]]:
             client = topo.client()
             gets = Counter([(await client.request("GET", "/")).status for _ in range(20)])
@@ -245,13 +264,18 @@ def test_retries_hide_a_dead_instance_for_idempotent_requests_only(topo: Topolog
         _restart_echo(topo, topo.v2.name, loop_thread)
 
 
-def test_outlier_ejection_stops_sending_to_a_failing_instance(topo: Topology, loop_thread: LoopThread) -> None:
+def test_outlier_ejection_stops_sending_to_a_failing_instance(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
     topo.mesh.resilience["api"] = Resilience(
-        load_balancing=LoadBalancing(algorithm="round_robin"), retries=RetryPolicy(max_retries=0),
-        outlier_detection=OutlierDetection(consecutive_failures=3, base_ejection_ms=30_000))
+        load_balancing=LoadBalancing(algorithm="round_robin"),
+        retries=RetryPolicy(max_retries=0),
+        outlier_detection=OutlierDetection(consecutive_failures=3, base_ejection_ms=30_000),
+    )
     loop_thread.run(topo.configure())
     _stop_echo(topo, topo.v2.name, loop_thread)
     try:
+
         async def scenario() -> Counter[int]:
             client = topo.client()
             return Counter([(await client.request("GET", "/")).status for _ in range(40)])
@@ -263,11 +287,12 @@ def test_outlier_ejection_stops_sending_to_a_failing_instance(topo: Topology, lo
 
 
 def test_timeouts_route_overrides_and_deadline_propagation(topo: Topology, loop_thread: LoopThread) -> None:
-    topo.mesh.resilience["api"] = Resilience(timeout_ms=400, routes=(
-        RoutePolicy(match=HttpMatch(path_regex="/fast"), timeout_ms=100),))
+    topo.mesh.resilience["api"] = Resilience(
+        timeout_ms=400, routes=(RoutePolicy(match=HttpMatch(path_regex="/fast"), timeout_ms=100),)
+    )
     loop_thread.run(topo.configure())
 
-    async def timed(target: str, headers: list[tuple[str, str]] | None = None) -> tuple[int, float, dict]:  # type: ignore[type-arg]
+    async def timed(target: str, headers: list[tuple[str, str]] | None = None) -> tuple[int, float, dict]:
         start = time.monotonic()
         r = await topo.client().request("GET", target, headers=headers)
         return r.status, time.monotonic() - start, (r.json() if r.status == 200 else r.headers)
@@ -311,3 +336,72 @@ def test_round_robin_spreads_over_instances(topo: Topology, loop_thread: LoopThr
     topo.mesh.resilience["api"] = Resilience(load_balancing=LoadBalancing(algorithm="round_robin"))
     loop_thread.run(topo.configure())
     assert loop_thread.run(versions(topo.client(), 40)) == {"v1": 20, "v2": 20}
+
+
+def test_head_204_and_expect_continue_keep_the_connection_in_step(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
+    """Bodies announced but absent (HEAD, 204) must not desynchronise keep-alive connections, and a client
+    waiting for 100 Continue must get it."""
+
+    async def scenario() -> tuple[list[tuple[int, str, int]], bytes]:
+        client = topo.client()
+        seen = []
+        for method, target in [
+            ("HEAD", "/"),
+            ("GET", "/status/204"),
+            ("GET", "/"),
+            ("HEAD", "/x"),
+            ("GET", "/"),
+        ]:
+            r = await client.request(method, target)
+            seen.append((r.status, r.headers.get("content-length", ""), len(r.body)))
+        assert client.connects == 1
+        reader, writer = await asyncio.open_connection(topo.web.address, OUTBOUND_HTTP_PORT)
+        body = b"z" * 100_000
+        writer.write(
+            b"POST /up HTTP/1.1\r\nhost: api\r\nexpect: 100-continue\r\ncontent-length: %d\r\n\r\n"
+            % len(body)
+        )
+        await writer.drain()
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)  # no body sent yet
+        writer.write(body)
+        await writer.drain()
+        final = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        return seen, interim + final
+
+    seen, exchange = loop_thread.run(scenario())
+    assert [s for s, _, _ in seen] == [200, 204, 200, 200, 200]
+    assert seen[0][1] != "" and seen[0][2] == 0  # HEAD: length announced, no body
+    assert seen[1][2] == 0 and seen[2][2] > 0
+    assert exchange.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200")
+
+
+def test_http10_client_gets_an_unchunked_body(topo: Topology, loop_thread: LoopThread) -> None:
+    async def scenario() -> bytes:
+        reader, writer = await asyncio.open_connection(topo.web.address, OUTBOUND_HTTP_PORT)
+        writer.write(b"GET /bytes/100000 HTTP/1.0\r\nhost: api\r\n\r\n")
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), 5)  # ends because the proxy closes the connection
+        writer.close()
+        return data
+
+    response = loop_thread.run(scenario())
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding" not in head.lower()
+    assert body == b"x" * 100_000
+
+
+def test_tcp_and_udp_flows_follow_the_split(topo: Topology, loop_thread: LoopThread) -> None:
+    topo.mesh.splits["api"] = split(0, 1)
+    loop_thread.run(topo.configure())
+    tcp = loop_thread.run(tcp_exchange(topo.web.address, TCP_OUT, b"hello\n"))
+    udp = loop_thread.run(udp_exchange(topo.web.address, UDP_OUT, b"hello"))
+    assert tcp.startswith(b"service=api version=v2") and tcp.endswith(b"hello\n")
+    assert udp is not None and udp.startswith(b"service=api version=v2")
+    topo.mesh.splits["api"] = split(1, 0)
+    loop_thread.run(topo.configure())
+    assert loop_thread.run(tcp_exchange(topo.web.address, TCP_OUT, b"x")).startswith(
+        b"service=api version=v1"
+    )

@@ -25,11 +25,21 @@ def test_deny_by_default() -> None:
 
 
 def test_http_match_semantics() -> None:
-    authz = policy(AuthorizationRule(name="default/t", sources=(WEB,), http=(
-        HttpMatch(name="metrics", methods=("GET",), path_regex="/metrics"),
-        HttpMatch(name="write", methods=("POST", "PUT"), path_regex="/api/v[0-9]+/items",
-                  headers={"x-user": "alice|bob", "x-env": "prod"}),
-    )))
+    authz = policy(
+        AuthorizationRule(
+            name="default/t",
+            sources=(WEB,),
+            http=(
+                HttpMatch(name="metrics", methods=("GET",), path_regex="/metrics"),
+                HttpMatch(
+                    name="write",
+                    methods=("POST", "PUT"),
+                    path_regex="/api/v[0-9]+/items",
+                    headers={"x-user": "alice|bob", "x-env": "prod"},
+                ),
+            ),
+        )
+    )
     assert authz.http(WEB, 80, "GET", "/metrics", []).allowed
     assert authz.http(WEB, 80, "GET", "/metrics/extra", []).allowed  # anchored at the start, not the end
     assert not authz.http(WEB, 80, "GET", "/x/metrics", []).allowed
@@ -38,14 +48,17 @@ def test_http_match_semantics() -> None:
     assert authz.http(WEB, 80, "PUT", "/api/v2/items", ok_headers).allowed
     assert not authz.http(WEB, 80, "PUT", "/api/v2/items", [("x-user", "bob")]).allowed  # AND within a match
     assert not authz.http(WEB, 80, "PUT", "/api/v2/items", [("x-user", "bobby"), ("x-env", "prod")]).allowed
-    assert authz.http(WEB, 80, "PUT", "/api/v2/items", [("x-user", "eve"), ("x-user", "alice"),
-                                                         ("x-env", "prod")]).allowed  # any value of a repeat
+    assert authz.http(
+        WEB, 80, "PUT", "/api/v2/items", [("x-user", "eve"), ("x-user", "alice"), ("x-env", "prod")]
+    ).allowed  # any value of a repeat
     assert not authz.http(BATCH, 80, "GET", "/metrics", []).allowed
     assert not authz.http(None, 80, "GET", "/metrics", []).allowed
 
 
 def test_star_and_empty_methods_mean_any() -> None:
-    authz = policy(AuthorizationRule(name="r", sources=(WEB,), http=(HttpMatch(methods=("*",), path_regex="/a"),)))
+    authz = policy(
+        AuthorizationRule(name="r", sources=(WEB,), http=(HttpMatch(methods=("*",), path_regex="/a"),))
+    )
     assert authz.http(WEB, 80, "PATCH", "/a", []).allowed
     authz = policy(AuthorizationRule(name="r", sources=(WEB,), http=(HttpMatch(),)))
     assert authz.http(WEB, 80, "DELETE", "/anything", []).allowed
@@ -74,7 +87,9 @@ def test_permissive_mode_lets_through_and_reports() -> None:
 
 
 def test_decision_names_the_rule_or_the_reason() -> None:
-    authz = policy(AuthorizationRule(name="default/allow-web", sources=(WEB,), http=(HttpMatch(path_regex="/ok"),)))
+    authz = policy(
+        AuthorizationRule(name="default/allow-web", sources=(WEB,), http=(HttpMatch(path_regex="/ok"),))
+    )
     assert authz.http(WEB, 80, "GET", "/ok", []).rule == "default/allow-web"
     denied = authz.http(WEB, 80, "GET", "/no", [])
     assert "no route allows GET /no" in denied.reason
@@ -92,7 +107,7 @@ def test_request_path_and_normalization() -> None:
 
 @settings(max_examples=800, deadline=None)
 @given(policy_=policies, batch=st.lists(requests, min_size=10, max_size=10))
-def test_decisions_equal_the_oracle(policy_: AuthorizationPolicy, batch: list[tuple]) -> None:  # type: ignore[type-arg]
+def test_decisions_equal_the_oracle(policy_: AuthorizationPolicy, batch: list[tuple]) -> None:
     """800 random policies x 10 random requests each: 8000 decisions, none may differ from the oracle."""
     authz = Authorizer(policy_)
     for kind, source, port, method, target, headers in batch:

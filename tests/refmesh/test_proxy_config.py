@@ -30,19 +30,23 @@ def test_snapshot_json_round_trip_is_lossless() -> None:
     mesh = LoopbackMesh()
     web = mesh.add("web-0", "web")
     mesh.add("api-0", "api", ["api"])
-    mesh.splits["api"] = TrafficSplitConfig(name="default/s", backends=(
-        SplitBackend(service="api.default", weight=Fraction(1, 3)),
-    ), matches=(HttpMatch(methods=("GET",), path_regex="/v1", headers={"X-User": "a.*"}),))
+    mesh.splits["api"] = TrafficSplitConfig(
+        name="default/s",
+        backends=(SplitBackend(service="api.default", weight=Fraction(1, 3)),),
+        matches=(HttpMatch(methods=("GET",), path_regex="/v1", headers={"X-User": "a.*"}),),
+    )
     config = mesh.config(web)
     again = ProxyConfig.model_validate_json(config.model_dump_json())
     assert again == config
-    assert again.outbound.services["api.default"].split.backends[0].weight == Fraction(1, 3)  # type: ignore[union-attr]
+    assert again.outbound.services["api.default"].split.backends[0].weight == Fraction(1, 3)
     # header names are case-insensitive: stored lower case
-    assert again.outbound.services["api.default"].split.matches[0].headers == {"x-user": "a.*"}  # type: ignore[union-attr,index]
+    assert again.outbound.services["api.default"].split.matches[0].headers == {"x-user": "a.*"}
 
 
-@pytest.mark.parametrize(("given", "expected"), [(2, Fraction(2)), ("1/3", Fraction(1, 3)), ("0.5", Fraction(1, 2)),
-                                                  (3.0, Fraction(3))])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(2, Fraction(2)), ("1/3", Fraction(1, 3)), ("0.5", Fraction(1, 2)), (3.0, Fraction(3))],
+)
 def test_weights_are_exact(given: object, expected: Fraction) -> None:
     assert SplitBackend.model_validate({"service": "a.b", "weight": given}).weight == expected
 
@@ -57,7 +61,9 @@ def test_regex_that_re2_rejects_fails_with_its_location() -> None:
     data = {
         "version": "1",
         "workload": WORKLOAD.model_dump(),
-        "inbound": {"authorization": {"rules": [{"name": "r", "sources": [], "http": [{"path_regex": "(?!x)"}]}]}},
+        "inbound": {
+            "authorization": {"rules": [{"name": "r", "sources": [], "http": [{"path_regex": "(?!x)"}]}]}
+        },
     }
     with pytest.raises(ValidationError) as info:
         ProxyConfig.model_validate(data)
@@ -85,11 +91,14 @@ def test_service_keys_and_bindings_must_agree() -> None:
 
 def test_ports_may_not_be_bound_twice() -> None:
     with pytest.raises(ValidationError, match="used twice"):
-        ProxyConfig.model_validate({
-            "version": "1", "workload": WORKLOAD.model_dump(),
-            "inbound": {"listeners": [{"port": 15001, "app_port": 8080}]},
-            "outbound": {"http_port": 15001},
-        })
+        ProxyConfig.model_validate(
+            {
+                "version": "1",
+                "workload": WORKLOAD.model_dump(),
+                "inbound": {"listeners": [{"port": 15001, "app_port": 8080}]},
+                "outbound": {"http_port": 15001},
+            }
+        )
 
 
 def test_unknown_fields_are_errors() -> None:

@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from reference_mesh.proxy.http1 import HttpProtocolError, MessageReader, RequestHead, ResponseHead, forward_headers
+from reference_mesh.proxy.http1 import (
+    HttpProtocolError,
+    MessageReader,
+    RequestHead,
+    ResponseHead,
+    forward_headers,
+)
 
 
 def reader_of(data: bytes, *, response: bool = False, limit: int = 64 * 1024) -> MessageReader:
@@ -33,13 +39,18 @@ async def _read_all(data: bytes, response: bool) -> list[tuple[object, bytes]]:
 
 
 def test_pipelined_requests_with_each_framing() -> None:
-    data = (b"GET /a HTTP/1.1\r\nHost: api\r\n\r\n"
-            b"POST /b HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n\r\nhello"
-            b"PUT /c HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+    data = (
+        b"GET /a HTTP/1.1\r\nHost: api\r\n\r\n"
+        b"POST /b HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n\r\nhello"
+        b"PUT /c HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
     msgs = read_all(data)
     heads = [h for h, _ in msgs]
     assert [(h.method, h.target, h.framing) for h in heads] == [  # type: ignore[attr-defined]
-        ("GET", "/a", "none"), ("POST", "/b", "length"), ("PUT", "/c", "chunked")]
+        ("GET", "/a", "none"),
+        ("POST", "/b", "length"),
+        ("PUT", "/c", "chunked"),
+    ]
     assert [b for _, b in msgs] == [b"", b"hello", b"abcde"]
     assert isinstance(heads[0], RequestHead) and heads[0].header("HOST") == "api"
 
@@ -60,16 +71,20 @@ def test_head_response_has_no_body() -> None:
         head = await msgs.next_head()
         assert isinstance(head, ResponseHead)
         return head
+
     assert asyncio.run(run()).framing == "none"
 
 
-@pytest.mark.parametrize(("data", "status"), [
-    (b"GARBAGE\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),  # smuggling
-    (b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"y" * 70000 + b"\r\n\r\n", 431),
-    (b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", 501),
-    (b"GET / HTTP/1.1\r\nHost: a\r\n", 400),  # closed in the middle of the head
-])
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),  # smuggling
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"y" * 70000 + b"\r\n\r\n", 431),
+        (b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", 400),  # closed in the middle of the head
+    ],
+)
 def test_bad_requests(data: bytes, status: int) -> None:
     with pytest.raises(HttpProtocolError) as info:
         read_all(data)
@@ -82,6 +97,12 @@ def test_truncated_body_is_an_error() -> None:
 
 
 def test_hop_by_hop_headers_are_dropped() -> None:
-    headers = [("Connection", "keep-alive, X-Secret"), ("X-Secret", "1"), ("Keep-Alive", "5"), ("TE", "trailers"),
-               ("Accept", "*/*"), ("x-mesh-client-id", "forged")]
+    headers = [
+        ("Connection", "keep-alive, X-Secret"),
+        ("X-Secret", "1"),
+        ("Keep-Alive", "5"),
+        ("TE", "trailers"),
+        ("Accept", "*/*"),
+        ("x-mesh-client-id", "forged"),
+    ]
     assert forward_headers(headers, frozenset({"x-mesh-client-id"})) == [("Accept", "*/*")]

@@ -21,7 +21,9 @@ ID = "spiffe://cluster.local/ns/default/sa/api"
 
 
 def pool(n: int) -> list:  # type: ignore[type-arg]
-    return EndpointRegistry().resolve(Endpoint(address=f"127.0.0.{i}", port=80, identity=ID) for i in range(1, n + 1))
+    return EndpointRegistry().resolve(
+        Endpoint(address=f"127.0.0.{i}", port=80, identity=ID) for i in range(1, n + 1)
+    )
 
 
 def test_round_robin_visits_each_endpoint_in_turn() -> None:
@@ -63,8 +65,9 @@ def test_unmeasured_endpoints_cost_the_default_rtt() -> None:
 
 
 def test_consecutive_failures_eject_with_doubling_backoff() -> None:
-    policy = OutlierDetection(consecutive_failures=3, base_ejection_ms=1000, max_ejection_ms=3000,
-                              max_ejection_percent=50)
+    policy = OutlierDetection(
+        consecutive_failures=3, base_ejection_ms=1000, max_ejection_ms=3000, max_ejection_percent=50
+    )
     eps = pool(2)
     bad = eps[0]
     assert not bad.record_outcome(False, 0.0, policy, eps)

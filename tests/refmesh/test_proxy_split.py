@@ -26,7 +26,7 @@ def test_smooth_round_robin_is_exact_in_every_window() -> None:
     chooser = SmoothWeightedRoundRobin(backends)
     picks = [chooser.choose() for _ in range(60)]
     for start in range(0, 60, 6):  # total integer weight 1+2+3 = 6
-        assert Counter(picks[start:start + 6]) == {"a": 1, "b": 2, "d": 3}
+        assert Counter(picks[start : start + 6]) == {"a": 1, "b": 2, "d": 3}
     assert "c" not in picks
     # smooth: "d" (weight 3 of 6) never gets two turns in a row more than needed
     assert "d,d,d" not in ",".join(picks)

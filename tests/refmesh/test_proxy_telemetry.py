@@ -6,16 +6,31 @@ import random
 
 from reference_mesh.proxy.telemetry import HIST_GROWTH, Edge, LatencyHistogram, Telemetry, sum_window
 
-EDGE = Edge("outbound", "http", "spiffe://td/ns/a/sa/web", "web-0", "api.a", "api-v2.a", "a/split",
-            "spiffe://td/ns/a/sa/api", "api-0", 8080)
+EDGE = Edge(
+    "outbound",
+    "http",
+    "spiffe://td/ns/a/sa/web",
+    "web-0",
+    "api.a",
+    "api-v2.a",
+    "a/split",
+    "spiffe://td/ns/a/sa/api",
+    "api-0",
+    8080,
+)
 
 
 def test_window_counts_are_exact() -> None:
     t = Telemetry(retention_s=60)
     for second in range(1000, 1010):
         for i in range(second - 995):  # 5, 6, ... 14 requests per second
-            t.record(EDGE, finished_at=second + 0.5, success=i % 5 != 0, code="200" if i % 5 else "503",
-                     latency_ms=3.0)
+            t.record(
+                EDGE,
+                finished_at=second + 0.5,
+                success=i % 5 != 0,
+                code="200" if i % 5 else "503",
+                latency_ms=3.0,
+            )
     window = sum_window(t.to_json(since=1003, until=1008))
     assert window.success + window.failure == sum(range(8, 13))
     expected_failures = sum(1 for k in range(8, 13) for i in range(k) if i % 5 == 0)
@@ -39,7 +54,7 @@ def test_quantiles_within_the_documented_error() -> None:
     hist = LatencyHistogram()
     for s in samples:
         hist.add(s)
-    half_width = HIST_GROWTH ** 0.5
+    half_width = HIST_GROWTH**0.5
     for q in (0.5, 0.9, 0.99):
         exact = samples[int(q * len(samples)) - 1]
         got = hist.quantile(q)
