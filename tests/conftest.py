@@ -18,7 +18,7 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def smi_spec_dir() -> Path:
-    """../shared/smi-spec, or skip: the official CRDs and spec examples are reference data, not part of the repo."""
+    """../shared/smi-spec, or skip: the official CRDs and spec examples are reference data, not ours."""
     path = shared_dir() / "smi-spec"
     if not (path / "examples").is_dir():
         pytest.skip(f"SMI reference data not found at {path} (set SMI_SHARED_DIR)")

@@ -109,7 +109,8 @@ def lint_documents(
 ) -> LintResult:
     """Lint documents already loaded (``smi_conformance.manifests.load_text``): what a server that receives
     manifests (the reference mesh's control plane) runs on them."""
-    return _Run(config or LintConfig()).run(list(documents), list(issues), len({d.source.name for d in documents}))
+    files = len({d.source.name for d in documents})
+    return _Run(config or LintConfig()).run(list(documents), list(issues), files)
 
 
 class _Run:

@@ -144,8 +144,8 @@ def test_up_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
 
 
 def test_children_exit_when_up_is_killed(tmp_path: Path) -> None:
-    """SIGKILL leaves `up` no chance to clean up: the kernel tells every child (PR_SET_PDEATHSIG), and sidecars
-    whose control plane is gone still stop promptly."""
+    """SIGKILL leaves `up` no chance to clean up: the kernel tells every child (PR_SET_PDEATHSIG),
+    and sidecars whose control plane is gone still stop promptly."""
     proc = start_up(tmp_path)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert len(children) == 8

@@ -57,8 +57,8 @@ def test_a_mutated_document_is_rejected_where_it_was_broken(
     if kind == "missing-field":
         assert (path, kind) in found, [str(p) for p in problems]
     else:
-        # null for an optional field reads as "absent", as on an API server: then the verdict is the one for the
-        # document without the key; null for a required field is reported where it stands (below)
+        # null for an optional field reads as "absent", as on an API server: then the verdict is the one for
+        # the document without the key; null for a required field is reported where it stands (below)
         if node_at(doc, path[:-1])[path[-1]] is None:
             without = copy.deepcopy(doc)
             del node_at(without, path[:-1])[path[-1]]
