@@ -1,0 +1,90 @@
+"""Fixtures for tests on a real kind cluster (marker ``kind``; enabled by --kind or SMI_KIND=1).
+
+The cluster: ``$SMI_KIND_KUBECONFIG`` if set (an existing cluster, e.g. the one .ci/run created), else the
+kind cluster ``$SMI_KIND_CLUSTER`` (default ``smi-kind``), created on first use with ``$SMI_KIND_IMAGE``
+(default: kind's own node image) and reused afterwards.
+Delete it with ``python -m smi_conformance.cluster.kind delete``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smi_conformance.cluster.kind import (
+    DEFAULT_NAME,
+    KindCluster,
+    KindError,
+    create_cluster,
+    exclusive,
+    load_image,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+k8s = pytest.importorskip(
+    "kubernetes", reason="the kind tests need the kubernetes client (pip install -e '.[dev]')"
+)
+
+
+@pytest.fixture(scope="session")
+def kind_cluster() -> KindCluster:
+    name = os.environ.get("SMI_KIND_CLUSTER", DEFAULT_NAME)
+    kubeconfig = os.environ.get("SMI_KIND_KUBECONFIG")
+    if kubeconfig:
+        return KindCluster(name, Path(kubeconfig))
+    try:
+        return create_cluster(name)
+    except KindError as exc:
+        pytest.fail(f"kind tests were asked for but no cluster could be created:\n{exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def api_client(kind_cluster: KindCluster) -> Iterator[k8s.client.ApiClient]:
+    api = k8s.config.new_client_from_config(config_file=str(kind_cluster.kubeconfig))
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def testserver_image(kind_cluster: KindCluster) -> str:
+    """The kind-testserver image, built here (ci/kind/build-test-image.sh) and loaded into every node."""
+    image = os.environ.get("SMI_KIND_TESTSERVER_IMAGE")
+    with exclusive(kind_cluster.kubeconfig.with_suffix(".images.lock")):
+        if not image:
+            proc = subprocess.run(
+                ["bash", str(REPO_ROOT / "ci" / "kind" / "build-test-image.sh")],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+            if proc.returncode != 0:
+                pytest.fail(f"building the test workload image failed:\n{proc.stderr[-3000:]}", pytrace=False)
+            image = proc.stdout.strip().splitlines()[-1]
+        try:
+            load_image(image, kind_cluster.name)
+        except KindError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    return image
+
+
+@pytest.fixture
+def namespace(api_client: k8s.client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, labelled so admission webhooks can be scoped to it; deleted afterwards."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{slug}-{secrets.token_hex(3)}"
+    core = k8s.client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": name, "labels": {"smi-test/namespace": name}}})
+    yield name
+    try:
+        core.delete_namespace(name, grace_period_seconds=0)
+    except k8s.client.ApiException as exc:
+        if exc.status != 404:
+            raise
