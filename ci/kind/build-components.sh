@@ -28,7 +28,7 @@ if [[ ! -f "$third/.complete" ]]; then
     "${NICE[@]}" go get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}"
     go_build "$mod/bin" "go.etcd.io/etcd/server/v3"
   )
-  mv "$mod/bin/v3" "$third/etcd"
+  mv "$mod/bin/server" "$third/etcd"  # go names the binary of a .../vN package after the element before
   "$third/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || die "etcd reports: $("$third/etcd" --version)"
   log "etcd built in $((SECONDS - start)) s"
   touch "$third/.complete"
