@@ -20,7 +20,7 @@ inputs_hash() {
     cd "$KIND_CI_DIR"
     # the test workloads (go/cmd/kind-testserver) are not part of the node image
     find lib.sh build-*.sh node images go -type f ! -path 'go/cmd/kind-testserver/*' | LC_ALL=C sort \
-      | while read -r f; do printf '%s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum <"$f" | cut -c1-64)"; done
+      | while read -r f; do printf '%s %s %s\n' "$f" "$([[ -x "$f" ]] && echo x)" "$(sha256sum <"$f" | cut -c1-64)"; done
   } | sha256sum | cut -c1-12
 }
 IMAGE="${SMI_KIND_NODE_REPO:-smi-kind/node}:${K8S_VERSION}-$(inputs_hash)"
@@ -136,7 +136,8 @@ docker exec "$build_ctr" bash -c '
   for archive in /preload/*.tar; do
     ctr --namespace=k8s.io images import --all-platforms --no-unpack --digests "$archive" >/dev/null
   done
-  ctr --namespace=k8s.io images list -q | grep -v "^sha256:" | sort
+  # --digests also names each image by digest ("import-DATE@sha256:..."); list only the real names
+  ctr --namespace=k8s.io images list -q | grep -v -e "^sha256:" -e "^import-" | sort
   kill %1; wait || true
   rm -rf /preload /var/log/containerd-preload.log /run/containerd
 ' >"$work/preloaded.txt"
@@ -147,5 +148,8 @@ done
 docker commit \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change 'CMD []' \
   "$build_ctr" "$IMAGE" >/dev/null
+# keep the disk bounded: older builds of this image go, unless a container still uses them
+docker image ls "${IMAGE%%:*}" --format '{{.Repository}}:{{.Tag}}' | grep -vx "$IMAGE" \
+  | xargs -r docker rmi >/dev/null 2>&1 || true
 log "built $IMAGE in $((SECONDS - total_start)) s ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 echo "$IMAGE"
