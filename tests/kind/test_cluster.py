@@ -1,5 +1,6 @@
-"""A kind cluster really works: nodes, workloads, Service routing across nodes, CRDs, admission webhooks and
-aggregated APIs, through the official Kubernetes Python client. Run with --kind (tests/kind/conftest.py)."""
+"""A kind cluster really works: nodes, workloads, Service routing across nodes, CRDs, admission webhooks,
+aggregated APIs and TokenReview, through the official Kubernetes Python client.
+Run with --kind (tests/kind/conftest.py)."""
 
 from __future__ import annotations
 
@@ -325,3 +326,19 @@ def test_aggregated_apiservice_answers(
         assert group in groups
     finally:
         registration.delete_api_service(name)
+
+
+def test_service_account_token_is_reviewed(api_client: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api_client)
+    auth = client.AuthenticationV1Api(api_client)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "mesh-workload"}})
+    token = core.create_namespaced_service_account_token(
+        "mesh-workload", namespace, {"spec": {"audiences": ["smi-test"], "expirationSeconds": 600}}
+    ).status.token
+    review = auth.create_token_review({"spec": {"token": token, "audiences": ["smi-test"]}}).status
+    assert review.authenticated is True
+    assert review.user.username == f"system:serviceaccount:{namespace}:mesh-workload"
+    assert "smi-test" in review.audiences
+    # a token for another audience is not accepted for this one
+    other = auth.create_token_review({"spec": {"token": token, "audiences": ["someone-else"]}}).status
+    assert not other.authenticated
