@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from .tls import serving_cert
+from .tls import ServingCert, serving_cert
 from .workloads import (
     CONTROL_PLANE_TAINT,
     deployment,
@@ -190,18 +190,37 @@ def test_crd_installs_and_its_objects_are_served(api_client: client.ApiClient, n
         ext.delete_custom_resource_definition(crd_name)
 
 
+def deploy_tls_server(
+    api_client: client.ApiClient,
+    namespace: str,
+    name: str,
+    image: str,
+    args: list[str],
+    extra_files: dict[str, bytes] | None = None,
+) -> ServingCert:
+    """Run kind-testserver ``args`` over TLS behind the Service ``name`` (port 443), with a certificate for
+    that Service's DNS names and ``extra_files`` beside it in the pod; return the certificates once ready."""
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    certs = serving_cert(name, namespace)
+    core.create_namespaced_secret(
+        namespace, tls_secret(f"{name}-tls", certs.cert_pem, certs.key_pem, extra_files)
+    )
+    tls_args = ["-tls-cert", f"{TLS_DIR}/tls.crt", "-tls-key", f"{TLS_DIR}/tls.key"]
+    spec = pod_spec(
+        image, [*args, *tls_args], port=TLS_PORT, scheme="HTTPS", volumes={f"{name}-tls": TLS_DIR}
+    )
+    apps.create_namespaced_deployment(namespace, deployment(name, spec))
+    core.create_namespaced_service(namespace, service(name, 443, TLS_PORT))
+    wait_deployment_ready(apps, namespace, name)
+    return certs
+
+
 def test_admission_webhook_is_called(
     api_client: client.ApiClient, namespace: str, testserver_image: str
 ) -> None:
-    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    core = client.CoreV1Api(api_client)
     admission = client.AdmissionregistrationV1Api(api_client)
-    certs = serving_cert("webhook", namespace)
-    core.create_namespaced_secret(namespace, tls_secret("webhook-tls", certs.cert_pem, certs.key_pem))
-    args = ["webhook", "-tls-cert", f"{TLS_DIR}/tls.crt", "-tls-key", f"{TLS_DIR}/tls.key"]
-    spec = pod_spec(testserver_image, args, port=TLS_PORT, scheme="HTTPS", volumes={"webhook-tls": TLS_DIR})
-    apps.create_namespaced_deployment(namespace, deployment("webhook", spec))
-    core.create_namespaced_service(namespace, service("webhook", 443, TLS_PORT))
-    wait_deployment_ready(apps, namespace, "webhook")
+    certs = deploy_tls_server(api_client, namespace, "webhook", testserver_image, ["webhook"])
 
     def hook(path: str) -> dict[str, object]:
         return {
@@ -261,30 +280,20 @@ def test_admission_webhook_is_called(
 def test_aggregated_apiservice_answers(
     api_client: client.ApiClient, namespace: str, testserver_image: str
 ) -> None:
-    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    core = client.CoreV1Api(api_client)
     registration = client.ApiregistrationV1Api(api_client)
     custom = client.CustomObjectsApi(api_client)
-    certs = serving_cert("api", namespace)
     # the CA of the aggregator's front-proxy client certificate, where every extension API server reads it
     auth = core.read_namespaced_config_map("extension-apiserver-authentication", "kube-system")
     front_proxy_ca = auth.data["requestheader-client-ca-file"].encode()
-    core.create_namespaced_secret(
+    certs = deploy_tls_server(
+        api_client,
         namespace,
-        tls_secret("api-tls", certs.cert_pem, certs.key_pem, {"front-proxy-ca.crt": front_proxy_ca}),
+        "api",
+        testserver_image,
+        ["apiservice", "-requestheader-ca", f"{TLS_DIR}/front-proxy-ca.crt"],
+        {"front-proxy-ca.crt": front_proxy_ca},
     )
-    args = [
-        "apiservice",
-        "-tls-cert",
-        f"{TLS_DIR}/tls.crt",
-        "-tls-key",
-        f"{TLS_DIR}/tls.key",
-        "-requestheader-ca",
-        f"{TLS_DIR}/front-proxy-ca.crt",
-    ]
-    spec = pod_spec(testserver_image, args, port=TLS_PORT, scheme="HTTPS", volumes={"api-tls": TLS_DIR})
-    apps.create_namespaced_deployment(namespace, deployment("api", spec))
-    core.create_namespaced_service(namespace, service("api", 443, TLS_PORT))
-    wait_deployment_ready(apps, namespace, "api")
 
     group, version = "smi-test.example.com", "v1"
     name = f"{version}.{group}"
