@@ -42,7 +42,8 @@ def kind_cluster() -> KindCluster:
     try:
         return create_cluster(name)
     except KindError as exc:
-        pytest.fail(f"kind tests were asked for but no cluster could be created:\n{exc}", pytrace=False)
+        hint = "ci/kind/up.sh builds a node image, creates a cluster and prints SMI_KIND_KUBECONFIG's value"
+        pytest.fail(f"asked for kind tests, but no cluster could be created ({hint}):\n{exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
