@@ -32,6 +32,8 @@ k8s = pytest.importorskip(
     "kubernetes", reason="the kind tests need the kubernetes client (pip install -e '.[dev]')"
 )
 
+from .workloads import wait_for  # noqa: E402  (needs the kubernetes client, checked just above)
+
 
 @pytest.fixture(scope="session")
 def kind_cluster() -> KindCluster:
@@ -48,7 +50,19 @@ def kind_cluster() -> KindCluster:
 
 @pytest.fixture(scope="session")
 def api_client(kind_cluster: KindCluster) -> Iterator[k8s.client.ApiClient]:
+    """A client for the cluster, once its system pods have settled: `kind create --wait` returns when the
+    nodes are Ready, which can be seconds before kube-proxy, the CNI daemon and CoreDNS run on every node."""
     api = k8s.config.new_client_from_config(config_file=str(kind_cluster.kubeconfig))
+    apps = k8s.client.AppsV1Api(api)
+
+    def settled() -> bool:
+        daemonsets = apps.list_namespaced_daemon_set("kube-system").items
+        deployments = apps.list_namespaced_deployment("kube-system").items
+        return all(d.status.number_ready == d.status.desired_number_scheduled for d in daemonsets) and all(
+            d.status.ready_replicas == d.spec.replicas for d in deployments
+        )
+
+    wait_for("the kube-system DaemonSets and Deployments to be ready", settled, timeout=180)
     yield api
     api.close()
 
