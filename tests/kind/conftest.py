@@ -92,12 +92,15 @@ def testserver_image(kind_cluster: KindCluster) -> str:
 
 @pytest.fixture
 def namespace(api_client: k8s.client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace per test, labelled so admission webhooks can be scoped to it; deleted afterwards."""
+    """A fresh namespace per test, labelled so admission webhooks can be scoped to it; deleted afterwards
+    (kept with SMI_KIND_KEEP_NAMESPACES=1)."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"t-{slug}-{secrets.token_hex(3)}"
     core = k8s.client.CoreV1Api(api_client)
     core.create_namespace({"metadata": {"name": name, "labels": {"smi-test/namespace": name}}})
     yield name
+    if os.environ.get("SMI_KIND_KEEP_NAMESPACES") == "1":
+        return  # left for inspection
     try:
         core.delete_namespace(name, grace_period_seconds=0)
     except k8s.client.ApiException as exc:

@@ -15,6 +15,7 @@ from kubernetes.client.rest import ApiException
 from .tls import ServingCert, serving_cert
 from .workloads import (
     CONTROL_PLANE_TAINT,
+    NotYet,
     deployment,
     pod_spec,
     run_to_completion,
@@ -179,6 +180,7 @@ def test_crd_installs_and_its_objects_are_served(api_client: client.ApiClient, n
         assert [i["metadata"]["name"] for i in listed["items"]] == ["small"]
         first = next(events)
         stream.stop()
+        events.close()  # ends the request and returns its connection to the pool
         assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "small")
 
         # the structural schema is enforced by the API server
@@ -326,7 +328,12 @@ def test_aggregated_apiservice_answers(
 
         def available() -> bool:
             conditions = registration.read_api_service_status(name).status.conditions or []
-            return any(c.type == "Available" and c.status == "True" for c in conditions)
+            for c in conditions:
+                if c.type == "Available":
+                    if c.status == "True":
+                        return True
+                    raise NotYet(f"Available={c.status} {c.reason}: {c.message}")
+            raise NotYet("no Available condition yet")
 
         wait_for(f"APIService {name} to become Available", available, timeout=90)
         server_pod = core.list_namespaced_pod(namespace, label_selector="app=api").items[0].metadata.name

@@ -15,9 +15,13 @@ Manifest = dict[str, Any]
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 
 
+class NotYet(Exception):
+    """Raised by a ``wait_for`` probe to say why the awaited state has not come yet."""
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120, interval: float = 1) -> T:
     """Call ``probe`` until it returns something truthy (returned) or ``timeout`` passes (AssertionError).
-    ApiExceptions count as "not yet" and the last one is reported."""
+    ApiExceptions and NotYet count as "not yet"; the last one is reported."""
     deadline = time.monotonic() + timeout
     last: str = "no answer yet"
     while True:
@@ -27,6 +31,8 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120, int
                 return value
         except ApiException as exc:
             last = f"{exc.status} {exc.reason}: {exc.body!s:.300}"
+        except NotYet as exc:
+            last = str(exc)
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last})")
         time.sleep(interval)

@@ -5,6 +5,7 @@ go 1.22
 require (
 	github.com/google/nftables v0.3.0
 	github.com/vishvananda/netlink v1.3.1
+	golang.org/x/sys v0.28.0
 )
 
 require (
@@ -14,5 +15,4 @@ require (
 	github.com/vishvananda/netns v0.0.5 // indirect
 	golang.org/x/net v0.33.0 // indirect
 	golang.org/x/sync v0.6.0 // indirect
-	golang.org/x/sys v0.28.0 // indirect
 )

@@ -73,33 +73,60 @@ func (n node) internalIP4() net.IP {
 }
 
 func (c *apiClient) listNodes(ctx context.Context) ([]node, error) {
+	var list struct {
+		Items []node `json:"items"`
+	}
+	if err := c.get(ctx, "/api/v1/nodes", &list); err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	return list.Items, nil
+}
+
+// serviceCIDRs4 lists the cluster's IPv4 Service ranges (networking.k8s.io/v1 ServiceCIDR, GA since 1.33).
+func (c *apiClient) serviceCIDRs4(ctx context.Context) ([]*net.IPNet, error) {
+	var list struct {
+		Items []struct {
+			Spec struct {
+				CIDRs []string `json:"cidrs"`
+			} `json:"spec"`
+		} `json:"items"`
+	}
+	if err := c.get(ctx, "/apis/networking.k8s.io/v1/servicecidrs", &list); err != nil {
+		return nil, fmt.Errorf("list service CIDRs: %w", err)
+	}
+	var out []*net.IPNet
+	for _, item := range list.Items {
+		for _, s := range item.Spec.CIDRs {
+			if _, n, err := net.ParseCIDR(s); err == nil && n.IP.To4() != nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (c *apiClient) get(ctx context.Context, path string, into any) error {
 	token, err := os.ReadFile(serviceAccountDir + "/token")
 	if err != nil {
-		return nil, fmt.Errorf("service account token: %w", err)
+		return fmt.Errorf("service account token: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/nodes", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
+		return err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("list nodes: %s: %.200s", resp.Status, body)
+		return fmt.Errorf("%s: %.200s", resp.Status, body)
 	}
-	var list struct {
-		Items []node `json:"items"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	return list.Items, nil
+	return json.Unmarshal(body, into)
 }

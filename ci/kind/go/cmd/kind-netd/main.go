@@ -3,7 +3,8 @@
 //
 //   - writes the CNI config (bridge + host-local over the node's spec.podCIDR, portmap) once the node has one,
 //   - routes every other node's pod CIDR via that node's InternalIP (the nodes share one docker network),
-//   - masquerades traffic that leaves the cluster's pod range (nftables; nothing else is NATed).
+//   - masquerades traffic that leaves the cluster's pod range (nftables; nothing else is NATed),
+//   - rejects traffic to the Service ranges that kube-proxy has not translated, so it never leaves the node.
 //
 // It polls the Nodes list every few seconds instead of watching: clusters here have a handful of nodes and a
 // missed event then costs one interval, never a stale route.

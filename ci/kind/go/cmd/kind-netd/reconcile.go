@@ -13,6 +13,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // routeProtocol tags the routes kind-netd owns, so it removes only its own when a node goes away.
@@ -23,16 +24,21 @@ const nftTable = "kind-netd"
 type reconciler struct {
 	cfg       config
 	cniConfig []byte
-	masqOK    bool
+	nftRules  string // what the nftables table was last built for
 }
 
 func (r *reconciler) reconcile(ctx context.Context, api *apiClient) error {
-	if !r.masqOK {
-		if err := ensureMasquerade(r.cfg.clusterCIDR); err != nil {
-			return fmt.Errorf("masquerade: %w", err)
+	services, err := api.serviceCIDRs4(ctx)
+	if err != nil {
+		return err
+	}
+	if key := fmt.Sprint(r.cfg.clusterCIDR, services); key != r.nftRules {
+		if err := ensureNftables(r.cfg.clusterCIDR, services); err != nil {
+			return fmt.Errorf("nftables: %w", err)
 		}
-		r.masqOK = true
-		log.Printf("kind-netd: masquerading traffic from %s to outside it", r.cfg.clusterCIDR)
+		r.nftRules = key
+		log.Printf("kind-netd: masquerading traffic from %s to outside it; Service ranges %v never leave the node",
+			r.cfg.clusterCIDR, services)
 	}
 	nodes, err := api.listNodes(ctx)
 	if err != nil {
@@ -124,36 +130,60 @@ func syncRoutes(want map[string]netlink.Route) error {
 	return nil
 }
 
-// ensureMasquerade installs, in one atomic batch, the table
+// ensureNftables installs, in one atomic batch, the table
 //
-//	table ip kind-netd { chain postrouting { type nat hook postrouting priority srcnat;
-//	    ip saddr CLUSTER ip daddr != CLUSTER masquerade } }
+//	table ip kind-netd {
+//	  chain postrouting { type nat hook postrouting priority srcnat;
+//	    ip saddr CLUSTER ip daddr != CLUSTER masquerade }
+//	  chain output  { type filter hook output  priority filter; ip daddr SERVICES reject }
+//	  chain forward { type filter hook forward priority filter; ip daddr SERVICES reject }
+//	}
 //
-// so pods reach addresses outside the cluster (the docker network, the host) while pod-to-pod traffic keeps
-// its source address.
-func ensureMasquerade(cluster *net.IPNet) error {
+// Masquerading lets pods reach addresses outside the cluster (the docker network, the host) while pod-to-pod
+// traffic keeps its source address. The reject rules run after kube-proxy's DNAT, so they see only Service
+// traffic that kube-proxy has not (yet) translated: a Service created a moment ago. Without them such packets
+// would follow the default route off the node, and a client could keep a connection to whatever answers there.
+func ensureNftables(cluster *net.IPNet, services []*net.IPNet) error {
 	conn, err := nftables.New()
 	if err != nil {
 		return err
 	}
 	table := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: nftTable})
 	conn.FlushTable(table)
-	chain := conn.AddChain(&nftables.Chain{
+	postrouting := conn.AddChain(&nftables.Chain{
 		Name:     "postrouting",
 		Table:    table,
 		Type:     nftables.ChainTypeNAT,
 		Hooknum:  nftables.ChainHookPostrouting,
 		Priority: nftables.ChainPriorityNATSource,
 	})
-	network, mask := []byte(cluster.IP.To4()), []byte(cluster.Mask)
-	match := func(offset uint32, op expr.CmpOp) []expr.Any {
-		return []expr.Any{
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
-			&expr.Cmp{Op: op, Register: 1, Data: network},
+	// saddr in CLUSTER, daddr not in CLUSTER
+	masq := append(matchNet(12, expr.CmpOpEq, cluster), matchNet(16, expr.CmpOpNeq, cluster)...)
+	conn.AddRule(&nftables.Rule{Table: table, Chain: postrouting, Exprs: append(masq, &expr.Masq{})})
+	for _, hook := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{"output", nftables.ChainHookOutput}, {"forward", nftables.ChainHookForward}} {
+		chain := conn.AddChain(&nftables.Chain{
+			Name:     hook.name,
+			Table:    table,
+			Type:     nftables.ChainTypeFilter,
+			Hooknum:  hook.hook,
+			Priority: nftables.ChainPriorityFilter,
+		})
+		for _, svc := range services {
+			reject := &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 1} // ICMP host unreachable
+			conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(matchNet(16, expr.CmpOpEq, svc), reject)})
 		}
 	}
-	exprs := append(match(12, expr.CmpOpEq), match(16, expr.CmpOpNeq)...) // saddr, daddr
-	conn.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(exprs, &expr.Masq{})})
 	return conn.Flush()
+}
+
+// matchNet compares the IPv4 address at network-header offset (12 source, 16 destination) with network n.
+func matchNet(offset uint32, op expr.CmpOp, n *net.IPNet) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte(n.Mask), Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: op, Register: 1, Data: []byte(n.IP.To4())},
+	}
 }

@@ -56,6 +56,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 }
 
+// logRequests logs every request but the kubelet's probes: method, path, caller, status.
+func logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		if r.URL.Path != "/healthz" {
+			log.Printf("%s %s from %s: %d", r.Method, r.URL.RequestURI(), r.RemoteAddr, rec.status)
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("ok"))

@@ -30,7 +30,7 @@ func serveTLS(listen, certFile, keyFile, clientCA string, handler http.Handler) 
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
-	server := &http.Server{Addr: listen, Handler: handler, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Addr: listen, Handler: logRequests(handler), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
 	log.Printf("serving HTTPS on %s as %v", listen, identity())
 	return server.ListenAndServeTLS("", "")
 }
