@@ -49,7 +49,8 @@ path, wrapper = sys.argv[1], sys.argv[2]
 conf = {}
 if os.path.exists(path):
     with open(path) as f:
-        conf = json.load(f) if f.read().strip() else {}
+        text = f.read()
+    conf = json.loads(text) if text.strip() else {}
 conf.setdefault("runtimes", {})["runc-caps"] = {"path": wrapper}
 conf["default-runtime"] = "runc-caps"
 with open(path, "w") as f:
