@@ -12,8 +12,13 @@ PAUSE_TAG="${PAUSE_TAG:-3.10.1}"
 CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"  # no v1.35 tag is served; crictl talks CRI v1, any recent one works
 DEBIAN_SUITE="${DEBIAN_SUITE:-bookworm}"
 
-# Everything built is cached on the machine, outside the work tree, so fresh clones reuse it.
-SMI_KIND_CACHE="${SMI_KIND_CACHE:-/var/cache/smi-kind}"
+# Everything built is cached on the machine, outside the work tree, so fresh clones reuse it
+# (root, as in CI: /var/cache/smi-kind; other users: ~/.cache/smi-kind).
+if [[ $EUID -eq 0 ]]; then
+  SMI_KIND_CACHE="${SMI_KIND_CACHE:-/var/cache/smi-kind}"
+else
+  SMI_KIND_CACHE="${SMI_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smi-kind}"
+fi
 export GOMODCACHE="${SMI_KIND_CACHE}/gomod"
 export GOCACHE="${SMI_KIND_CACHE}/gobuild"
 export GOTOOLCHAIN=local

@@ -4,7 +4,7 @@
 #                                  cluster (replacing one of the same name)
 #   SMI_KIND_IMAGE=kindest/node:v1.37.0 ci/kind/up.sh
 #                                  use that node image instead of building one (machines with a registry)
-# Environment: SMI_KIND_CLUSTER (cluster name, default smi-kind), SMI_KIND_CACHE (default /var/cache/smi-kind).
+# Environment: SMI_KIND_CLUSTER (cluster name, default smi-kind), SMI_KIND_CACHE (see lib.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 repo="$(cd "$KIND_CI_DIR/../.." && pwd)"

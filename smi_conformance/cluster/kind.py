@@ -23,8 +23,15 @@ from pathlib import Path
 import click
 
 DEFAULT_NAME = "smi-kind"
-#: where ci/kind/install-kind.sh puts the kind binary it builds
-CACHE_DIR = Path(os.environ.get("SMI_KIND_CACHE", "/var/cache/smi-kind"))
+
+
+def _cache_dir() -> Path:
+    """Where ci/kind/ caches what it builds (the kind binary among it): the same rule as ci/kind/lib.sh."""
+    if os.environ.get("SMI_KIND_CACHE"):
+        return Path(os.environ["SMI_KIND_CACHE"])
+    if os.geteuid() == 0:
+        return Path("/var/cache/smi-kind")
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smi-kind"
 
 
 class KindError(RuntimeError):
@@ -44,9 +51,8 @@ def kind_binary() -> str:
     explicit = os.environ.get("SMI_KIND_BIN")
     if explicit:
         return explicit
-    found = shutil.which("kind") or (
-        str(CACHE_DIR / "bin" / "kind") if (CACHE_DIR / "bin" / "kind").exists() else None
-    )
+    built = _cache_dir() / "bin" / "kind"
+    found = shutil.which("kind") or (str(built) if built.exists() else None)
     if not found:
         raise KindError(
             "kind not found: install it (ci/kind/install-kind.sh, or go install sigs.k8s.io/kind@v0.33.0)"
