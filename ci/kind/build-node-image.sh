@@ -5,7 +5,6 @@
 #
 #   build-node-image.sh             build if needed, print the image name
 #   build-node-image.sh --name      print the image name only (nothing is built)
-#   build-node-image.sh --exists    exit 0 if the image for the current inputs is already built
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -27,7 +26,6 @@ IMAGE="${SMI_KIND_NODE_REPO:-smi-kind/node}:${K8S_VERSION}-$(inputs_hash)"
 
 case "${1:-}" in
   --name) echo "$IMAGE"; exit 0 ;;
-  --exists) docker image inspect "$IMAGE" >/dev/null 2>&1; exit ;;
   "") ;;
   *) die "unknown option $1 (see the header of $0)" ;;
 esac
