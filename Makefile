@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test run lint clean
+.PHONY: setup test run lint rules-doc clean schemas
 
 $(BIN)/smi: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,15 @@ test: setup
 ## run: the main job
 run: setup
 	$(BIN)/smi lint examples/
+	$(BIN)/reference-mesh demo examples/mesh/bookstore-topology.yaml
+
+## schemas: regenerate schemas/ (JSON Schemas, CRDs) from the models; a test fails when they drift
+schemas: setup
+	$(BIN)/python -m smi_conformance.schema generate
+
+## rules-doc: regenerate docs/rules.md from the lint rule registry (a test fails when it drifts)
+rules-doc: setup
+	$(BIN)/python -m smi_conformance.lint.docs > docs/rules.md
 
 lint: setup
 	$(BIN)/ruff check smi_conformance reference_mesh tests

@@ -1,0 +1,151 @@
+"""Inbound authorization decisions (sans-IO): caller identity x request -> allow / deny, with a reason.
+
+Compiled once per snapshot from :class:`~reference_mesh.proxy.config.AuthorizationPolicy`. The caller identity
+is the SPIFFE id read from the verified peer certificate (``None`` when there is none), never a header.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
+from reference_mesh.proxy.regex import compile_re2
+
+__all__ = ["Authorizer", "CompiledMatch", "Decision", "normalize_path", "request_path"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``allowed`` is what the proxy does; ``would_deny`` marks a permissive-mode pass that enforcement would
+    stop."""
+
+    allowed: bool
+    reason: str
+    rule: str | None = None
+    would_deny: bool = False
+
+
+def request_path(target: str) -> str:
+    """The path of a request target: the query and fragment cut off; absolute-form reduced to its path."""
+    if "://" in target:
+        after = target.split("://", 1)[1]
+        slash = after.find("/")
+        target = after[slash:] if slash >= 0 else "/"
+    for sep in ("?", "#"):
+        target = target.split(sep, 1)[0]
+    return target or "/"
+
+
+def normalize_path(path: str) -> str:
+    """RFC 3986 dot-segment removal and slash merging (Envoy's normalize_path + merge_slashes).
+
+    The inbound proxy matches and forwards the normalized path, so ``/api/../admin`` cannot pass an allow rule
+    for ``/api/`` and then reach ``/admin`` in the application.
+    """
+    if path.startswith("/") and "/." not in path and "//" not in path:
+        return path  # nothing to normalise (the common case)
+    if not path.startswith("/"):
+        path = "/" + path
+    trailing = path.endswith("/") or path.endswith("/.") or path.endswith("/..")
+    norm = posixpath.normpath(path)
+    if norm.startswith("//"):  # posixpath keeps a leading '//' (POSIX rule); URIs do not
+        norm = "/" + norm.lstrip("/")
+    if trailing and norm != "/":
+        norm += "/"
+    return norm
+
+
+class CompiledMatch:
+    """An :class:`HttpMatch` with its regexes compiled (RE2)."""
+
+    __slots__ = ("any_method", "headers", "match", "methods", "path")
+
+    def __init__(self, match: HttpMatch):
+        self.match = match
+        self.any_method = not match.methods or "*" in match.methods
+        self.methods = frozenset(match.methods)
+        self.path: Any = compile_re2(match.path_regex) if match.path_regex is not None else None
+        self.headers: tuple[tuple[str, Any], ...] = tuple(
+            (name.lower(), compile_re2(pattern)) for name, pattern in match.headers.items()
+        )
+
+    def matches(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> bool:
+        """``path`` is the path only (see :func:`request_path`); header names may be any case.
+
+        A header condition holds when some value of that header (repeated headers count separately) matches.
+        """
+        if not self.any_method and method not in self.methods:
+            return False
+        if self.path is not None and self.path.match(path) is None:
+            return False
+        for name, regex in self.headers:
+            if not any(k.lower() == name and regex.fullmatch(v) is not None for k, v in headers):
+                return False
+        return True
+
+
+def compile_matches(matches: Iterable[HttpMatch]) -> tuple[CompiledMatch, ...]:
+    return tuple(CompiledMatch(m) for m in matches)
+
+
+class _Rule:
+    __slots__ = ("http", "name", "ports", "sources", "tcp", "udp")
+
+    def __init__(self, rule: AuthorizationRule):
+        self.name = rule.name
+        self.sources = frozenset(rule.sources)
+        self.http = compile_matches(rule.http)
+        self.tcp = rule.tcp
+        self.udp = rule.udp
+        self.ports = rule.ports
+
+
+class Authorizer:
+    """Decides inbound requests and connections for one workload."""
+
+    def __init__(self, policy: AuthorizationPolicy):
+        self.permissive = policy.permissive
+        self._rules = tuple(_Rule(r) for r in policy.rules)
+
+    def _finish(self, allowed_by: str | None, denial: str) -> Decision:
+        if allowed_by is not None:
+            return Decision(True, f"allowed by {allowed_by}", allowed_by)
+        if self.permissive:
+            return Decision(True, f"permissive mode (would deny: {denial})", None, would_deny=True)
+        return Decision(False, denial)
+
+    def _candidates(self, source: str | None, port: int) -> list[_Rule]:
+        return [r for r in self._rules if source is not None and source in r.sources and r.ports.covers(port)]
+
+    def http(
+        self, source: str | None, port: int, method: str, path: str, headers: Sequence[tuple[str, str]]
+    ) -> Decision:
+        """An HTTP request on destination ``port``; ``path`` without query (see :func:`request_path`)."""
+        rules = self._candidates(source, port)
+        if not rules:
+            return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")
+        for rule in rules:
+            if rule.tcp is not None and rule.tcp.covers(port):
+                return self._finish(rule.name, "")
+            if any(m.matches(method, path, headers) for m in rule.http):
+                return self._finish(rule.name, "")
+        return self._finish(None, f"no route allows {method} {path} for {source}")
+
+    def tcp(self, source: str | None, port: int) -> Decision:
+        return self._l4(source, port, "tcp")
+
+    def udp(self, source: str | None, port: int) -> Decision:
+        return self._l4(source, port, "udp")
+
+    def _l4(self, source: str | None, port: int, kind: str) -> Decision:
+        rules = self._candidates(source, port)
+        if not rules:
+            return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")
+        for rule in rules:
+            ports = rule.tcp if kind == "tcp" else rule.udp
+            if ports is not None and ports.covers(port):
+                return self._finish(rule.name, "")
+        return self._finish(None, f"no {kind.upper()} route allows port {port} for {source}")

@@ -1,0 +1,304 @@
+"""The server side of the sidecar: mTLS connections from peer proxies, authorized, to the local application.
+
+The caller's identity comes only from its verified certificate (:meth:`MeshTls.peer_identity`); a connection
+without an acceptable certificate is closed before anything is read. Identity headers the caller sent are
+dropped and ``x-mesh-client-id`` is set from the certificate for the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from reference_mesh.proxy.authz import Decision, normalize_path, request_path
+from reference_mesh.proxy.forward import (
+    client_keeps_alive,
+    read_request_body,
+    read_response,
+    relay_response,
+    send_request,
+    serve_requests,
+)
+from reference_mesh.proxy.http1 import (
+    HttpProtocolError,
+    MessageReader,
+    RequestHead,
+    simple_response,
+)
+from reference_mesh.proxy.outbound import DEADLINE_HEADER
+from reference_mesh.proxy.pool import ConnectError, Upstream
+from reference_mesh.proxy.streams import (
+    close_quietly,
+    pipe_tunnel,
+    read_frame,
+    write_frame,
+)
+from reference_mesh.proxy.telemetry import Edge
+from reference_mesh.proxy.timeouts import Deadline
+from reference_mesh.proxy.tls import PeerIdentityError
+
+if TYPE_CHECKING:
+    from reference_mesh.proxy.config import InboundListener
+    from reference_mesh.proxy.server import Proxy
+
+__all__ = ["CLIENT_ID_HEADER", "serve"]
+
+log = logging.getLogger(__name__)
+CLIENT_ID_HEADER = "x-mesh-client-id"
+
+
+def _edge(proxy: Proxy, listener: InboundListener, protocol: str, source: str | None) -> Edge:
+    service = ",".join(proxy.state.config.workload.services)
+    return Edge(
+        "inbound",
+        protocol,
+        source or "",
+        "",
+        service,
+        service,
+        "",
+        proxy.identity_uri,
+        proxy.instance,
+        listener.port,
+    )
+
+
+async def serve(proxy: Proxy, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Entry point of every inbound TLS connection on ``port``: identify the peer, then dispatch by
+    protocol."""
+    listener = proxy.state.inbound.get(port)
+    try:
+        source = proxy.tls.peer_identity(writer).uri
+    except PeerIdentityError as exc:
+        log.info("inbound %s: closing connection: %s", port, exc)
+        writer.transport.abort()
+        return
+    if listener is None:
+        writer.transport.abort()
+        return
+    if listener.protocol == "http":
+        await _serve_http(proxy, listener, source, reader, writer)
+    elif listener.protocol == "tcp":
+        await _serve_tcp(proxy, listener, source, reader, writer)
+    else:
+        await _serve_udp(proxy, listener, source, reader, writer)
+
+
+def _tap(proxy: Proxy, event: dict[str, object]) -> None:
+    if proxy.tap.active:
+        proxy.tap.publish(
+            {"ts": time.time(), "direction": "inbound", "destination": proxy.identity_uri, **event}
+        )
+
+
+# ------------------------------------------------------------------------------------------------------ HTTP
+async def _serve_http(
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
+    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
+        return await _http_exchange(proxy, listener, source, head, messages, writer)
+
+    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
+
+
+async def _http_exchange(
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    head: RequestHead,
+    messages: MessageReader,
+    writer: asyncio.StreamWriter,
+) -> bool:
+    started = time.monotonic()
+    state = proxy.state
+    path = normalize_path(request_path(head.target))
+    query = head.target.partition("?")[2] if "?" in head.target else ""
+    decision: Decision = state.authorizer.http(source, listener.port, head.method, path, head.headers)
+    status, reason, keep_alive = 502, "", head.keep_alive
+    if not decision.allowed:
+        status, reason = 403, f"forbidden: {decision.reason}"
+        body = await read_request_body(head, messages, 64 * 1024)
+        keep_alive = keep_alive and body.complete
+        writer.write(simple_response(403, reason, close=not keep_alive))
+        await writer.drain()
+    else:
+        status, reason, keep_alive = await _to_app(
+            proxy, listener, source, head, path, query, messages, writer
+        )
+    latency_ms = (time.monotonic() - started) * 1000.0
+    proxy.record(_edge(proxy, listener, "http", source), status < 500, str(status), latency_ms)
+    _tap(
+        proxy,
+        {
+            "protocol": "http",
+            "source": source,
+            "method": head.method,
+            "path": path,
+            "port": listener.port,
+            "status": status,
+            "latency_ms": round(latency_ms, 3),
+            "authz": decision.reason,
+            "would_deny": decision.would_deny,
+            "error": reason or None,
+        },
+    )
+    return keep_alive
+
+
+async def _to_app(
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    head: RequestHead,
+    path: str,
+    query: str,
+    messages: MessageReader,
+    writer: asyncio.StreamWriter,
+) -> tuple[int, str, bool]:
+    budget = head.header(DEADLINE_HEADER)
+    timeout = int(budget) / 1000.0 if budget is not None and budget.strip().isdigit() else None
+    up: Upstream | None = None
+    relaying = False
+    try:
+        async with Deadline(timeout):
+            body = await read_request_body(head, messages, 0, continue_to=writer)
+            try:
+                up = await proxy.app_pool.acquire(
+                    listener.app_address, listener.app_port, connect_timeout=1.0
+                )
+            except ConnectError as exc:
+                await body.discard()
+                writer.write(
+                    simple_response(502, f"application not reachable: {exc}", close=not head.keep_alive)
+                )
+                await writer.drain()
+                return 502, str(exc), head.keep_alive
+            target = path + ("?" + query if query else "")
+            await send_request(up.writer, head, target, body, [(CLIENT_ID_HEADER, source)])
+            response = await read_response(up.messages, head.method)
+            relaying = True
+            keep_alive = client_keeps_alive(head, response)
+            await relay_response(
+                response, up.messages, writer, keep_alive=keep_alive, http10=head.version == "1.0"
+            )
+            proxy.app_pool.release(up, response.keep_alive and response.framing != "close")
+            up = None
+            return response.status, "", keep_alive
+    except TimeoutError:
+        reason = f"application did not answer within the caller's deadline ({budget} ms)"
+    except (HttpProtocolError, ConnectionError, OSError) as exc:
+        reason = f"application failed: {exc or type(exc).__name__}"
+    finally:
+        if up is not None:
+            up.close()
+    status = 504 if reason.startswith("application did not") else 502
+    if relaying:
+        writer.transport.abort()
+    else:
+        with contextlib.suppress(Exception):
+            writer.write(simple_response(status, reason, close=True))
+            await writer.drain()
+    return status, reason, False
+
+
+# ------------------------------------------------------------------------------------------------------- TCP
+async def _serve_tcp(
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
+    started = time.monotonic()
+    decision = proxy.state.authorizer.tcp(source, listener.port)
+    ok, code = False, "denied"
+    try:
+        if not decision.allowed:
+            writer.transport.abort()  # denied TCP: closed, nothing relayed
+            ok, code = True, "denied"
+            return
+        try:
+            app_reader, app_writer = await asyncio.open_connection(listener.app_address, listener.app_port)
+        except OSError as exc:
+            code = "error"
+            log.info("inbound tcp %s: application not reachable: %s", listener.port, exc)
+            return
+        _, _, ok = await pipe_tunnel(app_reader, app_writer, reader, writer)
+        code = "tcp"
+    finally:
+        await close_quietly(writer)
+        _flow_done(proxy, listener, "tcp", source, decision, ok, code, started)
+
+
+def _flow_done(
+    proxy: Proxy,
+    listener: InboundListener,
+    protocol: str,
+    source: str,
+    decision: Decision,
+    ok: bool,
+    code: str,
+    started: float,
+) -> None:
+    """Telemetry and tap for a finished TCP connection or UDP flow."""
+    proxy.record(_edge(proxy, listener, protocol, source), ok, code, (time.monotonic() - started) * 1000.0)
+    _tap(
+        proxy,
+        {
+            "protocol": protocol,
+            "source": source,
+            "port": listener.port,
+            "outcome": code,
+            "authz": decision.reason,
+            "would_deny": decision.would_deny,
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------------------- UDP
+class _AppUdp(asyncio.DatagramProtocol):
+    def __init__(self, writer: asyncio.StreamWriter):
+        self.writer = writer
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        write_frame(self.writer, data)
+
+
+async def _serve_udp(
+    proxy: Proxy,
+    listener: InboundListener,
+    source: str,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
+    started = time.monotonic()
+    decision = proxy.state.authorizer.udp(source, listener.port)
+    ok, code = False, "denied"
+    transport: asyncio.DatagramTransport | None = None
+    try:
+        if not decision.allowed:
+            writer.transport.abort()
+            ok = True
+            return
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _AppUdp(writer), remote_addr=(listener.app_address, listener.app_port)
+        )
+        while (frame := await read_frame(reader)) is not None:
+            transport.sendto(frame)
+        ok, code = True, "udp"
+    except (ConnectionError, OSError) as exc:
+        code = "error"
+        log.info("inbound udp %s: %s", listener.port, exc)
+    finally:
+        if transport is not None:
+            transport.close()
+        await close_quietly(writer)
+        _flow_done(proxy, listener, "udp", source, decision, ok, code, started)

@@ -1,0 +1,434 @@
+"""The client side of the sidecar: the application's requests and flows out to services.
+
+HTTP: ``serve_http`` reads requests from the application (proxy-style listener: the authority names the
+service), routes each with the snapshot current when its head arrived, applies fault injection, the circuit
+breaker, the timeout and retries, and relays the response. TCP/UDP: one routing decision per connection / UDP
+flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from reference_mesh.proxy.authz import request_path
+from reference_mesh.proxy.endpoints import EndpointState
+from reference_mesh.proxy.forward import (
+    RequestBody,
+    client_keeps_alive,
+    read_request_body,
+    read_response,
+    relay_response,
+    send_request,
+    serve_requests,
+)
+from reference_mesh.proxy.http1 import (
+    HttpProtocolError,
+    MessageReader,
+    RequestHead,
+    simple_response,
+)
+from reference_mesh.proxy.pool import ConnectError, Upstream
+from reference_mesh.proxy.resilience import decide_fault, may_retry
+from reference_mesh.proxy.routing import RouteError, Target
+from reference_mesh.proxy.streams import (
+    close_quietly,
+    pipe_tunnel,
+    read_frame,
+    write_frame,
+)
+from reference_mesh.proxy.telemetry import Edge
+from reference_mesh.proxy.timeouts import Deadline
+
+if TYPE_CHECKING:
+    from reference_mesh.proxy.server import Proxy
+
+__all__ = ["DEADLINE_HEADER", "OutboundUdp", "serve_http", "serve_tcp"]
+
+log = logging.getLogger(__name__)
+
+#: Deadline propagation: remaining milliseconds of the caller's budget (relative, so clocks need not agree).
+DEADLINE_HEADER = "x-mesh-timeout-ms"
+
+
+class _Failed(Exception):
+    """An attempt failed before a response head was relayed."""
+
+    def __init__(self, status: int, reason: str, retryable: bool):
+        super().__init__(reason)
+        self.status, self.reason, self.retryable = status, reason, retryable
+
+
+def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None, route: str = "") -> Edge:
+    return Edge(
+        "outbound",
+        protocol,
+        proxy.identity_uri,
+        proxy.instance,
+        target.root.key,
+        target.backend.key,
+        target.split,
+        ep.endpoint.identity if ep else "",
+        ep.endpoint.instance if ep else "",
+        target.port,
+        route,
+    )
+
+
+async def serve_http(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
+        return await _exchange(proxy, head, messages, writer)
+
+    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
+
+
+def _authority(head: RequestHead) -> str | None:
+    if "://" in head.target:
+        return head.target.split("://", 1)[1].split("/", 1)[0]
+    return head.header("host")
+
+
+def _origin_form(target: str) -> str:
+    if "://" not in target:
+        return target
+    return "/" + target.split("://", 1)[1].partition("/")[2]
+
+
+class _Exchange:
+    """One request's progress, for telemetry and for knowing what may still be written to the client."""
+
+    def __init__(self) -> None:
+        self.status = 502
+        self.reason = ""
+        self.endpoint: EndpointState | None = None
+        self.relaying = False  # a response head went to the client: errors can only abort the connection
+        self.keep_alive = True
+        self.route = ""  # name of the RoutePolicy match that applied
+
+
+async def _exchange(
+    proxy: Proxy, head: RequestHead, messages: MessageReader, writer: asyncio.StreamWriter
+) -> bool:
+    """Handle one request; return whether the client connection may carry another."""
+    started = time.monotonic()
+    state = proxy.state  # this request uses this snapshot to the end
+    path = request_path(head.target)
+    ex = _Exchange()
+    ex.keep_alive = head.keep_alive
+    target: Target | None = None
+    try:
+        authority = _authority(head)
+        if not authority:
+            raise RouteError(400, "request has no Host header naming a service")
+        root, port = state.outbound.resolve_authority(authority)
+        target = state.outbound.route(root, port, (head.method, path, head.headers))
+        await _attempts(proxy, target, head, path, messages, writer, ex)
+    except RouteError as exc:
+        ex.status, ex.reason = exc.status, exc.reason
+        ex.keep_alive = ex.keep_alive and head.framing == "none"  # the body was not read
+        writer.write(simple_response(exc.status, exc.reason, close=not ex.keep_alive))
+        await writer.drain()
+    latency_ms = (time.monotonic() - started) * 1000.0
+    ep = ex.endpoint
+    if target is not None:
+        proxy.record(_edge(proxy, target, "http", ep, ex.route), ex.status < 500, str(ex.status), latency_ms)
+    if proxy.tap.active:
+        proxy.tap.publish(
+            {
+                "ts": time.time(),
+                "direction": "outbound",
+                "protocol": "http",
+                "method": head.method,
+                "authority": _authority(head),
+                "path": path,
+                "status": ex.status,
+                "latency_ms": round(latency_ms, 3),
+                "source": proxy.identity_uri,
+                "service": target.root.key if target else None,
+                "backend": target.backend.key if target else None,
+                "split": target.split if target else "",
+                "endpoint": f"{ep.endpoint.address}:{ep.endpoint.port}" if ep else None,
+                "route": ex.route,
+                "error": ex.reason or None,
+            }
+        )
+    return ex.keep_alive
+
+
+async def _attempts(
+    proxy: Proxy,
+    target: Target,
+    head: RequestHead,
+    path: str,
+    messages: MessageReader,
+    writer: asyncio.StreamWriter,
+    ex: _Exchange,
+) -> None:
+    root, backend = target.root, target.backend
+    res = root.resilience
+    route = root.route_policy(head.method, path, head.headers)
+    if route is not None:
+        ex.route = route.match.name
+    timeout_ms = route.timeout_ms if route is not None and route.timeout_ms is not None else res.timeout_ms
+    incoming = head.header(DEADLINE_HEADER)
+    if incoming is not None and incoming.strip().isdigit():
+        timeout_ms = min(timeout_ms, int(incoming)) if timeout_ms else int(incoming)
+    deadline_at = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
+
+    fault = decide_fault(res.fault, proxy.rng)
+    if fault.delay_s:
+        await asyncio.sleep(fault.delay_s)
+    if fault.abort_status is not None:
+        raise RouteError(fault.abort_status, f"fault injected by the mesh for {root.key}")
+
+    limit = backend.runtime.limit
+    if not limit.try_acquire():
+        raise RouteError(503, f"circuit breaker open: {backend.key} has {limit.limit} requests in flight")
+    try:
+        async with Deadline(timeout_ms / 1000.0 if timeout_ms else None):
+            body = await read_request_body(
+                head, messages, res.retries.max_buffered_body_bytes, continue_to=writer
+            )
+            budget = root.runtime.budget
+            budget.record_request(time.monotonic())
+            retryable = may_retry(
+                res.retries, head.method, route.retryable if route else None, body.replayable
+            )
+            retries_left = res.retries.max_retries
+            while True:
+                ep = target.balancer.pick(time.monotonic(), exclude=ex.endpoint)
+                if ep is None:
+                    raise _Failed(503, f"no endpoints for {backend.key} port {target.port}", False)
+                ex.endpoint = ep
+                can_retry = retries_left > 0 and budget.balance(time.monotonic()) >= 1
+                try:
+                    await _one_attempt(
+                        proxy,
+                        target,
+                        ep,
+                        head,
+                        body,
+                        writer,
+                        deadline_at,
+                        ex,
+                        retry_status=retryable and can_retry,
+                    )
+                    return
+                except _Failed as exc:
+                    # connect failures (status -1) are retried whatever the method: nothing was sent
+                    if not (exc.retryable and can_retry and (retryable or exc.status == -1)):
+                        raise
+                    budget.try_withdraw(time.monotonic())
+                    retries_left -= 1
+    except _Failed as exc:
+        ex.status, ex.reason = (502 if exc.status == -1 else exc.status), exc.reason
+        await body.discard()
+        writer.write(simple_response(ex.status, exc.reason, close=not ex.keep_alive))
+        await writer.drain()
+    except TimeoutError:
+        ex.status, ex.reason, ex.keep_alive = (
+            504,
+            f"request to {root.key} timed out after {timeout_ms} ms",
+            False,
+        )
+        if ex.relaying:
+            writer.transport.abort()
+        else:
+            writer.write(simple_response(504, ex.reason, close=True))
+            with contextlib.suppress(Exception):
+                await writer.drain()
+    finally:
+        limit.release()
+
+
+async def _one_attempt(
+    proxy: Proxy,
+    target: Target,
+    ep: EndpointState,
+    head: RequestHead,
+    body: RequestBody,
+    writer: asyncio.StreamWriter,
+    deadline_at: float | None,
+    ex: _Exchange,
+    *,
+    retry_status: bool,
+) -> None:
+    """Send the request to ``ep`` and relay its response; raise :class:`_Failed` if nothing was relayed."""
+    lb = target.backend.resilience
+    started = time.monotonic()
+    ep.active += 1
+    where = f"{ep.endpoint.address}:{ep.endpoint.port}"
+    up: Upstream | None = None
+    ok = False
+    try:
+        try:
+            up = await proxy.pool.acquire_endpoint(ep.endpoint, lb.connect_timeout_ms)
+        except ConnectError as exc:
+            raise _Failed(-1, str(exc), body.replayable) from exc
+        extra = []
+        if deadline_at is not None:
+            extra.append((DEADLINE_HEADER, str(max(1, int((deadline_at - time.monotonic()) * 1000)))))
+        try:
+            await send_request(up.writer, head, _origin_form(head.target), body, extra)
+            response = await read_response(up.messages, head.method)
+        except (ConnectionError, OSError, HttpProtocolError) as exc:
+            raise _Failed(
+                502, f"{where} failed: {exc or type(exc).__name__}", body.replayable and up.reused
+            ) from exc
+        if retry_status and response.status in target.root.resilience.retries.retry_on_status:
+            raise _Failed(response.status, f"{where} answered {response.status}", True)
+        ex.status, ex.relaying = response.status, True
+        try:
+            ex.keep_alive = ex.keep_alive and client_keeps_alive(head, response)
+            await relay_response(
+                response, up.messages, writer, keep_alive=ex.keep_alive, http10=head.version == "1.0"
+            )
+        except HttpProtocolError:
+            # the upstream broke mid-body: abort so the client cannot take a truncated body as complete
+            writer.transport.abort()
+            ex.status, ex.reason, ex.keep_alive = 502, f"{where} broke off the response", False
+            return
+        ok = response.status < 500
+        proxy.pool.release(up, response.keep_alive and response.framing != "close")
+        up = None
+    finally:
+        ep.active -= 1
+        done = time.monotonic()
+        ep.observe_latency((done - started) * 1000.0, done, lb.load_balancing)
+        ep.record_outcome(ok, done, lb.outlier_detection, target.balancer.pool)
+        if up is not None:
+            up.close()
+
+
+# ------------------------------------------------------------------------------------------------------- TCP
+async def serve_tcp(
+    proxy: Proxy, listen_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    started = time.monotonic()
+    state = proxy.state
+    binding = next((b for b in state.config.outbound.tcp if b.listen_port == listen_port), None)
+    target: Target | None = None
+    ep: EndpointState | None = None
+    ok, code = False, "error"
+    try:
+        if binding is None:
+            return
+        root = state.outbound.service(binding.service)
+        target = state.outbound.route(root, binding.port)
+        up, ep = await _connect_flow(proxy, target)
+        ep.active += 1
+        try:
+            _, _, ok = await pipe_tunnel(reader, writer, up.reader, up.writer)
+        finally:
+            ep.active -= 1
+        code = "tcp"
+    except (RouteError, ConnectError) as exc:
+        log.info("outbound tcp %s refused: %s", listen_port, exc)
+    finally:
+        await close_quietly(writer)
+        if target is not None:
+            proxy.record(_edge(proxy, target, "tcp", ep), ok, code, (time.monotonic() - started) * 1000.0)
+
+
+async def _connect_flow(proxy: Proxy, target: Target) -> tuple[Upstream, EndpointState]:
+    """A fresh mTLS connection for one TCP/UDP flow, trying other endpoints if one cannot be reached."""
+    res = target.backend.resilience
+    tried: EndpointState | None = None
+    error = f"no endpoints for {target.backend.key} port {target.port}"
+    for _ in range(1 + res.retries.max_retries):
+        ep = target.balancer.pick(time.monotonic(), exclude=tried)
+        if ep is None:
+            break
+        try:
+            up = await proxy.pool.acquire_endpoint(ep.endpoint, res.connect_timeout_ms)
+        except ConnectError as exc:
+            ep.record_outcome(False, time.monotonic(), res.outlier_detection, target.balancer.pool)
+            tried, error = ep, str(exc)
+            continue
+        up.reused = False
+        return up, ep
+    raise ConnectError(error)
+
+
+# ------------------------------------------------------------------------------------------------------- UDP
+class _UdpFlow:
+    def __init__(self) -> None:
+        self.queue: list[bytes] = []
+        self.writer: asyncio.StreamWriter | None = None
+        self.last_seen = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+
+
+class OutboundUdp(asyncio.DatagramProtocol):
+    """A local UDP port: each client address is a flow carried over its own mTLS stream to one endpoint."""
+
+    def __init__(self, proxy: Proxy, listen_port: int):
+        self.proxy = proxy
+        self.listen_port = listen_port
+        self.flows: dict[tuple[str, int], _UdpFlow] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        flow = self.flows.get(addr)
+        if flow is None:
+            flow = self.flows[addr] = _UdpFlow()
+            flow.task = asyncio.ensure_future(self._run(addr, flow))
+        flow.last_seen = time.monotonic()
+        if flow.writer is not None:
+            write_frame(flow.writer, data)
+        elif len(flow.queue) < 64:
+            flow.queue.append(data)
+
+    def close(self) -> None:
+        for flow in self.flows.values():
+            if flow.task is not None:
+                flow.task.cancel()
+
+    async def _run(self, addr: tuple[str, int], flow: _UdpFlow) -> None:
+        started = time.monotonic()
+        state = self.proxy.state
+        binding = next((b for b in state.config.outbound.udp if b.listen_port == self.listen_port), None)
+        target: Target | None = None
+        ep: EndpointState | None = None
+        ok = False
+        idle_s = state.config.settings.udp_idle_timeout_ms / 1000.0
+        try:
+            if binding is None:
+                return
+            target = state.outbound.route(state.outbound.service(binding.service), binding.port)
+            up, ep = await _connect_flow(self.proxy, target)
+            flow.writer = up.writer
+            for d in flow.queue:
+                write_frame(up.writer, d)
+            flow.queue.clear()
+            while True:
+                remaining = idle_s - (time.monotonic() - flow.last_seen)
+                if remaining <= 0:
+                    break
+                try:
+                    async with Deadline(remaining):
+                        frame = await read_frame(up.reader)
+                except TimeoutError:
+                    continue
+                if frame is None:
+                    break
+                flow.last_seen = time.monotonic()
+                if self.transport is not None:
+                    self.transport.sendto(frame, addr)
+            ok = True
+        except (RouteError, ConnectError, ConnectionError, OSError) as exc:
+            log.info("outbound udp %s flow %s failed: %s", self.listen_port, addr, exc)
+        finally:
+            self.flows.pop(addr, None)
+            if flow.writer is not None:
+                flow.writer.close()
+            if target is not None:
+                self.proxy.record(
+                    _edge(self.proxy, target, "udp", ep), ok, "udp", (time.monotonic() - started) * 1000.0
+                )

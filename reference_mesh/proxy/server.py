@@ -1,0 +1,329 @@
+"""The sidecar proxy: listeners, the current snapshot, credentials, telemetry. Start here.
+
+    proxy = Proxy(Path("run/web-0/credentials"), admin_port=15000) await proxy.start() await
+    proxy.apply(config)            # or: proxy.follow(FileConfigSource(path)) ... await proxy.stop()
+
+``apply`` compiles the snapshot, binds any new listener, then swaps the compiled state in one assignment:
+requests already routed finish with the state they started with; a snapshot that does not compile or whose
+listeners cannot be bound is rejected whole (:class:`ConfigRejected`) and the previous one stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reference_mesh.identity import CredentialsError, WorkloadCredentials, load_credentials, read_generation
+from reference_mesh.proxy import admin, inbound, outbound
+from reference_mesh.proxy.authz import Authorizer
+from reference_mesh.proxy.config import InboundListener, ProxyConfig
+from reference_mesh.proxy.endpoints import EndpointRegistry
+from reference_mesh.proxy.pool import ConnectionPool
+from reference_mesh.proxy.routing import OutboundTable, ServiceRuntime
+from reference_mesh.proxy.sources import ConfigSource
+from reference_mesh.proxy.tap import TapHub
+from reference_mesh.proxy.telemetry import Edge, Telemetry
+from reference_mesh.proxy.tls import MeshTls
+
+__all__ = ["ConfigRejected", "Proxy", "ProxyState"]
+
+log = logging.getLogger(__name__)
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class ConfigRejected(Exception):
+    """A snapshot was not applied; the message says why. The previous snapshot is still in force."""
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    """Everything compiled from one snapshot."""
+
+    config: ProxyConfig
+    outbound: OutboundTable
+    authorizer: Authorizer
+    inbound: dict[int, InboundListener]
+    applied_at: float
+
+
+# (kind, address, port); kinds: "inbound" (mTLS, any protocol), "http", "tcp" (outbound TCP), "udp" (outbound
+# UDP)
+ListenerKey = tuple[str, str, int]
+
+
+class Proxy:
+    """One sidecar for one workload instance."""
+
+    def __init__(
+        self,
+        credentials: WorkloadCredentials | Path,
+        *,
+        admin_address: str = "127.0.0.1",
+        admin_port: int | None = 0,
+        telemetry_retention_s: int = 900,
+        credentials_poll_s: float = 0.5,
+        rng: random.Random | None = None,
+    ):
+        self._credentials_source = credentials
+        self.admin_address = admin_address
+        self._admin_port = admin_port
+        self.credentials_poll_s = credentials_poll_s
+        self.rng = rng or random.Random()
+        self.telemetry = Telemetry(telemetry_retention_s)
+        self.tap = TapHub()
+        self.registry = EndpointRegistry()
+        self.runtimes: dict[str, ServiceRuntime] = {}
+        self._state: ProxyState | None = None
+        self._listeners: dict[ListenerKey, asyncio.AbstractServer | outbound.OutboundUdp] = {}
+        self._udp_transports: dict[ListenerKey, asyncio.BaseTransport] = {}
+        self._apply_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._connections: set[asyncio.Task[object]] = set()
+        self._admin: asyncio.Server | None = None
+        self.last_error: str | None = None
+        self.source: ConfigSource | None = None
+        self.tls: MeshTls
+        self.pool: ConnectionPool
+        self.app_pool: ConnectionPool
+        self.started_at = time.time()
+
+    # --------------------------------------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Load credentials and open the admin endpoint. Listeners open with the first snapshot."""
+        source = self._credentials_source
+        creds = load_credentials(source) if isinstance(source, Path) else source
+        self.tls = MeshTls(creds)
+        self.pool = ConnectionPool(self.tls)
+        self.app_pool = ConnectionPool(None)
+        if isinstance(source, Path):
+            self._spawn(self._watch_credentials(source))
+        if self._admin_port is not None:
+            self._admin = await asyncio.start_server(
+                self._tracked(functools.partial(admin.serve, self)), self.admin_address, self._admin_port
+            )
+
+    async def stop(self) -> None:
+        """Close every listener and connection; nothing is left running."""
+        for task in list(self._tasks):
+            task.cancel()
+        for server in list(self._listeners.values()):
+            server.close()
+        for transport in self._udp_transports.values():
+            transport.close()
+        if self._admin is not None:
+            self._admin.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._connections, return_exceptions=True)
+        for server in self._listeners.values():
+            if isinstance(server, asyncio.AbstractServer):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1.0)
+        await asyncio.sleep(0)  # let the loop release the listening sockets before anyone rebinds them
+        self._listeners.clear()
+        self._udp_transports.clear()
+        self.pool.close()
+        self.app_pool.close()
+        self.tls.close()
+
+    def _spawn(self, coro: Awaitable[object]) -> asyncio.Task[object]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ------------------------------------------------------------------------------------------------ state
+    @property
+    def state(self) -> ProxyState:
+        if self._state is None:
+            raise RuntimeError("proxy has no configuration yet")
+        return self._state
+
+    @property
+    def version(self) -> str | None:
+        return self._state.config.version if self._state else None
+
+    @property
+    def ready(self) -> bool:
+        return self._state is not None
+
+    @property
+    def identity_uri(self) -> str:
+        return self.tls.credentials.spiffe_id.uri
+
+    @property
+    def instance(self) -> str:
+        return self._state.config.workload.instance if self._state else ""
+
+    @property
+    def admin_port(self) -> int | None:
+        if self._admin is None:
+            return None
+        return int(self._admin.sockets[0].getsockname()[1])
+
+    def record(self, edge: Edge, success: bool, code: str, latency_ms: float) -> None:
+        self.telemetry.record(
+            edge, finished_at=time.time(), success=success, code=code, latency_ms=latency_ms
+        )
+
+    # ------------------------------------------------------------------------------------------------ apply
+    async def apply(self, config: ProxyConfig) -> None:
+        """Make ``config`` current, atomically; raise :class:`ConfigRejected` and change nothing on
+        failure."""
+        async with self._apply_lock:
+            try:
+                await self._apply(config)
+            except ConfigRejected as exc:
+                self.last_error = f"version {config.version}: {exc}"
+                raise
+            self.last_error = None
+
+    async def _apply(self, config: ProxyConfig) -> None:
+        if config.workload.identity != self.tls.credentials.spiffe_id:
+            held = self.tls.credentials.spiffe_id
+            raise ConfigRejected(f"snapshot is for {config.workload.identity}, this proxy holds {held}")
+        try:
+            state = ProxyState(
+                config,
+                OutboundTable(config, self.registry, self.runtimes, self.rng),
+                Authorizer(config.inbound.authorization),
+                {ln.port: ln for ln in config.inbound.listeners},
+                time.time(),
+            )
+        except ValueError as exc:
+            raise ConfigRejected(str(exc)) from exc
+        address = config.workload.address
+        wanted: set[ListenerKey] = {("inbound", address, ln.port) for ln in config.inbound.listeners}
+        if config.outbound.http_port is not None:
+            wanted.add(("http", address, config.outbound.http_port))
+        wanted |= {("tcp", address, b.listen_port) for b in config.outbound.tcp}
+        wanted |= {("udp", address, b.listen_port) for b in config.outbound.udp}
+        removed = [k for k in self._listeners if k not in wanted]
+        # a port moving between kinds must be released before it is bound again
+        for key in removed:
+            if any(k[1:] == key[1:] and (k[0] == "udp") == (key[0] == "udp") for k in wanted):
+                self._close_listener(key)
+        opened: list[ListenerKey] = []
+        try:
+            for key in sorted(wanted - self._listeners.keys()):
+                await self._bind(key)
+                opened.append(key)
+        except OSError as exc:
+            for key in opened:
+                self._close_listener(key)
+            raise ConfigRejected(
+                f"cannot listen on {key[1]}:{key[2]} ({key[0]}): {exc.strerror or exc}"
+            ) from exc
+        self._state = state  # the swap: every new request/connection sees the new snapshot from here
+        for key in removed:
+            self._close_listener(key)
+        keep = {
+            (ep.address, ep.port)
+            for s in config.outbound.services.values()
+            for p in s.ports
+            for ep in p.endpoints
+        }
+        self.registry.retain(keep)
+        for name in [k for k in self.runtimes if k not in config.outbound.services]:
+            del self.runtimes[name]
+        log.info("applied snapshot %s", config.version)
+
+    def _tracked(self, handler: Handler) -> Handler:
+        async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._connections.add(task)
+            try:
+                await handler(reader, writer)
+            except asyncio.CancelledError:  # proxy stopping: end quietly (streams log a cancelled handler)
+                writer.transport.abort()
+            except Exception:  # a bug must cost one connection, not the proxy
+                log.exception("connection handler failed")
+                writer.transport.abort()
+            finally:
+                if task is not None:
+                    self._connections.discard(task)
+
+        return run
+
+    async def _bind(self, key: ListenerKey) -> None:
+        kind, address, port = key
+        if kind == "udp":
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: outbound.OutboundUdp(self, port), local_addr=(address, port)
+            )
+            self._listeners[key] = protocol
+            self._udp_transports[key] = transport
+            return
+        handler: Handler
+        if kind == "inbound":
+            handler = functools.partial(inbound.serve, self, port)
+            server = await asyncio.start_server(
+                self._tracked(handler),
+                address,
+                port,
+                ssl=self.tls.server,
+                ssl_handshake_timeout=10.0,
+                backlog=1024,
+            )
+        else:
+            handler = (
+                functools.partial(outbound.serve_http, self)
+                if kind == "http"
+                else functools.partial(outbound.serve_tcp, self, port)
+            )
+            server = await asyncio.start_server(self._tracked(handler), address, port, backlog=1024)
+        self._listeners[key] = server
+
+    def _close_listener(self, key: ListenerKey) -> None:
+        listener = self._listeners.pop(key, None)
+        if listener is not None:
+            listener.close()  # stops accepting; connections already open carry on
+        transport = self._udp_transports.pop(key, None)
+        if transport is not None:
+            transport.close()
+
+    # ------------------------------------------------------------------------------------------ following
+    def follow(self, source: ConfigSource) -> asyncio.Task[object]:
+        """Apply every snapshot ``source`` yields, in the background. If the source ends or fails, the proxy
+        keeps serving with the last snapshot applied; call ``follow`` again with a new source to resume."""
+        self.source = source
+        return self._spawn(self._follow(source))
+
+    async def _follow(self, source: ConfigSource) -> None:
+        try:
+            async for config in source.updates():
+                with contextlib.suppress(ConfigRejected):
+                    await self.apply(config)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.last_error = f"config source failed: {exc}; serving version {self.version}"
+            log.warning(self.last_error)
+
+    async def _watch_credentials(self, directory: Path) -> None:
+        generation = read_generation(directory)
+        while True:
+            await asyncio.sleep(self.credentials_poll_s)
+            current = read_generation(directory)
+            if current == generation:
+                continue
+            try:
+                creds = load_credentials(directory)
+            except CredentialsError as exc:  # half-written rotation: try again next tick
+                log.info("credentials not ready yet: %s", exc)
+                continue
+            try:
+                self.tls.rotate(creds)
+            except Exception as exc:
+                self.last_error = f"certificate rotation failed: {exc}"
+                log.warning(self.last_error)
+            generation = current

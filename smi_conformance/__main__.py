@@ -1,0 +1,5 @@
+"""``python -m smi_conformance`` runs the ``smi`` command line."""
+
+from smi_conformance.cli import main
+
+main()

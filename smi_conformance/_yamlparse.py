@@ -1,0 +1,405 @@
+"""YAML text -> plain data, with every check that needs the parser's nodes: duplicate keys, nesting
+depth, tags, alias expansion. Also composes documents with marks to locate nodes (``walk``).
+
+libyaml (PyYAML's C parser) builds the nodes; a small builder turns them into JSON-like data the way
+Kubernetes reads YAML (YAML 1.1 scalars; timestamps stay strings; keys are strings). Nothing is ever
+constructed from a tag. Used by :mod:`smi_conformance.manifests`, which owns files, documents and Lists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import yaml
+from yaml._yaml import CParser as _CParser
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+PathKey = str | int
+NodePath = tuple[PathKey, ...]
+
+#: YAML line breaks (PyYAML's reader counts all of these).
+BREAK = "\r\n\x85\u2028\u2029"
+LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def count_breaks(text: str, start: int, end: int) -> int:
+    """Line breaks in ``text[start:end]`` as YAML counts them (``\\r\\n`` is one)."""
+    if start == end:
+        return 0
+    chunk = text[start:end]
+    if "\r" not in chunk and "\x85" not in chunk and "\u2028" not in chunk and "\u2029" not in chunk:
+        return chunk.count("\n")
+    return len(LINE_BREAKS.findall(chunk))
+
+
+#: Deeper than this is no Kubernetes object; libyaml itself stops at 1000.
+MAX_DEPTH = 200
+#: Nodes a document may expand to through YAML aliases before it counts as an alias bomb.
+MAX_EXPANDED_NODES = 1_000_000
+
+IssueKind = Literal[
+    "syntax",
+    "duplicate-key",
+    "encoding",
+    "binary",
+    "too-large",
+    "too-complex",
+    "unsupported-tag",
+    "unreadable",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in an input: 1-based line and column (columns count Unicode code points)."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int | None = None
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class LoadIssue:
+    """Why (part of) an input could not be read as manifests."""
+
+    kind: IssueKind
+    message: str
+    location: Location
+
+
+def parse_chunk(name: str, chunk: str, line: int) -> tuple[Any, list[LoadIssue]]:
+    """One document's text (starting at 0-based ``line`` of file ``name``) -> (plain data or None, issues)."""
+    loader = _FastLoader(chunk)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        return None, [_syntax_issue(name, exc, line)]
+    except yaml.reader.ReaderError as exc:
+        row, column = _char_position(chunk.encode("utf-8")[: exc.position].decode("utf-8", "replace"))
+        return None, [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))]
+    except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked; keep a located fallback
+        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))]
+    finally:
+        loader.dispose()
+    if node is None:
+        return None, []  # an empty document (comments only, or a stray ---): nothing to check, like kubectl
+    builder = _Builder(name, line, expand_aliases="&" in chunk)
+    try:
+        return builder.build(node), builder.issues
+    except _TooComplex as exc:
+        return None, [exc.issue]
+
+
+def _syntax_issue(name: str, exc: yaml.MarkedYAMLError, line: int) -> LoadIssue:
+    mark = exc.problem_mark or exc.context_mark
+    problem = (exc.problem or "invalid YAML").strip()
+    message = f"YAML syntax error: {problem}"
+    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        message += f" ({exc.context.strip()} at line {line + exc.context_mark.line + 1})"
+    if mark is None:  # pragma: no cover - libyaml always marks problems
+        return LoadIssue("syntax", message, Location(name, line + 1, 1))
+    return LoadIssue("syntax", message, Location(name, line + mark.line + 1, mark.column + 1))
+
+
+def _reader_message(exc: yaml.reader.ReaderError) -> str:
+    char = exc.character
+    code = f"#x{ord(char):04x}" if isinstance(char, str) else f"#x{char:02x}"
+    return f"character {code} is not allowed in YAML ({exc.reason})"
+
+
+def _char_position(prefix: str) -> tuple[int, int]:
+    """(1-based line offset, 1-based column) just after ``prefix``."""
+    line_start = max(prefix.rfind(c) for c in BREAK) + 1
+    return count_breaks(prefix, 0, len(prefix)) + 1, len(prefix) - line_start + 1
+
+
+class _TooComplex(Exception):
+    def __init__(self, issue: LoadIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+_INT = "tag:yaml.org,2002:int"
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_FLOAT = "tag:yaml.org,2002:float"
+_MERGE = "tag:yaml.org,2002:merge"
+_PLAIN_TAGS = frozenset(
+    {
+        _STR,
+        "tag:yaml.org,2002:timestamp",  # kept as text: Kubernetes reads timestamps as strings
+        "tag:yaml.org,2002:binary",
+        "tag:yaml.org,2002:value",
+        "tag:yaml.org,2002:map",
+        "tag:yaml.org,2002:seq",
+        "tag:yaml.org,2002:omap",
+        "tag:yaml.org,2002:set",
+    }
+)
+_BOOLS = {
+    "yes": True,
+    "no": False,
+    "true": True,
+    "false": False,
+    "on": True,
+    "off": False,
+    "y": True,
+    "n": False,
+}
+_SAFE = yaml.constructor.SafeConstructor()
+
+
+class _Builder:
+    """Node tree -> plain data, with duplicate-key, depth, tag and alias-expansion checks (all located)."""
+
+    def __init__(self, name: str, line: int, *, expand_aliases: bool) -> None:
+        self.name = name
+        self.line = line
+        self.issues: list[LoadIssue] = []
+        self.memo: dict[int, Any] | None = {} if expand_aliases else None
+
+    def where(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(self.name, self.line + mark.line + 1, mark.column + 1)
+
+    def build(self, node: Node) -> Any:
+        if self.memo is not None:
+            total = _expanded_size(node, {}, MAX_EXPANDED_NODES)
+            if total > MAX_EXPANDED_NODES:
+                raise _TooComplex(
+                    LoadIssue(
+                        "too-complex",
+                        f"YAML aliases expand this document to more than {MAX_EXPANDED_NODES} nodes "
+                        "(an alias bomb?); not checked",
+                        self.where(node),
+                    )
+                )
+        return self.value(node, 0)
+
+    def value(self, node: Node, depth: int) -> Any:
+        cls = node.__class__
+        if cls is ScalarNode:
+            return self.scalar(node)
+        if depth >= MAX_DEPTH:
+            raise _TooComplex(
+                LoadIssue(
+                    "too-complex",
+                    f"nested more than {MAX_DEPTH} levels deep; not checked",
+                    self.where(node),
+                )
+            )
+        memo = self.memo
+        if memo is not None:
+            done = memo.get(id(node))
+            if done is not None:
+                return done
+        if node.tag not in _PLAIN_TAGS:
+            self.check_tag(node)
+        result: Any
+        if cls is MappingNode:
+            result = self.mapping(node, depth + 1)
+        else:
+            result = [
+                self.scalar(v) if v.__class__ is ScalarNode else self.value(v, depth + 1) for v in node.value
+            ]
+        if memo is not None:
+            memo[id(node)] = result
+        return result
+
+    def mapping(self, node: Node, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merges: list[Node] | None = None
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not ScalarNode:
+                self.issues.append(
+                    LoadIssue(
+                        "syntax",
+                        "a mapping or sequence used as a key: Kubernetes objects only have string keys",
+                        self.where(key_node),
+                    )
+                )
+                continue
+            key = key_node.value
+            if key_node.tag == _MERGE:
+                merges = [*(merges or []), value_node]
+                continue
+            if key in result:
+                self.duplicate(node, key_node)
+            if value_node.__class__ is ScalarNode:
+                result[key] = value_node.value if value_node.tag == _STR else self.scalar(value_node)
+            else:
+                result[key] = self.value(value_node, depth)
+        for merge in merges or ():
+            sources = merge.value if merge.__class__ is SequenceNode else [merge]
+            for source in sources:
+                merged = self.value(source, depth)
+                if isinstance(merged, dict):
+                    for key, value in merged.items():
+                        result.setdefault(key, value)
+                else:
+                    self.issues.append(
+                        LoadIssue("syntax", "a merge key (<<) must name mappings", self.where(merge))
+                    )
+        return result
+
+    def duplicate(self, node: Node, key_node: Node) -> None:
+        first = next(k for k, _ in node.value if k.__class__ is ScalarNode and k.value == key_node.value)
+        self.issues.append(
+            LoadIssue(
+                "duplicate-key",
+                f"duplicate key {key_node.value!r} (first at line {self.where(first).line}); YAML parsers "
+                "keep only the last value, so the earlier one is silently lost",
+                self.where(key_node),
+            )
+        )
+
+    def scalar(self, node: Any) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        try:
+            if tag == _INT:
+                value = node.value
+                return (
+                    int(value)
+                    if value.isdigit() and (value[0] != "0" or value == "0")
+                    else _SAFE.construct_yaml_int(node)
+                )
+            if tag == _NULL:
+                return None
+            if tag == _BOOL:
+                return _BOOLS[node.value.lower()]
+            if tag == _FLOAT:
+                return _SAFE.construct_yaml_float(node)
+        except (ValueError, KeyError):
+            return node.value
+        self.check_tag(node)
+        return node.value
+
+    def check_tag(self, node: Node) -> None:
+        if node.tag not in _PLAIN_TAGS:
+            self.issues.append(
+                LoadIssue(
+                    "unsupported-tag",
+                    f"YAML tag {node.tag!r} has no meaning in a Kubernetes manifest; read as a plain value",
+                    self.where(node),
+                )
+            )
+
+
+def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
+    """How many nodes the document has once every alias is expanded (memoised: linear in the real nodes)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if node.__class__ is MappingNode:
+        for key, value in node.value:
+            total += _expanded_size(key, sizes, limit) + _expanded_size(value, sizes, limit)
+            if total > limit:
+                break
+    elif node.__class__ is SequenceNode:
+        for item in node.value:
+            total += _expanded_size(item, sizes, limit)
+            if total > limit:
+                break
+    sizes[id(node)] = total
+    return total
+
+
+class _FastResolver(yaml.resolver.Resolver):
+    """PyYAML's YAML 1.1 implicit typing, memoised for the plain scalars that repeat across manifests."""
+
+    _cache: ClassVar[dict[str, str]] = {}
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode and implicit[0]:
+            tag = self._cache.get(value)
+            if tag is None:
+                tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+                if len(value) <= 64 and len(self._cache) < 100_000:
+                    self._cache[value] = tag
+            return tag
+        if kind is ScalarNode:
+            return _STR
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+
+
+class _FastLoader(_CParser, _FastResolver):
+    """libyaml parser + memoised resolver; builds nodes only (our _Builder makes the data)."""
+
+    def __init__(self, stream: str) -> None:
+        _CParser.__init__(self, stream)
+        _FastResolver.__init__(self)
+
+
+class _MarkLoader(_CParser, yaml.resolver.BaseResolver):
+    """For locating only: nodes with marks, no implicit typing needed."""
+
+    def __init__(self, stream: str) -> None:
+        _CParser.__init__(self, stream)
+        yaml.resolver.BaseResolver.__init__(self)
+
+
+def walk(root: Node, path: Iterable[PathKey]) -> tuple[Node, Node | None, bool]:
+    """Follow ``path`` from ``root``: (deepest node reached, its key node if reached via a key, complete?)."""
+    node: Node = root
+    key_node: Node | None = None
+    for step in path:
+        nxt: Node | None = None
+        nxt_key: Node | None = None
+        if isinstance(node, MappingNode):
+            for k, v in node.value:  # the last duplicate wins, as in the data
+                if isinstance(k, ScalarNode) and k.value == str(step):
+                    nxt, nxt_key = v, k
+        elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            nxt, nxt_key = node.value[step], None
+        if nxt is None:
+            return node, key_node, False
+        node, key_node = nxt, nxt_key
+    return node, key_node, True
+
+
+def compose_marks(text: str) -> Node | None:
+    """The node tree of one document, with marks, for locating; None if it does not parse."""
+    loader = _MarkLoader(text)
+    try:
+        node: Node | None = loader.get_single_node()
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return node
+
+
+def find_duplicates(root: Node) -> list[tuple[str, Node]]:
+    found: list[tuple[str, Node]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    if key.value in seen:
+                        found.append((key.value, key))
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return sorted(found, key=lambda item: (item[1].start_mark.line, item[1].start_mark.column))

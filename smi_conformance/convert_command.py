@@ -1,0 +1,220 @@
+"""``smi convert --to VERSION FILE...``: rewrite SMI objects in another API version of their kind.
+
+Only documents whose kind the ``--to`` versions name are rewritten; every other document (other kinds,
+Services, comments between documents) is copied byte for byte. A conversion that would lose information
+(a port the target cannot express, a header filter an old version lacks) stops with the reason and the
+location in the source file. With ``--write`` files are replaced atomically, and only when every document
+of every file converted: nothing is ever half-written.
+
+Exit codes: 0 converted (or nothing to convert), 1 some document cannot be converted (nothing written),
+2 usage error or unreadable input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from smi_conformance.manifests import Document, LoadResult, Source, load_paths
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Dumper(yaml.CSafeDumper):
+    """Block-style YAML, keys in the order the models give, never anchors/aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(data: Any) -> str:
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return text
+
+
+@dataclass
+class _FileResult:
+    source: Source
+    text: str = ""
+    changed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _target(targets: tuple[str, ...], api_version: str) -> str | None:
+    """Which ``--to`` applies to a document of ``api_version`` (a full apiVersion beats a bare version)."""
+    group = api_version.rpartition("/")[0]
+    for target in targets:
+        if "/" in target and target.rpartition("/")[0] == group:
+            return target
+    for target in targets:
+        if "/" not in target:
+            return target
+    return None
+
+
+def _convert_data(doc: Document, data: Any, targets: tuple[str, ...], out: _FileResult) -> Any:
+    """``data`` converted where a target applies; records errors (located) in ``out``."""
+    from smi_conformance.models import ConversionError, SMIValidationError, convert, lookup
+
+    if not isinstance(data, dict):
+        return data
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or lookup(api_version, kind) is None:
+        return data
+    target = _target(targets, api_version)
+    if target is None or target in (api_version, api_version.rpartition("/")[2]):
+        return data
+    try:
+        converted = convert(data, target)
+    except (ConversionError, SMIValidationError) as exc:
+        what = "cannot be converted" if isinstance(exc, ConversionError) else "is not valid, so not converted"
+        for problem in exc.problems:
+            location = doc.locate(tuple(problem.path), key=problem.kind == "unknown-field")
+            out.errors.append(f"{location}: {kind} {what} to {target}: {problem.message}")
+        return data
+    except LookupError as exc:
+        out.errors.append(f"{doc.locate(('apiVersion',))}: {exc}")
+        return data
+    out.changed += 1
+    return converted
+
+
+def convert_source(source: Source, documents: list[Document], targets: tuple[str, ...]) -> _FileResult:
+    """The converted text of one input: untouched documents keep their exact text."""
+    out = _FileResult(source)
+    pieces: list[str] = []
+    position = 0
+    by_chunk: dict[int, list[Document]] = {}
+    for doc in documents:
+        by_chunk.setdefault(doc.start, []).append(doc)
+    for start, docs in sorted(by_chunk.items()):
+        first = docs[0]
+        before = out.changed
+        if first.base:  # members of a List: convert the items, re-dump the whole list
+            container = _container(first)
+            items = [_convert_data(d, d.data, targets, out) for d in docs]
+            new: Any = {**container, "items": items}
+        else:
+            new = _convert_data(first, first.data, targets, out)
+        if out.changed == before:
+            continue
+        pieces.append(source.text[position:start])
+        pieces.append(_leading_lines(source.text[start : first.end]) + dump_yaml(new))
+        position = first.end
+    pieces.append(source.text[position:])
+    out.text = "".join(pieces)
+    return out
+
+
+def _leading_lines(chunk: str) -> str:
+    """The ``---`` marker and the comment lines before a document's content: kept when it is rewritten."""
+    kept: list[str] = []
+    for line in chunk.splitlines(keepends=True):
+        stripped = line.strip()
+        if (stripped == "---" and not kept) or not stripped or stripped.startswith("#"):
+            kept.append(line if line.endswith("\n") else line + "\n")
+        else:
+            break
+    return "".join(kept)
+
+
+def _container(member: Document) -> dict[str, Any]:
+    """The List document a member belongs to."""
+    parent = member.parent
+    return dict(parent) if isinstance(parent, dict) else {}
+
+
+@click.command("convert")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--to",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="VERSION",
+    help="Target apiVersion, e.g. split.smi-spec.io/v1alpha4 (repeat for several groups), or a bare version.",
+)
+@click.option(
+    "-w", "--write", is_flag=True, help="Rewrite the files in place (atomically) instead of printing."
+)
+def convert_command(files: tuple[str, ...], targets: tuple[str, ...], write: bool) -> None:
+    """Convert SMI objects in FILE... (or - for stdin) to another API version of their kind.
+
+    \b
+    Other documents are copied unchanged. Comments inside a converted document are not kept.
+    Exit codes: 0 converted, 1 a document cannot be converted (nothing written), 2 usage or unreadable input.
+    """
+    if write and "-" in files:
+        click.echo("smi convert: --write cannot rewrite stdin", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        code = run(files, targets, write=write)
+    except Exception as exc:  # a bug: say so plainly; SMI_LINT_DEBUG=1 shows the traceback
+        if os.environ.get("SMI_LINT_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"smi convert: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
+        code = EXIT_USAGE
+    sys.exit(code)
+
+
+def run(files: tuple[str, ...], targets: tuple[str, ...], *, write: bool) -> int:
+    """Convert, then print or write; the exit code."""
+    loaded: LoadResult = load_paths(files, stdin=sys.stdin.buffer)
+    if loaded.unreadable:
+        for path, reason in loaded.unreadable:
+            click.echo(f"smi convert: {path}: {reason}", err=True)
+        return EXIT_USAGE
+    if loaded.issues:
+        for issue in loaded.issues:
+            click.echo(f"{issue.location}: error: {issue.message}", err=True)
+        click.echo("smi convert: input is not valid YAML/JSON; nothing converted", err=True)
+        return EXIT_USAGE
+    results = [
+        convert_source(source, [d for d in loaded.documents if d.source is source], targets)
+        for source in loaded.sources
+    ]
+    errors = [e for r in results for e in r.errors]
+    if errors:
+        for error in errors:
+            click.echo(error, err=True)
+        click.echo(
+            f"smi convert: {len(errors)} problem(s); nothing {'written' if write else 'converted'}", err=True
+        )
+        return EXIT_FAILED
+    if write:
+        for r in results:
+            if r.changed:
+                _replace(Path(r.source.name), r.text)
+                click.echo(f"converted {r.changed} object(s) in {r.source.name}", err=True)
+        return EXIT_OK
+    several = len(results) > 1
+    for r in results:
+        if several:
+            click.echo(f"# Source: {r.source.name}")
+        text = r.text if r.text.endswith("\n") or not r.text else r.text + "\n"
+        click.echo(text, nl=False)
+        if several and r is not results[-1]:
+            click.echo("---")
+    return EXIT_OK
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, keeping its permissions."""
+    mode = path.stat().st_mode
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

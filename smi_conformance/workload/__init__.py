@@ -1,0 +1,1 @@
+"""Workloads the conformance suite and the reference mesh run: the echo backend."""

@@ -1,0 +1,48 @@
+"""Small manifests and a CLI runner shared by the linter tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from smi_conformance.cli import main
+
+CLEAN = """\
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: web, namespace: shop}
+spec:
+  service: web
+  backends:
+  - {service: web-v1, weight: 90}
+  - {service: web-v2, weight: 10}
+"""
+WARNING_ONLY = CLEAN.replace("weight: 90", "weight: 0").replace("weight: 10", "weight: 0")
+ERROR = CLEAN.replace("weight: 90", "weight: -1")
+#: The same mistake in an unrelated split (another name and root service), so cross-object rules stay quiet.
+OTHER_ERROR = ERROR.replace("name: web,", "name: api,").replace("service: web\n", "service: api\n")
+
+
+def write(folder: Path, name: str, text: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def smi(*args: str, input: str | bytes | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def findings(*args: str, input: str | bytes | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Exit code and findings of ``smi lint --format json ARGS``."""
+    result = smi("lint", "--format", "json", *args, input=input)
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)["findings"]

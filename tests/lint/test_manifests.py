@@ -1,0 +1,120 @@
+"""The manifest loader: documents, where they start, and where any node is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smi_conformance.manifests import load_paths, load_text
+
+
+def test_documents_and_their_locations() -> None:
+    text = (
+        "# header\n---\nkind: A\nspec:\n  list:\n  - a: 1\n    b: [x, y]\n"
+        "---\n---\n# only a comment\n---\nkind: B\n"
+    )
+    result = load_text(text, "f.yaml")
+    assert [d.data["kind"] for d in result.documents] == ["A", "B"]
+    a, b = result.documents
+    assert str(a.locate()) == "f.yaml:3:1"
+    assert str(a.locate(("spec", "list", 0, "b", 1))) == "f.yaml:7:12"
+    assert str(a.locate(("spec", "list", 0, "b"), key=True)) == "f.yaml:7:5"
+    assert (
+        str(a.locate(("spec", "missing", "deeper"))) == "f.yaml:4:1"
+    )  # deepest existing ancestor, at its key
+    assert str(b.locate(("kind",))) == "f.yaml:12:7"
+    loc = a.locate(("spec", "list", 0, "b"))
+    assert (loc.line, loc.column, loc.end_line, loc.end_column) == (7, 8, 7, 14)
+
+
+def test_list_members_are_documents_of_their_own() -> None:
+    text = "apiVersion: v1\nkind: List\nitems:\n- kind: A\n  metadata: {name: a}\n- kind: B\n"
+    result = load_text(text, "list.yaml")
+    assert [d.data["kind"] for d in result.documents] == ["A", "B"]
+    assert str(result.documents[1].locate(("kind",))) == "list.yaml:6:9"
+    assert result.documents[0].parent["kind"] == "List"
+    metrics = "apiVersion: metrics.smi-spec.io/v1alpha1\nkind: TrafficMetricsList\nitems: []\nresource: {}\n"
+    assert [d.data["kind"] for d in load_text(metrics).documents] == ["TrafficMetricsList"]
+
+
+def test_json_is_read_with_json_semantics_and_located() -> None:
+    text = '{\n\t"apiVersion": "v1",\n\t"kind": "Service",\n\t"spec": {"ports": [{"port": 1e3}]}\n}'
+    (doc,) = load_text(text, "svc.json").documents
+    assert doc.data["spec"]["ports"][0]["port"] == 1000.0
+    assert str(doc.locate(("spec", "ports", 0, "port"))) == "svc.json:4:30"
+
+
+def test_scalars_are_plain_data_as_kubernetes_reads_them() -> None:
+    text = (
+        "a: 2020-01-01\nb: 010\nc: 1_000\nd: yes\ne: ~\nf: '1'\ng: 0x1F\n1: key\n<<: {h: merged, a: lost}\n"
+    )
+    (doc,) = load_text(text).documents
+    assert doc.data == {
+        "a": "2020-01-01", "b": 8, "c": 1000, "d": True, "e": None, "f": "1", "g": 31, "1": "key",
+        "h": "merged",
+    }  # fmt: skip
+
+
+def test_directives_after_an_end_marker_belong_to_the_next_document() -> None:
+    result = load_text("a: 1\n...\n%YAML 1.1\n---\nb: 2\n", "d.yaml")
+    assert result.issues == []
+    assert [d.data for d in result.documents] == [{"a": 1}, {"b": 2}]
+    assert str(result.documents[1].locate(("b",))) == "d.yaml:5:4"
+
+
+def test_content_after_an_end_marker_is_an_error_as_in_pyyaml() -> None:
+    result = load_text("a: 1\n...\n- b\n", "e.yaml")
+    assert [(i.kind, i.location.line) for i in result.issues] == [("syntax", 3)]
+
+
+def test_walking_directories(tmp_path: Path) -> None:
+    for name in ("b.yaml", "a/c.yml", "a/d.json", "a/e.txt", ".git/f.yaml", "a/.g.yaml"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}" if name.endswith(".json") else "kind: X\n")
+    result = load_paths([str(tmp_path)])
+    assert [Path(s.name).relative_to(tmp_path).as_posix() for s in result.sources] == [
+        "b.yaml",
+        "a/c.yml",
+        "a/d.json",
+    ]
+    explicit = load_paths([str(tmp_path / "a/e.txt"), str(tmp_path / "nope.yaml")])
+    assert len(explicit.documents) == 1 and explicit.unreadable == [
+        (str(tmp_path / "nope.yaml"), "no such file or directory")
+    ]
+
+
+def test_large_inputs_parse_in_two_processes_with_the_same_result(monkeypatch) -> None:
+    from smi_conformance import manifests
+
+    docs = [
+        f"kind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{key: '{'x' * 200}'}}\n" for i in range(6000)
+    ]
+    docs[4500] = "kind: ConfigMap\nmetadata: {name: dup, name: again}\n"  # in the child's half
+    docs[5000] = "kind: [\n"
+    text = "---\n".join(docs)
+    assert len(text) > manifests.PARALLEL_MIN_CHARS
+    monkeypatch.setattr(manifests.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
+    forks, parent_parses = [], []
+    real_fork, real_parse = manifests._parse_two_processes, manifests._parse
+    monkeypatch.setattr(manifests, "_parse_two_processes", lambda tasks: forks.append(1) or real_fork(tasks))
+    monkeypatch.setattr(
+        manifests, "_parse", lambda tasks: parent_parses.append(len(tasks)) or real_parse(tasks)
+    )
+    parallel = load_text(text, "big.yaml")
+    assert parent_parses == [3000]  # this process parsed its half only: the child's half came back
+    monkeypatch.setattr(manifests, "PARALLEL_MIN_CHARS", 10**12)
+    sequential = load_text(text, "big.yaml")
+    assert forks == [1]
+    assert [d.data for d in parallel.documents] == [d.data for d in sequential.documents]
+    assert parallel.issues == sequential.issues
+    assert [(i.kind, i.location.line) for i in parallel.issues] == [
+        ("duplicate-key", 18002),
+        ("syntax", 20001),
+    ]
+    assert str(parallel.documents[-1].locate(("metadata", "name"))) == "big.yaml:23995:18"
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("kind: X\n")
+    result = load_paths([str(tmp_path / "a.yaml"), str(tmp_path), str(tmp_path / "." / "a.yaml")])
+    assert len(result.documents) == 1

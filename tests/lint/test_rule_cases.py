@@ -1,0 +1,62 @@
+"""The rule cases in ``rule_cases/*.yaml``, run by one generic test (sqlfluff style).
+
+Each file lists ``codes`` (the rules it is about) and ``cases``: an ``input`` manifest set and the findings
+``expect``ed as ``CODE@line`` or ``CODE@line:column``. Findings of codes outside the case's ``codes`` are
+ignored, so a case states exactly what it is about.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from smi_conformance.lint import LintConfig, lint
+from smi_conformance.lint.registry import RULES
+
+CASES_DIR = Path(__file__).parent / "rule_cases"
+
+
+def _cases() -> list[Any]:
+    params = []
+    for file in sorted(CASES_DIR.glob("*.yaml")):
+        data = yaml.safe_load(file.read_text())
+        for case in data["cases"]:
+            codes = case.get("codes", data["codes"])
+            params.append(pytest.param(case, codes, id=f"{file.stem}: {case['name']}"))
+    return params
+
+
+def _parse(expected: str) -> tuple[str, int, int | None]:
+    code, _, where = expected.partition("@")
+    line, _, column = where.partition(":")
+    return code, int(line), int(column) if column else None
+
+
+@pytest.mark.parametrize(("case", "codes"), _cases())
+def test_rule_case(case: dict[str, Any], codes: list[str], tmp_path: Path) -> None:
+    manifest = tmp_path / "case.yaml"
+    manifest.write_text(case["input"])
+    result = lint([str(manifest)], LintConfig(root=tmp_path))
+    expected = [_parse(e) for e in case["expect"]]
+    with_column = {(code, line) for code, line, column in expected if column is not None}
+    actual = sorted(
+        (f.code, f.location.line, f.location.column if (f.code, f.location.line) in with_column else None)
+        for f in result.findings
+        if f.code in codes
+    )
+    assert actual == sorted(expected), "\n".join(
+        f"{f.location}: {f.code} {f.message}" for f in result.findings
+    )
+
+
+def test_every_checking_rule_has_a_triggering_case() -> None:
+    """A rule without a case that makes it fire is untested."""
+    fired = set()
+    for file in CASES_DIR.glob("*.yaml"):
+        for case in yaml.safe_load(file.read_text())["cases"]:
+            fired.update(_parse(e)[0] for e in case["expect"])
+    checking = {code for code, rule in RULES.items() if rule.kinds}
+    assert checking - fired == set()

@@ -1,0 +1,113 @@
+"""The proxy and the echo workload as processes of their own, as the runtime and the benchmark run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
+from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT, LoopbackMesh
+from reference_mesh.proxy.process import ProxyProcess, spawn_proxy
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _get(url: str, host: str | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _wait(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_proxy_and_echo_processes(tmp_path: Path) -> None:
+    mesh = LoopbackMesh()
+    client = mesh.add("client-0", "client")
+    server = mesh.add("echo-0", "echo", ["echo"])
+    allow = AuthorizationPolicy(
+        rules=(AuthorizationRule(name="default/a", sources=(client.identity.uri,), http=(HttpMatch(),)),)
+    )
+    app = f"{server.address}:{server.app_port(8080)}"
+    echo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smi_conformance.workload.echo",
+            "--service",
+            "echo",
+            "--version",
+            "v3",
+            "--instance",
+            "echo-0",
+            "--http",
+            app,
+        ],
+        env=ENV,
+        stderr=subprocess.PIPE,
+    )
+    proxies: dict[str, ProxyProcess] = {}
+    try:
+        assert json.loads(echo.stderr.readline())["http"] == server.app_port(8080)  # type: ignore[union-attr]
+        for inst, kw in ((server, {"authorization": allow}), (client, {})):
+            config = mesh.config(inst, **kw)  # type: ignore[arg-type]
+            proxies[inst.name] = spawn_proxy(tmp_path / inst.name, inst.credentials, config, env=ENV)
+        for proxy in proxies.values():
+            proxy.wait_ready()
+        outbound = f"http://{client.address}:{OUTBOUND_HTTP_PORT}/hi"
+        status, body = _get(outbound, host="echo")
+        assert status == 200 and json.loads(body)["version"] == "v3"
+        assert json.loads(body)["headers"]["x-mesh-client-id"] == client.identity.uri
+        # push a new snapshot: the proxy follows its file
+        new = mesh.config(client)
+        proxies[client.name].push(new)
+        _wait(lambda: proxies[client.name].status()["version"] == new.version)
+        # an invalid file is reported and ignored
+        proxies[client.name].config_path.write_text("{not json")
+        _wait(lambda: proxies[client.name].status()["source_error"] is not None)
+        assert _get(outbound, host="echo")[0] == 200
+    finally:
+        codes = [proxy.stop() for proxy in proxies.values()]
+        echo.send_signal(signal.SIGTERM)
+        codes.append(echo.wait(10))
+        echo.stderr.close()  # type: ignore[union-attr]
+    assert codes == [0, 0, 0]
+
+
+def test_proxy_process_reports_missing_credentials(tmp_path: Path) -> None:
+    (tmp_path / "creds").mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reference_mesh.proxy",
+            "--credentials",
+            str(tmp_path / "creds"),
+            "--config",
+            str(tmp_path / "c.json"),
+        ],
+        env=ENV,
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert b"cannot read credentials" in result.stderr and b"Traceback" not in result.stderr

@@ -1,0 +1,130 @@
+"""Inbound authorization decisions (sans-IO), including a property test against an independent oracle."""
+
+from __future__ import annotations
+
+from authz_oracle import oracle_allows, policies, requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reference_mesh.proxy.authz import Authorizer, normalize_path, request_path
+from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch, PortSet
+
+WEB = "spiffe://cluster.local/ns/default/sa/web"
+BATCH = "spiffe://cluster.local/ns/default/sa/batch"
+
+
+def policy(*rules: AuthorizationRule, permissive: bool = False) -> Authorizer:
+    return Authorizer(AuthorizationPolicy(rules=rules, permissive=permissive))
+
+
+def test_deny_by_default() -> None:
+    authz = policy()
+    assert not authz.http(WEB, 80, "GET", "/", []).allowed
+    assert not authz.tcp(WEB, 9000).allowed
+    assert not authz.udp(WEB, 53).allowed
+
+
+def test_http_match_semantics() -> None:
+    authz = policy(
+        AuthorizationRule(
+            name="default/t",
+            sources=(WEB,),
+            http=(
+                HttpMatch(name="metrics", methods=("GET",), path_regex="/metrics"),
+                HttpMatch(
+                    name="write",
+                    methods=("POST", "PUT"),
+                    path_regex="/api/v[0-9]+/items",
+                    headers={"x-user": "alice|bob", "x-env": "prod"},
+                ),
+            ),
+        )
+    )
+    assert authz.http(WEB, 80, "GET", "/metrics", []).allowed
+    assert authz.http(WEB, 80, "GET", "/metrics/extra", []).allowed  # anchored at the start, not the end
+    assert not authz.http(WEB, 80, "GET", "/x/metrics", []).allowed
+    assert not authz.http(WEB, 80, "POST", "/metrics", []).allowed
+    ok_headers = [("X-User", "bob"), ("x-env", "prod")]
+    assert authz.http(WEB, 80, "PUT", "/api/v2/items", ok_headers).allowed
+    assert not authz.http(WEB, 80, "PUT", "/api/v2/items", [("x-user", "bob")]).allowed  # AND within a match
+    assert not authz.http(WEB, 80, "PUT", "/api/v2/items", [("x-user", "bobby"), ("x-env", "prod")]).allowed
+    assert authz.http(
+        WEB, 80, "PUT", "/api/v2/items", [("x-user", "eve"), ("x-user", "alice"), ("x-env", "prod")]
+    ).allowed  # any value of a repeat
+    assert not authz.http(BATCH, 80, "GET", "/metrics", []).allowed
+    assert not authz.http(None, 80, "GET", "/metrics", []).allowed
+
+
+def test_star_and_empty_methods_mean_any() -> None:
+    authz = policy(
+        AuthorizationRule(name="r", sources=(WEB,), http=(HttpMatch(methods=("*",), path_regex="/a"),))
+    )
+    assert authz.http(WEB, 80, "PATCH", "/a", []).allowed
+    authz = policy(AuthorizationRule(name="r", sources=(WEB,), http=(HttpMatch(),)))
+    assert authz.http(WEB, 80, "DELETE", "/anything", []).allowed
+
+
+def test_tcp_and_udp_ports() -> None:
+    authz = policy(
+        AuthorizationRule(name="db", sources=(WEB,), tcp=PortSet(ports=(5432,))),
+        AuthorizationRule(name="dns", sources=(BATCH,), udp=PortSet()),
+    )
+    assert authz.tcp(WEB, 5432).allowed and not authz.tcp(WEB, 5433).allowed
+    assert authz.http(WEB, 5432, "GET", "/", []).allowed  # TCP rules are L4: HTTP on that port too
+    assert not authz.udp(WEB, 5432).allowed
+    assert authz.udp(BATCH, 53).allowed and authz.udp(BATCH, 9999).allowed  # [] = every port
+    assert not authz.tcp(BATCH, 53).allowed
+
+
+def test_empty_sources_allow_nobody() -> None:
+    authz = policy(AuthorizationRule(name="r", sources=(), http=(HttpMatch(),), tcp=PortSet()))
+    assert not authz.http(WEB, 80, "GET", "/", []).allowed
+
+
+def test_permissive_mode_lets_through_and_reports() -> None:
+    d = policy(permissive=True).http(WEB, 80, "GET", "/", [])
+    assert d.allowed and d.would_deny and "would deny" in d.reason
+
+
+def test_decision_names_the_rule_or_the_reason() -> None:
+    authz = policy(
+        AuthorizationRule(name="default/allow-web", sources=(WEB,), http=(HttpMatch(path_regex="/ok"),))
+    )
+    assert authz.http(WEB, 80, "GET", "/ok", []).rule == "default/allow-web"
+    denied = authz.http(WEB, 80, "GET", "/no", [])
+    assert "no route allows GET /no" in denied.reason
+
+
+def test_request_path_and_normalization() -> None:
+    assert request_path("/a/b?c=/d#e") == "/a/b"
+    assert request_path("http://api.default:8080/x?y") == "/x"
+    assert request_path("http://api") == "/"
+    assert normalize_path("/api/../admin") == "/admin"
+    assert normalize_path("//api//v1/./x/") == "/api/v1/x/"
+    assert normalize_path("/../../etc") == "/etc"
+    assert normalize_path("/a/b/..") == "/a/"
+
+
+@settings(max_examples=800, deadline=None)
+@given(policy_=policies, batch=st.lists(requests, min_size=10, max_size=10))
+def test_decisions_equal_the_oracle(policy_: AuthorizationPolicy, batch: list[tuple]) -> None:
+    """800 random policies x 10 random requests each: 8000 decisions, none may differ from the oracle."""
+    authz = Authorizer(policy_)
+    for kind, source, port, method, target, headers in batch:
+        if kind == "http":
+            decision = authz.http(source, port, method, request_path(target), headers)
+        elif kind == "tcp":
+            decision = authz.tcp(source, port)
+        else:
+            decision = authz.udp(source, port)
+        expected = oracle_allows(policy_, kind, source, port, method, target, headers)
+        assert decision.allowed == expected, (kind, source, port, method, target, headers, decision)
+        assert decision.would_deny == (decision.allowed and policy_.permissive and decision.rule is None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "..", ".", "", "b"]), max_size=6))
+def test_normalized_paths_have_no_dot_segments(segments: list[str]) -> None:
+    norm = normalize_path("/" + "/".join(segments))
+    assert norm.startswith("/")
+    assert "/../" not in norm + "/" and "/./" not in norm + "/" and "//" not in norm

@@ -1,0 +1,51 @@
+"""Split choice (sans-IO): exact integer weights, smooth WRR windows, weighted random statistics."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from fractions import Fraction
+
+import pytest
+
+from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom, integer_weights, make_chooser
+
+
+def test_integer_weights_keep_ratios_exactly() -> None:
+    assert integer_weights([Fraction(1), Fraction(1, 2)]) == [2, 1]  # v1alpha1 "1" and "500m"
+    assert integer_weights([Fraction(1, 3), Fraction(2, 3), Fraction(0)]) == [1, 2, 0]
+    assert integer_weights([Fraction(50), Fraction(150)]) == [1, 3]
+    assert integer_weights([Fraction(0), Fraction(0)]) == [0, 0]
+    with pytest.raises(ValueError):
+        integer_weights([Fraction(-1)])
+
+
+def test_smooth_round_robin_is_exact_in_every_window() -> None:
+    backends = [("a", Fraction(1, 2)), ("b", Fraction(1)), ("c", Fraction(0)), ("d", Fraction(3, 2))]
+    chooser = SmoothWeightedRoundRobin(backends)
+    picks = [chooser.choose() for _ in range(60)]
+    for start in range(0, 60, 6):  # total integer weight 1+2+3 = 6
+        assert Counter(picks[start : start + 6]) == {"a": 1, "b": 2, "d": 3}
+    assert "c" not in picks
+    # smooth: "d" (weight 3 of 6) never gets two turns in a row more than needed
+    assert "d,d,d" not in ",".join(picks)
+
+
+def test_all_zero_weights_choose_nothing() -> None:
+    for algorithm in ("weighted_random", "smooth_round_robin"):
+        assert make_chooser(algorithm, [("a", Fraction(0)), ("b", Fraction(0))]).choose() is None
+        assert make_chooser(algorithm, []).choose() is None
+    with pytest.raises(ValueError):
+        make_chooser("random", [])
+
+
+def test_weighted_random_follows_the_weights() -> None:
+    """n = 20000 draws of P(b) = 3/4: sd = sqrt(n p (1-p)) = 61.2; a 5 sd tolerance fails by chance with
+    probability < 6e-7 (two-sided normal tail), with a fixed seed it is deterministic anyway."""
+    n, p = 20000, Fraction(3, 4)
+    chooser = WeightedRandom([("a", Fraction(1)), ("b", Fraction(3)), ("z", Fraction(0))], random.Random(7))
+    counts = Counter(chooser.choose() for _ in range(n))
+    sd = math.sqrt(n * p * (1 - p))
+    assert abs(counts["b"] - n * p) < 5 * sd
+    assert counts["z"] == 0
