@@ -17,4 +17,5 @@ log "building $IMAGE"
 (cd "$src" && go_build "$work/root/usr/local/bin" ./cmd/kind-testserver)
 tar -C "$work/root" --numeric-owner -c . | docker import \
   --change 'ENV PATH=/usr/local/bin' --change 'ENTRYPOINT ["/usr/local/bin/kind-testserver"]' - "$IMAGE" >/dev/null
+docker image ls "${IMAGE%%:*}" --format '{{.Repository}}:{{.Tag}}' | grep -vx "$IMAGE" | xargs -r docker rmi >/dev/null 2>&1 || true
 echo "$IMAGE"
