@@ -62,21 +62,32 @@ image() {
 PATH_ENV='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 log "component images"
+# Image names are the ones kubeadm itself asks for (its default image repository), so nothing here hard-codes them;
+# the pinned etcd, CoreDNS and pause versions must be the ones this kubeadm expects.
+kubeadm_images="$("$k8s_bin/kubeadm" config images list --kubernetes-version "$K8S_VERSION")"
+kubeadm_image() {  # kubeadm_image COMPONENT [EXPECTED_TAG]: the full name kubeadm uses for COMPONENT
+  local name
+  name="$(grep -E "/$1:[^/]+$" <<<"$kubeadm_images" | head -n 1)" || die "kubeadm $K8S_VERSION lists no $1 image"
+  [[ -z "${2:-}" || "${name##*:}" == "$2" ]] || die "kubeadm $K8S_VERSION wants $name, but lib.sh pins $1 $2"
+  echo "$name"
+}
 for b in kube-apiserver kube-controller-manager kube-scheduler; do
   mkdir -p "$work/$b/usr/local/bin"
   cp "$k8s_bin/$b" "$work/$b/usr/local/bin/"
-  image "registry.k8s.io/$b:${K8S_VERSION}" "$work/$b" --change "$PATH_ENV"
+  image "$(kubeadm_image "$b" "$K8S_VERSION")" "$work/$b" --change "$PATH_ENV"
 done
 mkdir -p "$work/etcd/usr/local/bin" "$work/etcd/var/lib/etcd"
 cp "$comp/etcd" "$work/etcd/usr/local/bin/"
-image "registry.k8s.io/etcd:${ETCD_VERSION#v}-0" "$work/etcd" --change "$PATH_ENV"
+image "$(kubeadm_image etcd "${ETCD_VERSION#v}-0")" "$work/etcd" --change "$PATH_ENV"
 mkdir -p "$work/coredns"
 cp "$comp/coredns" "$work/coredns/coredns"
-image "registry.k8s.io/coredns/coredns:${COREDNS_VERSION}" "$work/coredns" --change 'ENTRYPOINT ["/coredns"]'
+image "$(kubeadm_image coredns "$COREDNS_VERSION")" "$work/coredns" --change 'ENTRYPOINT ["/coredns"]'
 mkdir -p "$work/pause"
 cp "$comp/pause" "$work/pause/pause"
-image "registry.k8s.io/pause:${PAUSE_TAG}" "$work/pause" --change 'ENTRYPOINT ["/pause"]'
-netd_image="docker.io/smi-conformance/kind-netd:$(sha256sum "$comp/kind-netd" | cut -c1-12)"
+pause_image="$(kubeadm_image pause "$PAUSE_TAG")"
+image "$pause_image" "$work/pause" --change 'ENTRYPOINT ["/pause"]'
+# our own pod-network daemon: a local name, never pulled (imagePullPolicy: Never)
+netd_image="localhost/smi-conformance/kind-netd:$(sha256sum "$comp/kind-netd" | cut -c1-12)"
 mkdir -p "$work/netd/usr/local/bin"
 cp "$comp/kind-netd" "$work/netd/usr/local/bin/"
 image "$netd_image" "$work/netd" --change "$PATH_ENV" --change 'ENTRYPOINT ["/usr/local/bin/kind-netd"]'
@@ -88,7 +99,7 @@ install -m 0755 "$KIND_CI_DIR/images/iptables-wrapper" "$work/proxy/usr/sbin/ipt
 for cmd in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
   ln -sf iptables-wrapper "$work/proxy/usr/sbin/$cmd"
 done
-image "registry.k8s.io/kube-proxy:${K8S_VERSION}" "$work/proxy" --change "$PATH_ENV"
+image "$(kubeadm_image kube-proxy "$K8S_VERSION")" "$work/proxy" --change "$PATH_ENV"
 rm -rf "$work/proxy"
 
 log "node root filesystem"
@@ -97,6 +108,7 @@ mkdir -p "$root"
 tar -C "$root" -xf "$node_rootfs"
 cp -a "$KIND_CI_DIR/node/." "$root/"
 sed -i "s#@KIND_NETD_IMAGE@#${netd_image}#" "$root/kind/manifests/default-cni.yaml"
+sed -i "s#@PAUSE_IMAGE@#${pause_image}#" "$root/etc/containerd/config.toml"
 install -m 0755 "$k8s_bin/kubelet" "$k8s_bin/kubeadm" "$k8s_bin/kubectl" "$root/usr/bin/"
 install -m 0755 "$comp/crictl" "$root/usr/local/bin/"
 echo -n "$K8S_VERSION" >"$root/kind/version"
@@ -140,7 +152,7 @@ docker exec "$build_ctr" bash -c '
   rm -rf /preload /var/log/containerd-preload.log /run/containerd
 ' >"$work/preloaded.txt"
 sed 's/^/  preloaded: /' "$work/preloaded.txt" >&2
-for want in "registry.k8s.io/kube-apiserver:${K8S_VERSION}" "registry.k8s.io/pause:${PAUSE_TAG}" "$netd_image"; do
+for want in "$(kubeadm_image kube-apiserver)" "$pause_image" "$netd_image"; do
   grep -qx "$want" "$work/preloaded.txt" || die "$want missing from the node's containerd"
 done
 docker commit \
