@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from model_strategies import MUTATIONS, Generated, documents, node_at
+from spec_examples import DOC_BUGS, example_objects
 
 from smi_conformance import models
 from smi_conformance.schema import drift, generate, json_schema
@@ -258,14 +259,8 @@ def test_json_schema_and_model_agree(info: models.KindInfo, data: st.DataObject)
 
 
 def test_json_schemas_agree_on_the_spec_examples(smi_spec_dir: Path) -> None:
-    from test_model_examples import DOC_BUGS, GROUPS, _documents, _validation_rows
-
-    examples = smi_spec_dir / "examples"
-    for row in _validation_rows(examples):
-        number_text, kind = row["doc_in_file"].split()
-        number = int(number_text.lstrip("#"))
-        doc = dict(_documents(examples / row["file"])[number - 1])
-        doc["apiVersion"] = f"{GROUPS[kind]}/{row['version_assumed']}"
-        assert _json_valid(doc) is ((row["file"], number) not in DOC_BUGS), f"{row['file']} #{number}"
-        if (row["file"], number) not in DOC_BUGS and not row["version_assumed"].startswith("v1alpha5"):
-            assert _crd_validator(doc["apiVersion"], kind).is_valid(doc), f"{row['file']} #{number}"
+    for example in example_objects(smi_spec_dir / "examples"):
+        doc, valid = example.doc, example.key not in DOC_BUGS
+        assert _json_valid(doc) is valid, example.where
+        if valid and not example.version.startswith("v1alpha5"):
+            assert _crd_validator(doc["apiVersion"], example.kind).is_valid(doc), example.where
