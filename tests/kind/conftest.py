@@ -32,6 +32,7 @@ k8s = pytest.importorskip(
     "kubernetes", reason="the kind tests need the kubernetes client (pip install -e '.[dev]')"
 )
 
+from .smi_crds import ForeignCRD, installed  # noqa: E402  (as below)
 from .workloads import wait_for  # noqa: E402  (needs the kubernetes client, checked just above)
 
 
@@ -65,6 +66,23 @@ def api_client(kind_cluster: KindCluster) -> Iterator[k8s.client.ApiClient]:
     wait_for("the kube-system DaemonSets and Deployments to be ready", settled, timeout=180)
     yield api
     api.close()
+
+
+@pytest.fixture(scope="session")
+def smi_crds(
+    api_client: k8s.client.ApiClient, kind_cluster: KindCluster
+) -> Iterator[dict[str, dict[str, object]]]:
+    """Our SMI CRDs (schemas/crds/, experimental/ included), installed and Established: as the API server
+    holds them, by name. Shared by the processes of a test run and removed when the last one ends
+    (tests/kind/smi_crds.py)."""
+    foreign = None
+    try:
+        with installed(api_client, kind_cluster.kubeconfig) as crds:
+            yield crds
+    except ForeignCRD as exc:  # raised before the yield: nothing was installed
+        foreign = str(exc)
+    if foreign:
+        pytest.fail(foreign, pytrace=False)
 
 
 @pytest.fixture(scope="session")
