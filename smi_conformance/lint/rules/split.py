@@ -9,7 +9,6 @@ from typing import Any
 from smi_conformance.lint.resources import LintContext, Resource, dict_at, dicts, list_at, str_at
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.manifests import NodePath
-from smi_conformance.models.quantity import QuantityError, parse_quantity
 
 _KINDS = frozenset({"TrafficSplit"})
 
@@ -23,6 +22,9 @@ def weight_value(obj: Resource, weight: Any) -> Fraction | None:
     if isinstance(weight, float):
         return Fraction(weight) if weight == weight and abs(weight) != float("inf") else None
     if isinstance(weight, str) and not obj.version_at_least("v1alpha2"):
+        # imported here: the models package (pydantic) is loaded only when a run needs it, not at CLI start-up
+        from smi_conformance.models.quantity import QuantityError, parse_quantity
+
         try:
             return parse_quantity(weight.strip())
         except QuantityError:
