@@ -20,6 +20,7 @@ test: setup
 ## run: the main job
 run: setup
 	$(BIN)/smi lint examples/
+	$(BIN)/reference-mesh demo examples/mesh/bookstore-topology.yaml
 
 ## schemas: regenerate schemas/ (JSON Schemas, CRDs) from the models; a test fails when they drift
 schemas: setup

@@ -18,8 +18,32 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def smi_spec_dir() -> Path:
-    """../shared/smi-spec, or skip: the official CRDs and spec examples are reference data, not part of the repo."""
+    """../shared/smi-spec, or skip: the official CRDs and spec examples are reference data, not ours."""
     path = shared_dir() / "smi-spec"
     if not (path / "examples").is_dir():
         pytest.skip(f"SMI reference data not found at {path} (set SMI_SHARED_DIR)")
     return path
+
+
+def kind_enabled(config: pytest.Config) -> bool:
+    """Cluster tests run only when asked for: --kind or SMI_KIND=1 (they need Docker and a node image)."""
+    return bool(config.getoption("--kind")) or os.environ.get("SMI_KIND") == "1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kind",
+        action="store_true",
+        help="run the tests marked 'kind' on a kind cluster (same as SMI_KIND=1; see ci/kind/, README)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if kind_enabled(config):
+        return
+    skip = pytest.mark.skip(
+        reason="needs a kind cluster: pass --kind or set SMI_KIND=1 (README: Kubernetes (kind) in CI)"
+    )
+    for item in items:
+        if item.get_closest_marker("kind") is not None:
+            item.add_marker(skip)

@@ -167,8 +167,9 @@ async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.Stre
     messages = MessageReader(reader, response=False)
     try:
         while isinstance(head := await messages.next_head(), RequestHead):
-            while await messages.next_body() is not None:
-                pass
+            if head.framing != "none":  # a body-less request's end was consumed with its head
+                while await messages.next_body() is not None:
+                    pass
             path, _, qs = head.target.partition("?")
             query = parse_qs(qs)
             if head.method != "GET":

@@ -92,7 +92,7 @@ def compile_matches(matches: Iterable[HttpMatch]) -> tuple[CompiledMatch, ...]:
 
 
 class _Rule:
-    __slots__ = ("http", "name", "sources", "tcp", "udp")
+    __slots__ = ("http", "name", "ports", "sources", "tcp", "udp")
 
     def __init__(self, rule: AuthorizationRule):
         self.name = rule.name
@@ -100,6 +100,7 @@ class _Rule:
         self.http = compile_matches(rule.http)
         self.tcp = rule.tcp
         self.udp = rule.udp
+        self.ports = rule.ports
 
 
 class Authorizer:
@@ -118,14 +119,14 @@ class Authorizer:
             return Decision(True, f"permissive mode (would deny: {denial})", None, would_deny=True)
         return Decision(False, denial)
 
-    def _candidates(self, source: str | None) -> list[_Rule]:
-        return [r for r in self._rules if source is not None and source in r.sources]
+    def _candidates(self, source: str | None, port: int) -> list[_Rule]:
+        return [r for r in self._rules if source is not None and source in r.sources and r.ports.covers(port)]
 
     def http(
         self, source: str | None, port: int, method: str, path: str, headers: Sequence[tuple[str, str]]
     ) -> Decision:
         """An HTTP request on destination ``port``; ``path`` without query (see :func:`request_path`)."""
-        rules = self._candidates(source)
+        rules = self._candidates(source, port)
         if not rules:
             return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")
         for rule in rules:
@@ -142,7 +143,7 @@ class Authorizer:
         return self._l4(source, port, "udp")
 
     def _l4(self, source: str | None, port: int, kind: str) -> Decision:
-        rules = self._candidates(source)
+        rules = self._candidates(source, port)
         if not rules:
             return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")
         for rule in rules:

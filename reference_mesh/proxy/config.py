@@ -163,6 +163,9 @@ class AuthorizationRule(_Model):
     http: tuple[HttpMatch, ...] = ()
     tcp: PortSet | None = None
     udp: PortSet | None = None
+    #: Destination ports the whole rule is limited to (access v1alpha1/v1alpha2 ``destination.port``);
+    #: empty = all.
+    ports: PortSet = PortSet()
 
     _sources = field_validator("sources")(classmethod(lambda cls, v: tuple(_check_spiffe(s) for s in v)))
 

@@ -9,7 +9,7 @@ Layers (imports only go down): ``cli`` -> ``reporters`` -> ``engine`` -> ``confi
 """
 
 from smi_conformance.lint.config import LintConfig
-from smi_conformance.lint.engine import EmptyInputError, Finding, InputError, LintResult, lint
+from smi_conformance.lint.engine import EmptyInputError, Finding, InputError, LintResult, lint, lint_documents
 from smi_conformance.lint.rule import Hit, Rule, Severity
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "Rule",
     "Severity",
     "lint",
+    "lint_documents",
 ]

@@ -22,7 +22,7 @@ from smi_conformance.manifests import Document, LoadIssue, Location, NodePath, l
 if TYPE_CHECKING:
     from smi_conformance.models import KindInfo, Problem
 
-__all__ = ["EmptyInputError", "Finding", "InputError", "LintResult", "lint"]
+__all__ = ["EmptyInputError", "Finding", "InputError", "LintResult", "lint", "lint_documents"]
 
 _ISSUE_RULES: dict[str, type[Rule]] = {
     "syntax": inputs.SyntaxError_,
@@ -102,6 +102,15 @@ def lint(
     if not loaded.documents and not loaded.issues:
         raise EmptyInputError(f"no manifests found in {', '.join(paths)} (looked for .yaml, .yml and .json)")
     return _Run(config).run(loaded.documents, loaded.issues, len(loaded.sources))
+
+
+def lint_documents(
+    documents: Sequence[Document], issues: Sequence[LoadIssue] = (), config: LintConfig | None = None
+) -> LintResult:
+    """Lint documents already loaded (``smi_conformance.manifests.load_text``): what a server that receives
+    manifests (the reference mesh's control plane) runs on them."""
+    files = len({d.source.name for d in documents})
+    return _Run(config or LintConfig()).run(list(documents), list(issues), files)
 
 
 class _Run:

@@ -24,9 +24,13 @@ Structural schemas
 ------------------
 The JSON Schemas become structural OpenAPI v3 schemas: ``$ref`` inlined, ``null`` branches dropped (the API
 server prunes nulls, which reads as "absent" exactly as the models do), Quantities as
-``x-kubernetes-int-or-string``, ``additionalProperties: false`` and ``propertyNames`` removed (not allowed;
-unknown fields are pruned, or rejected with ``kubectl --validate=strict``), ``const`` as one-value ``enum``,
-``metadata`` as a plain object. Header filters are described in their map form only: a structural schema
+``x-kubernetes-int-or-string``, ``additionalProperties: false`` removed (not allowed beside ``properties``;
+unknown fields are pruned, or rejected with ``kubectl --validate=strict``), ``propertyNames`` removed (no
+such keyword: map keys such as header names go unchecked; a CEL rule for them exceeds the API server's cost
+budget unless the spec bounded the maps), ``const`` as one-value ``enum``, ``metadata`` as a plain object
+(the API server checks names, labels and annotations itself). docs/crd-differences.md lists what the API
+server checks differently from the models, as a real API server shows (``tests/kind/test_smi_crds.py``).
+Header filters are described in their map form only: a structural schema
 cannot say "map or list", and the map is the form the docs and the smi-controller-sdk use (documents in list
 form are still accepted by the models and the JSON Schemas, and the linter reports which CRD set would reject
 them).
@@ -222,9 +226,7 @@ def _structural(node: Any) -> Any:
             node.update({k: v for k, v in string.items() if k != "type"})
             node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
             node["x-kubernetes-int-or-string"] = True
-        elif all("required" in a and len(a) == 1 for a in arms):
-            del node["anyOf"]  # "one of these fields": not structural; the models check it
-        else:
+        else:  # e.g. "one of these fields", [{required: [a]}, {required: [b]}]: the API server takes it
             node["anyOf"] = arms
     out: dict[str, Any] = {}
     for key, value in node.items():
@@ -236,7 +238,8 @@ def _structural(node: Any) -> Any:
             out["enum"] = [value]
             out.setdefault("type", "string")
         elif key == "properties":
-            out[key] = {name: _structural(schema) for name, schema in value.items()}
+            if value:  # the API server drops an empty `properties` (a CRD would never match its manifest)
+                out[key] = {name: _structural(schema) for name, schema in value.items()}
         elif key == "anyOf" and node.get("x-kubernetes-int-or-string"):
             out[key] = value
         else:

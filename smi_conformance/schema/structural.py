@@ -1,26 +1,42 @@
 """A checker for what the Kubernetes API server requires of a CRD: structural schemas and sane version flags.
 
-Written from the apiextensions.k8s.io/v1 rules ("Specifying a structural schema" in the Kubernetes docs and
-the validation of CustomResourceDefinitions), so CRD mistakes are caught by ``make test`` without a cluster:
+Two questions, two functions, so CRD mistakes are caught by ``make test`` without a cluster:
 
-* every node states a non-empty ``type`` (root, properties, additionalProperties, items), except nodes with
+:func:`check_crd`: would the API server refuse it? Each rule below is one the apiextensions.k8s.io/v1
+validation applies (with ``fieldValidation=Strict``, which kubectl sends); ``tests/kind/test_smi_crds.py``
+sends the examples of ``tests/models/crd_checker_cases.py`` to a real API server, which must refuse them:
+
+* every node states a non-empty ``type`` (root ``object``, properties, items), except nodes with
   ``x-kubernetes-int-or-string`` or ``x-kubernetes-preserve-unknown-fields``;
 * inside ``allOf``/``anyOf``/``oneOf``/``not``: no ``type``, ``description``, ``default``,
   ``additionalProperties`` or ``nullable`` (except the int-or-string ``anyOf: [{type: integer}, {type:
-  string}]``), and any field named there is also specified outside;
-* ``metadata`` restricts at most ``name`` and ``generateName``;
-* only OpenAPI v3.0 keywords the API server knows: no ``$ref``, ``const``, ``propertyNames``, ``if``..., no
-  ``additionalProperties: false`` next to ``properties``, no ``uniqueItems: true``;
-* exactly one storage version, at least one served; ``deprecationWarning`` only on deprecated versions;
-  metadata.name is ``<plural>.<group>``.
+  string}]``); a field named in a junctor at the root is also specified outside it;
+* ``metadata`` has ``type: object`` and nothing else but ``properties`` restricting ``name`` and
+  ``generateName`` (no ``default`` on them);
+* only OpenAPI v3.0 keywords the API server knows (an unknown one such as ``const`` is a strict decoding
+  error; without Strict it would be dropped silently): no ``$ref``, no ``uniqueItems: true``, ``items`` a
+  single schema, ``additionalProperties`` neither at the root nor beside non-empty ``properties``;
+* every ``pattern`` compiles as RE2 (Go's regexp: no lookaround, no backreferences);
+* exactly one storage version; ``deprecationWarning`` only on deprecated versions; version names, plural and
+  singular are DNS-1035 labels; metadata.name is ``<plural>.<group>``; printer columns are well-formed.
 
-A real API server check is still worth running (the kind/apiserver work); this one is the fast guard.
+:func:`check_crd_pitfalls`: what the API server takes but cannot work as written (it accepts these, as the
+same cases on a real API server show):
+
+* no served version (nothing can be read or written);
+* ``required`` naming a field the schema does not define (pruning removes it, so every object is refused);
+* a field named in a junctor below the root but not specified outside it (the structural-schema rule the
+  Kubernetes docs state; the API server enforces it for junctors at the root only, and the validation meant
+  by such a junctor never applies to what pruning keeps);
+* ``x-kubernetes-int-or-string`` with a ``type``: the type is ignored (integers and strings both pass).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+import re2  # type: ignore[import-untyped]  # google-re2: the API server compiles patterns with Go's RE2
 
 _TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 _KEYWORDS = {
@@ -40,9 +56,25 @@ _INT_OR_STRING = [{"type": "integer"}, {"type": "string"}]
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
+class _Findings:
+    def __init__(self) -> None:
+        self.refused: list[str] = []
+        self.pitfalls: list[str] = []
+
+
 def check_crd(crd: dict[str, Any]) -> list[str]:
     """Every reason the API server would refuse ``crd`` (as far as these rules go); [] if it takes it."""
-    errors: list[str] = []
+    return _check(crd).refused
+
+
+def check_crd_pitfalls(crd: dict[str, Any]) -> list[str]:
+    """What in ``crd`` the API server takes but that cannot work as written; [] if nothing."""
+    return _check(crd).pitfalls
+
+
+def _check(crd: dict[str, Any]) -> _Findings:
+    findings = _Findings()
+    errors = findings.refused
     spec = crd.get("spec", {})
     names = spec.get("names", {})
     if crd.get("apiVersion") != "apiextensions.k8s.io/v1" or crd.get("kind") != "CustomResourceDefinition":
@@ -59,7 +91,7 @@ def check_crd(crd: dict[str, Any]) -> list[str]:
     if sum(1 for v in versions if v.get("storage")) != 1:
         errors.append("exactly one version must be the storage version")
     if not any(v.get("served") for v in versions):
-        errors.append("at least one version must be served")
+        findings.pitfalls.append("no version is served: the API server takes the CRD, but nothing can use it")
     if len({v.get("name") for v in versions}) != len(versions):
         errors.append("version names must be unique")
     for version in versions:
@@ -79,33 +111,38 @@ def check_crd(crd: dict[str, Any]) -> list[str]:
         if schema is None:
             errors.append(f"{where}.schema.openAPIV3Schema is required")
             continue
-        errors.extend(f"{where}: {e}" for e in check_structural(schema))
+        version_findings = _Findings()
+        _check_schema(schema, version_findings)
+        errors.extend(f"{where}: {e}" for e in version_findings.refused)
+        findings.pitfalls.extend(f"{where}: {e}" for e in version_findings.pitfalls)
     if spec.get("conversion", {}).get("strategy", "None") not in ("None", "Webhook"):
         errors.append("spec.conversion.strategy must be None or Webhook")
-    return errors
+    return findings
 
 
-def check_structural(schema: dict[str, Any]) -> list[str]:
-    """Structural-schema violations of one openAPIV3Schema, each with its path."""
-    errors: list[str] = []
+def _check_schema(schema: dict[str, Any], findings: _Findings) -> None:
+    errors = findings.refused
+    root = "openAPIV3Schema"
     if schema.get("type") != "object":
-        errors.append("openAPIV3Schema: the root must have type: object")
-    _check_node(schema, "openAPIV3Schema", errors, in_junctor=False)
+        errors.append(f"{root}: the root must have type: object")
+    if "additionalProperties" in schema:
+        errors.append(f"{root}: additionalProperties is not allowed at the root")
+    _check_node(schema, root, findings, in_junctor=False)
+    for junctor, index, arm in _arms(schema):
+        errors.extend(_incomplete(arm, schema, f"{root}.{junctor}[{index}]"))
     metadata = schema.get("properties", {}).get("metadata")
     if metadata is not None:
         extra = set(metadata) - {"type", "properties"}
         fields = set(metadata.get("properties", {})) - {"name", "generateName"}
         if metadata.get("type") != "object" or extra or fields:
-            errors.append(
-                "openAPIV3Schema.properties.metadata: only type: object and name/generateName allowed"
-            )
+            errors.append(f"{root}.properties.metadata: only type: object and name/generateName allowed")
         for name, field in metadata.get("properties", {}).items():
-            if set(field) - {"type", "pattern", "maxLength", "minLength", "description"}:
-                errors.append(f"openAPIV3Schema.properties.metadata.{name}: only string restrictions allowed")
-    return errors
+            if isinstance(field, dict) and "default" in field:
+                errors.append(f"{root}.properties.metadata.{name}: no default in metadata")
 
 
-def _check_node(node: Any, path: str, errors: list[str], *, in_junctor: bool) -> None:
+def _check_node(node: Any, path: str, findings: _Findings, *, in_junctor: bool) -> None:
+    errors = findings.refused
     if not isinstance(node, dict):
         errors.append(f"{path}: a schema must be an object")
         return
@@ -123,35 +160,71 @@ def _check_node(node: Any, path: str, errors: list[str], *, in_junctor: bool) ->
     if "type" in node and node["type"] not in _TYPES:
         errors.append(f"{path}: unknown type {node['type']!r}")
     if int_or_string and "type" in node:
-        errors.append(f"{path}: x-kubernetes-int-or-string nodes must not set a type")
-    if "properties" in node and "additionalProperties" in node:
+        findings.pitfalls.append(f"{path}: x-kubernetes-int-or-string ignores type {node['type']!r}")
+    additional = node.get("additionalProperties")
+    if node.get("properties") and additional is not None:
         errors.append(f"{path}: properties and additionalProperties are mutually exclusive")
-    if node.get("additionalProperties") is False:
-        errors.append(f"{path}: additionalProperties: false is not allowed")
     if node.get("uniqueItems") is True:
         errors.append(f"{path}: uniqueItems: true is not allowed")
-    if "required" in node and not set(node["required"]) <= set(node.get("properties", {})) and not in_junctor:
-        errors.append(f"{path}: required names fields that are not in properties")
+    if isinstance(node.get("pattern"), str):
+        try:
+            re2.compile(node["pattern"])
+        except re2.error as exc:
+            errors.append(f"{path}: pattern {node['pattern']!r} is not RE2 syntax ({exc})")
+    defined = set(node.get("properties", {}))
+    if not in_junctor and not preserve and not isinstance(additional, dict) and "required" in node:
+        missing = [r for r in node["required"] if r not in defined]
+        if missing:
+            findings.pitfalls.append(
+                f"{path}: required names fields that are not in properties ({', '.join(missing)}): "
+                "pruning removes them, so no object can be valid"
+            )
     for name, child in node.get("properties", {}).items():
-        _check_node(child, f"{path}.properties.{name}", errors, in_junctor=in_junctor)
-    if isinstance(node.get("additionalProperties"), dict):
-        _check_node(
-            node["additionalProperties"], f"{path}.additionalProperties", errors, in_junctor=in_junctor
-        )
+        _check_node(child, f"{path}.properties.{name}", findings, in_junctor=in_junctor)
+    if isinstance(additional, dict):
+        _check_node(additional, f"{path}.additionalProperties", findings, in_junctor=in_junctor)
     if "items" in node:
         if isinstance(node["items"], list):
             errors.append(f"{path}.items: must be a single schema")
         else:
-            _check_node(node["items"], f"{path}.items", errors, in_junctor=in_junctor)
+            _check_node(node["items"], f"{path}.items", findings, in_junctor=in_junctor)
+    for junctor, index, arm in _arms(node):
+        if junctor == "anyOf" and int_or_string and node["anyOf"] == _INT_OR_STRING:
+            continue
+        arm_path = f"{path}.{junctor}[{index}]"
+        _check_node(arm, arm_path, findings, in_junctor=True)
+        if not in_junctor and path != "openAPIV3Schema":
+            findings.pitfalls.extend(
+                f"{e} (the API server checks this only at the root; below it, the rule never applies)"
+                for e in _incomplete(arm, node, arm_path)
+            )
+
+
+def _arms(node: dict[str, Any]) -> list[tuple[str, int, Any]]:
+    out: list[tuple[str, int, Any]] = []
     for junctor in _JUNCTORS:
-        if junctor not in node:
-            continue
-        arms = [node[junctor]] if junctor == "not" else node[junctor]
-        if junctor == "anyOf" and int_or_string and arms == _INT_OR_STRING:
-            continue
-        for index, arm in enumerate(arms):
-            arm_path = f"{path}.{junctor}[{index}]"
-            _check_node(arm, arm_path, errors, in_junctor=True)
-            for name in arm.get("properties", {}) if isinstance(arm, dict) else ():
-                if name not in node.get("properties", {}):
-                    errors.append(f"{arm_path}: field {name!r} must also be specified outside {junctor}")
+        if junctor in node:
+            arms = [node[junctor]] if junctor == "not" else node[junctor]
+            out.extend((junctor, index, arm) for index, arm in enumerate(arms))
+    return out
+
+
+def _incomplete(arm: Any, structure: Any, path: str) -> list[str]:
+    """Fields and items a junctor arm names that the structural part (``structure``) does not specify."""
+    if not isinstance(arm, dict):
+        return []
+    structure = structure if isinstance(structure, dict) else {}
+    out = []
+    for name, sub in arm.get("properties", {}).items():
+        if name not in structure.get("properties", {}):
+            out.append(f"{path}: field {name!r} must also be specified outside the junctor")
+        else:
+            out.extend(_incomplete(sub, structure["properties"][name], f"{path}.properties.{name}"))
+    if "items" in arm:
+        if "items" not in structure:
+            out.append(f"{path}: items must also be specified outside the junctor")
+        else:
+            out.extend(_incomplete(arm["items"], structure["items"], f"{path}.items"))
+    for junctor, index, nested in _arms(arm):
+        out.extend(_incomplete(nested, structure, f"{path}.{junctor}[{index}]"))
+    return out

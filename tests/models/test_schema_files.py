@@ -10,14 +10,16 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from crd_checker_cases import ACCEPTED, PITFALLS, REFUSED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from model_strategies import MUTATIONS, Generated, documents, node_at
+from spec_examples import DOC_BUGS, example_objects
 
 from smi_conformance import models
 from smi_conformance.schema import drift, generate, json_schema
 from smi_conformance.schema.crd import crds, structural_schema
-from smi_conformance.schema.structural import check_crd
+from smi_conformance.schema.structural import check_crd, check_crd_pitfalls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KINDS = models.kinds()
@@ -65,6 +67,7 @@ def test_every_kind_and_version_has_a_json_schema_and_every_crd_kind_a_crd() -> 
 def test_generated_crds_are_structural_and_consistent(path: str) -> None:
     crd = crds()[path]
     assert check_crd(crd) == []
+    assert check_crd_pitfalls(crd) == []
     versions = crd["spec"]["versions"]
     storage = [v for v in versions if v["storage"]]
     assert len(storage) == 1 and storage[0]["served"]
@@ -103,105 +106,35 @@ def test_released_storage_versions_and_what_is_served() -> None:
     }
 
 
-def _crd(**changes: Any) -> dict[str, Any]:
-    crd = copy.deepcopy(crds()["specs.smi-spec.io_udproutes.yaml"])
-    version = crd["spec"]["versions"][0]
-    for key, value in changes.items():
-        if key == "schema":
-            version["schema"]["openAPIV3Schema"] = value
-        else:
-            version[key] = value
-    return crd
+def _case_ids(case: tuple[Any, ...]) -> str:
+    return str(case[0])
 
 
-_OK_ROOT = {
-    "type": "object",
-    "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}},
-}
-
-
-@pytest.mark.parametrize(
-    ("crd", "error"),
-    [
-        (_crd(schema={"properties": {"spec": {"type": "object"}}}), "root must have type: object"),
-        (
-            _crd(schema={"type": "object", "properties": {"spec": {"properties": {}}}}),
-            "every node needs a type",
-        ),
-        (
-            _crd(schema={"type": "object", "properties": {"spec": {"$ref": "#/x"}}}),
-            "unsupported keyword '$ref'",
-        ),
-        (_crd(schema={"type": "object", "properties": {"a": {"type": "string", "const": "x"}}}), "'const'"),
-        (_crd(schema={**_OK_ROOT, "additionalProperties": False}), "additionalProperties: false"),
-        (
-            _crd(
-                schema={
-                    "type": "object",
-                    "properties": {"a": {"type": "array", "items": {"type": "string"}, "uniqueItems": True}},
-                }
-            ),
-            "uniqueItems",
-        ),
-        (
-            _crd(
-                schema={
-                    "type": "object",
-                    "properties": {
-                        "a": {"type": "object", "properties": {}, "additionalProperties": {"type": "string"}}
-                    },
-                }
-            ),
-            "mutually exclusive",
-        ),
-        (
-            _crd(
-                schema={
-                    "type": "object",
-                    "properties": {"a": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-                }
-            ),
-            "'type' is not allowed inside",
-        ),
-        (
-            _crd(
-                schema={
-                    "type": "object",
-                    "properties": {"a": {"type": "object", "anyOf": [{"properties": {"b": {}}}]}},
-                }
-            ),
-            "must also be specified outside",
-        ),
-        (
-            _crd(
-                schema={
-                    "type": "object",
-                    "properties": {
-                        "metadata": {"type": "object", "properties": {"labels": {"type": "object"}}}
-                    },
-                }
-            ),
-            "metadata",
-        ),
-        (_crd(schema={"type": "object", "required": ["spec"], "properties": {}}), "required names fields"),
-        (
-            _crd(
-                schema={
-                    "type": "object",
-                    "properties": {"q": {"x-kubernetes-int-or-string": True, "type": "string"}},
-                }
-            ),
-            "must not set a type",
-        ),
-        (_crd(storage=False), "exactly one version must be the storage version"),
-        (_crd(served=False), "at least one version must be served"),
-        (_crd(deprecationWarning="old"), "deprecationWarning may only be set"),
-        (_crd(name="V1"), "DNS-1035"),
-    ],
-)
-def test_the_structural_checker_catches_what_the_api_server_refuses(crd: dict[str, Any], error: str) -> None:
+# The same cases go to a real API server in tests/kind/test_smi_crds.py.
+@pytest.mark.parametrize("case", REFUSED, ids=_case_ids)
+def test_the_structural_checker_catches_what_the_api_server_refuses(
+    case: tuple[str, dict[str, Any], str],
+) -> None:
+    _, crd, error = case
     errors = check_crd(crd)
     assert any(error in e for e in errors), errors
+
+
+@pytest.mark.parametrize("case", PITFALLS, ids=_case_ids)
+def test_the_checker_flags_what_the_api_server_takes_but_cannot_work(
+    case: tuple[str, dict[str, Any], str],
+) -> None:
+    _, crd, error = case
+    assert check_crd(crd) == []
+    pitfalls = check_crd_pitfalls(crd)
+    assert any(error in p for p in pitfalls), pitfalls
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=_case_ids)
+def test_the_checker_passes_what_the_api_server_takes(case: tuple[str, dict[str, Any]]) -> None:
+    _, crd = case
+    assert check_crd(crd) == []
+    assert check_crd_pitfalls(crd) == []
 
 
 def test_the_structural_checker_accepts_the_official_crds(smi_spec_dir: Path) -> None:
@@ -258,14 +191,8 @@ def test_json_schema_and_model_agree(info: models.KindInfo, data: st.DataObject)
 
 
 def test_json_schemas_agree_on_the_spec_examples(smi_spec_dir: Path) -> None:
-    from test_model_examples import DOC_BUGS, GROUPS, _documents, _validation_rows
-
-    examples = smi_spec_dir / "examples"
-    for row in _validation_rows(examples):
-        number_text, kind = row["doc_in_file"].split()
-        number = int(number_text.lstrip("#"))
-        doc = dict(_documents(examples / row["file"])[number - 1])
-        doc["apiVersion"] = f"{GROUPS[kind]}/{row['version_assumed']}"
-        assert _json_valid(doc) is ((row["file"], number) not in DOC_BUGS), f"{row['file']} #{number}"
-        if (row["file"], number) not in DOC_BUGS and not row["version_assumed"].startswith("v1alpha5"):
-            assert _crd_validator(doc["apiVersion"], kind).is_valid(doc), f"{row['file']} #{number}"
+    for example in example_objects(smi_spec_dir / "examples"):
+        doc, valid = example.doc, example.key not in DOC_BUGS
+        assert _json_valid(doc) is valid, example.where
+        if valid and not example.version.startswith("v1alpha5"):
+            assert _crd_validator(doc["apiVersion"], example.kind).is_valid(doc), example.where

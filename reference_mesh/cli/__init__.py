@@ -1,0 +1,30 @@
+"""``reference-mesh``: run the embedded reference mesh and operate it.
+
+Exit codes (every command): 0 success; 1 the command ran and found a problem (manifest rejected, mesh
+unhealthy, start-up failed); 2 usage error (bad option, unreadable or invalid file); 3 no running mesh could
+be reached.
+"""
+
+from __future__ import annotations
+
+import click
+
+from reference_mesh.cli import apply, check, demo, get, stats, tap, up
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """The SMI reference mesh: a real, readable SMI implementation on loopback."""
+
+
+main.add_command(up.up)
+main.add_command(apply.apply)
+main.add_command(apply.delete)
+main.add_command(check.check)
+main.add_command(get.get)
+main.add_command(stats.routes)
+main.add_command(stats.top)
+main.add_command(tap.tap)
+main.add_command(demo.demo)

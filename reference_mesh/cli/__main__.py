@@ -1,0 +1,3 @@
+from reference_mesh.cli import main
+
+main()

@@ -1,0 +1,347 @@
+"""SMI store state -> one :class:`ProxyConfig` per workload instance. Pure: no I/O, no clock, no randomness.
+
+``compile_mesh(state, settings)`` is the whole control-plane logic; everything else moves its output around.
+The semantics it implements are those of ``reference_mesh/proxy/config.py`` and ``shared/SPEC-NOTES.md``:
+
+* **Outbound**: every instance may address every Service of the mesh (as Linkerd, there is no egress policy).
+  A Service's endpoints are its *ready* Pods (label selector, same namespace) that expose the port's
+  ``targetPort``; each endpoint must present its Pod's ServiceAccount identity.
+* **TrafficSplit** (any version): compiled onto its root Service. Backends are Services in the split's
+  namespace; v1alpha1 Quantity weights stay exact. ``matches`` (v1alpha3+) become the union of the referenced
+  HTTPRouteGroups' matches; a reference to a group that does not exist contributes nothing (so a split whose
+  groups are all missing splits nothing). If two splits share a root (admission refuses it; a store filled by
+  other means might hold it), the one created first wins, deterministically.
+* **TrafficTarget** (any version): compiled into the inbound authorization of every Pod running as its
+  destination (a ServiceAccount, or with v1alpha4 an IdentityBinding: its ServiceAccount, its pod label
+  selector, or its SPIFFE ids). One :class:`AuthorizationRule` per TrafficTarget: sources become SPIFFE ids;
+  HTTPRouteGroup rules give their matches (only the named ones when the rule lists ``matches``);
+  TCPRoute/UDPRoute rules give the union of their ports (any rule covering every port makes it every port).
+  ``destination.port`` (v1alpha1/2) restricts the whole rule to that port. A reference to a route that does
+  not exist allows nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from reference_mesh.control.resources import ObjectKey, Pod, Service
+from reference_mesh.control.smi import (
+    SplitView,
+    SubjectRef,
+    TargetView,
+    http_matches,
+    l4_ports,
+    read_split,
+    read_target,
+)
+from reference_mesh.control.store import StoreState
+from reference_mesh.identity import SpiffeId, SpiffeIdError
+from reference_mesh.proxy.config import (
+    AuthorizationPolicy,
+    AuthorizationRule,
+    Endpoint,
+    HttpMatch,
+    InboundConfig,
+    InboundListener,
+    OutboundConfig,
+    OutboundPortBinding,
+    OutboundService,
+    PortSet,
+    ProxyConfig,
+    Resilience,
+    ServicePort,
+    SplitBackend,
+    TrafficSplitConfig,
+    WorkloadInfo,
+    service_key,
+)
+
+__all__ = ["MeshSettings", "compile_instance", "compile_mesh", "config_fingerprint"]
+
+#: The version placeholder of compiled configs; the distributor stamps the real version.
+UNVERSIONED = "0"
+
+
+@dataclass(frozen=True)
+class MeshSettings:
+    """Mesh-wide settings that are not SMI objects (the embedded runtime takes them from the topology
+    file)."""
+
+    trust_domain: str = "cluster.local"
+    cluster_domain: str = "cluster.local"
+    outbound_http_port: int = 15001
+    split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
+    #: Do not enforce TrafficTargets (would-be denials are reported): a migration switch, off by default.
+    permissive: bool = False
+    #: Services for which no Resilience is given get this one.
+    default_resilience: Resilience = field(default_factory=Resilience)
+
+
+def _spiffe(settings: MeshSettings, namespace: str, service_account: str) -> str:
+    return SpiffeId(settings.trust_domain, namespace, service_account).uri
+
+
+# ------------------------------------------------------------------------------------------------------ outbo
+def _endpoints(
+    service: Service, port: int, pods: Iterable[Pod], settings: MeshSettings
+) -> tuple[Endpoint, ...]:
+    out = []
+    for pod in pods:
+        if not pod.status.ready or not service.selects(pod):
+            continue
+        if not any(p.container_port == port for p in pod.spec.ports):
+            continue
+        out.append(
+            Endpoint(
+                address=pod.status.pod_ip,
+                port=port,
+                identity=_spiffe(settings, pod.metadata.namespace, pod.spec.service_account_name),
+                instance=pod.metadata.name,
+                labels=dict(pod.metadata.labels),
+            )
+        )
+    return tuple(out)
+
+
+def _split_config(split: SplitView, state: StoreState, settings: MeshSettings) -> TrafficSplitConfig:
+    matches: tuple[HttpMatch, ...] | None = None
+    if split.matches is not None:
+        found: list[HttpMatch] = []
+        for group_name in split.matches:
+            group = state.get("HTTPRouteGroup", split.namespace, group_name)
+            if group is not None:
+                found.extend(http_matches(group.obj))
+        matches = tuple(found)
+    return TrafficSplitConfig(
+        name=f"{split.namespace}/{split.name}",
+        backends=tuple(
+            SplitBackend(service=service_key(svc, split.namespace), weight=w) for svc, w in split.backends
+        ),
+        matches=matches,
+        algorithm=settings.split_algorithm,
+    )
+
+
+def _splits_by_root(state: StoreState) -> dict[str, SplitView]:
+    """root service key -> the split that applies (first created wins a conflict)."""
+    chosen: dict[str, tuple[int, SplitView]] = {}
+    for stored in state.of_kind("TrafficSplit"):
+        view = read_split(stored.obj)
+        root = service_key(view.root, view.namespace)
+        if root not in chosen or stored.created < chosen[root][0]:
+            chosen[root] = (stored.created, view)
+    return {root: view for root, (_, view) in chosen.items()}
+
+
+def _outbound_services(state: StoreState, settings: MeshSettings) -> dict[str, OutboundService]:
+    pods = list(state.models("Pod"))
+    splits = _splits_by_root(state)
+    services: dict[str, OutboundService] = {}
+    for svc in state.models("Service"):
+        key = service_key(svc.metadata.name, svc.metadata.namespace)
+        ports = tuple(
+            ServicePort(
+                port=p.port,
+                protocol=p.protocol,
+                name=p.name,
+                endpoints=_endpoints(svc, p.pod_port, pods, settings),
+            )
+            for p in svc.spec.ports
+        )
+        split = splits.get(key)
+        services[key] = OutboundService(
+            name=svc.metadata.name,
+            namespace=svc.metadata.namespace,
+            ports=ports,
+            split=_split_config(split, state, settings) if split is not None else None,
+            resilience=svc.spec.resilience or settings.default_resilience,
+        )
+    return services
+
+
+def _port_bindings(state: StoreState, protocol: str) -> tuple[OutboundPortBinding, ...]:
+    out = []
+    for svc in state.models("Service"):
+        for p in svc.spec.ports:
+            if p.protocol == protocol and p.local_port is not None:
+                out.append(
+                    OutboundPortBinding(
+                        listen_port=p.local_port,
+                        service=service_key(svc.metadata.name, svc.metadata.namespace),
+                        port=p.port,
+                    )
+                )
+    return tuple(sorted(out, key=lambda b: b.listen_port))
+
+
+# ------------------------------------------------------------------------------------------------------- inbo
+def _subject_covers(subject: SubjectRef, pod: Pod, state: StoreState, settings: MeshSettings) -> bool:
+    """Does ``subject`` (a TrafficTarget destination) name this pod?"""
+    if subject.kind == "ServiceAccount":
+        return subject.namespace == pod.metadata.namespace and subject.name == pod.spec.service_account_name
+    binding = state.get("IdentityBinding", subject.namespace, subject.name)
+    if binding is None:
+        return False
+    schemes = binding.obj.spec.schemes
+    pod_id = _spiffe(settings, pod.metadata.namespace, pod.spec.service_account_name)
+    if (
+        schemes.service_account is not None
+        and subject.namespace == pod.metadata.namespace
+        and (schemes.service_account == pod.spec.service_account_name)
+    ):
+        return True
+    if (
+        schemes.pod_label_selector is not None
+        and subject.namespace == pod.metadata.namespace
+        and all(pod.metadata.labels.get(k) == v for k, v in schemes.pod_label_selector.match_labels.items())
+    ):
+        return True
+    return any(_same_id(s, pod_id) for s in schemes.spiffe_identities or ())
+
+
+def _same_id(written: str, uri: str) -> bool:
+    """SPIFFE ids in an IdentityBinding may omit the scheme (the spec's example writes
+    ``cluster.local/ns/...``)."""
+    return written == uri or f"spiffe://{written}" == uri
+
+
+def _source_ids(subject: SubjectRef, state: StoreState, settings: MeshSettings) -> list[str]:
+    """The SPIFFE ids a TrafficTarget source stands for."""
+    if subject.kind == "ServiceAccount":
+        return [_spiffe(settings, subject.namespace, subject.name)]
+    binding = state.get("IdentityBinding", subject.namespace, subject.name)
+    if binding is None:
+        return []
+    schemes = binding.obj.spec.schemes
+    ids: list[str] = []
+    if schemes.service_account is not None:
+        ids.append(_spiffe(settings, subject.namespace, schemes.service_account))
+    if schemes.pod_label_selector is not None:
+        for pod in state.models("Pod", subject.namespace):
+            if all(
+                pod.metadata.labels.get(k) == v for k, v in schemes.pod_label_selector.match_labels.items()
+            ):
+                ids.append(_spiffe(settings, subject.namespace, pod.spec.service_account_name))
+    for written in schemes.spiffe_identities or ():
+        uri = written if written.startswith("spiffe://") else f"spiffe://{written}"
+        try:
+            ids.append(SpiffeId.parse(uri).uri)
+        except SpiffeIdError:
+            continue  # not a mesh workload id: it can never be a verified caller here
+    return ids
+
+
+def _union_ports(current: PortSet | None, ports: tuple[int, ...]) -> PortSet:
+    if current is not None and not current.ports:
+        return current  # already every port
+    if not ports:
+        return PortSet()
+    merged = set(current.ports if current is not None else ()) | set(ports)
+    return PortSet(ports=tuple(sorted(merged)))
+
+
+def _rule_for(target: TargetView, state: StoreState, settings: MeshSettings) -> AuthorizationRule:
+    sources: list[str] = []
+    for s in target.sources:
+        sources.extend(i for i in _source_ids(s, state, settings) if i not in sources)
+    http: list[HttpMatch] = []
+    tcp: PortSet | None = None
+    udp: PortSet | None = None
+    for ref in target.rules:
+        route = state.get(ref.kind, target.namespace, ref.name)
+        if route is None:
+            continue  # a missing route allows nothing
+        if ref.kind == "HTTPRouteGroup":
+            matches = http_matches(route.obj)
+            if ref.matches is not None:
+                wanted = set(ref.matches)
+                matches = [m for m in matches if m.name in wanted]
+            http.extend(m for m in matches if m not in http)
+        elif ref.kind == "TCPRoute":
+            tcp = _union_ports(tcp, l4_ports(route.obj))
+        elif ref.kind == "UDPRoute":
+            udp = _union_ports(udp, l4_ports(route.obj))
+    return AuthorizationRule(
+        name=f"{target.namespace}/{target.name}",
+        sources=tuple(sources),
+        http=tuple(http),
+        tcp=tcp,
+        udp=udp,
+        ports=PortSet(ports=(target.port,)) if target.port is not None else PortSet(),
+    )
+
+
+def _authorization(
+    pod: Pod, targets: list[TargetView], state: StoreState, settings: MeshSettings
+) -> AuthorizationPolicy:
+    rules = tuple(
+        _rule_for(t, state, settings) for t in targets if _subject_covers(t.destination, pod, state, settings)
+    )
+    return AuthorizationPolicy(rules=rules, permissive=settings.permissive)
+
+
+# -------------------------------------------------------------------------------------------------------- mes
+def compile_instance(
+    pod: Pod,
+    state: StoreState,
+    settings: MeshSettings,
+    *,
+    services: dict[str, OutboundService] | None = None,
+    targets: list[TargetView] | None = None,
+) -> ProxyConfig:
+    """The snapshot of one Pod (version :data:`UNVERSIONED`). ``services``/``targets`` may be passed in when
+    compiling many pods from one state (they do not depend on the pod)."""
+    if services is None:
+        services = _outbound_services(state, settings)
+    if targets is None:
+        targets = [read_target(o) for o in state.models("TrafficTarget")]
+    ns = pod.metadata.namespace
+    member_of = tuple(s.metadata.name for s in state.models("Service", ns) if s.selects(pod))
+    workload = WorkloadInfo(
+        trust_domain=settings.trust_domain,
+        namespace=ns,
+        service_account=pod.spec.service_account_name,
+        services=member_of,
+        instance=pod.metadata.name,
+        labels=dict(pod.metadata.labels),
+        address=pod.status.pod_ip,
+        cluster_domain=settings.cluster_domain,
+    )
+    inbound = InboundConfig(
+        listeners=tuple(
+            InboundListener(
+                port=p.container_port,
+                protocol=p.protocol,
+                app_port=p.app_port,
+                app_address=pod.status.pod_ip,
+                name=p.name,
+            )
+            for p in pod.spec.ports
+        ),
+        authorization=_authorization(pod, targets, state, settings),
+    )
+    outbound = OutboundConfig(
+        http_port=settings.outbound_http_port,
+        tcp=_port_bindings(state, "tcp"),
+        udp=_port_bindings(state, "udp"),
+        services=services,
+    )
+    return ProxyConfig(version=UNVERSIONED, workload=workload, inbound=inbound, outbound=outbound)
+
+
+def compile_mesh(state: StoreState, settings: MeshSettings | None = None) -> dict[ObjectKey, ProxyConfig]:
+    """Every Pod's snapshot, keyed by the Pod's key."""
+    settings = settings or MeshSettings()
+    services = _outbound_services(state, settings)
+    targets = [read_target(o) for o in state.models("TrafficTarget")]
+    return {
+        stored.key: compile_instance(stored.obj, state, settings, services=services, targets=targets)
+        for stored in state.of_kind("Pod")
+    }
+
+
+def config_fingerprint(config: ProxyConfig) -> str:
+    """What changes when a snapshot's content changes (the version excluded)."""
+    return config.model_copy(update={"version": UNVERSIONED}).model_dump_json()

@@ -1,0 +1,2 @@
+"""The embedded runtime: a topology file -> CA, control plane, metrics API, workloads and sidecars on
+loopback."""

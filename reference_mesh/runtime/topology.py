@@ -1,0 +1,226 @@
+"""The topology file of ``reference-mesh up``: what runs in the embedded mesh. See
+docs/reference-mesh/control-plane.md.
+
+    trustDomain: cluster.local
+    serviceAccounts:
+      - {name: bookstore, namespace: bookstore}
+    services:
+      - name: bookstore
+        namespace: bookstore
+        selector: {app: bookstore}
+        ports: [{port: 8080, protocol: http}, {port: 9000, protocol: tcp}]
+    deployments:
+      - name: bookstore-v1
+        namespace: bookstore
+        serviceAccount: bookstore
+        labels: {app: bookstore, version: v1}
+        replicas: 2
+        ports: [{port: 8080, protocol: http}, {port: 9000, protocol: tcp}]
+      - name: bookbuyer            # no ports: a client (traffic enters through its sidecar)
+        serviceAccount: bookbuyer
+        labels: {app: bookbuyer}
+    manifests: [bookstore-smi.yaml]   # SMI manifests applied at start (paths relative to this file)
+
+Errors name the field (``deployments[1].ports[0].protocol: ...``) and, for YAML syntax, line and column.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from reference_mesh.proxy.config import Resilience
+
+__all__ = ["Deployment", "PortDecl", "ServiceDecl", "Topology", "TopologyError", "load_topology"]
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Protocol = Literal["http", "tcp", "udp"]
+#: The application of a pod listens on its service port + this (the sidecar takes the port itself).
+APP_PORT_OFFSET = 10000
+#: TCP/UDP service ports without localPort get one from here up, in file order.
+FIRST_LOCAL_PORT = 20000
+#: Ports the runtime reserves on every pod address (sidecar admin, outbound HTTP).
+RESERVED_PORTS = {15000: "sidecar admin", 15001: "sidecar outbound HTTP"}
+
+
+class TopologyError(Exception):
+    """The topology file is missing, not YAML, or not a valid topology; the message says where."""
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class PortDecl(_M):
+    port: Port
+    protocol: Protocol = "http"
+    name: str = ""
+    #: Services only: the port a TCP/UDP client's sidecar listens on for this service port.
+    local_port: Port | None = None
+    #: Services only: the pod port traffic goes to (default: ``port``).
+    target_port: Port | None = None
+
+
+class ServiceAccountDecl(_M):
+    name: Name
+    namespace: Name = "default"
+
+
+class ServiceDecl(_M):
+    name: Name
+    namespace: Name = "default"
+    selector: dict[str, str]
+    ports: Annotated[tuple[PortDecl, ...], Field(min_length=1)]
+    #: Proxy settings for this service (timeouts, retries, balancing...); defaults in resilience.md.
+    resilience: Resilience | None = None
+
+
+class Deployment(_M):
+    name: Name
+    namespace: Name = "default"
+    service_account: Name = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    replicas: Annotated[int, Field(ge=0, le=50)] = 1
+    #: Ports the pods serve (their sidecar's inbound listeners). None: a client-only deployment (no app
+    #: process).
+    ports: tuple[PortDecl, ...] = ()
+    #: The application: the bundled echo workload (HTTP, TCP, UDP; at most one port of each protocol).
+    workload: Literal["echo"] = "echo"
+
+    @field_validator("ports")
+    @classmethod
+    def _one_per_protocol(cls, ports: tuple[PortDecl, ...]) -> tuple[PortDecl, ...]:
+        for proto in ("http", "tcp", "udp"):
+            if sum(1 for p in ports if p.protocol == proto) > 1:
+                raise ValueError(f"the echo workload serves one {proto} port; declare at most one")
+        for p in ports:
+            if p.port in RESERVED_PORTS or p.port + APP_PORT_OFFSET > 65535:
+                raise ValueError(
+                    f"port {p.port} is reserved ({RESERVED_PORTS.get(p.port, 'app port overflows')})"
+                )
+        return ports
+
+    def instance_names(self) -> list[str]:
+        return [f"{self.name}-{i}" for i in range(self.replicas)]
+
+
+class ControlPlaneDecl(_M):
+    #: Snapshot stream (mTLS), admin API (apply/get/check), Traffic Metrics API + Prometheus.
+    snapshot_port: Port = 15010
+    admin_port: Port = 15080
+    metrics_port: Port = 15090
+
+
+class CertificatesDecl(_M):
+    #: Workload certificate lifetime in seconds (Linkerd: 24 h; short here so rotation is exercised).
+    ttl_s: Annotated[int, Field(ge=30)] = 3600
+    renew_at: Annotated[float, Field(gt=0, lt=1)] = 0.7
+
+
+class Topology(_M):
+    name: str = "mesh"
+    trust_domain: str = "cluster.local"
+    #: A /24 of 127.0.0.0/8 for the mesh ("auto": a random free one). The control plane takes .1, pods .2 on.
+    subnet: str = "auto"
+    control_plane: ControlPlaneDecl = ControlPlaneDecl()
+    certificates: CertificatesDecl = CertificatesDecl()
+    split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
+    permissive: bool = False
+    service_accounts: tuple[ServiceAccountDecl, ...] = ()
+    services: tuple[ServiceDecl, ...] = ()
+    deployments: tuple[Deployment, ...] = ()
+    #: SMI manifest files applied (all together, atomically) once the mesh is up; relative to the topology
+    #: file.
+    manifests: tuple[str, ...] = ()
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, v: str) -> str:
+        if v == "auto":
+            return v
+        net = ipaddress.ip_network(v, strict=True)
+        if not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")) or net.prefixlen != 24:  # type: ignore[arg-type]
+            raise ValueError("subnet must be a /24 inside 127.0.0.0/8, e.g. 127.42.7.0/24, or 'auto'")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> Topology:
+        accounts = {(a.namespace, a.name) for a in self.service_accounts}
+        for i, d in enumerate(self.deployments):
+            if d.service_account != "default" and (d.namespace, d.service_account) not in accounts:
+                raise ValueError(
+                    f"deployments[{i}] ({d.name}): service account {d.namespace}/{d.service_account}"
+                    " is not declared under serviceAccounts"
+                )
+        seen: set[tuple[str, str]] = set()
+        for kind, items in (("service", self.services), ("deployment", self.deployments)):
+            for item in items:
+                if (item.namespace, item.name) in seen:
+                    raise ValueError(f"{kind} {item.namespace}/{item.name} is declared twice")
+                seen.add((item.namespace, item.name))
+            seen.clear()
+        pods = sum(d.replicas for d in self.deployments)
+        if pods > 250:
+            raise ValueError(f"{pods} pods do not fit in one /24 (at most 250)")
+        local = [p.local_port for s in self.services for p in s.ports if p.local_port is not None]
+        if len(local) != len(set(local)):
+            raise ValueError("two service ports share a localPort")
+        return self
+
+    def local_ports(self) -> dict[tuple[str, str, int], int]:
+        """(namespace, service, port) -> the client-side local port, for every TCP/UDP service port."""
+        taken = {p.local_port for s in self.services for p in s.ports if p.local_port is not None}
+        out: dict[tuple[str, str, int], int] = {}
+        nxt = FIRST_LOCAL_PORT
+        for s in self.services:
+            for p in s.ports:
+                if p.protocol == "http":
+                    continue
+                if p.local_port is not None:
+                    out[(s.namespace, s.name, p.port)] = p.local_port
+                    continue
+                while nxt in taken:
+                    nxt += 1
+                out[(s.namespace, s.name, p.port)] = nxt
+                taken.add(nxt)
+        return out
+
+
+def _format(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        path = ""
+        for seg in err["loc"]:
+            path += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if path else str(seg))
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {path or '<top level>'}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_topology(text: str, name: str = "<topology>") -> Topology:
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        raise TopologyError(f"{where}: not YAML: {exc.problem}") from None
+    if not isinstance(data, dict):
+        raise TopologyError(f"{name}: a topology is a mapping (trustDomain, services, deployments, ...)")
+    try:
+        return Topology.model_validate(data)
+    except ValidationError as exc:
+        raise TopologyError(f"{name}: invalid topology:\n{_format(exc)}") from None
+
+
+def load_topology(path: Path) -> Topology:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TopologyError(f"{path}: {exc.strerror}") from None
+    return parse_topology(text, str(path))

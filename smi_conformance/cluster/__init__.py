@@ -1,0 +1,1 @@
+"""Where conformance tests run: cluster backends (kind for real Kubernetes; embedded loopback later)."""

@@ -1,0 +1,159 @@
+"""Random SMI access policies (as documents) and requests, and an oracle that reads the documents directly.
+
+The oracle is written from the spec's rules (SPEC-NOTES, config.py's semantics), not from the compiler or the
+proxy: plain dict walking and Python's ``re`` (the generated regexes are in the subset where RE2 agrees).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import strategies as st
+
+ACCOUNTS = ["bookbuyer", "bookthief", "bookstore", "admin"]
+PORTS = [8080, 9000, 9001, 7000]
+METHODS = ["GET", "POST", "PUT", "DELETE"]
+PATHS = ["/", "/buy", "/buy/1", "/books-bought", "/admin", "/admin/x", "/api/v1", "/x"]
+PATH_REGEXES = ["/buy", "/buy/.*", "/books-bought", ".*", "/(admin|api)", "/api/v[0-9]+", "/x$", "/"]
+HEADER_VALUES = ["alice", "bob", "prod"]
+HEADER_REGEXES = ["alice", "a.*", "prod|bob", ".*"]
+
+
+@st.composite
+def http_match(draw: Any, name: str) -> dict[str, Any]:
+    m: dict[str, Any] = {"name": name}
+    if draw(st.booleans()):
+        m["pathRegex"] = draw(st.sampled_from(PATH_REGEXES))
+    methods = draw(
+        st.one_of(
+            st.none(), st.just(["*"]), st.lists(st.sampled_from(METHODS), min_size=1, max_size=3, unique=True)
+        )
+    )
+    if methods is not None:
+        m["methods"] = methods
+    if draw(st.integers(0, 3)) == 0:
+        m["headers"] = {"x-user": draw(st.sampled_from(HEADER_REGEXES))}
+    return m
+
+
+@st.composite
+def policy(draw: Any) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    groups: dict[str, list[str]] = {}
+    for g in range(draw(st.integers(1, 3))):
+        names = [f"m{i}" for i in range(draw(st.integers(1, 3)))]
+        groups[f"g{g}"] = names
+        docs.append(
+            {
+                "apiVersion": "specs.smi-spec.io/v1alpha4",
+                "kind": "HTTPRouteGroup",
+                "metadata": {"name": f"g{g}"},
+                "spec": {"matches": [draw(http_match(n)) for n in names]},
+            }
+        )
+    for kind in ("TCPRoute", "UDPRoute"):
+        for r in range(draw(st.integers(0, 2))):
+            ports = draw(st.lists(st.sampled_from(PORTS), max_size=2, unique=True))
+            docs.append(
+                {
+                    "apiVersion": "specs.smi-spec.io/v1alpha4",
+                    "kind": kind,
+                    "metadata": {"name": f"{kind.lower()}{r}"},
+                    "spec": {"matches": {"ports": ports}},
+                }
+            )
+    l4 = [(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "HTTPRouteGroup"]
+    for t in range(draw(st.integers(1, 4))):
+        rules = []
+        for _ in range(draw(st.integers(0, 3))):
+            choice = draw(st.integers(0, 3))
+            if choice <= 1:
+                g = draw(st.sampled_from(sorted(groups)))
+                rule: dict[str, Any] = {"kind": "HTTPRouteGroup", "name": g}
+                if draw(st.booleans()):
+                    rule["matches"] = draw(st.lists(st.sampled_from(groups[g]), min_size=1, unique=True))
+                rules.append(rule)
+            elif choice == 2 and l4:
+                kind, name = draw(st.sampled_from(l4))
+                rules.append({"kind": kind, "name": name})
+            else:
+                rules.append(
+                    {"kind": draw(st.sampled_from(["TCPRoute", "HTTPRouteGroup"])), "name": "missing"}
+                )
+        sources = [
+            {"kind": "ServiceAccount", "name": s}
+            for s in draw(st.lists(st.sampled_from(ACCOUNTS), max_size=4, unique=True))
+        ]
+        destination: dict[str, Any] = {
+            "kind": "ServiceAccount",
+            "name": draw(st.sampled_from(["bookstore", "bookstore", "bookstore", "admin"])),
+        }
+        if draw(st.integers(0, 3)) == 0 and all(r["kind"] != "UDPRoute" for r in rules):
+            destination["port"] = draw(st.sampled_from(PORTS))
+            version = "v1alpha2"
+        else:
+            version = "v1alpha3"
+        docs.append(
+            {
+                "apiVersion": f"access.smi-spec.io/{version}",
+                "kind": "TrafficTarget",
+                "metadata": {"name": f"t{t}"},
+                "spec": {"destination": destination, "sources": sources, "rules": rules},
+            }
+        )
+    return docs
+
+
+request = st.tuples(
+    st.one_of(st.none(), st.sampled_from(ACCOUNTS)),  # caller service account (None: no certificate)
+    st.sampled_from(["http", "tcp", "udp"]),
+    st.sampled_from(PORTS),
+    st.sampled_from(METHODS),
+    st.sampled_from(PATHS),
+    st.sampled_from([[], *[[("X-User", v)] for v in HEADER_VALUES]]),
+)
+
+
+def oracle(docs: list[dict[str, Any]], dest_account: str, req: tuple[Any, ...]) -> bool:
+    """Is the request to a workload running as ``dest_account`` (namespace default) allowed?"""
+    source, kind, port, method, path, headers = req
+    if source is None:
+        return False
+    by_key = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    for t in (d for d in docs if d["kind"] == "TrafficTarget"):
+        spec = t["spec"]
+        if spec["destination"]["name"] != dest_account:
+            continue
+        if source not in [s["name"] for s in spec.get("sources") or []]:
+            continue
+        if spec["destination"].get("port") not in (None, port):
+            continue
+        for rule in spec.get("rules") or []:
+            route = by_key.get((rule["kind"], rule["name"]))
+            if route is None:
+                continue
+            if rule["kind"] in ("TCPRoute", "UDPRoute"):
+                ports = route["spec"]["matches"]["ports"]
+                wanted = ("tcp", "http") if rule["kind"] == "TCPRoute" else ("udp",)
+                if kind in wanted and (not ports or port in ports):
+                    return True
+                continue
+            if kind != "http":
+                continue
+            for m in route["spec"]["matches"]:
+                if "matches" in rule and m["name"] not in rule["matches"]:
+                    continue
+                methods = m.get("methods") or []
+                if methods and "*" not in methods and method not in methods:
+                    continue
+                if "pathRegex" in m and not re.match(m["pathRegex"], path):
+                    continue
+                wanted_headers = m.get("headers") or {}
+                if not all(
+                    any(k.lower() == h.lower() and re.fullmatch(rx, v) for k, v in headers)
+                    for h, rx in wanted_headers.items()
+                ):
+                    continue
+                return True
+    return False

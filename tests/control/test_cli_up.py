@@ -1,0 +1,155 @@
+"""The CLI against a real `reference-mesh up` process: apply errors with locations and exit codes, check, get,
+and a clean shutdown on SIGINT and SIGTERM (no child process, no listening socket left)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOPOLOGY = REPO / "examples" / "mesh" / "bookstore-topology.yaml"
+
+
+def cli(home: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REFERENCE_MESH_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "reference_mesh.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input,
+        timeout=60,
+    )
+
+
+def start_up(home: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "REFERENCE_MESH_HOME": str(home), "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference_mesh.cli", "up", str(TOPOLOGY)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    state = home / "bookstore" / "state.json"
+    while not state.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read() if proc.stdout else ""
+            proc.kill()
+            raise AssertionError(f"up did not start: {out}")
+        time.sleep(0.05)
+    return proc
+
+
+def mesh_sockets(prefix: str) -> list[str]:
+    return [
+        f"{c.laddr.ip}:{c.laddr.port}"
+        for c in psutil.net_connections("inet")
+        if c.laddr and c.laddr.ip.startswith(prefix) and c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE)
+    ]
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    home = tmp_path_factory.mktemp("cli-home")
+    proc = start_up(home)
+    yield home, proc
+    proc.terminate()
+    proc.communicate(timeout=30)
+
+
+def test_apply_rejects_with_location_and_code(
+    running: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    home, _ = running
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: x}\n"
+        "spec:\n  service: bookstore\n  backends:\n  - service: bookstore-v1\n    weight: 1.5\n"
+    )
+    result = cli(home, "apply", "-f", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:8:13: error SMI202: backend weight 1.5 is not a whole number" in result.stderr
+    # judged together with what the mesh already holds: the example's split has the same root
+    assert f"{bad}:5:12: error SMI206: root service 'bookstore' is also split by TrafficSplit " \
+           "default/bookstore-canary" in result.stderr
+    assert "nothing was applied" in result.stderr
+    assert cli(home, "get", "trafficsplits", "-o", "json").stdout.count('"name": "x"') == 0
+    syntax = cli(home, "apply", "-f", "-", input="kind: [unclosed\n")
+    assert syntax.returncode == 1 and "<stdin>:2:1: error SMI001" in syntax.stderr
+
+
+def test_apply_get_delete_roundtrip(running: tuple[Path, subprocess.Popen[str]], tmp_path: Path) -> None:
+    home, _ = running
+    good = tmp_path / "thief.yaml"
+    good.write_text(
+        "apiVersion: access.smi-spec.io/v1alpha2\nkind: TrafficTarget\nmetadata: {name: t}\n"
+        "spec:\n  destination: {kind: ServiceAccount, name: bookstore}\n"
+        "  sources: [{kind: ServiceAccount, name: bookthief}]\n"
+        "  rules: [{kind: TCPRoute, name: bookstore-tcp}]\n"
+    )
+    result = cli(home, "apply", "-f", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "TrafficTarget default/t applied at revision" in result.stdout
+    objects = json.loads(cli(home, "get", "tt", "-o", "json").stdout)
+    assert {o["metadata"]["name"] for o in objects} == {"t", "bookbuyer-access-bookstore"}
+    assert cli(home, "delete", "-f", str(good)).returncode == 0
+    missing = cli(home, "delete", "-f", str(good))
+    assert missing.returncode == 1 and "MESH003" in missing.stderr
+    assert cli(home, "delete", "--ignore-not-found", "-f", str(good)).returncode == 0
+
+
+def test_check_and_top(running: tuple[Path, subprocess.Popen[str]]) -> None:
+    home, _ = running
+    result = cli(home, "check", "--wait", "10", "-o", "json")
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert report["healthy"] and any(c["name"].startswith("certificate ") for c in report["checks"])
+    top = cli(home, "top", "-o", "json")
+    assert top.returncode == 0 and isinstance(json.loads(top.stdout), list)
+
+
+def test_no_mesh_is_exit_code_3(tmp_path: Path) -> None:
+    result = cli(tmp_path, "check")
+    assert result.returncode == 3 and "no running mesh" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_up_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = start_up(tmp_path)
+    state = json.loads((tmp_path / "bookstore" / "state.json").read_text())
+    prefix = state["admin"].split("//")[1].rsplit(".", 1)[0] + "."
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) == 8  # 3 bookstore pods x (app + sidecar) + 2 clients x sidecar
+    assert mesh_sockets(prefix)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "stopped; nothing left running" in out
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, alive
+    assert mesh_sockets(prefix) == []
+    assert not (tmp_path / "bookstore" / "state.json").exists()
+    assert not (tmp_path / "bookstore" / "pods").exists()  # credentials are removed
+
+
+def test_children_exit_when_up_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves `up` no chance to clean up: the kernel tells every child (PR_SET_PDEATHSIG),
+    and sidecars whose control plane is gone still stop promptly."""
+    proc = start_up(tmp_path)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) == 8
+    proc.kill()
+    proc.communicate(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, [p.cmdline() for p in alive]

@@ -1,0 +1,302 @@
+"""End to end through the embedded runtime (real processes, sockets and mTLS), on the example bookstore
+topology.
+
+Statistical tests state their false-failure rate; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from traffic import Load, request, session, versions
+
+from reference_mesh.cli.check import run_checks
+from reference_mesh.cli.client import MeshClient
+from reference_mesh.runtime.mesh import EmbeddedMesh
+from reference_mesh.runtime.sync import MeshThread, running_mesh
+from smi_conformance import models
+
+REPO = Path(__file__).resolve().parents[2]
+TOPOLOGY = REPO / "examples" / "mesh" / "bookstore-topology.yaml"
+#: Convergence after an apply must be within this bound (measured figures are in the README).
+CONVERGENCE_BOUND_S = 5.0
+
+
+def split_doc(v1: int, v2: int) -> str:
+    return f"""
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {{name: bookstore-canary, namespace: default}}
+spec:
+  service: bookstore
+  backends: [{{service: bookstore-v1, weight: {v1}}}, {{service: bookstore-v2, weight: {v2}}}]
+"""
+
+
+THIEF_ACCESS = """
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: thief-access, namespace: default}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore, namespace: default}
+  sources: [{kind: ServiceAccount, name: bookthief, namespace: default}]
+  rules: [{kind: HTTPRouteGroup, name: bookstore-service-routes, matches: [books-bought]}]
+"""
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshThread]:
+    with running_mesh(TOPOLOGY, home=tmp_path_factory.mktemp("mesh-home")) as handle:
+        yield handle
+
+
+def applied(mesh: MeshThread, text: str) -> None:
+    outcome = mesh.apply(text)
+    assert outcome.admission.ok, [str(f) for f in outcome.admission.findings]
+    mesh.converge()
+
+
+def binomial_ok(successes: int, n: int, p: float, z: float = 4.4) -> bool:
+    """Two-sided normal approximation; z=4.4 makes a false failure about 1 in 100,000 runs."""
+    return abs(successes - n * p) <= z * math.sqrt(n * p * (1 - p))
+
+
+def test_mesh_is_up_and_enforces_the_examples(mesh: MeshThread) -> None:
+    m = mesh.mesh
+
+    async def scenario() -> tuple[int, int, str | None]:
+        async with session() as s:
+            buyer = await request(s, m, "bookbuyer-0", "/books-bought")
+            thief = await request(s, m, "bookthief-0", "/books-bought")
+            other = await request(s, m, "bookbuyer-0", "/not-a-route")
+        return buyer.status, thief.status, other.status and other.body
+
+    buyer, thief, other = mesh.run(scenario())
+    assert (buyer, thief) == (200, 403)
+    assert other is not None and "no route allows GET /not-a-route" in other
+    assert m.startup_s is not None and m.startup_s < 60
+
+
+def test_split_ratio(mesh: MeshThread) -> None:
+    applied(mesh, split_doc(80, 20))
+    n = 400
+    counts = mesh.run(versions(mesh.mesh, "bookbuyer-0", n))
+    assert set(counts) <= {"v1", "v2"}, counts
+    assert binomial_ok(counts["v1"], n, 0.8), counts
+
+
+def test_zero_weight_gets_nothing(mesh: MeshThread) -> None:
+    applied(mesh, split_doc(0, 5))
+    assert mesh.run(versions(mesh.mesh, "bookbuyer-0", 60)) == {"v2": 60}
+
+
+def test_hundred_weight_updates_under_load_fail_no_request(mesh: MeshThread) -> None:
+    m = mesh.mesh
+
+    async def scenario() -> tuple[Any, int]:
+        load = Load(m, "bookbuyer-0").start()
+        revisions = 0
+        for i in range(100):
+            outcome = await m.apply_text(split_doc(i % 7, 7 - i % 7 if i % 7 else 3))
+            assert outcome.admission.ok
+            revisions += 1
+            await asyncio.sleep(0.01)
+        await m.wait_converged(10)
+        await asyncio.sleep(0.2)
+        return await load.stop(), revisions
+
+    statuses, revisions = mesh.run(scenario(), 180)
+    assert revisions == 100
+    assert set(statuses) == {200}, statuses
+    assert statuses[200] > 100
+
+
+def test_access_flips_within_the_bound(mesh: MeshThread) -> None:
+    m = mesh.mesh
+
+    async def until(status: int) -> float:
+        started = time.monotonic()
+        async with session() as s:
+            while time.monotonic() - started < CONVERGENCE_BOUND_S:
+                if (await request(s, m, "bookthief-0", "/books-bought")).status == status:
+                    return time.monotonic() - started
+                await asyncio.sleep(0.01)
+        raise AssertionError(f"no {status} within {CONVERGENCE_BOUND_S}s")
+
+    assert mesh.apply(THIEF_ACCESS).admission.ok
+    allowed_after = mesh.run(until(200))
+    assert mesh.apply(THIEF_ACCESS, delete=True).admission.ok
+    denied_after = mesh.run(until(403))
+    assert allowed_after < CONVERGENCE_BOUND_S and denied_after < CONVERGENCE_BOUND_S
+
+
+def test_invalid_manifest_is_rejected_with_location_and_nothing_applied(mesh: MeshThread) -> None:
+    m = mesh.mesh
+    mesh.converge()  # earlier tests' changes are acknowledged everywhere first
+    before = m.store.state()
+    versions_before = {p.instance: p.acked for p in m.control_plane.distributor.status()}  # type: ignore[union-attr]
+    bad = (
+        THIEF_ACCESS
+        + """---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: broken, namespace: default}
+spec:
+  service: bookstore-v1
+  backends:
+  - {service: bookstore-v2, weight: "ten"}
+"""
+    )
+    outcome = mesh.apply(bad)
+    assert not outcome.admission.ok
+    (finding,) = [f for f in outcome.admission.findings if f.severity == "error"]
+    assert finding.code == "SMI103" and str(finding.location) == "<input>:16:37"
+    assert m.store.state() is before
+    assert {p.instance: p.acked for p in m.control_plane.distributor.status()} == versions_before  # type: ignore[union-attr]
+
+
+def test_metrics_api_counts_known_traffic_exactly(mesh: MeshThread) -> None:
+    m = mesh.mesh
+    applied(mesh, split_doc(1, 1))
+    k = 57
+
+    async def scenario() -> tuple[int, int, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        await asyncio.sleep(3.2)  # quiet: earlier traffic ends 3+ whole seconds before `start`
+        start = math.floor(time.time())
+        async with session() as s:
+            results = [await request(s, m, "bookbuyer-0", "/books-bought") for _ in range(k)]
+        assert all(r.status == 200 for r in results)
+        end = math.floor(time.time()) + 1
+        await asyncio.sleep(end - time.time() + 0.05)
+        t = end - start + 2  # two seconds of slack: the query may land up to 2 s after `end` (busy machine)
+        base = m.metrics_url + "/apis/metrics.smi-spec.io/v1alpha1/namespaces/default"
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{base}/deployments/bookbuyer/edges?t={t}s") as resp:
+                edges = await resp.json()
+            async with s.get(f"{base}/trafficsplits/bookstore-canary?t={t}s") as resp:
+                split = await resp.json()
+            async with s.get(f"{base}/deployments?t={t}s") as resp:
+                deployments = await resp.json()
+        return start, end, edges, split, deployments
+
+    _, end, edges, split, deployments = mesh.run(scenario())
+    for doc in (edges, split, deployments):
+        assert models.validate(doc) == [], doc
+    stamp = edges["items"][0]["timestamp"]
+    assert time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)) <= stamp
+
+    def count(item: dict[str, Any], name: str) -> int:
+        return int(next(x["value"] for x in item["metrics"] if x["name"] == name))
+
+    sent = [i for i in edges["items"] if i["edge"]["direction"] == "to"]
+    assert {i["edge"]["resource"]["name"] for i in sent} <= {"bookstore-v1", "bookstore-v2"}
+    assert sum(count(i, "success_count") for i in sent) == k
+    assert sum(count(i, "failure_count") for i in sent) == 0
+    assert sum(count(i, "success_count") for i in split["items"]) == k
+    assert {i["backend"]["name"]: i["backend"]["weight"] for i in split["items"]} == {
+        "bookstore-v1": 1,
+        "bookstore-v2": 1,
+    }
+    served = {i["resource"]["name"]: count(i, "success_count") for i in deployments["items"]}
+    assert served["bookstore-v1"] + served["bookstore-v2"] == k
+    latency = next(x for x in sent[0]["metrics"] if x["name"] == "p99_response_latency")
+    assert latency["unit"] == "ms" and float(latency["value"]) > 0
+
+
+def test_control_plane_restart_under_load(mesh: MeshThread) -> None:
+    m = mesh.mesh
+
+    async def scenario() -> tuple[Any, list[str]]:
+        load = Load(m, "bookbuyer-0").start()
+        await asyncio.sleep(0.3)
+        await m.control_plane.stop()  # proxies lose their stream; they keep serving the last snapshot
+        await asyncio.sleep(0.5)
+        outcome = await m.apply_text(split_doc(0, 1))  # the store still takes writes meanwhile
+        assert outcome.admission.ok
+        await asyncio.sleep(1.0)
+        await m.control_plane.start()
+        await m.wait_converged(15)  # every proxy reconnected (backoff) and got the new snapshot
+        await asyncio.sleep(0.3)
+        return await load.stop(), load.failures
+
+    statuses, failures = mesh.run(scenario(), 120)
+    assert set(statuses) == {200}, failures[:5]
+    assert mesh.run(versions(mesh.mesh, "bookbuyer-0", 30)) == {"v2": 30}
+
+
+def test_check_reports_a_stale_proxy(mesh: MeshThread, tmp_path: Path) -> None:
+    m = mesh.mesh
+    client = MeshClient({"admin": m.admin_url, "metrics": m.metrics_url, "token": m.token})
+    mesh.converge()
+    assert all(c.ok for c in run_checks(client)), [c for c in run_checks(client) if not c.ok]
+    sidecar = m.pod("bookstore-v2-0").sidecar
+    assert sidecar is not None and sidecar.pid is not None
+    os.kill(sidecar.pid, signal.SIGSTOP)
+    try:
+        assert mesh.apply(split_doc(3, 1)).admission.ok
+        deadline = time.monotonic() + 5
+        while m.control_plane.compiled_revision < m.store.state().revision and time.monotonic() < deadline:
+            time.sleep(0.01)
+        others = [k for k in m.pods if k.name != "bookstore-v2-0"]
+        mesh.run(m.control_plane.distributor.wait_synced(others, timeout=10))  # type: ignore[union-attr]
+        checks = {c.name: c for c in run_checks(client)}
+        stale = checks["proxy default/bookstore-v2-0"]
+        assert not stale.ok and ("stale" in stale.detail or "not connected" in stale.detail), stale
+        assert checks["proxy default/bookbuyer-0"].ok
+    finally:
+        os.kill(sidecar.pid, signal.SIGCONT)
+    mesh.converge(15)
+    assert all(c.ok for c in run_checks(client))
+
+
+def test_a_crashed_backend_is_observable_and_restarted(mesh: MeshThread) -> None:
+    m: EmbeddedMesh = mesh.mesh
+    rt = m.pod("bookstore-v2-0")
+    assert rt.app is not None and rt.app.pid is not None
+    applied(mesh, split_doc(1, 1))
+    rt.app.kill()
+    deadline = time.monotonic() + 5
+    while rt.pod.status.ready and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not rt.pod.status.ready  # not ready: no longer an endpoint of bookstore / bookstore-v2
+    deadline = time.monotonic() + 20
+    while not rt.pod.status.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rt.pod.status.ready and rt.app.restarts == 1 and rt.app.last_exit == -signal.SIGKILL
+    mesh.converge()
+    assert set(mesh.run(versions(m, "bookbuyer-0", 40))) == {"v1", "v2"}
+
+
+def test_prometheus_and_tap_cover_the_mesh(mesh: MeshThread) -> None:
+    m = mesh.mesh
+
+    async def scenario() -> tuple[str, list[dict[str, Any]]]:
+        events: list[dict[str, Any]] = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as s:
+            async with s.get(f"{m.metrics_url}/tap?pod=bookbuyer-0&direction=outbound") as tap:
+                await asyncio.sleep(0.3)  # the merged stream subscribes to the proxy first
+                async with session() as traffic:
+                    for _ in range(3):
+                        await request(traffic, m, "bookbuyer-0", "/books-bought")
+                while len(events) < 3:
+                    line = await asyncio.wait_for(tap.content.readline(), 5)
+                    events.append(json.loads(line))
+            async with s.get(f"{m.metrics_url}/metrics") as resp:
+                text = await resp.text()
+        return text, events
+
+    text, events = mesh.run(scenario())
+    assert {e["pod"] for e in events} == {"default/bookbuyer-0"}
+    assert all(e["direction"] == "outbound" and e["path"] == "/books-bought" for e in events)
+    assert 'mesh_requests_total{namespace="default",pod="bookbuyer-0",direction="outbound"' in text
+    assert ',direction="inbound",' in text and 'pod="bookstore-' in text

@@ -1,0 +1,217 @@
+"""Traffic Metrics windowing and aggregation on known telemetry: exact counts, boundaries, model validity."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from builders import bookstore
+
+from reference_mesh.control.resources import ObjectKey
+from reference_mesh.control.smi import SplitView
+from reference_mesh.metrics import aggregate
+from reference_mesh.metrics.aggregate import DEPLOYMENT_LABEL, MeshView
+from reference_mesh.metrics.window import Window, WindowError, parse_duration
+from reference_mesh.proxy.telemetry import Edge, Telemetry
+from smi_conformance import models
+
+T0 = 1_700_000_000  # a whole second
+
+
+def test_durations() -> None:
+    assert parse_duration("30s") == 30 and parse_duration("1m30s") == 90 and parse_duration("1h") == 3600
+    assert parse_duration("1500ms") == 1.5
+    for bad in ("", "30", "s", "1x", "-5s", "1m 30s"):
+        with pytest.raises(WindowError):
+            parse_duration(bad)
+
+
+def test_window_is_the_whole_seconds_before_the_current_one() -> None:
+    w = Window.ending_now(T0 + 0.999, "10s")
+    assert (w.start, w.end, w.duration) == (T0 - 10, T0, "10s")
+    assert w.contains(T0 - 10) and w.contains(T0 - 1) and not w.contains(T0) and not w.contains(T0 - 11)
+    assert Window.ending_now(T0).length == 30
+    assert w.timestamp.endswith("Z")
+    for bad in ("1500ms", "0s", "16m"):
+        with pytest.raises(WindowError):
+            Window.ending_now(T0, bad)
+
+
+def pod_key(name: str) -> ObjectKey:
+    return ObjectKey("Pod", "default", name)
+
+
+def view() -> MeshView:
+    state = bookstore()
+    pods = {}
+    for stored in state.of_kind("Pod"):
+        p = stored.obj
+        deployment = stored.key.name.rsplit("-", 1)[0]
+        pods[stored.key] = p.model_copy(
+            update={
+                "metadata": p.metadata.model_copy(
+                    update={"labels": {**p.metadata.labels, DEPLOYMENT_LABEL: deployment}}
+                )
+            }
+        )
+    return MeshView(pods)
+
+
+def outbound(dest: str, backend: str = "bookstore-v1.default", split: str = "") -> Edge:
+    return Edge(
+        "outbound",
+        "http",
+        "spiffe://cluster.local/ns/default/sa/bookbuyer",
+        "bookbuyer-0",
+        "bookstore.default",
+        backend,
+        split,
+        "spiffe://cluster.local/ns/default/sa/bookstore",
+        dest,
+        8080,
+    )
+
+
+def inbound(at: str) -> Edge:
+    return Edge(
+        "inbound",
+        "http",
+        "spiffe://cluster.local/ns/default/sa/bookbuyer",
+        "",
+        "bookstore",
+        "bookstore",
+        "",
+        "spiffe://cluster.local/ns/default/sa/bookstore",
+        at,
+        8080,
+    )
+
+
+def samples(events: list[tuple[str, Edge, float, bool, float]]) -> dict[ObjectKey, list[dict[str, object]]]:
+    """(recording pod, edge, finished_at, success, latency_ms) -> each pod's GET /telemetry answer."""
+    recorders: dict[str, Telemetry] = {}
+    for pod, edge, at, ok, latency in events:
+        recorders.setdefault(pod, Telemetry()).record(
+            edge, finished_at=at, success=ok, code="200" if ok else "503", latency_ms=latency
+        )
+    return {pod_key(p): t.to_json() for p, t in recorders.items()}
+
+
+KNOWN = [
+    # inside the window [T0-30, T0): 3 successes, 1 failure at v1-0; 2 successes at v2-0
+    *[("bookstore-v1-0", inbound("bookstore-v1-0"), T0 - 30 + i, True, 10.0) for i in range(3)],
+    ("bookstore-v1-0", inbound("bookstore-v1-0"), T0 - 0.001, False, 100.0),
+    *[("bookstore-v2-0", inbound("bookstore-v2-0"), T0 - 5, True, 1.0) for _ in range(2)],
+    # just outside: the second before the window, and the current second
+    ("bookstore-v1-0", inbound("bookstore-v1-0"), T0 - 30.001, True, 1.0),
+    ("bookstore-v1-0", inbound("bookstore-v1-0"), T0 + 0.5, True, 1.0),
+    # what the caller saw
+    *[("bookbuyer-0", outbound("bookstore-v1-0"), T0 - 2, True, 12.0) for _ in range(4)],
+    ("bookbuyer-0", outbound("bookstore-v2-0", "bookstore-v2.default", "default/canary"), T0 - 2, True, 12.0),
+    (
+        "bookbuyer-0",
+        outbound("bookstore-v1-0", "bookstore-v1.default", "default/canary"),
+        T0 - 2,
+        False,
+        12.0,
+    ),
+]
+
+
+def metric(item: dict[str, object], name: str) -> object:
+    return next(m["value"] for m in item["metrics"] if m["name"] == name)  # type: ignore[attr-defined,index]
+
+
+def test_exact_counts_for_pods_deployments_and_namespaces() -> None:
+    w = Window(T0, 30)
+    rows = aggregate.rows_from(samples(KNOWN), w)
+    v = view()
+    pod = aggregate.resource_item(v, rows, w, "Pod", ("default", "bookstore-v1-0"))
+    assert (metric(pod, "success_count"), metric(pod, "failure_count")) == (3, 1)
+    assert pod["edge"] == {"direction": "from", "side": "server", "resource": {}}
+    assert [m["unit"] for m in pod["metrics"][:3]] == ["ms", "ms", "ms"]  # type: ignore[index]
+    assert float(metric(pod, "p50_response_latency")) == pytest.approx(10.0, rel=0.022)  # type: ignore[arg-type]
+    assert float(metric(pod, "p99_response_latency")) == pytest.approx(100.0, rel=0.022)  # type: ignore[arg-type]
+    dep = aggregate.resource_item(v, rows, w, "Deployment", ("default", "bookstore-v2"))
+    assert (metric(dep, "success_count"), metric(dep, "failure_count")) == (2, 0)
+    ns = aggregate.resource_item(v, rows, w, "Namespace", ("", "default"))
+    assert (metric(ns, "success_count"), metric(ns, "failure_count")) == (5, 1)
+    assert ns["resource"] == {"kind": "Namespace", "name": "default"}
+    for item in (pod, dep, ns):
+        assert models.validate(item) == []
+
+
+def test_an_empty_window_has_counts_and_no_latencies() -> None:
+    w = Window(T0 + 1000, 30)
+    item = aggregate.resource_item(
+        view(), aggregate.rows_from(samples(KNOWN), w), w, "Pod", ("default", "bookstore-v1-0")
+    )
+    assert [m["name"] for m in item["metrics"]] == ["success_count", "failure_count"]
+    assert models.validate(item) == []
+
+
+def test_edges_both_directions() -> None:
+    w = Window(T0, 30)
+    rows = aggregate.rows_from(samples(KNOWN), w)
+    out = aggregate.edges(view(), rows, w, "Deployment", ("default", "bookbuyer"))
+    assert [
+        (
+            e["edge"]["direction"],
+            e["edge"]["resource"]["name"],
+            metric(e, "success_count"),
+            metric(e, "failure_count"),
+        )
+        for e in out
+    ] == [("to", "bookstore-v1", 4, 1), ("to", "bookstore-v2", 1, 0)]
+    back = aggregate.edges(view(), rows, w, "Pod", ("default", "bookstore-v2-0"))
+    assert [(e["edge"]["direction"], e["edge"]["resource"]["name"]) for e in back] == [
+        ("from", "bookbuyer-0")
+    ]
+    lst = {
+        "apiVersion": "metrics.smi-spec.io/v1alpha1",
+        "kind": "TrafficMetricsList",
+        "resource": {"kind": "Pod", "namespace": "default", "name": "bookstore-v2-0"},
+        "items": back,
+    }
+    assert models.validate(lst) == []
+
+
+def test_split_backends() -> None:
+    w = Window(T0, 30)
+    split = SplitView(
+        "default",
+        "canary",
+        "bookstore",
+        (("bookstore-v1", Fraction(1)), ("bookstore-v2", Fraction(1, 2))),
+        None,
+    )
+    items = aggregate.split_items(view(), aggregate.rows_from(samples(KNOWN), w), w, split)
+    assert [(i["backend"], metric(i, "success_count"), metric(i, "failure_count")) for i in items] == [
+        ({"apex": "bookstore", "name": "bookstore-v1", "weight": 2}, 0, 1),
+        ({"apex": "bookstore", "name": "bookstore-v2", "weight": 1}, 1, 0),
+    ]
+    for item in items:
+        assert models.validate(item) == []
+
+
+def test_integer_weights_keep_ratios() -> None:
+    assert aggregate.integer_weights([Fraction(90), Fraction(10)]) == [90, 10]
+    assert aggregate.integer_weights([Fraction(1), Fraction(1, 2)]) == [2, 1]
+    assert aggregate.integer_weights([Fraction(1, 10), Fraction(9, 10), Fraction(0)]) == [1, 9, 0]
+
+
+def test_stats_for_top_and_routes() -> None:
+    w = Window(T0, 30)
+    rows = aggregate.rows_from(samples(KNOWN), w)
+    by_edge = aggregate.stats_by(rows, w, "edge")
+    assert [(r["source"], r["destination"], r["success"], r["failure"]) for r in by_edge] == [
+        ("default/bookbuyer-0", "default/bookstore-v1-0", 4, 1),
+        ("default/bookbuyer-0", "default/bookstore-v2-0", 1, 0),
+    ]
+    assert by_edge[0]["success_rate"] == 0.8 and by_edge[0]["rps"] == round(5 / 30, 3)
+    by_route = aggregate.stats_by(rows, w, "route")
+    assert {(r["backend"], r["split"]) for r in by_route} == {
+        ("bookstore-v1.default", ""),
+        ("bookstore-v1.default", "default/canary"),
+        ("bookstore-v2.default", "default/canary"),
+    }
