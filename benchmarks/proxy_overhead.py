@@ -323,6 +323,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="fixed request rate for latency (req/s)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    json_path = args.json.resolve() if args.json else None
+    # the processes started run this tree's code: `python -m` puts the working directory first on sys.path
+    os.chdir(ROOT)
     rounds, fixed_s, max_s, one_by_one = (1, 3.0, 2.0, 500) if args.quick else (3, 10.0, 5.0, 3000)
     load_before = os.getloadavg()[0]
     results: dict[str, Any] = {kind: {path: [] for path in PATHS} for kind in ("fixed", "max", "one")}
@@ -347,8 +350,8 @@ def main() -> None:
             bench.close()
     results["load_average_1m"] = [load_before, os.getloadavg()[0]]
     report(results, args.rate)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2))
 
 
 def report(results: dict[str, Any], rate: float) -> None:
