@@ -1,16 +1,20 @@
-"""Proxy overhead: the same echo backend reached directly and through two sidecars (client sidecar -> mTLS ->
-server sidecar -> echo), measured side by side in one run.
+"""Proxy overhead: the same echo backend reached directly, through the floor (a blind byte relay pair), and
+through two sidecars (client sidecar -> mTLS -> server sidecar -> echo), measured side by side in one run.
 
-    .venv/bin/python benchmarks/proxy_overhead.py            # ~2 minutes .venv/bin/python
-    benchmarks/proxy_overhead.py --quick    # ~20 seconds, for a smoke check
+    .venv/bin/python benchmarks/proxy_overhead.py           # ~3 minutes
+    .venv/bin/python benchmarks/proxy_overhead.py --quick   # ~30 seconds, for a smoke check
 
-Every component is its own process (echo, two proxies, the load generator), as in the embedded runtime. Two
-measurements, each alternating direct / proxied rounds so machine noise hits both alike:
+Every component is its own process (echo, the proxies, the load generator), as in the embedded runtime. The
+floor is ``benchmarks/relay_floor.py``: the same event loop (uvloop), sockets and mTLS as the sidecars, but
+bytes are copied as they come, no HTTP, routing, policy or telemetry; what the sidecars cost above it is
+their own work. Rounds alternate direct / floor / proxied so machine noise hits all alike:
 
 * latency at a fixed rate: open loop (requests are scheduled at the rate and latency is counted from the
   scheduled send time, so a stall is not hidden: no coordinated omission), HTTP/1.1 keep-alive, p50/p90/p99;
-* highest rate: closed loop with many keep-alive connections for a few seconds; requests per second overall
-  and per CPU-second of the proxies (read from /proc), i.e. the rate one core running proxies sustains.
+* highest rate: closed loop with 32 keep-alive connections for a few seconds;
+* CPU per request of each process (run time from /proc/<pid>/task/*/schedstat, user + system): at the
+  highest rate (requests batch up per wake-up) and with one connection, one request at a time (every
+  request pays every wake-up: the cost that adds to latency).
 
 Targets (issue 3 section 9): p50 overhead <= 0.5 ms; proxied throughput >= 50% of direct.
 """
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOOR_PORT = 9090  # the relay pair's listeners (benchmarks/relay_floor.py)
 sys.path.insert(0, str(ROOT))
 
 
@@ -134,6 +139,32 @@ async def max_rate(host: str, port: int, host_header: str, seconds: float, conns
     return {"requests": count, "errors": errors, "seconds": elapsed, "rps": count / elapsed}
 
 
+async def count_requests(host: str, port: int, host_header: str, requests: int, conns: int) -> dict:
+    """Closed loop bounded by count: ``requests`` spread over ``conns`` keep-alive connections (for CPU cost
+    per request: with one connection every request pays every wake-up, with many they batch)."""
+    clients = [await _client(host, port, host_header) for _ in range(conns)]
+    for one, _, _ in clients:
+        await one()
+    errors = 0
+
+    async def worker(one: Any, n: int) -> None:
+        nonlocal errors
+        for _ in range(n):
+            try:
+                await one()
+            except Exception:
+                errors += 1
+                return
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(c[0], requests // conns) for c in clients))
+    elapsed = time.perf_counter() - start
+    for _, writer, _ in clients:
+        writer.close()
+    done = requests // conns * conns
+    return {"requests": done, "errors": errors, "seconds": elapsed, "rps": done / elapsed}
+
+
 def loadgen_main(args: list[str]) -> None:
     import uvloop
 
@@ -142,6 +173,10 @@ def loadgen_main(args: list[str]) -> None:
         coro = fixed_rate(
             spec["host"], spec["port"], spec["host_header"], spec["rate"], spec["seconds"], spec["conns"]
         )
+    elif spec["mode"] == "count":
+        coro = count_requests(
+            spec["host"], spec["port"], spec["host_header"], spec["requests"], spec["conns"]
+        )
     else:
         coro = max_rate(spec["host"], spec["port"], spec["host_header"], spec["seconds"], spec["conns"])
     print(json.dumps(uvloop.run(coro)))
@@ -149,8 +184,18 @@ def loadgen_main(args: list[str]) -> None:
 
 # -------------------------------------------------------------------------------------------------- set-up
 def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used, all threads, in nanosecond resolution (the scheduler's run time)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, at clock-tick resolution."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 class Bench:
@@ -186,6 +231,7 @@ class Bench:
         )
         self.echo.stderr.readline()  # type: ignore[union-attr]
         self.proxies: dict[str, ProxyProcess] = {}
+        self.relays: dict[str, subprocess.Popen[bytes]] = {}
         try:
             for inst, kw in (
                 (self.server, {"authorization": AuthorizationPolicy(rules=(rule,))}),
@@ -195,6 +241,23 @@ class Bench:
                 self.proxies[inst.name] = spawn_proxy(workdir / inst.name, inst.credentials, config, env=env)
             for proxy in self.proxies.values():
                 proxy.wait_ready()
+            # the floor: a blind byte relay pair on the same loop, sockets and mTLS, with the same credentials
+            self.floor_addr = (self.client.address, FLOOR_PORT)
+            server_floor = f"{self.server.address}:{FLOOR_PORT}"
+            for name, inst, listen, upstream, side in (
+                ("floor-server", self.server, server_floor, "{}:{}".format(*self.echo_addr), "--tls-in"),
+                (
+                    "floor-client",
+                    self.client,
+                    f"{self.client.address}:{FLOOR_PORT}",
+                    server_floor,
+                    "--tls-out",
+                ),
+            ):
+                command = [sys.executable, str(ROOT / "benchmarks" / "relay_floor.py"), "--listen", listen]
+                command += ["--upstream", upstream, "--credentials", str(workdir / inst.name / "credentials")]
+                self.relays[name] = subprocess.Popen([*command, side], env=env, stderr=subprocess.PIPE)
+                self.relays[name].stderr.readline()  # type: ignore[union-attr]
         except BaseException:
             self.close()
             raise
@@ -209,21 +272,47 @@ class Bench:
         )
         return json.loads(out.stdout)
 
+    def pids(self, path: str) -> dict[str, int]:
+        """The processes that serve a request on ``path``."""
+        if path == "direct":
+            return {"echo": self.echo.pid}
+        if path == "floor":
+            return {"echo": self.echo.pid, **{name: relay.pid for name, relay in self.relays.items()}}
+        return {"echo": self.echo.pid, **self.proxy_pids}
+
     def target(self, path: str) -> dict:
         from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 
         if path == "direct":
             return {"host": self.echo_addr[0], "port": self.echo_addr[1], "host_header": "echo"}
+        if path == "floor":
+            return {"host": self.floor_addr[0], "port": self.floor_addr[1], "host_header": "echo"}
         return {"host": self.client.address, "port": OUTBOUND_HTTP_PORT, "host_header": "echo"}
 
     def close(self) -> None:
         for proxy in self.proxies.values():
             proxy.stop()
+        for relay in self.relays.values():
+            relay.send_signal(signal.SIGTERM)
+            relay.wait(10)
         self.echo.send_signal(signal.SIGTERM)
         try:
             self.echo.wait(10)
         except subprocess.TimeoutExpired:
             self.echo.kill()
+
+
+PATHS = ("direct", "floor", "proxied")
+
+
+def measure(bench: Bench, path: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """One load generator run on ``path``, with the CPU time each process on it used per request (us)."""
+    pids = bench.pids(path)
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = bench.run_loadgen({**bench.target(path), **spec})
+    done = max(1, result["requests"])
+    result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) / done * 1e6 for name, pid in pids.items()}
+    return result
 
 
 def main() -> None:
@@ -234,40 +323,35 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="fixed request rate for latency (req/s)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    rounds, fixed_s, max_s = (1, 3.0, 2.0) if args.quick else (3, 10.0, 5.0)
+    json_path = args.json.resolve() if args.json else None
+    # the processes started run this tree's code: `python -m` puts the working directory first on sys.path
+    os.chdir(ROOT)
+    rounds, fixed_s, max_s, one_by_one = (1, 3.0, 2.0, 500) if args.quick else (3, 10.0, 5.0, 3000)
     load_before = os.getloadavg()[0]
+    results: dict[str, Any] = {kind: {path: [] for path in PATHS} for kind in ("fixed", "max", "one")}
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp))
         try:
-            results: dict[str, Any] = {
-                "fixed": {"direct": [], "proxied": []},
-                "max": {"direct": [], "proxied": []},
-            }
+            for path in PATHS:  # warm every path once (TLS handshakes, pools)
+                bench.run_loadgen({**bench.target(path), "mode": "count", "requests": 200, "conns": 4})
             for _ in range(rounds):
-                for path in ("direct", "proxied"):
-                    spec = {
-                        **bench.target(path),
-                        "mode": "fixed",
-                        "rate": args.rate,
-                        "seconds": fixed_s,
-                        "conns": 4,
-                    }
-                    results["fixed"][path].append(bench.run_loadgen(spec))
+                for path in PATHS:
+                    spec = {"mode": "fixed", "rate": args.rate, "seconds": fixed_s, "conns": 4}
+                    results["fixed"][path].append(measure(bench, path, spec))
             for _ in range(rounds):
-                for path in ("direct", "proxied"):
-                    pids = {"echo": bench.echo.pid, **bench.proxy_pids}
-                    before = {k: cpu_seconds(p) for k, p in pids.items()}
-                    r = bench.run_loadgen(
-                        {**bench.target(path), "mode": "max", "seconds": max_s, "conns": 32}
-                    )
-                    r["cpu_s"] = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
-                    results["max"][path].append(r)
+                for path in PATHS:
+                    spec = {"mode": "max", "seconds": max_s, "conns": 32}
+                    results["max"][path].append(measure(bench, path, spec))
+            for _ in range(rounds):
+                for path in PATHS:
+                    spec = {"mode": "count", "requests": one_by_one, "conns": 1}
+                    results["one"][path].append(measure(bench, path, spec))
         finally:
             bench.close()
     results["load_average_1m"] = [load_before, os.getloadavg()[0]]
     report(results, args.rate)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2))
 
 
 def report(results: dict[str, Any], rate: float) -> None:
@@ -275,34 +359,40 @@ def report(results: dict[str, Any], rate: float) -> None:
     cores = os.cpu_count()
     print(f"machine load (1-minute average) before / after: {before:.1f} / {after:.1f} on {cores} cores")
 
-    def med(path: str, kind: str, key: str) -> float:
+    def med(kind: str, path: str, key: str) -> float:
         return statistics.median(r[key] for r in results[kind][path])
 
-    print(f"latency at {rate:.0f} req/s, keep-alive, median of {len(results['fixed']['direct'])} rounds:")
+    def cpu(kind: str, path: str, name: str) -> float:
+        return statistics.median(r["cpu_us"][name] for r in results[kind][path])
+
+    rounds = len(results["fixed"]["direct"])
+    print(f"latency at {rate:.0f} req/s, keep-alive, median of {rounds} rounds:")
     print(f"{'':10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for path in ("direct", "proxied"):
+    for path in PATHS:
         errors = sum(r["errors"] for r in results["fixed"][path])
-        print(
-            f"{path:10}{med(path, 'fixed', 'p50_ms'):10.3f}{med(path, 'fixed', 'p90_ms'):10.3f}"
-            f"{med(path, 'fixed', 'p99_ms'):10.3f}{errors:8d}"
-        )
-    p50_overhead = med("proxied", "fixed", "p50_ms") - med("direct", "fixed", "p50_ms")
-    p99_overhead = med("proxied", "fixed", "p99_ms") - med("direct", "fixed", "p99_ms")
-    print(f"overhead: p50 +{p50_overhead:.3f} ms (target <= 0.5 ms), p99 +{p99_overhead:.3f} ms")
-    direct_rps, proxied_rps = med("direct", "max", "rps"), med("proxied", "max", "rps")
-    proxy_cpu = statistics.median(
-        r["cpu_s"]["bench-client-0"] + r["cpu_s"]["echo-0"] for r in results["max"]["proxied"]
-    )
-    proxied_reqs = statistics.median(r["requests"] for r in results["max"]["proxied"])
-    per_core = proxied_reqs / proxy_cpu if proxy_cpu else float("nan")
-    print(
-        f"highest rate (32 connections): direct {direct_rps:.0f} req/s, proxied {proxied_rps:.0f} req/s "
-        f"= {100 * proxied_rps / direct_rps:.0f}% of direct (target >= 50%)"
-    )
-    print(
-        f"proxy CPU: {per_core:.0f} proxied requests per CPU-second of the two sidecars together "
-        f"({2 * per_core:.0f} per sidecar-core-second)"
-    )
+        p50, p90, p99 = (med("fixed", path, f"{q}_ms") for q in ("p50", "p90", "p99"))
+        print(f"{path:10}{p50:10.3f}{p90:10.3f}{p99:10.3f}{errors:8d}")
+    for path in ("floor", "proxied"):
+        p50 = med("fixed", path, "p50_ms") - med("fixed", "direct", "p50_ms")
+        p99 = med("fixed", path, "p99_ms") - med("fixed", "direct", "p99_ms")
+        target = " (target <= 0.5 ms)" if path == "proxied" else ""
+        print(f"overhead of {path}: p50 {p50:+.3f} ms{target}, p99 {p99:+.3f} ms")
+    direct_rps = med("max", "direct", "rps")
+    line = [f"highest rate (32 connections): direct {direct_rps:.0f} req/s"]
+    for path in ("floor", "proxied"):
+        rps = med("max", path, "rps")
+        line.append(f"{path} {rps:.0f} req/s = {100 * rps / direct_rps:.0f}% of direct")
+    print(", ".join(line) + " (target >= 50%)")
+    print("CPU per request (us, user + system), median of rounds:")
+    print(f"{'':28}{'32 connections':>16}{'one at a time':>16}")
+    for path, name, label in (
+        ("proxied", "bench-client-0", "client sidecar"),
+        ("proxied", "echo-0", "server sidecar"),
+        ("floor", "floor-client", "floor relay, client side"),
+        ("floor", "floor-server", "floor relay, server side"),
+        ("direct", "echo", "echo application"),
+    ):
+        print(f"  {label:26}{cpu('max', path, name):16.1f}{cpu('one', path, name):16.1f}")
 
 
 if __name__ == "__main__":

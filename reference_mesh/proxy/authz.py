@@ -109,10 +109,12 @@ class Authorizer:
     def __init__(self, policy: AuthorizationPolicy):
         self.permissive = policy.permissive
         self._rules = tuple(_Rule(r) for r in policy.rules)
+        # one decision object per allowing rule, made once (the answer to most requests)
+        self._allowed = {r.name: Decision(True, f"allowed by {r.name}", r.name) for r in self._rules}
 
     def _finish(self, allowed_by: str | None, denial: str) -> Decision:
         if allowed_by is not None:
-            return Decision(True, f"allowed by {allowed_by}", allowed_by)
+            return self._allowed[allowed_by]
         if self.permissive:
             return Decision(True, f"permissive mode (would deny: {denial})", None, would_deny=True)
         return Decision(False, denial)

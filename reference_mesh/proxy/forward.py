@@ -3,24 +3,21 @@ outbound)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
 from reference_mesh.proxy.config import ProxySettings
+from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.http1 import (
     LAST_CHUNK,
     HttpProtocolError,
-    MessageReader,
     RequestHead,
     ResponseHead,
     encode_chunk,
-    forward_headers,
-    render_request_head,
-    render_response_head,
+    forward_fields,
     simple_response,
 )
-from reference_mesh.proxy.streams import HeadTimer, close_quietly
+from reference_mesh.proxy.streams import HeadTimer
 
 __all__ = [
     "RequestBody",
@@ -38,20 +35,12 @@ IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-
 _DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect"}
 
 
-#: Below this much unsent data a writer is not waited on (what asyncio's own high-water mark allows anyway).
-_FLUSH_ABOVE = 64 * 1024
-
-
-async def _flush(writer: asyncio.StreamWriter) -> None:
-    """``drain()`` only when data is piling up: the common small write costs no extra await."""
-    if writer.transport.get_write_buffer_size() > _FLUSH_ABOVE or writer.transport.is_closing():
-        await writer.drain()
-
-
 class RequestBody:
     """A request body either fully buffered (replayable for retries) or still on the downstream stream."""
 
-    def __init__(self, head: RequestHead, messages: MessageReader, buffered: bytes | None):
+    __slots__ = ("buffered", "complete", "head", "messages")
+
+    def __init__(self, head: RequestHead, messages: HttpConnection, buffered: bytes | None):
         self.head = head
         self.messages = messages
         self.buffered = buffered
@@ -62,27 +51,28 @@ class RequestBody:
     def replayable(self) -> bool:
         return self.buffered is not None
 
-    def framing_headers(self) -> list[tuple[str, str]]:
+    def framing_field(self) -> bytes:
+        """The header line that frames the body as it will be sent (none for a request without a body)."""
         if self.buffered is not None:
             if self.buffered or self.head.framing != "none":
-                return [("content-length", str(len(self.buffered)))]
-            return []
+                return b"content-length: %d\r\n" % len(self.buffered)
+            return b""
         if self.head.framing == "length":
-            return [("content-length", str(self.head.length))]
-        return [("transfer-encoding", "chunked")]
+            return b"content-length: %d\r\n" % (self.head.length or 0)
+        return b"transfer-encoding: chunked\r\n"
 
-    async def write_to(self, writer: asyncio.StreamWriter) -> None:
+    async def write_to(self, upstream: HttpConnection) -> None:
         if self.buffered is not None:
             if self.buffered:
-                writer.write(self.buffered)
+                upstream.write(self.buffered)
             return
         chunked = self.head.framing != "length"
         while (chunk := await self.messages.next_body()) is not None:
-            writer.write(encode_chunk(chunk) if chunked else chunk)
-            await writer.drain()
+            upstream.write(encode_chunk(chunk) if chunked else chunk)
+            await upstream.flush()
         self.complete = True
         if chunked:
-            writer.write(LAST_CHUNK)
+            upstream.write(LAST_CHUNK)
 
     async def discard(self) -> None:
         """Read and drop what is left of the body, so the downstream connection can carry the next request."""
@@ -91,46 +81,38 @@ class RequestBody:
 
 
 async def serve_requests(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    settings: ProxySettings,
-    exchange: Callable[[RequestHead, MessageReader], Awaitable[bool]],
+    conn: HttpConnection, settings: ProxySettings, exchange: Callable[[RequestHead], Awaitable[bool]]
 ) -> None:
     """The server side of an HTTP/1.1 connection: read request heads (bounded by :class:`HeadTimer`) and hand
     each to ``exchange``, which answers it and says whether the connection may carry another. Malformed input
     gets its 4xx/5xx answer and the connection is closed."""
-    messages = MessageReader(reader, response=False, max_header_bytes=settings.max_header_bytes)
-    timer = HeadTimer(messages, writer, settings)
+    timer = HeadTimer(conn, settings)
     try:
         while isinstance(head := await timer.next_head(), RequestHead):
-            if not await exchange(head, messages):
+            if not await exchange(head):
                 break
     except HttpProtocolError as exc:
         with contextlib.suppress(Exception):
-            writer.write(simple_response(exc.status, str(exc), close=True))
-            await writer.drain()
+            conn.write(simple_response(exc.status, str(exc), close=True))
     except (ConnectionError, OSError):
         pass
     finally:
         timer.close()
-        await close_quietly(writer)
+        conn.close()
 
 
 async def read_request_body(
-    head: RequestHead,
-    messages: MessageReader,
-    max_buffered: int,
-    continue_to: asyncio.StreamWriter | None = None,
+    head: RequestHead, messages: HttpConnection, max_buffered: int, *, answer_expect: bool = False
 ) -> RequestBody:
     """Buffer the body when it is small and its size is known (so it can be retried); otherwise stream it.
 
-    A client that sent ``Expect: 100-continue`` waits for an interim response before sending its body: the
-    proxy answers it itself on ``continue_to`` (and never forwards ``Expect``) when it means to read the body.
+    A client that sent ``Expect: 100-continue`` waits for an interim response before sending its body: with
+    ``answer_expect`` the proxy answers it itself (and never forwards ``Expect``), as it will read the body.
     """
     if head.framing == "none":
         return RequestBody(head, messages, b"")
-    if continue_to is not None and (head.header("expect") or "").lower() == "100-continue":
-        continue_to.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if answer_expect and (head.header("expect") or "").lower() == "100-continue":
+        messages.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     if head.framing == "length" and head.length is not None and head.length <= max_buffered:
         parts = []
         while (chunk := await messages.next_body()) is not None:
@@ -140,31 +122,31 @@ async def read_request_body(
 
 
 async def send_request(
-    writer: asyncio.StreamWriter,
-    head: RequestHead,
-    target: str,
-    body: RequestBody,
-    extra_headers: Iterable[tuple[str, str]],
+    upstream: HttpConnection, head: RequestHead, target: str, body: RequestBody, extra_fields: bytes
 ) -> None:
-    """Forward a request head (identity and hop-by-hop headers dropped, ``extra_headers`` added), then its
-    body."""
-    headers = forward_headers(head.headers, _DROP_ON_SEND)
-    headers += extra_headers
-    headers += body.framing_headers()
-    rendered = render_request_head(head.method, target, headers)
+    """Forward a request head (its header lines as received, identity and hop-by-hop ones dropped;
+    ``extra_fields``, rendered header lines, added), then its body."""
+    out = [
+        b"%s %s HTTP/1.1\r\n" % (head.method.encode("ascii"), target.encode("latin-1")),
+        *forward_fields(head, _DROP_ON_SEND),
+        extra_fields,
+        body.framing_field(),
+        b"\r\n",
+    ]
+    # a response to HEAD has no body whatever its headers announce; it may arrive while the body is sent
+    upstream.expect_head_only = head.method == "HEAD"
     if body.buffered is not None:
-        writer.write(rendered + body.buffered if body.buffered else rendered)  # one write: one record/segment
+        out.append(body.buffered)
+        upstream.write(b"".join(out))  # head and body in one write: one TLS record, one segment
     else:
-        writer.write(rendered)
-        await body.write_to(writer)
-    await _flush(writer)
+        upstream.write(b"".join(out))
+        await body.write_to(upstream)
+    await upstream.flush()
 
 
-async def read_response(messages: MessageReader, method: str) -> ResponseHead:
-    """The final response to a request sent with ``method`` (interim 1xx responses are skipped; a response to
-    HEAD has no body whatever its headers announce)."""
+async def read_response(messages: HttpConnection) -> ResponseHead:
+    """The final response to the request just sent (interim 1xx responses are skipped)."""
     while True:
-        messages.expect_head_only = method == "HEAD"
         head = await messages.next_head()
         if not isinstance(head, ResponseHead):
             raise HttpProtocolError("the upstream closed the connection before responding", 502)
@@ -182,12 +164,11 @@ def client_keeps_alive(request: RequestHead, response: ResponseHead) -> bool:
 
 async def relay_response(
     response: ResponseHead,
-    upstream: MessageReader,
-    downstream: asyncio.StreamWriter,
+    upstream: HttpConnection,
+    downstream: HttpConnection,
     *,
     keep_alive: bool,
     http10: bool = False,
-    extra_headers: Iterable[tuple[str, str]] = (),
 ) -> int:
     """Stream the response (head already read) to the downstream client; return the body bytes relayed.
 
@@ -195,14 +176,14 @@ async def relay_response(
     an HTTP/1.0 client gets an unframed body ended by closing (``keep_alive`` must then be False, see
     :func:`client_keeps_alive`).
     """
-    headers = forward_headers(response.headers)
-    headers += extra_headers
+    status_line = b"HTTP/1.1 %d %s\r\n" % (response.status, (response.reason or "-").encode("latin-1"))
+    out = [status_line, *forward_fields(response)]
     chunked = response.framing in ("chunked", "close") and not http10
     if chunked:
-        headers.append(("transfer-encoding", "chunked"))
+        out.append(b"transfer-encoding: chunked\r\n")
     if not keep_alive:
-        headers.append(("connection", "close"))
-    out = [render_response_head(response.status, response.reason or "-", headers)]
+        out.append(b"connection: close\r\n")
+    out.append(b"\r\n")
     size = 0
     ended = True
     if response.framing != "none":
@@ -215,12 +196,12 @@ async def relay_response(
             out.append(LAST_CHUNK)
     downstream.write(b"".join(out))
     if not ended:
-        await _flush(downstream)
+        await downstream.flush()
         while (more := await upstream.next_body()) is not None:
             size += len(more)
             downstream.write(encode_chunk(more) if chunked else more)
-            await _flush(downstream)
+            await downstream.flush()
         if chunked:
             downstream.write(LAST_CHUNK)
-    await _flush(downstream)
+    await downstream.flush()
     return size

@@ -1,10 +1,14 @@
-"""HTTP/1.1 messages over asyncio streams, parsed by httptools (llhttp).
+"""HTTP/1.1 messages, parsed by httptools (llhttp).
 
-:class:`MessageReader` turns bytes into events (a head, body chunks, end of message), reading from the socket
-only when the consumer asks for the next event: a body is never held whole, at most one socket read (64 KiB)
-is buffered, and a slow receiver slows the sender (the writer side awaits ``drain()``). Heads keep header
-names as sent; framing (Content-Length, chunked, until-close) is recorded so bodies can be re-framed when
-forwarded.
+:class:`MessageParser` is sans-IO: bytes in, events out (a head, body chunks, end of message). Heads keep
+their header lines as received, so a forwarder relays them without rendering them again; framing
+(Content-Length, chunked, until-close) is recorded so bodies can be re-framed when forwarded.
+:class:`MessageStream` is the consumer's side (``next_head``, ``next_body``, ``take_queued_body``); it asks
+its driver for more bytes only when no event is queued. Two drivers: the data plane's
+:class:`~reference_mesh.proxy.connection.HttpConnection` (an asyncio protocol, fed as bytes arrive) and
+:class:`MessageReader` (reads an asyncio stream; the admin endpoint). Either way a body is never held whole:
+a driver stops reading while a consumer has a socket read's worth (64 KiB) queued, so a slow receiver slows
+the sender.
 """
 
 from __future__ import annotations
@@ -12,21 +16,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 import httptools
 
 __all__ = [
+    "END",
     "HOP_BY_HOP",
-    "BodyChunk",
     "EndOfMessage",
     "HttpProtocolError",
+    "MessageParser",
     "MessageReader",
+    "MessageStream",
     "RequestHead",
     "ResponseHead",
     "encode_chunk",
-    "forward_headers",
-    "render_request_head",
+    "forward_fields",
     "render_response_head",
     "simple_response",
 ]
@@ -48,215 +52,272 @@ class HttpProtocolError(Exception):
         self.status = status
 
 
-@dataclass
 class _Head:
-    headers: list[tuple[str, str]]
-    version: str = "1.1"
-    keep_alive: bool = True
-    #: "length", "chunked", "none" (no body) or "close" (body until the connection closes; responses only).
-    framing: str = "none"
-    length: int | None = None
-    #: lower-case name -> first value, built once by the parser
-    by_name: dict[str, str] = field(default_factory=dict)
+    """What request and response heads share (the parser makes them). Header fields are kept three ways:
+    ``headers`` (name and value as sent, decoded: for matching), ``by_name`` (the first value of each
+    lower-case name: for lookups), and ``fields`` with ``names`` (each field's line exactly as it will be
+    forwarded, and its lower-case name: a forwarder passes the lines on without rendering them again)."""
+
+    __slots__ = (
+        "by_name",
+        "fields",
+        "framing",
+        "headers",
+        "keep_alive",
+        "length",
+        "names",
+        "size",
+        "version",
+    )
+
+    def __init__(
+        self,
+        headers: list[tuple[str, str]],
+        fields: list[bytes],
+        names: list[str],
+        by_name: dict[str, str],
+        version: str,
+        keep_alive: bool,
+        size: int,
+    ):
+        self.headers = headers
+        self.fields = fields
+        self.names = names
+        self.by_name = by_name
+        self.version = version
+        self.keep_alive = keep_alive
+        #: bytes of the head as parsed (request/status line and fields)
+        self.size = size
+        #: "length", "chunked", "none" (no body) or "close" (body until the connection closes: responses only)
+        self.framing = "none"
+        self.length: int | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case)."""
-        if not self.by_name and self.headers:
-            for k, v in reversed(self.headers):
-                self.by_name[k.lower()] = v
         return self.by_name.get(name.lower())
 
 
-@dataclass
 class RequestHead(_Head):
-    method: str = "GET"
-    target: str = "/"
+    __slots__ = ("method", "target")
+    method: str
+    target: str
 
 
-@dataclass
 class ResponseHead(_Head):
-    status: int = 200
-    reason: str = ""
+    __slots__ = ("reason", "status")
+    status: int
+    reason: str
 
 
-@dataclass
-class BodyChunk:
-    data: bytes
-
-
-@dataclass
 class EndOfMessage:
-    pass
+    __slots__ = ()
 
 
 END = EndOfMessage()
-Event = RequestHead | ResponseHead | BodyChunk | EndOfMessage
+#: A head, a body chunk (bytes) or END.
+Event = RequestHead | ResponseHead | bytes | EndOfMessage
 
 
-@dataclass
-class _Building:
-    url: bytearray = field(default_factory=bytearray)
-    headers: list[tuple[str, str]] = field(default_factory=list)
+class MessageParser:
+    """Bytes in, events out, for a sequence of requests (``response=False``) or responses (``response=True``).
 
-
-class MessageReader:
-    """Reads a sequence of requests (``response=False``) or responses (``response=True``) from a stream.
-
-    Call :meth:`next_head`, then :meth:`next_body` until it returns None, then :meth:`next_head` again.
-    ``head_started_at`` and ``in_headers`` tell how long a message head has been arriving (header timeouts).
+    :meth:`feed` raises :class:`HttpProtocolError` for malformed input (llhttp's checks: conflicting
+    Content-Length / Transfer-Encoding, obs-fold, bad tokens...) and for heads over ``max_header_bytes``.
+    ``in_headers`` and ``head_started_at`` tell how long a message head has been arriving (header timeouts);
+    ``queued`` counts the bytes of heads and body chunks waiting in ``events``.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, *, response: bool, max_header_bytes: int = 64 * 1024):
-        self._reader = reader
-        self._response = response
-        self._max_header_bytes = max_header_bytes
-        self._events: deque[Event] = deque()
+    def __init__(self, *, response: bool, max_header_bytes: int = 64 * 1024):
+        self.response = response
+        self.max_header_bytes = max_header_bytes
+        self.events: deque[Event] = deque()
+        self.queued = 0
+        self.eof = False
+        self.in_headers = False
+        #: monotonic time the first bytes of a head still incomplete were read
+        self.head_started_at = 0.0
+        #: the request this response answers was HEAD: the final response has no body whatever it announces
+        self.expect_head_only = False
         self._new_parser()
-        self._head_bytes = 0  # request line and header fields of the current head, as parsed
-        self._pending_head_bytes = 0  # bytes read while a head stayed incomplete
-        self._in_headers = False
+        self._url = b""  # request target or reason phrase of the head being parsed
+        self._raw: list[tuple[bytes, bytes]] = []  # its header fields so far
+        self._head_bytes = 0  # size of the last head completed (request line and header fields)
+        self._pending_head_bytes = 0  # bytes fed while a head stayed incomplete
         self._current: _Head | None = None
         self._head_only = False  # response to HEAD / 204 / 304: no body whatever the headers say
-        self.eof = False
-        self._body_pending = False
-        #: monotonic time the current (or last) message's first byte was parsed
-        self.head_started_at = 0.0
-        self.expect_head_only = False
 
     def _new_parser(self) -> None:
         self._parser = (
-            httptools.HttpResponseParser(self) if self._response else httptools.HttpRequestParser(self)
+            httptools.HttpResponseParser(self) if self.response else httptools.HttpRequestParser(self)
         )
-        self._b = _Building()
 
     # ------------------------------------------------------------------------------------- parser callbacks
+    # (called by llhttp for every message: they only collect; on_headers_complete builds the head)
     def on_message_begin(self) -> None:
-        self._b = _Building()
-        self._in_headers = True
-        self._head_bytes = 0
-        self.head_started_at = time.monotonic()
+        self.in_headers = True
 
     def on_url(self, url: bytes) -> None:
-        self._b.url += url
-        self._head_bytes += len(url)
+        self._url += url
 
-    def on_status(self, status: bytes) -> None:
-        self._b.url += status
+    on_status = on_url  # a response's reason phrase, collected the same way
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._b.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-        self._head_bytes += len(name) + len(value) + 4
+        self._raw.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self._in_headers = False
+        self.in_headers = False
+        self._pending_head_bytes = 0
         p = self._parser
-        headers = self._b.headers
-        lower: dict[str, str] = {}
-        for k, v in reversed(headers):  # first occurrence wins
-            lower[k.lower()] = v
-        version = p.get_http_version()
-        te = lower.get("transfer-encoding", "")
+        raw, url = self._raw, self._url
+        self._raw, self._url = [], b""
+        headers: list[tuple[str, str]] = []
+        names: list[str] = []
+        fields: list[bytes] = []
+        by_name: dict[str, str] = {}
+        for name_bytes, value_bytes in raw:
+            name, value = name_bytes.decode("latin-1"), value_bytes.decode("latin-1")
+            lower = name.lower()
+            headers.append((name, value))
+            names.append(lower)
+            fields.append(b"".join((name_bytes, b": ", value_bytes, b"\r\n")))
+            if lower not in by_name:  # the first occurrence wins
+                by_name[lower] = value
+        self._head_bytes = len(url) + sum(map(len, fields))
         head: _Head
-        if isinstance(p, httptools.HttpRequestParser):
-            method = p.get_method().decode("ascii")
-            head = RequestHead(
-                headers, version, p.should_keep_alive(), method=method, target=self._b.url.decode("latin-1")
-            )
+        args = (
+            headers,
+            fields,
+            names,
+            by_name,
+            p.get_http_version(),
+            p.should_keep_alive(),
+            self._head_bytes,
+        )
+        if self.response:
+            head = response = ResponseHead(*args)
+            response.status = status = p.get_status_code()  # type: ignore[union-attr]
+            response.reason = url.decode("latin-1")
         else:
-            status = p.get_status_code()
-            head = ResponseHead(
-                headers, version, p.should_keep_alive(), status=status, reason=self._b.url.decode("latin-1")
-            )
-        head.by_name = lower
-        if "chunked" in te.lower():
+            head = request = RequestHead(*args)
+            request.method = p.get_method().decode("ascii")  # type: ignore[union-attr]
+            request.target = url.decode("latin-1")
+            status = 0
+        te = by_name.get("transfer-encoding")
+        if te is not None and "chunked" in te.lower():
             head.framing = "chunked"
-        elif "content-length" in lower:
-            head.framing, head.length = "length", int(lower["content-length"])
-        elif isinstance(head, ResponseHead) and not (100 <= head.status < 200 or head.status in (204, 304)):
+        elif "content-length" in by_name:
+            length = int(by_name["content-length"])
+            if length:
+                head.framing, head.length = "length", length
+        elif self.response and not (100 <= status < 200 or status in (204, 304)):
             head.framing = "close"
             head.keep_alive = False
-        if (
-            isinstance(head, ResponseHead)
-            and head.status >= 200
-            and (self.expect_head_only or head.status in (204, 304))
-        ):
-            head.framing, self._head_only = "none", True
-        if head.framing == "length" and head.length == 0:
-            head.framing = "none"
+        if self.response and status >= 200:
+            if self.expect_head_only or status in (204, 304):
+                head.framing, self._head_only = "none", True
+            self.expect_head_only = False
         self._current = head
-        self._events.append(head)
+        self.events.append(head)
+        self.queued += head.size
 
     def on_body(self, body: bytes) -> None:
         if not self._head_only:
-            self._events.append(BodyChunk(body))
+            self.events.append(body)
+            self.queued += len(body)
 
     def on_message_complete(self) -> None:
         self._head_only = False
-        self._events.append(END)
+        self._current = None
+        self.events.append(END)
 
-    # -------------------------------------------------------------------------------------------- reading
-    async def _fill(self) -> None:
-        data = await self._reader.read(READ_SIZE)
-        if not data:
-            self.eof = True
-            head = self._current
-            if head is not None and head.framing == "close":  # body delimited by connection close
-                self._current = None
-                self._events.append(END)
-            return
+    # ---------------------------------------------------------------------------------------------- input
+    def feed(self, data: bytes | memoryview) -> None:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             raise HttpProtocolError("protocol upgrade is not supported: use a TCP port", 501) from None
         except httptools.HttpParserError as exc:
             raise HttpProtocolError(f"malformed HTTP: {exc}") from None
-        if self._in_headers:  # a head still incomplete after this read: count what it has buffered so far
+        limit = self.max_header_bytes
+        if self.in_headers:  # a head still incomplete after this read: count what it has buffered so far
+            if not self._pending_head_bytes:
+                self.head_started_at = time.monotonic()  # its first bytes came with this read
             self._pending_head_bytes += len(data)
-        else:
-            self._pending_head_bytes = 0
-        if max(self._head_bytes, self._pending_head_bytes) > self._max_header_bytes:
+            if self._pending_head_bytes > limit:
+                raise HttpProtocolError("request header fields too large", 431)
+        if self._head_bytes > limit:
             raise HttpProtocolError("request header fields too large", 431)
-        if (
-            self._head_only
-            and self._current is not None
-            and self._events
-            and self._events[-1] is self._current
-        ):
+        if self._head_only and self._current is not None and self.events and self.events[-1] is self._current:
             # HEAD/204/304: llhttp would wait for a body the headers announce but that never comes.
-            self._events.append(END)
+            self.events.append(END)
             self._head_only = False
             self._current = None
             self._new_parser()
 
+    def feed_eof(self) -> None:
+        if self.eof:
+            return
+        self.eof = True
+        head = self._current
+        if head is not None and head.framing == "close":  # body delimited by connection close
+            self._current = None
+            self.events.append(END)
+
+
+class MessageStream:
+    """The consumer's side of a connection's messages: call :meth:`next_head`, then :meth:`next_body` until it
+    returns None, then :meth:`next_head` again. A driver supplies :meth:`_fill`."""
+
+    def __init__(self, *, response: bool, max_header_bytes: int = 64 * 1024):
+        self.parser = MessageParser(response=response, max_header_bytes=max_header_bytes)
+        self._events = self.parser.events
+        self._body_pending = False
+
+    async def _fill(self) -> None:
+        """Wait until more events are queued or the input has ended; raise what the input was wrong with."""
+        raise NotImplementedError
+
+    def _consumed(self, size: int) -> None:
+        """``size`` queued bytes were handed to the consumer."""
+        self.parser.queued -= size
+
+    @property
+    def eof(self) -> bool:
+        return self.parser.eof
+
     @property
     def head_ready(self) -> bool:
         """A complete head is already parsed and queued."""
-        return bool(self._events) and isinstance(self._events[0], RequestHead | ResponseHead)
+        return bool(self._events) and isinstance(self._events[0], _Head)
 
     @property
     def in_headers(self) -> bool:
         """True while a message head has begun but is not complete."""
-        return self._in_headers
+        return self.parser.in_headers
+
+    @property
+    def head_started_at(self) -> float:
+        return self.parser.head_started_at
 
     async def next_head(self) -> RequestHead | ResponseHead | None:
         """The next message's head, or None on a clean close between messages."""
-        while not self._events:
-            if self.eof:
-                if self._in_headers:
+        events = self._events
+        while not events:
+            if self.parser.eof:
+                if self.parser.in_headers:
                     raise HttpProtocolError("connection closed in the middle of a message head")
                 return None
             await self._fill()
-        event = self._events.popleft()
+        event = events.popleft()
         if not isinstance(event, RequestHead | ResponseHead):
             raise HttpProtocolError(f"expected a message head, got {type(event).__name__}")
+        self._consumed(event.size)
         if event.framing == "none":
             # body-less message: swallow its end-of-message event now so the caller needs no body loop
-            while not self._events and not self.eof:
+            while not events and not self.parser.eof:
                 await self._fill()
-            if self._events and isinstance(self._events[0], EndOfMessage):
-                self._events.popleft()
-            self._current = None
-        self.expect_head_only = False
+            if events and events[0] is END:
+                events.popleft()
         self._body_pending = event.framing != "none"
         return event
 
@@ -266,14 +327,15 @@ class MessageReader:
         chunks: list[bytes] = []
         if not self._body_pending:
             return chunks, True
-        while self._events:
-            event = self._events[0]
-            if isinstance(event, BodyChunk):
-                self._events.popleft()
-                chunks.append(event.data)
-            elif isinstance(event, EndOfMessage):
-                self._events.popleft()
-                self._current = None
+        events = self._events
+        while events:
+            event = events[0]
+            if isinstance(event, bytes):
+                events.popleft()
+                self._consumed(len(event))
+                chunks.append(event)
+            elif event is END:
+                events.popleft()
                 self._body_pending = False
                 return chunks, True
             else:
@@ -285,19 +347,45 @@ class MessageReader:
         message)."""
         if not self._body_pending:
             return None
-        while not self._events:
-            if self.eof:
+        events = self._events
+        while not events:
+            if self.parser.eof:
                 raise HttpProtocolError("connection closed in the middle of a message body", 502)
             await self._fill()
-        event = self._events[0]
-        if isinstance(event, BodyChunk):
-            self._events.popleft()
-            return event.data
-        if isinstance(event, EndOfMessage):
-            self._events.popleft()
-            self._current = None
+        event = events[0]
+        if isinstance(event, bytes):
+            events.popleft()
+            self._consumed(len(event))
+            return event
+        if event is END:
+            events.popleft()
         self._body_pending = False
         return None
+
+    @property
+    def expect_head_only(self) -> bool:
+        """Set before the request is sent: the next final response answers a HEAD request."""
+        return self.parser.expect_head_only
+
+    @expect_head_only.setter
+    def expect_head_only(self, value: bool) -> None:
+        self.parser.expect_head_only = value
+
+
+class MessageReader(MessageStream):
+    """Messages read from an asyncio stream, one read (at most 64 KiB) at a time, when the consumer needs
+    more."""
+
+    def __init__(self, reader: asyncio.StreamReader, *, response: bool, max_header_bytes: int = 64 * 1024):
+        super().__init__(response=response, max_header_bytes=max_header_bytes)
+        self._reader = reader
+
+    async def _fill(self) -> None:
+        data = await self._reader.read(READ_SIZE)
+        if data:
+            self.parser.feed(data)
+        else:
+            self.parser.feed_eof()
 
 
 # ------------------------------------------------------------------------------------------------- writing
@@ -305,30 +393,26 @@ def encode_chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def forward_headers(
-    headers: list[tuple[str, str]], drop: frozenset[str] = frozenset()
-) -> list[tuple[str, str]]:
-    """Headers minus hop-by-hop ones (including those the Connection header names) and ``drop`` (lower
-    case)."""
-    out = [(k, v) for k, v in headers if (kl := k.lower()) not in HOP_BY_HOP and kl not in drop]
-    if len(out) == len(headers):
-        return out  # no Connection header among them: nothing else to drop
-    named: set[str] = set()
-    for k, v in headers:
-        if k.lower() == "connection":
-            named.update(t.strip().lower() for t in v.split(","))
-    return [(k, v) for k, v in out if k.lower() not in named] if named else out
+def forward_fields(head: _Head, drop: frozenset[str] = frozenset()) -> list[bytes]:
+    """The head's header lines as received, minus hop-by-hop fields (including those its Connection header
+    names) and the lower-case names in ``drop``."""
+    if "connection" in head.by_name:
+        drop = drop.union(
+            token.strip().lower()
+            for name, (_, value) in zip(head.names, head.headers, strict=True)
+            if name == "connection"
+            for token in value.split(",")
+        )
+    fields = zip(head.fields, head.names, strict=True)
+    return [line for line, name in fields if name not in HOP_BY_HOP and name not in drop]
 
 
 def _render(start: str, headers: list[tuple[str, str]]) -> bytes:
     return "".join([start, "\r\n", *[f"{k}: {v}\r\n" for k, v in headers], "\r\n"]).encode("latin-1")
 
 
-def render_request_head(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
-    return _render(f"{method} {target} HTTP/1.1", headers)
-
-
 def render_response_head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes:
+    """A response head the proxy makes itself (forwarded heads keep their lines: :func:`forward_fields`)."""
     return _render(f"HTTP/1.1 {status} {reason}", headers)
 
 

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import Decision, normalize_path, request_path
+from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.forward import (
     client_keeps_alive,
     read_request_body,
@@ -22,12 +23,7 @@ from reference_mesh.proxy.forward import (
     send_request,
     serve_requests,
 )
-from reference_mesh.proxy.http1 import (
-    HttpProtocolError,
-    MessageReader,
-    RequestHead,
-    simple_response,
-)
+from reference_mesh.proxy.http1 import HttpProtocolError, RequestHead, simple_response
 from reference_mesh.proxy.outbound import DEADLINE_HEADER
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.streams import (
@@ -44,44 +40,64 @@ if TYPE_CHECKING:
     from reference_mesh.proxy.config import InboundListener
     from reference_mesh.proxy.server import Proxy
 
-__all__ = ["CLIENT_ID_HEADER", "serve"]
+__all__ = ["CLIENT_ID_HEADER", "serve_http", "serve_stream"]
 
 log = logging.getLogger(__name__)
 CLIENT_ID_HEADER = "x-mesh-client-id"
 
 
 def _edge(proxy: Proxy, listener: InboundListener, protocol: str, source: str | None) -> Edge:
-    service = ",".join(proxy.state.config.workload.services)
+    state = proxy.state
     return Edge(
         "inbound",
         protocol,
         source or "",
         "",
-        service,
-        service,
+        state.services,
+        state.services,
         "",
         proxy.identity_uri,
-        proxy.instance,
+        state.config.workload.instance,
         listener.port,
     )
 
 
-async def serve(proxy: Proxy, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Entry point of every inbound TLS connection on ``port``: identify the peer, then dispatch by
-    protocol."""
-    listener = proxy.state.inbound.get(port)
+def _peer(proxy: Proxy, port: int, channel: asyncio.BaseTransport | asyncio.StreamWriter) -> str | None:
+    """The caller's SPIFFE id from its verified certificate; None (and the connection aborted) if it has
+    none acceptable."""
     try:
-        source = proxy.tls.peer_identity(writer).uri
+        return proxy.tls.peer_identity(channel).uri
     except PeerIdentityError as exc:
         log.info("inbound %s: closing connection: %s", port, exc)
+        return None
+
+
+async def serve_http(proxy: Proxy, listener: InboundListener, conn: HttpConnection) -> None:
+    """Entry point of every inbound TLS connection on an HTTP port: identify the peer, then serve its
+    requests."""
+    source = _peer(proxy, listener.port, conn.transport)
+    if source is None:
+        conn.abort()
+        return
+
+    # the caller's identity, for the application: one header line for the whole connection
+    client_id = f"{CLIENT_ID_HEADER}: {source}\r\n".encode("latin-1")
+    await serve_requests(
+        conn,
+        proxy.state.config.settings,
+        lambda head: _http_exchange(proxy, listener, source, client_id, head, conn),
+    )
+
+
+async def serve_stream(
+    proxy: Proxy, listener: InboundListener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Entry point of every inbound TLS connection on a TCP or UDP port: identify the peer, then relay."""
+    source = _peer(proxy, listener.port, writer)
+    if source is None:
         writer.transport.abort()
         return
-    if listener is None:
-        writer.transport.abort()
-        return
-    if listener.protocol == "http":
-        await _serve_http(proxy, listener, source, reader, writer)
-    elif listener.protocol == "tcp":
+    if listener.protocol == "tcp":
         await _serve_tcp(proxy, listener, source, reader, writer)
     else:
         await _serve_udp(proxy, listener, source, reader, writer)
@@ -95,26 +111,13 @@ def _tap(proxy: Proxy, event: dict[str, object]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ HTTP
-async def _serve_http(
-    proxy: Proxy,
-    listener: InboundListener,
-    source: str,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-) -> None:
-    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
-        return await _http_exchange(proxy, listener, source, head, messages, writer)
-
-    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
-
-
 async def _http_exchange(
     proxy: Proxy,
     listener: InboundListener,
     source: str,
+    client_id: bytes,
     head: RequestHead,
-    messages: MessageReader,
-    writer: asyncio.StreamWriter,
+    conn: HttpConnection,
 ) -> bool:
     started = time.monotonic()
     state = proxy.state
@@ -124,43 +127,41 @@ async def _http_exchange(
     status, reason, keep_alive = 502, "", head.keep_alive
     if not decision.allowed:
         status, reason = 403, f"forbidden: {decision.reason}"
-        body = await read_request_body(head, messages, 64 * 1024)
+        body = await read_request_body(head, conn, 64 * 1024)
         keep_alive = keep_alive and body.complete
-        writer.write(simple_response(403, reason, close=not keep_alive))
-        await writer.drain()
+        conn.write(simple_response(403, reason, close=not keep_alive))
+        await conn.flush()
     else:
-        status, reason, keep_alive = await _to_app(
-            proxy, listener, source, head, path, query, messages, writer
-        )
+        status, reason, keep_alive = await _to_app(proxy, listener, client_id, head, path, query, conn)
     latency_ms = (time.monotonic() - started) * 1000.0
     proxy.record(_edge(proxy, listener, "http", source), status < 500, str(status), latency_ms)
-    _tap(
-        proxy,
-        {
-            "protocol": "http",
-            "source": source,
-            "method": head.method,
-            "path": path,
-            "port": listener.port,
-            "status": status,
-            "latency_ms": round(latency_ms, 3),
-            "authz": decision.reason,
-            "would_deny": decision.would_deny,
-            "error": reason or None,
-        },
-    )
+    if proxy.tap.active:
+        _tap(
+            proxy,
+            {
+                "protocol": "http",
+                "source": source,
+                "method": head.method,
+                "path": path,
+                "port": listener.port,
+                "status": status,
+                "latency_ms": round(latency_ms, 3),
+                "authz": decision.reason,
+                "would_deny": decision.would_deny,
+                "error": reason or None,
+            },
+        )
     return keep_alive
 
 
 async def _to_app(
     proxy: Proxy,
     listener: InboundListener,
-    source: str,
+    client_id: bytes,
     head: RequestHead,
     path: str,
     query: str,
-    messages: MessageReader,
-    writer: asyncio.StreamWriter,
+    conn: HttpConnection,
 ) -> tuple[int, str, bool]:
     budget = head.header(DEADLINE_HEADER)
     timeout = int(budget) / 1000.0 if budget is not None and budget.strip().isdigit() else None
@@ -168,26 +169,24 @@ async def _to_app(
     relaying = False
     try:
         async with Deadline(timeout):
-            body = await read_request_body(head, messages, 0, continue_to=writer)
+            body = await read_request_body(head, conn, 0, answer_expect=True)
             try:
                 up = await proxy.app_pool.acquire(
                     listener.app_address, listener.app_port, connect_timeout=1.0
                 )
             except ConnectError as exc:
                 await body.discard()
-                writer.write(
+                conn.write(
                     simple_response(502, f"application not reachable: {exc}", close=not head.keep_alive)
                 )
-                await writer.drain()
+                await conn.flush()
                 return 502, str(exc), head.keep_alive
             target = path + ("?" + query if query else "")
-            await send_request(up.writer, head, target, body, [(CLIENT_ID_HEADER, source)])
-            response = await read_response(up.messages, head.method)
+            await send_request(up.conn, head, target, body, client_id)
+            response = await read_response(up.conn)
             relaying = True
             keep_alive = client_keeps_alive(head, response)
-            await relay_response(
-                response, up.messages, writer, keep_alive=keep_alive, http10=head.version == "1.0"
-            )
+            await relay_response(response, up.conn, conn, keep_alive=keep_alive, http10=head.version == "1.0")
             proxy.app_pool.release(up, response.keep_alive and response.framing != "close")
             up = None
             return response.status, "", keep_alive
@@ -200,11 +199,11 @@ async def _to_app(
             up.close()
     status = 504 if reason.startswith("application did not") else 502
     if relaying:
-        writer.transport.abort()
+        conn.abort()
     else:
         with contextlib.suppress(Exception):
-            writer.write(simple_response(status, reason, close=True))
-            await writer.drain()
+            conn.write(simple_response(status, reason, close=True))
+            await conn.flush()
     return status, reason, False
 
 

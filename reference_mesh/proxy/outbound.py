@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import request_path
+from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.endpoints import EndpointState
 from reference_mesh.proxy.forward import (
     RequestBody,
@@ -25,12 +26,7 @@ from reference_mesh.proxy.forward import (
     send_request,
     serve_requests,
 )
-from reference_mesh.proxy.http1 import (
-    HttpProtocolError,
-    MessageReader,
-    RequestHead,
-    simple_response,
-)
+from reference_mesh.proxy.http1 import HttpProtocolError, RequestHead, simple_response
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.resilience import decide_fault, may_retry
 from reference_mesh.proxy.routing import RouteError, Target
@@ -52,6 +48,7 @@ log = logging.getLogger(__name__)
 
 #: Deadline propagation: remaining milliseconds of the caller's budget (relative, so clocks need not agree).
 DEADLINE_HEADER = "x-mesh-timeout-ms"
+_DEADLINE_HEADER_BYTES = DEADLINE_HEADER.encode()
 
 
 class _Failed(Exception):
@@ -60,6 +57,10 @@ class _Failed(Exception):
     def __init__(self, status: int, reason: str, retryable: bool):
         super().__init__(reason)
         self.status, self.reason, self.retryable = status, reason, retryable
+
+
+def _where(ep: EndpointState) -> str:
+    return f"{ep.endpoint.address}:{ep.endpoint.port}"
 
 
 def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None, route: str = "") -> Edge:
@@ -78,11 +79,10 @@ def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None,
     )
 
 
-async def serve_http(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    async def exchange(head: RequestHead, messages: MessageReader) -> bool:
-        return await _exchange(proxy, head, messages, writer)
+async def serve_http(proxy: Proxy, conn: HttpConnection) -> None:
+    """Serve one application connection to the outbound HTTP listener."""
 
-    await serve_requests(reader, writer, proxy.state.config.settings, exchange)
+    await serve_requests(conn, proxy.state.config.settings, lambda head: _exchange(proxy, head, conn))
 
 
 def _authority(head: RequestHead) -> str | None:
@@ -100,6 +100,8 @@ def _origin_form(target: str) -> str:
 class _Exchange:
     """One request's progress, for telemetry and for knowing what may still be written to the client."""
 
+    __slots__ = ("endpoint", "keep_alive", "reason", "relaying", "route", "status")
+
     def __init__(self) -> None:
         self.status = 502
         self.reason = ""
@@ -109,9 +111,7 @@ class _Exchange:
         self.route = ""  # name of the RoutePolicy match that applied
 
 
-async def _exchange(
-    proxy: Proxy, head: RequestHead, messages: MessageReader, writer: asyncio.StreamWriter
-) -> bool:
+async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bool:
     """Handle one request; return whether the client connection may carry another."""
     started = time.monotonic()
     state = proxy.state  # this request uses this snapshot to the end
@@ -125,12 +125,12 @@ async def _exchange(
             raise RouteError(400, "request has no Host header naming a service")
         root, port = state.outbound.resolve_authority(authority)
         target = state.outbound.route(root, port, (head.method, path, head.headers))
-        await _attempts(proxy, target, head, path, messages, writer, ex)
+        await _attempts(proxy, target, head, path, conn, ex)
     except RouteError as exc:
         ex.status, ex.reason = exc.status, exc.reason
         ex.keep_alive = ex.keep_alive and head.framing == "none"  # the body was not read
-        writer.write(simple_response(exc.status, exc.reason, close=not ex.keep_alive))
-        await writer.drain()
+        conn.write(simple_response(exc.status, exc.reason, close=not ex.keep_alive))
+        await conn.flush()
     latency_ms = (time.monotonic() - started) * 1000.0
     ep = ex.endpoint
     if target is not None:
@@ -163,8 +163,7 @@ async def _attempts(
     target: Target,
     head: RequestHead,
     path: str,
-    messages: MessageReader,
-    writer: asyncio.StreamWriter,
+    conn: HttpConnection,
     ex: _Exchange,
 ) -> None:
     root, backend = target.root, target.backend
@@ -190,7 +189,7 @@ async def _attempts(
     try:
         async with Deadline(timeout_ms / 1000.0 if timeout_ms else None):
             body = await read_request_body(
-                head, messages, res.retries.max_buffered_body_bytes, continue_to=writer
+                head, conn, res.retries.max_buffered_body_bytes, answer_expect=True
             )
             budget = root.runtime.budget
             budget.record_request(time.monotonic())
@@ -203,31 +202,28 @@ async def _attempts(
                 if ep is None:
                     raise _Failed(503, f"no endpoints for {backend.key} port {target.port}", False)
                 ex.endpoint = ep
-                can_retry = retries_left > 0 and budget.balance(time.monotonic()) >= 1
                 try:
                     await _one_attempt(
-                        proxy,
-                        target,
-                        ep,
-                        head,
-                        body,
-                        writer,
-                        deadline_at,
-                        ex,
-                        retry_status=retryable and can_retry,
+                        proxy, target, ep, head, body, conn, deadline_at, ex, retryable and retries_left > 0
                     )
                     return
                 except _Failed as exc:
-                    # connect failures (status -1) are retried whatever the method: nothing was sent
-                    if not (exc.retryable and can_retry and (retryable or exc.status == -1)):
+                    # connect failures (status -1) are retried whatever the method: nothing was sent;
+                    # the budget is asked last, only when a retry is otherwise due
+                    if not (
+                        exc.retryable
+                        and retries_left > 0
+                        and (retryable or exc.status == -1)
+                        and budget.balance(time.monotonic()) >= 1
+                    ):
                         raise
                     budget.try_withdraw(time.monotonic())
                     retries_left -= 1
     except _Failed as exc:
         ex.status, ex.reason = (502 if exc.status == -1 else exc.status), exc.reason
         await body.discard()
-        writer.write(simple_response(ex.status, exc.reason, close=not ex.keep_alive))
-        await writer.drain()
+        conn.write(simple_response(ex.status, exc.reason, close=not ex.keep_alive))
+        await conn.flush()
     except TimeoutError:
         ex.status, ex.reason, ex.keep_alive = (
             504,
@@ -235,11 +231,11 @@ async def _attempts(
             False,
         )
         if ex.relaying:
-            writer.transport.abort()
+            conn.abort()
         else:
-            writer.write(simple_response(504, ex.reason, close=True))
+            conn.write(simple_response(504, ex.reason, close=True))
             with contextlib.suppress(Exception):
-                await writer.drain()
+                await conn.flush()
     finally:
         limit.release()
 
@@ -250,17 +246,17 @@ async def _one_attempt(
     ep: EndpointState,
     head: RequestHead,
     body: RequestBody,
-    writer: asyncio.StreamWriter,
+    conn: HttpConnection,
     deadline_at: float | None,
     ex: _Exchange,
-    *,
-    retry_status: bool,
+    may_retry_status: bool,
 ) -> None:
-    """Send the request to ``ep`` and relay its response; raise :class:`_Failed` if nothing was relayed."""
+    """Send the request to ``ep`` and relay its response; raise :class:`_Failed` if nothing was relayed.
+    A response whose status is retryable is not relayed when ``may_retry_status`` and the budget allows a
+    retry."""
     lb = target.backend.resilience
     started = time.monotonic()
     ep.active += 1
-    where = f"{ep.endpoint.address}:{ep.endpoint.port}"
     up: Upstream | None = None
     ok = False
     try:
@@ -268,28 +264,33 @@ async def _one_attempt(
             up = await proxy.pool.acquire_endpoint(ep.endpoint, lb.connect_timeout_ms)
         except ConnectError as exc:
             raise _Failed(-1, str(exc), body.replayable) from exc
-        extra = []
+        extra = b""
         if deadline_at is not None:
-            extra.append((DEADLINE_HEADER, str(max(1, int((deadline_at - time.monotonic()) * 1000)))))
+            remaining_ms = max(1, int((deadline_at - time.monotonic()) * 1000))
+            extra = b"%s: %d\r\n" % (_DEADLINE_HEADER_BYTES, remaining_ms)
         try:
-            await send_request(up.writer, head, _origin_form(head.target), body, extra)
-            response = await read_response(up.messages, head.method)
+            await send_request(up.conn, head, _origin_form(head.target), body, extra)
+            response = await read_response(up.conn)
         except (ConnectionError, OSError, HttpProtocolError) as exc:
             raise _Failed(
-                502, f"{where} failed: {exc or type(exc).__name__}", body.replayable and up.reused
+                502, f"{_where(ep)} failed: {exc or type(exc).__name__}", body.replayable and up.reused
             ) from exc
-        if retry_status and response.status in target.root.resilience.retries.retry_on_status:
-            raise _Failed(response.status, f"{where} answered {response.status}", True)
+        if (
+            may_retry_status
+            and response.status in target.root.resilience.retries.retry_on_status
+            and target.root.runtime.budget.balance(time.monotonic()) >= 1
+        ):
+            raise _Failed(response.status, f"{_where(ep)} answered {response.status}", True)
         ex.status, ex.relaying = response.status, True
         try:
             ex.keep_alive = ex.keep_alive and client_keeps_alive(head, response)
             await relay_response(
-                response, up.messages, writer, keep_alive=ex.keep_alive, http10=head.version == "1.0"
+                response, up.conn, conn, keep_alive=ex.keep_alive, http10=head.version == "1.0"
             )
         except HttpProtocolError:
             # the upstream broke mid-body: abort so the client cannot take a truncated body as complete
-            writer.transport.abort()
-            ex.status, ex.reason, ex.keep_alive = 502, f"{where} broke off the response", False
+            conn.abort()
+            ex.status, ex.reason, ex.keep_alive = 502, f"{_where(ep)} broke off the response", False
             return
         ok = response.status < 500
         proxy.pool.release(up, response.keep_alive and response.framing != "close")
@@ -318,10 +319,10 @@ async def serve_tcp(
             return
         root = state.outbound.service(binding.service)
         target = state.outbound.route(root, binding.port)
-        up, ep = await _connect_flow(proxy, target)
+        (up_reader, up_writer), ep = await _connect_flow(proxy, target)
         ep.active += 1
         try:
-            _, _, ok = await pipe_tunnel(reader, writer, up.reader, up.writer)
+            _, _, ok = await pipe_tunnel(reader, writer, up_reader, up_writer)
         finally:
             ep.active -= 1
         code = "tcp"
@@ -333,7 +334,9 @@ async def serve_tcp(
             proxy.record(_edge(proxy, target, "tcp", ep), ok, code, (time.monotonic() - started) * 1000.0)
 
 
-async def _connect_flow(proxy: Proxy, target: Target) -> tuple[Upstream, EndpointState]:
+async def _connect_flow(
+    proxy: Proxy, target: Target
+) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], EndpointState]:
     """A fresh mTLS connection for one TCP/UDP flow, trying other endpoints if one cannot be reached."""
     res = target.backend.resilience
     tried: EndpointState | None = None
@@ -343,13 +346,12 @@ async def _connect_flow(proxy: Proxy, target: Target) -> tuple[Upstream, Endpoin
         if ep is None:
             break
         try:
-            up = await proxy.pool.acquire_endpoint(ep.endpoint, res.connect_timeout_ms)
+            stream = await proxy.pool.open_stream(ep.endpoint, res.connect_timeout_ms)
         except ConnectError as exc:
             ep.record_outcome(False, time.monotonic(), res.outlier_detection, target.balancer.pool)
             tried, error = ep, str(exc)
             continue
-        up.reused = False
-        return up, ep
+        return stream, ep
     raise ConnectError(error)
 
 
@@ -402,10 +404,10 @@ class OutboundUdp(asyncio.DatagramProtocol):
             if binding is None:
                 return
             target = state.outbound.route(state.outbound.service(binding.service), binding.port)
-            up, ep = await _connect_flow(self.proxy, target)
-            flow.writer = up.writer
+            (up_reader, up_writer), ep = await _connect_flow(self.proxy, target)
+            flow.writer = up_writer
             for d in flow.queue:
-                write_frame(up.writer, d)
+                write_frame(up_writer, d)
             flow.queue.clear()
             while True:
                 remaining = idle_s - (time.monotonic() - flow.last_seen)
@@ -413,7 +415,7 @@ class OutboundUdp(asyncio.DatagramProtocol):
                     break
                 try:
                     async with Deadline(remaining):
-                        frame = await read_frame(up.reader)
+                        frame = await read_frame(up_reader)
                 except TimeoutError:
                     continue
                 if frame is None:

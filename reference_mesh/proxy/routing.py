@@ -65,6 +65,12 @@ class CompiledService:
             compile_matches(svc.split.matches) if svc.split and svc.split.matches is not None else None
         )
         self.choosers: dict[int, SplitChooser] = {}
+        #: port -> the target for requests that stay on this service (made once: most requests use one)
+        self.own_targets = {port: Target(self, port, self, "") for port in self.balancers}
+
+    def own_target(self, port: int) -> Target:
+        target = self.own_targets.get(port)
+        return target if target is not None else Target(self, port, self, "")
 
     def route_policy(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> RoutePolicy | None:
         for match, policy in self.routes:
@@ -97,6 +103,7 @@ class OutboundTable:
         rng: random.Random | None = None,
     ):
         self.rng = rng or random.Random()
+        self._resolved: dict[str, tuple[CompiledService, int]] = {}
         self.namespace = config.workload.namespace
         self.cluster_domain = config.workload.cluster_domain
         self.services: dict[str, CompiledService] = {}
@@ -124,7 +131,16 @@ class OutboundTable:
     # ------------------------------------------------------------------------------------------ addressing
     def resolve_authority(self, authority: str) -> tuple[CompiledService, int]:
         """``name[.namespace[.svc[.cluster-domain]]][:port]`` -> (service, port). Raises
-        :class:`RouteError`."""
+        :class:`RouteError`. Answers are remembered for this snapshot (a client uses a few names)."""
+        resolved = self._resolved.get(authority)
+        if resolved is None:
+            resolved = self._resolve(authority)
+            if len(self._resolved) >= 1024:  # names are client input: keep the memory bounded
+                self._resolved.clear()
+            self._resolved[authority] = resolved
+        return resolved
+
+    def _resolve(self, authority: str) -> tuple[CompiledService, int]:
         host, _, port_text = authority.strip().rpartition(":") if ":" in authority else (authority, "", "")
         host = host.lower().rstrip(".")
         parts = host.split(".")
@@ -163,11 +179,11 @@ class OutboundTable:
         (None)."""
         chooser = root.choosers.get(port)
         if chooser is None:
-            return Target(root, port, root, "")
+            return root.own_target(port)
         if root.split_matches is not None and (
             request is None or not any(m.matches(*request) for m in root.split_matches)
         ):
-            return Target(root, port, root, "")  # not matched: the root's own endpoints
+            return root.own_target(port)  # not matched: the root's own endpoints
         backend_key = chooser.choose()
         if backend_key is None:
             raise RouteError(503, f"traffic split {root.split_name}: every backend weight is zero")

@@ -24,6 +24,7 @@ from reference_mesh.identity import CredentialsError, WorkloadCredentials, load_
 from reference_mesh.proxy import admin, inbound, outbound
 from reference_mesh.proxy.authz import Authorizer
 from reference_mesh.proxy.config import InboundListener, ProxyConfig
+from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.endpoints import EndpointRegistry
 from reference_mesh.proxy.pool import ConnectionPool
 from reference_mesh.proxy.routing import OutboundTable, ServiceRuntime
@@ -42,6 +43,11 @@ class ConfigRejected(Exception):
     """A snapshot was not applied; the message says why. The previous snapshot is still in force."""
 
 
+class _Refused(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class ProxyState:
     """Everything compiled from one snapshot."""
@@ -51,6 +57,8 @@ class ProxyState:
     authorizer: Authorizer
     inbound: dict[int, InboundListener]
     applied_at: float
+    #: the workload's services, comma-separated (as inbound telemetry names them)
+    services: str
 
 
 # (kind, address, port); kinds: "inbound" (mTLS, any protocol), "http", "tcp" (outbound TCP), "udp" (outbound
@@ -154,8 +162,9 @@ class Proxy:
     def ready(self) -> bool:
         return self._state is not None
 
-    @property
+    @functools.cached_property
     def identity_uri(self) -> str:
+        """The proxy's SPIFFE id (a rotation never changes it: :meth:`MeshTls.rotate`)."""
         return self.tls.credentials.spiffe_id.uri
 
     @property
@@ -196,6 +205,7 @@ class Proxy:
                 Authorizer(config.inbound.authorization),
                 {ln.port: ln for ln in config.inbound.listeners},
                 time.time(),
+                ",".join(config.workload.services),
             )
         except ValueError as exc:
             raise ConfigRejected(str(exc)) from exc
@@ -235,51 +245,73 @@ class Proxy:
             del self.runtimes[name]
         log.info("applied snapshot %s", config.version)
 
-    def _tracked(self, handler: Handler) -> Handler:
-        async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
+    # ---------------------------------------------------------------------------------------- connections
+    async def _guarded(self, serving: Awaitable[None], transport: asyncio.WriteTransport) -> None:
+        """Run one connection's handler: tracked (``stop`` cancels it), and a failure costs that connection
+        only."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        try:
+            await serving
+        except asyncio.CancelledError:  # proxy stopping: end quietly (streams log a cancelled handler)
+            transport.abort()
+        except Exception:  # a bug must cost one connection, not the proxy
+            log.exception("connection handler failed")
+            transport.abort()
+        finally:
             if task is not None:
-                self._connections.add(task)
-            try:
-                await handler(reader, writer)
-            except asyncio.CancelledError:  # proxy stopping: end quietly (streams log a cancelled handler)
-                writer.transport.abort()
-            except Exception:  # a bug must cost one connection, not the proxy
-                log.exception("connection handler failed")
-                writer.transport.abort()
-            finally:
-                if task is not None:
-                    self._connections.discard(task)
+                self._connections.discard(task)
 
-        return run
+    def _tracked(self, handler: Handler) -> Handler:
+        """A stream listener's handler, guarded."""
+        return lambda reader, writer: self._guarded(handler(reader, writer), writer.transport)
+
+    def _http_connection(self, handler: Callable[[HttpConnection], Awaitable[None]]) -> HttpConnection:
+        """A new server-side HTTP connection whose handler starts (guarded) once it is up."""
+        return HttpConnection(
+            response=False,
+            max_header_bytes=self.state.config.settings.max_header_bytes,
+            on_connected=lambda conn: asyncio.ensure_future(self._guarded(handler(conn), conn.transport)),
+        )
+
+    def _inbound_connection(self, port: int) -> asyncio.BaseProtocol:
+        """A new mTLS connection on inbound ``port``: HTTP or a TCP/UDP stream, as the listener says."""
+        listener = self.state.inbound.get(port)
+        if listener is None:  # the port left the snapshot as the connection came in
+            return _Refused()
+        if listener.protocol == "http":
+            return self._http_connection(functools.partial(inbound.serve_http, self, listener))
+        handler = functools.partial(inbound.serve_stream, self, listener)
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._tracked(handler))
 
     async def _bind(self, key: ListenerKey) -> None:
         kind, address, port = key
+        loop = asyncio.get_running_loop()
         if kind == "udp":
-            loop = asyncio.get_running_loop()
             transport, protocol = await loop.create_datagram_endpoint(
                 lambda: outbound.OutboundUdp(self, port), local_addr=(address, port)
             )
             self._listeners[key] = protocol
             self._udp_transports[key] = transport
             return
-        handler: Handler
+        server: asyncio.AbstractServer
         if kind == "inbound":
-            handler = functools.partial(inbound.serve, self, port)
-            server = await asyncio.start_server(
-                self._tracked(handler),
+            server = await loop.create_server(
+                lambda: self._inbound_connection(port),
                 address,
                 port,
                 ssl=self.tls.server,
                 ssl_handshake_timeout=10.0,
                 backlog=1024,
             )
-        else:
-            handler = (
-                functools.partial(outbound.serve_http, self)
-                if kind == "http"
-                else functools.partial(outbound.serve_tcp, self, port)
+        elif kind == "http":
+            serve_http = functools.partial(outbound.serve_http, self)
+            server = await loop.create_server(
+                lambda: self._http_connection(serve_http), address, port, backlog=1024
             )
+        else:
+            handler = functools.partial(outbound.serve_tcp, self, port)
             server = await asyncio.start_server(self._tracked(handler), address, port, backlog=1024)
         self._listeners[key] = server
 

@@ -8,7 +8,8 @@ import struct
 import time
 
 from reference_mesh.proxy.config import ProxySettings
-from reference_mesh.proxy.http1 import MessageReader, RequestHead, ResponseHead
+from reference_mesh.proxy.connection import HttpConnection
+from reference_mesh.proxy.http1 import RequestHead, ResponseHead
 
 __all__ = ["HeadTimer", "close_quietly", "pipe_tunnel", "read_frame", "write_frame"]
 
@@ -21,13 +22,13 @@ class HeadTimer:
     request head may take once its first byte arrived (``header_timeout_ms``: slow-loris protection).
 
     One timer per connection, re-armed only when it fires, so a busy keep-alive connection costs no timer
-    operations per request. Call :meth:`next_head` instead of ``MessageReader.next_head``; :meth:`close` at
+    operations per request. Call :meth:`next_head` instead of ``HttpConnection.next_head``; :meth:`close` at
     the end of the connection.
     """
 
-    def __init__(self, messages: MessageReader, writer: asyncio.StreamWriter, settings: ProxySettings):
+    def __init__(self, messages: HttpConnection, settings: ProxySettings):
         self.messages = messages
-        self.transport = writer.transport
+        self.transport = messages.transport
         self.header_s = settings.header_timeout_ms / 1000.0
         self.idle_s = settings.idle_timeout_ms / 1000.0
         self.waiting_since: float | None = None

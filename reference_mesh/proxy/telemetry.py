@@ -21,6 +21,7 @@ use it.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -114,13 +115,16 @@ class SecondBucket:
     codes: dict[str, int] = field(default_factory=dict)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
-    def add(self, success: bool, code: str, latency_ms: float) -> None:
+    def add(self, success: bool, code: str, latency_index: int, n: int = 1) -> None:
+        """Count ``n`` results whose latency falls in histogram bucket ``latency_index``
+        (:func:`bucket_index`)."""
         if success:
-            self.success += 1
+            self.success += n
         else:
-            self.failure += 1
-        self.codes[code] = self.codes.get(code, 0) + 1
-        self.latency.add(latency_ms)
+            self.failure += n
+        self.codes[code] = self.codes.get(code, 0) + n
+        counts = self.latency.counts
+        counts[latency_index] = counts.get(latency_index, 0) + n
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,29 +136,47 @@ class SecondBucket:
 
 
 class Telemetry:
-    """Buckets per (second, edge), plus cumulative totals per edge for Prometheus."""
+    """Buckets per (second, edge), plus cumulative totals per edge for Prometheus.
 
-    def __init__(self, retention_s: int = 900):
+    :meth:`record` only queues the result (the proxy calls it for every request); queued results are added to
+    the buckets in a batch, before anything reads them and whenever ``batch`` have queued up, identical ones
+    (same edge, second, outcome, code and latency bucket) counted together. Reads are exact: every result
+    is counted in the second it finished in.
+    """
+
+    def __init__(self, retention_s: int = 900, *, batch: int = 256):
         self.retention_s = retention_s
+        self.batch = batch
         self._seconds: dict[int, dict[Edge, SecondBucket]] = {}
-        self.totals: dict[Edge, SecondBucket] = {}
+        self._totals: dict[Edge, SecondBucket] = {}
+        self._queued: list[tuple[Edge, int, bool, str, int]] = []
 
     def record(self, edge: Edge, *, finished_at: float, success: bool, code: str, latency_ms: float) -> None:
         """``finished_at`` is wall-clock seconds (time.time()); ``code`` an HTTP status or e.g. "tcp",
         "error"."""
-        second = int(finished_at)
-        per_edge = self._seconds.get(second)
-        if per_edge is None:
-            per_edge = self._seconds[second] = {}
-            self._prune(second)
-        bucket = per_edge.get(edge)
-        if bucket is None:
-            bucket = per_edge[edge] = SecondBucket()
-        bucket.add(success, code, latency_ms)
-        total = self.totals.get(edge)
-        if total is None:
-            total = self.totals[edge] = SecondBucket()
-        total.add(success, code, latency_ms)
+        self._queued.append((edge, int(finished_at), success, code, bucket_index(latency_ms)))
+        if len(self._queued) >= self.batch:
+            self._add_queued()
+
+    def _add_queued(self) -> None:
+        queued, self._queued = self._queued, []
+        seconds, totals = self._seconds, self._totals
+        for (edge, second, success, code, index), n in Counter(queued).items():
+            per_edge = seconds.get(second)
+            if per_edge is None:
+                per_edge = seconds[second] = {}
+                self._prune(second)
+            for buckets in (per_edge, totals):
+                bucket = buckets.get(edge)
+                if bucket is None:
+                    bucket = buckets[edge] = SecondBucket()
+                bucket.add(success, code, index, n)
+
+    @property
+    def totals(self) -> dict[Edge, SecondBucket]:
+        """Cumulative per edge since the proxy started."""
+        self._add_queued()
+        return self._totals
 
     def _prune(self, now_second: int) -> None:
         oldest = now_second - self.retention_s
@@ -165,6 +187,7 @@ class Telemetry:
         self, since: float = 0, until: float | None = None
     ) -> Iterator[tuple[int, Edge, SecondBucket]]:
         """(second, edge, bucket) for seconds in [since, until), oldest first."""
+        self._add_queued()
         for second in sorted(self._seconds):
             if second < int(since) or (until is not None and second >= until):
                 continue

@@ -9,11 +9,11 @@ bundle.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import ssl
 import tempfile
 from pathlib import Path
+from typing import Any, Protocol
 
 from reference_mesh.identity import (
     CertificateRejected,
@@ -23,7 +23,15 @@ from reference_mesh.identity import (
     verify_peer,
 )
 
-__all__ = ["MeshTls", "PeerIdentityError"]
+__all__ = ["Channel", "MeshTls", "PeerIdentityError"]
+
+
+class Channel(Protocol):
+    """What knows a connection's peer: an asyncio transport or stream writer."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 class PeerIdentityError(Exception):
@@ -72,9 +80,9 @@ class MeshTls:
             p.unlink()
         self._dir.rmdir()
 
-    def peer_identity(self, writer: asyncio.StreamWriter) -> SpiffeId:
-        """The verified SPIFFE id of the peer on a TLS stream, or :class:`PeerIdentityError`."""
-        sslobj = writer.get_extra_info("ssl_object")
+    def peer_identity(self, channel: Channel) -> SpiffeId:
+        """The verified SPIFFE id of the peer on a TLS connection, or :class:`PeerIdentityError`."""
+        sslobj = channel.get_extra_info("ssl_object")
         der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
         if not der:
             raise PeerIdentityError("peer presented no certificate")
