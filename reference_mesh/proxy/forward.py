@@ -4,6 +4,7 @@ outbound)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 
 from reference_mesh.proxy.config import ProxySettings
@@ -20,8 +21,10 @@ from reference_mesh.proxy.http1 import (
 from reference_mesh.proxy.streams import HeadTimer
 
 __all__ = [
+    "DEADLINE_HEADER",
     "RequestBody",
     "client_keeps_alive",
+    "deadline_field",
     "read_request_body",
     "read_response",
     "relay_response",
@@ -31,8 +34,18 @@ __all__ = [
 
 #: Identity headers a client could forge; dropped from every request the proxies receive.
 IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-client-cert"})
+#: Remaining milliseconds of the caller's deadline (relative, so clocks need not agree). Each proxy folds a
+#: received value into its own deadline and sends on only what is left of that, never the copy it received.
+DEADLINE_HEADER = "x-mesh-timeout-ms"
 # content-length is re-added from the body's framing; Expect is answered by the proxy (read_request_body)
-_DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect"}
+_DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect", DEADLINE_HEADER}
+
+
+def deadline_field(deadline_at: float | None) -> bytes:
+    """The deadline header line for what is left until ``deadline_at`` (``time.monotonic()``), or nothing."""
+    if deadline_at is None:
+        return b""
+    return b"%s: %d\r\n" % (DEADLINE_HEADER.encode(), max(1, int((deadline_at - time.monotonic()) * 1000)))
 
 
 class RequestBody:

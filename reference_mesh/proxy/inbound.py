@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from reference_mesh.proxy.authz import Decision, normalize_path, request_path
 from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.forward import (
+    DEADLINE_HEADER,
     client_keeps_alive,
+    deadline_field,
     read_request_body,
     read_response,
     relay_response,
@@ -24,7 +26,6 @@ from reference_mesh.proxy.forward import (
     serve_requests,
 )
 from reference_mesh.proxy.http1 import HttpProtocolError, RequestHead, simple_response
-from reference_mesh.proxy.outbound import DEADLINE_HEADER
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.streams import (
     close_quietly,
@@ -165,6 +166,7 @@ async def _to_app(
 ) -> tuple[int, str, bool]:
     budget = head.header(DEADLINE_HEADER)
     timeout = int(budget) / 1000.0 if budget is not None and budget.strip().isdigit() else None
+    deadline_at = time.monotonic() + timeout if timeout is not None else None
     up: Upstream | None = None
     relaying = False
     try:
@@ -182,7 +184,8 @@ async def _to_app(
                 await conn.flush()
                 return 502, str(exc), head.keep_alive
             target = path + ("?" + query if query else "")
-            await send_request(up.conn, head, target, body, client_id)
+            # the app sees what is left of the caller's deadline, to pass on with its own outbound calls
+            await send_request(up.conn, head, target, body, client_id + deadline_field(deadline_at))
             response = await read_response(up.conn)
             relaying = True
             keep_alive = client_keeps_alive(head, response)

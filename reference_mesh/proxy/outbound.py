@@ -18,8 +18,10 @@ from reference_mesh.proxy.authz import request_path
 from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.endpoints import EndpointState
 from reference_mesh.proxy.forward import (
+    DEADLINE_HEADER,
     RequestBody,
     client_keeps_alive,
+    deadline_field,
     read_request_body,
     read_response,
     relay_response,
@@ -47,8 +49,6 @@ __all__ = ["DEADLINE_HEADER", "OutboundUdp", "serve_http", "serve_tcp"]
 log = logging.getLogger(__name__)
 
 #: Deadline propagation: remaining milliseconds of the caller's budget (relative, so clocks need not agree).
-DEADLINE_HEADER = "x-mesh-timeout-ms"
-_DEADLINE_HEADER_BYTES = DEADLINE_HEADER.encode()
 
 
 class _Failed(Exception):
@@ -264,12 +264,8 @@ async def _one_attempt(
             up = await proxy.pool.acquire_endpoint(ep.endpoint, lb.connect_timeout_ms)
         except ConnectError as exc:
             raise _Failed(-1, str(exc), body.replayable) from exc
-        extra = b""
-        if deadline_at is not None:
-            remaining_ms = max(1, int((deadline_at - time.monotonic()) * 1000))
-            extra = b"%s: %d\r\n" % (_DEADLINE_HEADER_BYTES, remaining_ms)
         try:
-            await send_request(up.conn, head, _origin_form(head.target), body, extra)
+            await send_request(up.conn, head, _origin_form(head.target), body, deadline_field(deadline_at))
             response = await read_response(up.conn)
         except (ConnectionError, OSError, HttpProtocolError) as exc:
             raise _Failed(

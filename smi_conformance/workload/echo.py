@@ -72,6 +72,16 @@ _REASONS = {
 }
 
 
+def _combined(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """Header fields by lower-case name; a repeated field's values joined with ", " (RFC 9110 5.3), so a
+    caller sees every value the echo received, not only the last."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
 class _HttpEcho(asyncio.Protocol):
     def __init__(self, ident: EchoIdentity, live: set[asyncio.BaseTransport]):
         self.ident = ident
@@ -178,7 +188,7 @@ class _HttpEcho(asyncio.Protocol):
                 "method": req.method,
                 "path": path,
                 "query": query,
-                "headers": {k.lower(): v for k, v in req.headers},
+                "headers": _combined(req.headers),
                 "body_length": req.body_length,
                 "body_sha256": req.digest.hexdigest(),
             }

@@ -305,6 +305,11 @@ def test_timeouts_route_overrides_and_deadline_propagation(topo: Topology, loop_
     assert status == 504 and took < 0.35  # the caller's remaining budget wins
     status, _, seen = loop_thread.run(timed("/ok", [("x-mesh-timeout-ms", "300")]))
     assert status == 200 and 0 < int(seen["headers"]["x-mesh-timeout-ms"]) <= 300  # passed on to the app
+    # a caller's looser budget never loosens the mesh's own: the app sees one value, what is left of 400 ms
+    status, took, _ = loop_thread.run(timed("/slow?delay=2000", [("x-mesh-timeout-ms", "60000")]))
+    assert status == 504 and took < 1.5
+    status, _, seen = loop_thread.run(timed("/ok", [("x-mesh-timeout-ms", "60000")]))
+    assert status == 200 and 0 < int(seen["headers"]["x-mesh-timeout-ms"]) <= 400, seen["headers"]
 
 
 def test_fault_injection(topo: Topology, loop_thread: LoopThread) -> None:
