@@ -1,12 +1,14 @@
-"""``reference-mesh top`` (per edge: source pod -> destination pod) and ``routes`` (per service route and
-backend): success rate, requests per second and p50/p95/p99 latency over a window, measured by the callers'
-proxies."""
+"""``reference-mesh top`` (per edge: source pod -> destination pod) and ``routes`` (per route of each
+service, from its HTTPRouteGroups): success rate, requests per second and p50/p95/p99 latency over a window,
+measured by the callers' proxies."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import click
 from rich.console import Console
@@ -23,6 +25,11 @@ def _fmt(v: Any, pct: bool = False) -> str:
     return f"{v * 100:.2f}%" if pct else f"{v:g}"
 
 
+def _route_cell(row: dict[str, Any]) -> str:
+    """HTTP rows name their route; TCP and UDP rows their port."""
+    return str(row["route"]) if row["route"] is not None else f"{row['protocol']}:{row['port']}"
+
+
 def show(
     client: MeshClient,
     by: str,
@@ -30,24 +37,39 @@ def show(
     namespace: str | None,
     output: str,
     console: Console | None = None,
+    to: str | None = None,
+    backends: bool = False,
 ) -> None:
-    status, body = client.call(f"/stats?by={by}&t={window}", base=client.metrics)
+    """Print one ``/stats`` answer as a table or JSON (``by``: ``edge`` for top, ``route`` for routes)."""
+    query = {"by": by, "t": window}
+    if to is not None:
+        query["to"] = to
+    if backends:
+        query["backends"] = "true"
+    status, body = client.call(f"/stats?{urlencode(query)}", base=client.metrics)
     if status != 200:
-        raise click.ClickException(f"the metrics API answered {status}: {body}")
+        detail = body.get("message", body) if isinstance(body, dict) else body
+        raise click.ClickException(f"the metrics API answered {status}: {detail}")
     rows = body["rows"]
     if namespace:
-        field = "service" if by == "route" else "source"
         rows = [
             r
             for r in rows
-            if (r[field].rsplit(".", 1)[-1] if by == "route" else r[field].split("/")[0]) == namespace
+            if (r["service"].rsplit(".", 1)[-1] if by == "route" else r["source"].split("/")[0]) == namespace
         ]
     if output == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    keys = ["service", "port", "backend"] if by == "route" else ["source", "destination", "protocol"]
+    if by == "route":
+        headers = ["SERVICE", "ROUTE"] + (["BACKEND", "SPLIT"] if backends else [])
+        keys: list[Callable[[dict[str, Any]], Any]] = [lambda r: r["service"], _route_cell]
+        if backends:
+            keys += [lambda r: r["backend"], lambda r: r["split"] or "-"]
+    else:
+        headers = ["SOURCE", "DESTINATION", "PROTOCOL"]
+        keys = [lambda r: r["source"], lambda r: r["destination"], lambda r: r["protocol"]]
     table = Table(
-        *[k.upper() for k in keys],
+        *headers,
         "SUCCESS",
         "RPS",
         "P50 ms",
@@ -58,7 +80,7 @@ def show(
     )
     for r in rows:
         table.add_row(
-            *[str(r[k]) for k in keys],
+            *[str(k(r)) for k in keys],
             _fmt(r["success_rate"], pct=True),
             _fmt(r["rps"]),
             _fmt(r["p50_ms"]),
@@ -71,16 +93,16 @@ def show(
 
 def _options(f: Any) -> Any:
     f = click.option("-t", "--window", default="30s", show_default=True, help="window, e.g. 10s, 1m")(f)
-    f = click.option("-n", "--namespace", default=None)(f)
+    f = click.option("-n", "--namespace", default=None, help="only this namespace's services (sources)")(f)
     f = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")(f)
     f = click.option("--watch", "watch_s", type=float, default=0.0, help="refresh every N seconds")(f)
     return mesh_option(f)
 
 
-def _loop(by: str, window: str, namespace: str | None, output: str, watch_s: float, mesh: str | None) -> None:
+def _loop(mesh: str | None, watch_s: float, **kw: Any) -> None:
     client = MeshClient.from_context(mesh)
     while True:
-        show(client, by, window, namespace, output)
+        show(client, **kw)
         if watch_s <= 0:
             return
         time.sleep(watch_s)
@@ -90,11 +112,33 @@ def _loop(by: str, window: str, namespace: str | None, output: str, watch_s: flo
 @_options
 def top(window: str, namespace: str | None, output: str, watch_s: float, mesh: str | None) -> None:
     """Traffic per edge (source pod -> destination pod)."""
-    _loop("edge", window, namespace, output, watch_s, mesh)
+    _loop(mesh, watch_s, by="edge", window=window, namespace=namespace, output=output)
 
 
 @click.command()
 @_options
-def routes(window: str, namespace: str | None, output: str, watch_s: float, mesh: str | None) -> None:
-    """Traffic per route (service:port) and backend."""
-    _loop("route", window, namespace, output, watch_s, mesh)
+@click.option("--to", default=None, metavar="SERVICE", help="only this service (name, or name.namespace)")
+@click.option(
+    "--backends", is_flag=True, help="split each row by the backend (and TrafficSplit) that served it"
+)
+def routes(
+    window: str,
+    namespace: str | None,
+    output: str,
+    watch_s: float,
+    mesh: str | None,
+    to: str | None,
+    backends: bool,
+) -> None:
+    """Traffic per route of each service: the HTTPRouteGroup matches its TrafficTargets and TrafficSplit
+    reference (`<group>/<match>`, `[default]` for requests on none), TCP and UDP per port."""
+    _loop(
+        mesh,
+        watch_s,
+        by="route",
+        window=window,
+        namespace=namespace,
+        output=output,
+        to=to,
+        backends=backends,
+    )

@@ -18,6 +18,9 @@ The semantics it implements are those of ``reference_mesh/proxy/config.py`` and 
   TCPRoute/UDPRoute rules give the union of their ports (any rule covering every port makes it every port).
   ``destination.port`` (v1alpha1/2) restricts the whole rule to that port. A reference to a route that does
   not exist allows nothing.
+* **Routes** (``routes.py``): the HTTPRouteGroup matches that TrafficTargets (destination covering a pod that
+  serves the Service) and the Service's TrafficSplit ``matches`` reference become telemetry-only
+  :class:`RoutePolicy` entries of the Service, after the routes its ``resilience`` configures.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reference_mesh.control.resources import ObjectKey, Pod, Service
+from reference_mesh.control.routes import GroupRef, route_names, smi_routes, with_routes
 from reference_mesh.control.smi import (
     SplitView,
     SubjectRef,
@@ -58,7 +62,7 @@ from reference_mesh.proxy.config import (
     service_key,
 )
 
-__all__ = ["MeshSettings", "compile_instance", "compile_mesh", "config_fingerprint"]
+__all__ = ["MeshSettings", "compile_instance", "compile_mesh", "config_fingerprint", "route_table"]
 
 #: The version placeholder of compiled configs; the distributor stamps the real version.
 UNVERSIONED = "0"
@@ -135,9 +139,12 @@ def _splits_by_root(state: StoreState) -> dict[str, SplitView]:
     return {root: view for root, (_, view) in chosen.items()}
 
 
-def _outbound_services(state: StoreState, settings: MeshSettings) -> dict[str, OutboundService]:
+def _outbound_services(
+    state: StoreState, settings: MeshSettings, targets: list[TargetView]
+) -> dict[str, OutboundService]:
     pods = list(state.models("Pod"))
     splits = _splits_by_root(state)
+    resilience = _service_resilience(state, settings, targets, splits)
     services: dict[str, OutboundService] = {}
     for svc in state.models("Service"):
         key = service_key(svc.metadata.name, svc.metadata.namespace)
@@ -156,9 +163,63 @@ def _outbound_services(state: StoreState, settings: MeshSettings) -> dict[str, O
             namespace=svc.metadata.namespace,
             ports=ports,
             split=_split_config(split, state, settings) if split is not None else None,
-            resilience=svc.spec.resilience or settings.default_resilience,
+            resilience=resilience[key],
         )
     return services
+
+
+def _service_resilience(
+    state: StoreState, settings: MeshSettings, targets: list[TargetView], splits: dict[str, SplitView]
+) -> dict[str, Resilience]:
+    """Every Service's settings (service key -> :class:`Resilience`): its own or the mesh default, with its
+    SMI routes (``routes.py``) after the configured ones."""
+    pods = list(state.models("Pod"))
+    services = {service_key(s.metadata.name, s.metadata.namespace): s for s in state.models("Service")}
+    # which TrafficTargets name each pod (computed once: services x pods x targets would not scale)
+    targets_of = {
+        id(pod): [t for t in targets if _subject_covers(t.destination, pod, state, settings)] for pod in pods
+    }
+    out: dict[str, Resilience] = {}
+    for key, svc in services.items():
+        base = svc.spec.resilience or settings.default_resilience
+        if not any(p.protocol == "http" for p in svc.spec.ports):
+            out[key] = base  # routes name HTTP requests only
+            continue
+        split = splits.get(key)
+        # the pods serving requests addressed to it: its own, and its split backends'
+        selectors = [svc]
+        if split is not None:
+            selectors += [
+                b for name, _ in split.backends if (b := services.get(service_key(name, split.namespace)))
+            ]
+        naming: dict[int, TargetView] = {}  # the TrafficTargets naming a serving pod, each once, in order
+        for pod in pods:
+            if any(s.selects(pod) for s in selectors):
+                naming.update((id(t), t) for t in targets_of[id(pod)])
+        refs: list[GroupRef] = [
+            (t.namespace, r.name, r.matches)
+            for t in naming.values()
+            for r in t.rules
+            if r.kind == "HTTPRouteGroup"
+        ]
+        if split is not None and split.matches is not None:
+            refs.extend((split.namespace, name, None) for name in split.matches)
+        out[key] = with_routes(base, smi_routes(svc.metadata.namespace, refs, state))
+    return out
+
+
+def route_table(state: StoreState, settings: MeshSettings | None = None) -> dict[str, tuple[str, ...]]:
+    """The route names of every Service with an HTTP port (service key -> names in first-match order), as its
+    snapshots hold them: what ``reference-mesh routes`` lists."""
+    settings = settings or MeshSettings()
+    targets = [read_target(o) for o in state.models("TrafficTarget")]
+    resilience = _service_resilience(state, settings, targets, _splits_by_root(state))
+    table: dict[str, tuple[str, ...]] = {}
+    for svc in state.models("Service"):
+        if any(p.protocol == "http" for p in svc.spec.ports):
+            key = service_key(svc.metadata.name, svc.metadata.namespace)
+            table[key] = route_names(resilience[key])
+    return table
 
 
 def _port_bindings(state: StoreState, protocol: str) -> tuple[OutboundPortBinding, ...]:
@@ -293,10 +354,10 @@ def compile_instance(
 ) -> ProxyConfig:
     """The snapshot of one Pod (version :data:`UNVERSIONED`). ``services``/``targets`` may be passed in when
     compiling many pods from one state (they do not depend on the pod)."""
-    if services is None:
-        services = _outbound_services(state, settings)
     if targets is None:
         targets = [read_target(o) for o in state.models("TrafficTarget")]
+    if services is None:
+        services = _outbound_services(state, settings, targets)
     ns = pod.metadata.namespace
     member_of = tuple(s.metadata.name for s in state.models("Service", ns) if s.selects(pod))
     workload = WorkloadInfo(
@@ -334,8 +395,8 @@ def compile_instance(
 def compile_mesh(state: StoreState, settings: MeshSettings | None = None) -> dict[ObjectKey, ProxyConfig]:
     """Every Pod's snapshot, keyed by the Pod's key."""
     settings = settings or MeshSettings()
-    services = _outbound_services(state, settings)
     targets = [read_target(o) for o in state.models("TrafficTarget")]
+    services = _outbound_services(state, settings, targets)
     return {
         stored.key: compile_instance(stored.obj, state, settings, services=services, targets=targets)
         for stored in state.of_kind("Pod")

@@ -50,6 +50,7 @@ __all__ = [
     "Row",
     "Stats",
     "edges",
+    "peer_pod",
     "resource_item",
     "rows_from",
     "split_items",
@@ -194,7 +195,7 @@ def resource_item(
     return _item(window, _ref(kind, resource), {"direction": "from", "side": "server", "resource": {}}, stats)
 
 
-def _peer_pod(row: Row) -> ObjectKey | None:
+def peer_pod(row: Row) -> ObjectKey | None:
     """The destination pod of an outbound row (its namespace is the backend service's)."""
     instance = row.edge.get("destination_instance") or ""
     backend = row.edge.get("backend") or ""
@@ -212,10 +213,10 @@ def edges(
     for row in rows:
         if row.edge["direction"] != "outbound":
             continue
-        peer_pod = _peer_pod(row)
-        if peer_pod is None:
+        peer = peer_pod(row)
+        if peer is None:
             continue
-        src, dst = view.owner(kind, row.pod), view.owner(kind, peer_pod)
+        src, dst = view.owner(kind, row.pod), view.owner(kind, peer)
         if src is None or dst is None:
             continue
         if src == resource:
@@ -263,51 +264,3 @@ def split_items(
         _item(window, resource, edge, stats[svc], {"apex": split.root, "name": svc, "weight": weight})
         for (svc, _), weight in zip(split.backends, weights, strict=True)
     ]
-
-
-def _stat_row(keys: dict[str, Any], stats: Stats, window: Window) -> dict[str, Any]:
-    q = {p: stats.latency.quantile(p / 100) for p in (50, 95, 99)}
-    return {
-        **keys,
-        "success": stats.success,
-        "failure": stats.failure,
-        "success_rate": round(stats.success / stats.total, 4) if stats.total else None,
-        "rps": round(stats.total / window.length, 3),
-        **{f"p{p}_ms": None if v is None else round(v, 3) for p, v in q.items()},
-        "codes": stats.codes,
-    }
-
-
-def stats_by(rows: Iterable[Row], window: Window, by: str) -> list[dict[str, Any]]:
-    """Client-side (outbound) statistics for ``top`` and ``routes``.
-
-    ``by="route"``: per addressed service and port, and the backend (split leg) that served it.
-    ``by="edge"``: per source pod and destination pod (requests that never reached a pod count under ``-``).
-    """
-    groups: dict[tuple[str, ...], Stats] = {}
-    for row in rows:
-        e = row.edge
-        if e["direction"] != "outbound":
-            continue
-        if by == "route":
-            key: tuple[str, ...] = (
-                e["service"],
-                str(e["port"]),
-                e["protocol"],
-                e["backend"],
-                e.get("split") or "",
-            )
-        else:
-            peer = _peer_pod(row)
-            key = (
-                f"{row.pod.namespace}/{row.pod.name}",
-                f"{peer.namespace}/{peer.name}" if peer else "-",
-                e["protocol"],
-            )
-        groups.setdefault(key, Stats()).add(row.bucket)
-    names = (
-        ("service", "port", "protocol", "backend", "split")
-        if by == "route"
-        else ("source", "destination", "protocol")
-    )
-    return [_stat_row(dict(zip(names, k, strict=True)), s, window) for k, s in sorted(groups.items())]

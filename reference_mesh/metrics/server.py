@@ -9,7 +9,8 @@
     GET P/namespaces/{ns}/{kind}/{name}/edges    TrafficMetricsList of edges
         ?t=30s (window, see window.py)   ?labelSelector=app=foo,version=v1 (list forms)
     GET /metrics          every proxy's Prometheus samples, labelled with namespace and pod
-    GET /stats?by=route|edge&t=30s   client-side success rate, RPS, p50/p95/p99 (for `top` / `routes`)
+    GET /stats?by=edge|route&t=30s   client-side success rate, RPS, p50/p95/p99 (for `top` / `routes`; see
+                          stats.py): by=route takes to=SERVICE (name or name.namespace) and backends=true
     GET /tap              newline-delimited JSON from every proxy, merged (filters: namespace, pod, direction,
                           protocol, source, service)
 
@@ -28,12 +29,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from reference_mesh.control.compiler import MeshSettings, route_table
 from reference_mesh.control.resources import ObjectKey, Pod
 from reference_mesh.control.smi import read_split
 from reference_mesh.control.store import Store
 from reference_mesh.metrics import aggregate
 from reference_mesh.metrics.aggregate import KINDS, UNSUPPORTED, MeshView, Row
+from reference_mesh.metrics.stats import edge_stats, route_stats
 from reference_mesh.metrics.window import Window, WindowError
+from reference_mesh.proxy.config import service_key
 
 __all__ = ["MetricsApi"]
 
@@ -69,9 +73,22 @@ def _selector(text: str | None) -> dict[str, str] | None:
     return out
 
 
+def _resolve_service(services: list[str], text: str) -> tuple[str | None, web.Response | None]:
+    """``name.namespace``, or a ``name`` that only one namespace has -> its service key; else a problem."""
+    found = [k for k in services if k == text or k.split(".", 1)[0] == text]
+    if len(found) == 1:
+        return found[0], None
+    if not found:
+        return None, _problem(404, f"no service {text!r} (services: {', '.join(services) or 'none'})")
+    return None, _problem(400, f"service {text!r} is in several namespaces: name one of {', '.join(found)}")
+
+
 class MetricsApi:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
-        self.store, self.clock = store, clock
+    def __init__(
+        self, store: Store, clock: Callable[[], float] = time.time, settings: MeshSettings | None = None
+    ):
+        """``settings``: the control plane's, so route names are those the proxies' snapshots hold."""
+        self.store, self.clock, self.settings = store, clock, settings or MeshSettings()
         self.app = web.Application()
         self._session: aiohttp.ClientSession | None = None
         r = self.app.router
@@ -257,24 +274,42 @@ class MetricsApi:
         return await self._single(request, kind, (request.match_info["ns"], request.match_info["name"]), True)
 
     async def stats(self, request: web.Request) -> web.Response:
-        """Client-side statistics per route or per edge (``?by=route|edge&t=30s``), for ``top`` and
-        ``routes``."""
-        by = request.query.get("by", "edge")
+        """Client-side statistics for ``top`` (``?by=edge``) and ``routes`` (``?by=route``, optionally
+        ``&to=SERVICE&backends=true``) over the window ``?t=``."""
+        query = request.query
+        by = query.get("by", "edge")
         if by not in ("route", "edge"):
             return _problem(400, "by must be route or edge")
+        backends = query.get("backends", "false")
+        if backends not in ("true", "false"):
+            return _problem(400, "backends must be true or false")
         try:
             window = self._window(request)
         except WindowError as exc:
             return _problem(400, str(exc))
+        table: dict[str, tuple[str, ...]] = {}
+        to = None
+        if by == "route":
+            state = self.store.state()
+            table = route_table(state, self.settings)
+            if "to" in query:
+                services = sorted(
+                    service_key(s.metadata.name, s.metadata.namespace) for s in state.models("Service")
+                )
+                to, problem = _resolve_service(services, query["to"])
+                if problem is not None:
+                    return problem
         rows, missing = await self.collect(self.view(), window)
-        return self._reply(
-            {
-                "window": window.duration,
-                "timestamp": window.timestamp,
-                "rows": aggregate.stats_by(rows, window, by),
-            },
-            missing,
-        )
+        body = {
+            "window": window.duration,
+            "timestamp": window.timestamp,
+            "rows": (
+                route_stats(rows, window, table, to=to, by_backend=backends == "true")
+                if by == "route"
+                else edge_stats(rows, window)
+            ),
+        }
+        return self._reply(body, missing)
 
     async def prometheus(self, request: web.Request) -> web.Response:
         view = self.view()

@@ -246,7 +246,12 @@ class FaultInjection(_Model):
 
 
 class RoutePolicy(_Model):
-    """Per-route overrides: the first route whose ``match`` matches the request applies."""
+    """A route of the service: the first route whose ``match`` matches the request applies, and names the
+    request in telemetry (``match.name``; a request matching none is on the default route, name ``""``).
+
+    A route without overrides (``timeout_ms`` and ``retryable`` None, the defaults) behaves exactly as the
+    default route: it only names requests. The control plane compiles the service's SMI routes that way, after
+    the routes a user configured (``reference_mesh/control/routes.py``)."""
 
     match: HttpMatch
     #: Request timeout for this route; None = the service's.

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import request_path
+from reference_mesh.proxy.config import RoutePolicy
 from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.endpoints import EndpointState
 from reference_mesh.proxy.forward import (
@@ -108,7 +109,7 @@ class _Exchange:
         self.endpoint: EndpointState | None = None
         self.relaying = False  # a response head went to the client: errors can only abort the connection
         self.keep_alive = True
-        self.route = ""  # name of the RoutePolicy match that applied
+        self.route = ""  # name of the RoutePolicy match that applied ("" = the default route)
 
 
 async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bool:
@@ -124,8 +125,11 @@ async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bo
         if not authority:
             raise RouteError(400, "request has no Host header naming a service")
         root, port = state.outbound.resolve_authority(authority)
+        route = root.route_policy(head.method, path, head.headers)
+        if route is not None:
+            ex.route = route.match.name
         target = state.outbound.route(root, port, (head.method, path, head.headers))
-        await _attempts(proxy, target, head, path, conn, ex)
+        await _attempts(proxy, target, route, head, conn, ex)
     except RouteError as exc:
         ex.status, ex.reason = exc.status, exc.reason
         ex.keep_alive = ex.keep_alive and head.framing == "none"  # the body was not read
@@ -161,16 +165,13 @@ async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bo
 async def _attempts(
     proxy: Proxy,
     target: Target,
+    route: RoutePolicy | None,
     head: RequestHead,
-    path: str,
     conn: HttpConnection,
     ex: _Exchange,
 ) -> None:
     root, backend = target.root, target.backend
     res = root.resilience
-    route = root.route_policy(head.method, path, head.headers)
-    if route is not None:
-        ex.route = route.match.name
     timeout_ms = route.timeout_ms if route is not None and route.timeout_ms is not None else res.timeout_ms
     incoming = head.header(DEADLINE_HEADER)
     if incoming is not None and incoming.strip().isdigit():

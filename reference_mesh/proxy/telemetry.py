@@ -103,8 +103,9 @@ class Edge(NamedTuple):
     destination_identity: str
     destination_instance: str
     port: int
-    #: Outbound HTTP: the name of the matching ``RoutePolicy`` match (compile one per HTTPRouteGroup match to
-    #: get per-route figures, as Linkerd's service profiles do); "" for the default route and other edges.
+    #: Outbound HTTP: the name of the first matching ``RoutePolicy`` of the addressed service (the control
+    #: plane compiles one per HTTPRouteGroup match, as Linkerd's service profiles have routes); "" for the
+    #: default route and for other edges.
     route: str = ""
 
 

@@ -231,7 +231,7 @@ class EmbeddedMesh:
         await self.control_plane.start()
         self.admin = AdminApi(self.control_plane, self.token, self.status_json, self.restart_control_plane)
         await self._serve(self.admin.app, topo.control_plane.admin_port)
-        await self._serve(MetricsApi(self.store).app, topo.control_plane.metrics_port)
+        await self._serve(MetricsApi(self.store, settings=self.settings).app, topo.control_plane.metrics_port)
         for runtime in self.pods.values():
             await self._start_pod(runtime)
         await self.wait_ready(self.ready_timeout_s)

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import click
 import pytest
+from rich.console import Console
 from traffic import Load, request, session, versions
 
 from reference_mesh.cli.check import run_checks
 from reference_mesh.cli.client import MeshClient
+from reference_mesh.cli.stats import show
 from reference_mesh.runtime.mesh import EmbeddedMesh
 from reference_mesh.runtime.sync import MeshThread, running_mesh
 from smi_conformance import models
@@ -211,6 +214,45 @@ def test_metrics_api_counts_known_traffic_exactly(mesh: MeshThread) -> None:
     assert served["bookstore-v1"] + served["bookstore-v2"] == k
     latency = next(x for x in sent[0]["metrics"] if x["name"] == "p99_response_latency")
     assert latency["unit"] == "ms" and float(latency["value"]) > 0
+
+
+def test_routes_count_each_route_exactly(mesh: MeshThread, capsys: pytest.CaptureFixture[str]) -> None:
+    """`reference-mesh routes`: requests are counted under the HTTPRouteGroup match that names them."""
+    m = mesh.mesh
+    applied(mesh, split_doc(1, 1))
+    paths = ["/books-bought"] * 5 + ["/buy-a-book/1"] * 3 + ["/not-a-route"] * 2
+
+    async def scenario() -> tuple[int, list[int]]:
+        await asyncio.sleep(3.2)  # quiet: earlier traffic ends 3+ whole seconds before `start`
+        start = math.floor(time.time())
+        async with session() as s:
+            statuses = [(await request(s, m, "bookbuyer-0", p)).status for p in paths]
+        end = math.floor(time.time()) + 1
+        await asyncio.sleep(end - time.time() + 0.05)
+        return end - start + 2, statuses
+
+    t, statuses = mesh.run(scenario())
+    assert statuses == [200] * 8 + [403] * 2
+    client = MeshClient({"admin": m.admin_url, "metrics": m.metrics_url, "token": m.token})
+    show(client, "route", f"{t}s", None, "json", to="bookstore")
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["route"], r["success"], r["failure"], r["codes"]) for r in rows] == [
+        ("bookstore-service-routes/books-bought", 5, 0, {"200": 5}),
+        ("bookstore-service-routes/buy-a-book", 3, 0, {"200": 3}),
+        ("[default]", 2, 0, {"403": 2}),  # denied by bookstore's proxy: a 403 is a success (SMI metrics)
+    ]
+    assert {r["service"] for r in rows} == {"bookstore.default"}
+    assert all(r["p99_ms"] > 0 for r in rows)
+    show(client, "route", f"{t}s", None, "json", to="bookstore", backends=True)
+    legs = json.loads(capsys.readouterr().out)
+    assert {r["backend"] for r in legs} <= {"bookstore-v1.default", "bookstore-v2.default"}
+    assert {r["split"] for r in legs} == {"default/bookstore-canary"}
+    assert sum(r["success"] for r in legs if r["route"].endswith("books-bought")) == 5
+    console = Console(record=True, width=200)
+    show(client, "route", f"{t}s", None, "table", console)
+    assert "bookstore-service-routes/buy-a-book" in console.export_text()
+    with pytest.raises(click.ClickException, match="no service 'nope'"):
+        show(client, "route", "30s", None, "json", to="nope")
 
 
 def test_control_plane_restart_under_load(mesh: MeshThread) -> None:

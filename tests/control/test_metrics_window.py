@@ -8,9 +8,11 @@ import pytest
 from builders import bookstore
 
 from reference_mesh.control.resources import ObjectKey
+from reference_mesh.control.routes import DEFAULT_ROUTE
 from reference_mesh.control.smi import SplitView
 from reference_mesh.metrics import aggregate
 from reference_mesh.metrics.aggregate import DEPLOYMENT_LABEL, MeshView
+from reference_mesh.metrics.stats import edge_stats, route_stats
 from reference_mesh.metrics.window import Window, WindowError, parse_duration
 from reference_mesh.proxy.telemetry import Edge, Telemetry
 from smi_conformance import models
@@ -200,18 +202,55 @@ def test_integer_weights_keep_ratios() -> None:
     assert aggregate.integer_weights([Fraction(1, 10), Fraction(9, 10), Fraction(0)]) == [1, 9, 0]
 
 
-def test_stats_for_top_and_routes() -> None:
+def test_stats_for_top() -> None:
     w = Window(T0, 30)
     rows = aggregate.rows_from(samples(KNOWN), w)
-    by_edge = aggregate.stats_by(rows, w, "edge")
+    by_edge = edge_stats(rows, w)
     assert [(r["source"], r["destination"], r["success"], r["failure"]) for r in by_edge] == [
         ("default/bookbuyer-0", "default/bookstore-v1-0", 4, 1),
         ("default/bookbuyer-0", "default/bookstore-v2-0", 1, 0),
     ]
     assert by_edge[0]["success_rate"] == 0.8 and by_edge[0]["rps"] == round(5 / 30, 3)
-    by_route = aggregate.stats_by(rows, w, "route")
-    assert {(r["backend"], r["split"]) for r in by_route} == {
-        ("bookstore-v1.default", ""),
-        ("bookstore-v1.default", "default/canary"),
-        ("bookstore-v2.default", "default/canary"),
-    }
+
+
+def routed(route: str, ok: bool, at: float = T0 - 2, protocol: str = "http", port: int = 8080) -> tuple:  # type: ignore[type-arg]
+    edge = outbound("bookstore-v1-0")._replace(route=route, protocol=protocol, port=port)
+    return ("bookbuyer-0", edge, at, ok, 5.0)
+
+
+def test_stats_for_routes_list_every_defined_route_in_order() -> None:
+    w = Window(T0, 30)
+    events = [
+        *[routed("store/buy", True) for _ in range(3)],
+        routed("store/buy", False),
+        routed("", True),
+        routed("old/gone", True),  # traffic from before a route was removed
+        routed("store/buy", True, at=T0 - 31),  # outside the window
+        routed("", True, protocol="tcp", port=9000),
+    ]
+    rows = aggregate.rows_from(samples(events), w)
+    table = {"bookstore.default": ("store/list", "store/buy"), "idle.default": ("idle/x",)}
+    out = route_stats(rows, w, table)
+    assert [(r["service"], r["route"], r["port"], r["success"], r["failure"]) for r in out] == [
+        ("bookstore.default", "store/list", None, 0, 0),  # defined, no traffic: listed with zeros
+        ("bookstore.default", "store/buy", None, 3, 1),
+        ("bookstore.default", "old/gone", None, 1, 0),
+        ("bookstore.default", DEFAULT_ROUTE, None, 1, 0),
+        ("bookstore.default", None, 9000, 1, 0),
+    ]
+    assert out[0]["success_rate"] is None and out[0]["p50_ms"] is None
+    assert out[1]["success_rate"] == 0.75 and out[1]["rps"] == round(4 / 30, 3)
+    # a service without traffic is listed only when asked for
+    idle = route_stats(rows, w, table, to="idle.default")
+    assert [(r["route"], r["success"]) for r in idle] == [("idle/x", 0), (DEFAULT_ROUTE, 0)]
+
+
+def test_stats_for_routes_by_backend() -> None:
+    w = Window(T0, 30)
+    rows = aggregate.rows_from(samples(KNOWN), w)
+    by_backend = route_stats(rows, w, {"bookstore.default": ()}, by_backend=True)
+    assert [(r["route"], r["backend"], r["split"], r["success"], r["failure"]) for r in by_backend] == [
+        (DEFAULT_ROUTE, "bookstore-v1.default", "", 4, 0),
+        (DEFAULT_ROUTE, "bookstore-v1.default", "default/canary", 0, 1),
+        (DEFAULT_ROUTE, "bookstore-v2.default", "default/canary", 1, 0),
+    ]
