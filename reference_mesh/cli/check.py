@@ -19,10 +19,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from reference_mesh.cli.client import MeshClient, mesh_option
 
-__all__ = ["Check", "check", "run_checks"]
+__all__ = ["Check", "check", "print_checks", "run_checks"]
 
 
 @dataclass
@@ -100,6 +101,13 @@ def run_checks(client: MeshClient) -> list[Check]:
     return checks
 
 
+def print_checks(checks: list[Check], console: Console) -> None:
+    """One line per check, marked; details are printed as text (they may hold brackets rich would eat)."""
+    for c in checks:
+        mark = "[green]✓[/]" if c.ok else "[red]✗[/]"
+        console.print(f"{mark} {escape(c.name)}: {escape(c.detail)}")
+
+
 @click.command()
 @click.option(
     "--wait", "wait_s", default=0.0, help="retry for up to this many seconds until every check passes"
@@ -120,8 +128,6 @@ def check(wait_s: float, output: str, mesh: str | None) -> None:
         click.echo(json.dumps({"healthy": healthy, "checks": [c.__dict__ for c in checks]}, indent=2))
     else:
         console = Console(highlight=False)
-        for c in checks:
-            mark = "[green]✓[/]" if c.ok else "[red]✗[/]"
-            console.print(f"{mark} {c.name}: {c.detail}")
+        print_checks(checks, console)
         console.print("[bold green]mesh is healthy[/]" if healthy else "[bold red]mesh has problems[/]")
     sys.exit(0 if healthy else 1)

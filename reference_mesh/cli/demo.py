@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from reference_mesh.runtime.topology import TopologyError, load_topology
 
@@ -77,7 +78,7 @@ async def _udp(address: str, port: int) -> bytes:
 def demo(topology: Path, n: int) -> None:
     """Start TOPOLOGY, drive traffic, print check and top, stop (the bookstore example's tour)."""
     from reference_mesh.cli import stats
-    from reference_mesh.cli.check import run_checks
+    from reference_mesh.cli.check import print_checks, run_checks
     from reference_mesh.cli.client import MeshClient
     from reference_mesh.runtime.sync import running_mesh
 
@@ -117,7 +118,9 @@ def demo(topology: Path, n: int) -> None:
                     reply = handle.run(probe(buyer, mesh.local_port("bookstore", port)))
                 except (OSError, asyncio.TimeoutError, TimeoutError) as exc:
                     reply, ok = f"no reply ({exc or type(exc).__name__})".encode(), False
-                console.print(f"bookbuyer -> bookstore {proto}/{port}: {reply.decode(errors='replace')!r}")
+                console.print(
+                    f"bookbuyer -> bookstore {proto}/{port}: {escape(repr(reply.decode(errors='replace')))}"
+                )
                 ok &= f"hello over {proto}".encode() in reply
             time.sleep(
                 max(0.0, 1.05 - (time.time() % 1))
@@ -125,8 +128,7 @@ def demo(topology: Path, n: int) -> None:
             client = MeshClient({"admin": mesh.admin_url, "metrics": mesh.metrics_url, "token": mesh.token})
             console.rule("reference-mesh check")
             checks = run_checks(client)
-            for c in checks:
-                console.print(f"{'[green]✓[/]' if c.ok else '[red]✗[/]'} {c.name}: {c.detail}")
+            print_checks(checks, console)
             ok &= all(c.ok for c in checks)
             console.rule("reference-mesh top -t 30s")
             stats.show(client, "edge", "30s", None, "table", console)
@@ -139,7 +141,7 @@ def demo(topology: Path, n: int) -> None:
                 "/apis/metrics.smi-spec.io/v1alpha1/namespaces/default/trafficsplits/bookstore-canary?t=30s",
                 base=client.metrics,
             )
-            console.print(yaml.safe_dump(body, sort_keys=False).rstrip())
+            console.print(escape(yaml.safe_dump(body, sort_keys=False).rstrip()))
         console.print(f"stopped cleanly; whole tour {time.monotonic() - started:.1f}s")
     console.print("[bold green]demo passed[/]" if ok else "[bold red]demo found problems[/]")
     sys.exit(0 if ok else 1)

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from reference_mesh.cli.client import MeshClient, mesh_option
@@ -80,7 +81,7 @@ def show(
     )
     for r in rows:
         table.add_row(
-            *[str(k(r)) for k in keys],
+            *[escape(str(k(r))) for k in keys],  # `[default]` is not markup
             _fmt(r["success_rate"], pct=True),
             _fmt(r["rps"]),
             _fmt(r["p50_ms"]),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from reference_mesh.runtime.topology import TopologyError, load_topology
@@ -54,7 +55,7 @@ async def _run(mesh: EmbeddedMesh, console: Console) -> int:
     try:
         await mesh.start()
     except MeshStartError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 1
     _summary(mesh, console)
     await stop.wait()

@@ -250,7 +250,8 @@ def test_routes_count_each_route_exactly(mesh: MeshThread, capsys: pytest.Captur
     assert sum(r["success"] for r in legs if r["route"].endswith("books-bought")) == 5
     console = Console(record=True, width=200)
     show(client, "route", f"{t}s", None, "table", console)
-    assert "bookstore-service-routes/buy-a-book" in console.export_text()
+    text = console.export_text()
+    assert "bookstore-service-routes/buy-a-book" in text and "[default]" in text
     with pytest.raises(click.ClickException, match="no service 'nope'"):
         show(client, "route", "30s", None, "json", to="nope")
 
