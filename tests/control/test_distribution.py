@@ -4,6 +4,7 @@ push."""
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 from builders import bookstore
@@ -18,6 +19,8 @@ from reference_mesh.proxy.server import Proxy
 TD = "cluster.local"
 CP_ID = SpiffeId(TD, "mesh-system", "control-plane")
 STORE = ObjectKey("Pod", "default", "bookstore-v1-0")
+#: Where the test proxies listen: random per run, so concurrent runs (other checkouts) do not collide.
+NET = f"127.{random.randrange(200, 255)}"
 
 
 def configs_at(address: str) -> dict[ObjectKey, Any]:
@@ -58,7 +61,7 @@ def agent(proxy: Proxy, instance: str, dist: Distributor, cp_id: str = CP_ID.uri
 def test_snapshot_push_ack_and_resync_without_push() -> None:
     async def go() -> None:
         ca = CertificateAuthority.create(TD)
-        dist, _ = await setup(ca, "127.77.0.4")
+        dist, _ = await setup(ca, f"{NET}.0.4")
         proxy = await proxy_for(ca, "bookstore")
         a = agent(proxy, "bookstore-v1-0", dist)
         task = asyncio.ensure_future(a.run())
@@ -66,8 +69,8 @@ def test_snapshot_push_ack_and_resync_without_push() -> None:
         assert proxy.version == "7" and dist.proxies[STORE].up_to_date
         assert dist.proxies[STORE].ack_latency_ms is not None
         # a new revision with the same content is not pushed; a changed one is
-        assert dist.update(configs_at("127.77.0.4"), 8) == []  # same content: nothing to push
-        assert dist.update(configs_at("127.77.1.4"), 9) != []  # changed
+        assert dist.update(configs_at(f"{NET}.0.4"), 8) == []  # same content: nothing to push
+        assert dist.update(configs_at(f"{NET}.1.4"), 9) != []  # changed
         await dist.wait_synced([STORE], timeout=5)
         assert proxy.version == "9"
         # the control plane goes away: the proxy keeps its snapshot; a new one adopts the proxy's version
@@ -76,7 +79,7 @@ def test_snapshot_push_ack_and_resync_without_push() -> None:
         await asyncio.sleep(0.3)
         assert proxy.version == "9" and not a.connected
         dist2 = Distributor(ca.issue(CP_ID), "127.0.0.1", port, heartbeat_s=0.2)
-        dist2.update(configs_at("127.77.1.4"), 12)
+        dist2.update(configs_at(f"{NET}.1.4"), 12)
         await dist2.start()
         try:
             await dist2.wait_synced([STORE], timeout=5)
@@ -95,7 +98,7 @@ def test_snapshot_push_ack_and_resync_without_push() -> None:
 def test_a_proxy_only_gets_the_config_of_pods_of_its_own_identity() -> None:
     async def go() -> None:
         ca = CertificateAuthority.create(TD)
-        dist, _ = await setup(ca, "127.77.0.5")
+        dist, _ = await setup(ca, f"{NET}.0.5")
         thief = await proxy_for(ca, "bookthief")
         a = agent(thief, "bookstore-v1-0", dist)  # asks for a bookstore pod's snapshot
         task = asyncio.ensure_future(a.run())
@@ -116,7 +119,7 @@ def test_a_proxy_only_gets_the_config_of_pods_of_its_own_identity() -> None:
 def test_the_proxy_refuses_a_server_that_is_not_the_control_plane() -> None:
     async def go() -> None:
         ca = CertificateAuthority.create(TD)
-        dist, _ = await setup(ca, "127.77.0.6")
+        dist, _ = await setup(ca, f"{NET}.0.6")
         proxy = await proxy_for(ca, "bookstore")
         a = agent(proxy, "bookstore-v1-0", dist, cp_id="spiffe://cluster.local/ns/default/sa/impostor")
         task = asyncio.ensure_future(a.run())
@@ -136,7 +139,7 @@ def test_the_proxy_refuses_a_server_that_is_not_the_control_plane() -> None:
 def test_a_refused_snapshot_is_nacked_and_reported() -> None:
     async def go() -> None:
         ca = CertificateAuthority.create(TD)
-        dist, configs = await setup(ca, "127.77.0.7")
+        dist, configs = await setup(ca, f"{NET}.0.7")
         proxy = await proxy_for(ca, "bookstore")
         a = agent(proxy, "bookstore-v1-0", dist)
         task = asyncio.ensure_future(a.run())
