@@ -165,12 +165,32 @@ def convert_command(files: tuple[str, ...], targets: tuple[str, ...], write: boo
     sys.exit(code)
 
 
+def unknown_targets(targets: tuple[str, ...]) -> list[str]:
+    """The ``--to`` values no SMI kind has: a full apiVersion must be a known group/version, a bare version
+    a version of some kind."""
+    from smi_conformance.models import kinds
+
+    known = kinds()
+    api_versions = {info.api_version for info in known}
+    versions = {info.version for info in known}
+    return [t for t in targets if t not in (api_versions if "/" in t else versions)]
+
+
 def run(files: tuple[str, ...], targets: tuple[str, ...], *, write: bool) -> int:
     """Convert, then print or write; the exit code."""
+    if bad := unknown_targets(targets):
+        from smi_conformance.models import kinds
+
+        known = ", ".join(sorted({info.api_version for info in kinds()}))
+        click.echo(f"smi convert: unknown --to {', '.join(map(repr, bad))} (known: {known})", err=True)
+        return EXIT_USAGE
     loaded: LoadResult = load_paths(files, stdin=sys.stdin.buffer)
     if loaded.unreadable:
         for path, reason in loaded.unreadable:
             click.echo(f"smi convert: {path}: {reason}", err=True)
+        return EXIT_USAGE
+    if not loaded.documents and not loaded.issues:
+        click.echo(f"smi convert: no YAML or JSON documents in {', '.join(files)}", err=True)
         return EXIT_USAGE
     if loaded.issues:
         for issue in loaded.issues:

@@ -81,8 +81,10 @@ def test_apply_rejects_with_location_and_code(
     assert result.returncode == 1
     assert f"{bad}:8:13: error SMI202: backend weight 1.5 is not a whole number" in result.stderr
     # judged together with what the mesh already holds: the example's split has the same root
-    assert f"{bad}:5:12: error SMI206: root service 'bookstore' is also split by TrafficSplit " \
-           "default/bookstore-canary" in result.stderr
+    assert (
+        f"{bad}:5:12: error SMI206: root service 'bookstore' is also split by TrafficSplit "
+        "default/bookstore-canary" in result.stderr
+    )
     assert "nothing was applied" in result.stderr
     assert cli(home, "get", "trafficsplits", "-o", "json").stdout.count('"name": "x"') == 0
     syntax = cli(home, "apply", "-f", "-", input="kind: [unclosed\n")

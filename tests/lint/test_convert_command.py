@@ -99,12 +99,18 @@ def test_list_members_are_converted_in_place(tmp_path: Path) -> None:
     [
         (["--to", "split.smi-spec.io/v1alpha4", "--write", "-"], "cannot rewrite stdin"),
         (["--to", "split.smi-spec.io/v1alpha4", "missing.yaml"], "no such file"),
+        (["--to", "v9", "app.yaml"], "unknown --to 'v9'"),
+        (["--to", "split.smi-spec.io/v1alpha4", "--to", "split.example.com/v1", "app.yaml"], "known: access"),
+        (["--to", "v1alpha4", "empty.yaml"], "no YAML or JSON documents in empty.yaml"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.yaml").write_text(V1ALPHA1)
+    (tmp_path / "empty.yaml").write_text("# nothing here\n")
     result = smi("convert", *args)
     assert result.exit_code == 2 and message in result.stderr
+    assert (tmp_path / "app.yaml").read_text() == V1ALPHA1
 
 
 def test_unparseable_input_is_reported_and_not_converted(tmp_path: Path) -> None:
