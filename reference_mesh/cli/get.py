@@ -47,7 +47,10 @@ ALIASES = {
 def get(kind: str | None, namespace: str | None, output: str, mesh: str | None) -> None:
     """List stored objects (all kinds, or KIND: trafficsplits, traffictargets, pods, services...)."""
     if kind is not None:
-        kind = ALIASES.get(kind.lower(), kind)
+        if kind.lower() not in ALIASES:
+            names = sorted({v for v in ALIASES.values()})
+            raise click.BadParameter(f"{kind!r} is not a kind the mesh stores ({', '.join(names)})")
+        kind = ALIASES[kind.lower()]
     client = MeshClient.from_context(mesh)
     query = "&".join(f"{k}={v}" for k, v in (("kind", kind), ("namespace", namespace)) if v)
     status, body = client.call(f"/api/objects?{query}")

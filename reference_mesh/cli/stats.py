@@ -92,8 +92,21 @@ def show(
     (console or Console(width=max(Console().width, 130))).print(table)
 
 
+def _window(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A bad window is a usage error here, before the mesh is asked (the metrics API checks it too)."""
+    from reference_mesh.metrics.window import Window, WindowError
+
+    try:
+        Window.ending_now(0, value)
+    except WindowError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 def _options(f: Any) -> Any:
-    f = click.option("-t", "--window", default="30s", show_default=True, help="window, e.g. 10s, 1m")(f)
+    f = click.option(
+        "-t", "--window", default="30s", show_default=True, callback=_window, help="window, e.g. 10s, 1m"
+    )(f)
     f = click.option("-n", "--namespace", default=None, help="only this namespace's services (sources)")(f)
     f = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")(f)
     f = click.option("--watch", "watch_s", type=float, default=0.0, help="refresh every N seconds")(f)

@@ -23,6 +23,7 @@ SMI305 duplicate object          error  two documents of one batch define the sa
 MESH001 not storable             error  TrafficMetrics are read from the metrics API, never applied
 MESH002 does not compile         error  the resulting state yields an invalid proxy snapshot
 MESH003 not found (delete)       error  deleting an object that does not exist
+SMI102 not an object             error  a document without kind or metadata.name (a scalar, ...)
 any other lint finding           warn   legal; its behaviour in the mesh is defined
 MESH004 skipped                  info   a kind the reference mesh does not manage (Deployment, ...)
 =============================== ====== ==========================================================
@@ -128,6 +129,14 @@ def _severity(code: str, lint_severity: str) -> Severity:
     return "info" if lint_severity == "info" else "warning"
 
 
+def _not_an_object(data: Any) -> bool:
+    """Not a Kubernetes object (no kind or metadata.name). SMI documents are left to the linter, whose
+    schema findings say which field is missing."""
+    api_version = data.get("apiVersion") if isinstance(data, dict) else None
+    smi = isinstance(api_version, str) and api_version.rpartition("/")[0] in SMI_GROUPS
+    return _key_of(data) is None and not smi
+
+
 def _decode(doc: Document, findings: list[Finding]) -> Any | None:
     """The typed model of a lint-clean document the mesh stores; None (with a finding if useful) otherwise."""
     data = doc.data
@@ -178,7 +187,19 @@ def admit_apply(
             )
     if not loaded.documents and not loaded.issues:
         result.findings.append(Finding("MESH005", "error", "no objects in the input"))
+    for doc in loaded.documents:
+        if _not_an_object(doc.data):
+            result.findings.append(
+                Finding(
+                    "SMI102",
+                    "error",
+                    "not an object: a document to apply needs apiVersion, kind and metadata.name",
+                    doc.locate(),
+                )
+            )
     for doc in batch:
+        if _not_an_object(doc.data):
+            continue
         obj = _decode(doc, result.findings)
         if obj is not None:
             result.objects.append(obj)

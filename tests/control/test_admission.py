@@ -148,6 +148,19 @@ metadata: {name: ignored}
     ]
 
 
+def test_documents_that_are_not_objects_are_refused_with_their_location() -> None:
+    text = GOOD + "---\njust a string\n---\n{a: 1}\n---\napiVersion: v1\nkind: Service\nmetadata: {}\n"
+    assert codes(text) == [
+        ("SMI102", "error", "m.yaml:15:1"),
+        ("SMI102", "error", "m.yaml:17:1"),
+        ("SMI102", "error", "m.yaml:19:1"),
+    ]
+    # an SMI document without a name is the linter's finding, reported once
+    nameless = "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {}\n"
+    nameless += "spec: {service: bookstore, backends: [{service: bookstore-v1, weight: 1}]}\n"
+    assert [c for c, _, _ in codes(nameless)] == ["SMI102"]
+
+
 def test_delete_requires_existing_objects() -> None:
     result = admit_delete(load_text(GOOD, "m.yaml"), bookstore())
     assert not result.ok and {f.code for f in result.findings} == {"MESH003"}

@@ -89,6 +89,8 @@ def test_apply_rejects_with_location_and_code(
     assert cli(home, "get", "trafficsplits", "-o", "json").stdout.count('"name": "x"') == 0
     syntax = cli(home, "apply", "-f", "-", input="kind: [unclosed\n")
     assert syntax.returncode == 1 and "<stdin>:2:1: error SMI001" in syntax.stderr
+    scalar = cli(home, "apply", "-f", "-", input="just text\n")
+    assert scalar.returncode == 1 and "<stdin>:1:1: error SMI102: not an object" in scalar.stderr
 
 
 def test_apply_get_delete_roundtrip(running: tuple[Path, subprocess.Popen[str]], tmp_path: Path) -> None:
@@ -119,6 +121,30 @@ def test_check_and_top(running: tuple[Path, subprocess.Popen[str]]) -> None:
     assert report["healthy"] and any(c["name"].startswith("certificate ") for c in report["checks"])
     top = cli(home, "top", "-o", "json")
     assert top.returncode == 0 and isinstance(json.loads(top.stdout), list)
+    routes = cli(home, "routes", "--to", "bookstore", "-o", "json")
+    assert routes.returncode == 0, routes.stderr
+    assert [r["route"] for r in json.loads(routes.stdout) if r["protocol"] == "http"] == [
+        "bookstore-service-routes/books-bought",
+        "bookstore-service-routes/buy-a-book",
+        "[default]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["top", "-t", "99x"], "is not a duration"),
+        (["routes", "-t", "16m"], "longer than the 900s"),
+        (["get", "nope"], "'nope' is not a kind the mesh stores"),
+        (["routes", "--to", "nope"], "no service 'nope'"),
+    ],
+)
+def test_bad_arguments_are_reported_plainly(
+    running: tuple[Path, subprocess.Popen[str]], args: list[str], message: str
+) -> None:
+    result = cli(running[0], *args)
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == (1 if "--to" in args else 2)  # an unknown service is a finding, not usage
 
 
 def test_no_mesh_is_exit_code_3(tmp_path: Path) -> None:
