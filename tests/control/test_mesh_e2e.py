@@ -299,7 +299,14 @@ def test_check_reports_a_stale_proxy(mesh: MeshThread, tmp_path: Path) -> None:
     finally:
         os.kill(sidecar.pid, signal.SIGCONT)
     mesh.converge(15)
-    assert all(c.ok for c in run_checks(client))
+    # the resumed agent may find its own read deadline passed and reconnect once more (briefly "not
+    # connected" after it acked): recovery is every check passing again within a bound, as `check --wait`
+    deadline = time.monotonic() + 15
+    failing = [c for c in run_checks(client) if not c.ok]
+    while failing and time.monotonic() < deadline:
+        time.sleep(0.1)
+        failing = [c for c in run_checks(client) if not c.ok]
+    assert not failing
 
 
 def test_a_crashed_backend_is_observable_and_restarted(mesh: MeshThread) -> None:
