@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from reference_mesh.proxy.config import Resilience
+from smi_conformance.manifests import Document, load_text
 
 __all__ = ["Deployment", "PortDecl", "ServiceDecl", "Topology", "TopologyError", "load_topology"]
 
@@ -51,6 +51,14 @@ RESERVED_PORTS = {15000: "sidecar admin", 15001: "sidecar outbound HTTP"}
 
 class TopologyError(Exception):
     """The topology file is missing, not YAML, or not a valid topology; the message says where."""
+
+
+class _At(ValueError):
+    """A cross-field problem found by a model validator, with the path (from that model) it is about."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.path = path
 
 
 class _M(BaseModel):
@@ -154,23 +162,31 @@ class Topology(_M):
         accounts = {(a.namespace, a.name) for a in self.service_accounts}
         for i, d in enumerate(self.deployments):
             if d.service_account != "default" and (d.namespace, d.service_account) not in accounts:
-                raise ValueError(
-                    f"deployments[{i}] ({d.name}): service account {d.namespace}/{d.service_account}"
-                    " is not declared under serviceAccounts"
+                raise _At(
+                    ("deployments", i, "serviceAccount"),
+                    f"service account {d.namespace}/{d.service_account} is not declared under "
+                    "serviceAccounts",
                 )
-        seen: set[tuple[str, str]] = set()
-        for kind, items in (("service", self.services), ("deployment", self.deployments)):
-            for item in items:
-                if (item.namespace, item.name) in seen:
-                    raise ValueError(f"{kind} {item.namespace}/{item.name} is declared twice")
-                seen.add((item.namespace, item.name))
-            seen.clear()
+        for field, kind, keys in (
+            ("services", "service", [(s.namespace, s.name) for s in self.services]),
+            ("deployments", "deployment", [(d.namespace, d.name) for d in self.deployments]),
+        ):
+            for i, (namespace, name) in enumerate(keys):
+                if (namespace, name) in keys[:i]:
+                    raise _At((field, i, "name"), f"{kind} {namespace}/{name} is declared twice")
         pods = sum(d.replicas for d in self.deployments)
         if pods > 250:
-            raise ValueError(f"{pods} pods do not fit in one /24 (at most 250)")
-        local = [p.local_port for s in self.services for p in s.ports if p.local_port is not None]
-        if len(local) != len(set(local)):
-            raise ValueError("two service ports share a localPort")
+            raise _At(("deployments",), f"{pods} pods do not fit in one /24 (at most 250)")
+        taken: set[int] = set()
+        for si, svc in enumerate(self.services):
+            for pi, port in enumerate(svc.ports):
+                if port.local_port is not None:
+                    if port.local_port in taken:
+                        raise _At(
+                            ("services", si, "ports", pi, "localPort"),
+                            f"localPort {port.local_port} is already used by another service port",
+                        )
+                    taken.add(port.local_port)
         return self
 
     def local_ports(self) -> dict[tuple[str, str, int], int]:
@@ -192,30 +208,43 @@ class Topology(_M):
         return out
 
 
-def _format(exc: ValidationError) -> str:
+def _extra_path(err: Any) -> tuple[str | int, ...]:
+    cause = err.get("ctx", {}).get("error")
+    return cause.path if isinstance(cause, _At) else ()
+
+
+def _format(exc: ValidationError, doc: Document) -> str:
+    """One line per problem: ``file:line:column: path: message``. A problem inside a field that has a more
+    specific problem of its own (``ports`` too short because its only item was refused) is left out."""
+    errors = exc.errors(include_url=False)
+    locs = [tuple(err["loc"]) + _extra_path(err) for err in errors]
     lines = []
-    for err in exc.errors(include_url=False):
+    for err, loc in zip(errors, locs, strict=True):
+        if any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
+            continue
         path = ""
-        for seg in err["loc"]:
+        for seg in loc:
             path += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if path else str(seg))
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {path or '<top level>'}: {msg}")
+        where = doc.locate(loc, key=err["type"] == "extra_forbidden")
+        lines.append(f"  {where}: {path or '<top level>'}: {msg}")
     return "\n".join(lines)
 
 
 def parse_topology(text: str, name: str = "<topology>") -> Topology:
+    """A topology from YAML text; :class:`TopologyError` with ``file:line:column`` for every problem."""
+    loaded = load_text(text, name)
+    if loaded.issues:
+        raise TopologyError("\n".join(f"{i.location}: {i.message}" for i in loaded.issues))
+    if len(loaded.documents) != 1 or not isinstance(loaded.documents[0].data, dict):
+        raise TopologyError(
+            f"{name}: a topology is one mapping (name, trustDomain, services, deployments, ...)"
+        )
+    doc = loaded.documents[0]
     try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        raise TopologyError(f"{where}: not YAML: {exc.problem}") from None
-    if not isinstance(data, dict):
-        raise TopologyError(f"{name}: a topology is a mapping (trustDomain, services, deployments, ...)")
-    try:
-        return Topology.model_validate(data)
+        return Topology.model_validate(doc.data)
     except ValidationError as exc:
-        raise TopologyError(f"{name}: invalid topology:\n{_format(exc)}") from None
+        raise TopologyError(f"{name}: invalid topology:\n{_format(exc, doc)}") from None
 
 
 def load_topology(path: Path) -> Topology:

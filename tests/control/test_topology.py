@@ -1,0 +1,76 @@
+"""The topology file of ``reference-mesh up``: every problem is reported with file:line:column and the path of
+the offending field, and the example topology parses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reference_mesh.runtime.topology import TopologyError, load_topology, parse_topology
+
+REPO = Path(__file__).resolve().parents[2]
+
+CASES = [
+    (
+        "bad enum value",
+        "name: t\nservices:\n- name: a\n  selector: {app: a}\n  ports: [{port: 80, protocol: htp}]\n",
+        ["t.yaml:5:32: services[0].ports[0].protocol: Input should be 'http', 'tcp' or 'udp'"],
+    ),
+    ("unknown field", "name: t\nservicez: []\n", ["t.yaml:2:1: servicez: Extra inputs are not permitted"]),
+    (
+        "undeclared service account",
+        "deployments:\n- name: a\n  serviceAccount: nope\n  labels: {app: a}\n",
+        [
+            "t.yaml:3:19: deployments[0].serviceAccount: service account default/nope is not declared "
+            "under serviceAccounts"
+        ],
+    ),
+    (
+        "declared twice",
+        "services:\n- {name: a, selector: {app: a}, ports: [{port: 80}]}\n"
+        "- {name: a, selector: {app: b}, ports: [{port: 81}]}\n",
+        ["t.yaml:3:10: services[1].name: service default/a is declared twice"],
+    ),
+    (
+        "local port reused",
+        "services:\n- {name: a, selector: {app: a}, ports: [{port: 80, protocol: tcp, localPort: 3000}]}\n"
+        "- {name: b, selector: {app: a}, ports: [{port: 80, protocol: tcp, localPort: 3000}]}\n",
+        [
+            "t.yaml:3:78: services[1].ports[0].localPort: localPort 3000 is already used by another "
+            "service port"
+        ],
+    ),
+    ("bad subnet", "subnet: 10.0.0.0/24\n", ["t.yaml:1:9: subnet: subnet must be a /24 inside 127.0.0.0/8"]),
+    ("duplicate key", "name: a\nname: b\n", ["t.yaml:2:1: duplicate key 'name' (first at line 1)"]),
+    ("syntax", "name: [a\n", ["t.yaml:2:1: YAML syntax error"]),
+    ("not a mapping", "- a\n", ["t.yaml: a topology is one mapping"]),
+    ("two documents", "name: a\n---\nname: b\n", ["t.yaml: a topology is one mapping"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_problems_are_located(text: str, expected: list[str]) -> None:
+    with pytest.raises(TopologyError) as info:
+        parse_topology(text, "t.yaml")
+    lines = [line.strip() for line in str(info.value).splitlines() if not line.endswith("invalid topology:")]
+    assert len(lines) == len(expected), str(info.value)
+    for line, want in zip(lines, expected, strict=True):
+        assert line.startswith(want), str(info.value)
+
+
+def test_a_refused_item_is_not_reported_again_through_its_container() -> None:
+    text = "services:\n- name: a\n  selector: {app: a}\n  ports: [{port: 80, protocol: htp}]\n"
+    with pytest.raises(TopologyError) as info:
+        parse_topology(text, "t.yaml")
+    assert "services[0].ports:" not in str(info.value)  # only the item's own problem
+
+
+def test_the_example_topology_parses() -> None:
+    topo = load_topology(REPO / "examples" / "mesh" / "bookstore-topology.yaml")
+    assert topo.name == "bookstore" and len(topo.deployments) == 4
+
+
+def test_a_missing_file_is_reported() -> None:
+    with pytest.raises(TopologyError, match=r"nowhere\.yaml: No such file"):
+        load_topology(Path("/nowhere.yaml"))
