@@ -37,6 +37,7 @@ from reference_mesh.metrics import aggregate
 from reference_mesh.metrics.aggregate import KINDS, UNSUPPORTED, MeshView, Row
 from reference_mesh.metrics.stats import edge_stats, route_stats
 from reference_mesh.metrics.window import Window, WindowError
+from reference_mesh.proxy import prometheus
 from reference_mesh.proxy.config import service_key
 
 __all__ = ["MetricsApi"]
@@ -312,36 +313,23 @@ class MetricsApi:
         return self._reply(body, missing)
 
     async def prometheus(self, request: web.Request) -> web.Response:
+        """Every proxy's page merged (``reference_mesh/proxy/prometheus.py``), labelled with its pod."""
         view = self.view()
 
-        async def one(key: ObjectKey, pod: Pod) -> list[str]:
+        async def one(key: ObjectKey, pod: Pod) -> tuple[dict[str, str], str]:
+            labels = {"namespace": key.namespace, "pod": key.name}
             try:
                 async with self.session.get(f"http://{pod.status.admin}/metrics") as resp:
-                    text = await resp.text()
+                    return labels, await resp.text()
             except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError):
-                return []
-            extra = f'namespace="{key.namespace}",pod="{key.name}"'
-            out = []
-            for line in text.splitlines():
-                if not line or line.startswith("#"):
-                    continue
-                name, brace, rest = line.partition("{")
-                out.append(
-                    f"{name}{{{extra},{rest}" if brace else f"{name}{{{extra}}} {line.split(' ', 1)[1]}"
-                )
-            return out
+                return labels, ""
 
-        parts = await asyncio.gather(*(one(k, p) for k, p in view.pods.items() if p.status.admin))
-        header = [
-            "# HELP mesh_requests_total Finished requests (HTTP) or flows (TCP/UDP) per edge and outcome.",
-            "# TYPE mesh_requests_total counter",
-            "# HELP mesh_response_latency_ms Request latency (HTTP) or flow duration (TCP/UDP).",
-            "# TYPE mesh_response_latency_ms histogram",
-            "# TYPE mesh_config_info gauge",
-        ]
-        body = "\n".join(header + [line for part in parts for line in part]) + "\n"
+        pages = await asyncio.gather(*(one(k, p) for k, p in view.pods.items() if p.status.admin))
         return web.Response(
-            text=body, content_type="text/plain", charset="utf-8", headers={"x-prometheus-format": "0.0.4"}
+            text=prometheus.merge(pages),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"x-prometheus-format": "0.0.4"},
         )
 
     async def tap(self, request: web.Request) -> web.StreamResponse:

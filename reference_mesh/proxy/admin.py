@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from reference_mesh.proxy import prometheus
 from reference_mesh.proxy.http1 import (
     HttpProtocolError,
     MessageReader,
@@ -22,41 +23,12 @@ from reference_mesh.proxy.http1 import (
     encode_chunk,
     render_response_head,
 )
-from reference_mesh.proxy.telemetry import HIST_GROWTH, HIST_MIN_MS, bucket_middle_ms
+from reference_mesh.proxy.telemetry import HIST_GROWTH, HIST_MIN_MS
 
 if TYPE_CHECKING:
     from reference_mesh.proxy.server import Proxy
 
-__all__ = ["prometheus_text", "serve", "status"]
-
-#: Prometheus histogram bounds (ms), Linkerd's response_latency_ms buckets.
-PROM_BUCKETS_MS = (
-    1,
-    2,
-    3,
-    4,
-    5,
-    10,
-    20,
-    30,
-    40,
-    50,
-    100,
-    200,
-    300,
-    400,
-    500,
-    1000,
-    2000,
-    3000,
-    4000,
-    5000,
-    10000,
-    20000,
-    30000,
-    40000,
-    50000,
-)
+__all__ = ["serve", "status"]
 
 
 def status(proxy: Proxy) -> dict[str, Any]:
@@ -87,36 +59,6 @@ def telemetry_json(proxy: Proxy, since: float, until: float | None) -> dict[str,
         "histogram": {"min_ms": HIST_MIN_MS, "growth": HIST_GROWTH},
         "edges": proxy.telemetry.to_json(since, until),
     }
-
-
-def _labels(edge: dict[str, Any]) -> str:
-    return ",".join(f'{k}="{v!s}"' for k, v in edge.items())
-
-
-def prometheus_text(proxy: Proxy) -> str:
-    lines = [
-        "# HELP mesh_requests_total Finished requests (HTTP) or flows (TCP/UDP) per edge and outcome.",
-        "# TYPE mesh_requests_total counter",
-    ]
-    hist_lines = [
-        "# HELP mesh_response_latency_ms Request latency (HTTP) or flow duration (TCP/UDP).",
-        "# TYPE mesh_response_latency_ms histogram",
-    ]
-    for edge, bucket in proxy.telemetry.totals.items():
-        labels = _labels(edge._asdict())
-        for code, n in sorted(bucket.codes.items()):
-            lines.append(f'mesh_requests_total{{{labels},code="{code}"}} {n}')
-        counts = sorted(bucket.latency.counts.items())
-        for bound in PROM_BUCKETS_MS:
-            le = sum(n for i, n in counts if bucket_middle_ms(i) <= bound)
-            hist_lines.append(f'mesh_response_latency_ms_bucket{{{labels},le="{bound}"}} {le}')
-        total = bucket.latency.total
-        hist_lines.append(f'mesh_response_latency_ms_bucket{{{labels},le="+Inf"}} {total}')
-        hist_lines.append(f"mesh_response_latency_ms_count{{{labels}}} {total}")
-    lines += hist_lines
-    lines.append("# TYPE mesh_config_info gauge")
-    lines.append(f'mesh_config_info{{version="{proxy.version or ""}"}} 1')
-    return "\n".join(lines) + "\n"
 
 
 def _reply(writer: asyncio.StreamWriter, status_code: int, body: bytes, content_type: str) -> None:
@@ -192,7 +134,12 @@ async def serve(proxy: Proxy, reader: asyncio.StreamReader, writer: asyncio.Stre
                 else:
                     _json(writer, 200, telemetry_json(proxy, since, until))
             elif path == "/metrics":
-                _reply(writer, 200, prometheus_text(proxy).encode(), "text/plain; version=0.0.4")
+                _reply(
+                    writer,
+                    200,
+                    prometheus.render(proxy.telemetry, proxy.version).encode(),
+                    "text/plain; version=0.0.4",
+                )
             elif path == "/tap":
                 await _tap(proxy, query, reader, writer)
                 break

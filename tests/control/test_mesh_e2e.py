@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import click
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from traffic import Load, request, session, versions
 
@@ -349,4 +350,13 @@ def test_prometheus_and_tap_cover_the_mesh(mesh: MeshThread) -> None:
     assert {e["pod"] for e in events} == {"default/bookbuyer-0"}
     assert all(e["direction"] == "outbound" and e["path"] == "/books-bought" for e in events)
     assert 'mesh_requests_total{namespace="default",pod="bookbuyer-0",direction="outbound"' in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}  # as a scraper reads it
+    assert families["mesh_requests"].type == "counter"
+    assert families["mesh_response_latency_ms"].type == "histogram"
+    bought = [
+        s.value
+        for s in families["mesh_requests"].samples
+        if s.labels["pod"] == "bookbuyer-0" and s.labels["route"] == "bookstore-service-routes/books-bought"
+    ]
+    assert sum(bought) >= 3
     assert ',direction="inbound",' in text and 'pod="bookstore-' in text
