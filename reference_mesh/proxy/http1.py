@@ -145,6 +145,7 @@ class MessageParser:
         self._pending_head_bytes = 0  # bytes fed while a head stayed incomplete
         self._current: _Head | None = None
         self._head_only = False  # response to HEAD / 204 / 304: no body whatever the headers say
+        self._refused: HttpProtocolError | None = None  # found by a callback, raised by feed
 
     def _new_parser(self) -> None:
         self._parser = (
@@ -198,6 +199,8 @@ class MessageParser:
             response.status = status = p.get_status_code()  # type: ignore[union-attr]
             response.reason = url.decode("latin-1")
         else:
+            if names.count("host") > 1:  # RFC 9112 3.2: the proxy and the server might pick different ones
+                self._refused = HttpProtocolError("more than one Host header")
             head = request = RequestHead(*args)
             request.method = p.get_method().decode("ascii")  # type: ignore[union-attr]
             request.target = url.decode("latin-1")
@@ -238,6 +241,8 @@ class MessageParser:
             raise HttpProtocolError("protocol upgrade is not supported: use a TCP port", 501) from None
         except httptools.HttpParserError as exc:
             raise HttpProtocolError(f"malformed HTTP: {exc}") from None
+        if self._refused is not None:
+            raise self._refused
         limit = self.max_header_bytes
         if self.in_headers:  # a head still incomplete after this read: count what it has buffered so far
             if not self._pending_head_bytes:
