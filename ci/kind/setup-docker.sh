@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers. On a developer's machine with Docker running this does nothing.
-# Otherwise (this CI machine kind): install Debian's docker.io, register the runc-caps wrapper as the default
+# Otherwise (this CI machine kind): install Debian's Docker package, register the runc-caps wrapper as the default
 # runtime when the capability bounding set is short (docker --privileged fails without it), and start dockerd.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -29,7 +29,7 @@ fi
 [[ $EUID -eq 0 ]] || die "no Docker engine answers and installing one needs root"
 
 if ! command -v dockerd >/dev/null; then
-  log "installing Debian's docker.io"
+  log "installing Debian's Docker package"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends docker.io iptables >/dev/null
