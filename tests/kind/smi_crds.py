@@ -99,7 +99,8 @@ def _established(custom: client.CustomObjectsApi, name: str) -> Doc:
     current = _read_crd(custom, name)
     if current is None:
         raise NotYet(f"{name} does not exist")
-    conditions = {c["type"]: c for c in current.get("status", {}).get("conditions", [])}
+    # a CRD just created may have `status: {conditions: null}` until its controllers have looked at it
+    conditions = {c["type"]: c for c in (current.get("status") or {}).get("conditions") or []}
     established = conditions.get("Established", {})
     if established.get("status") != "True":
         raise NotYet(f"{name}: Established={established.get('status')} {established.get('message', '')}")
