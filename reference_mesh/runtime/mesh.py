@@ -59,14 +59,19 @@ from reference_mesh.metrics.aggregate import DEPLOYMENT_LABEL
 from reference_mesh.metrics.server import MetricsApi
 from reference_mesh.runtime.home import default_home
 from reference_mesh.runtime.processes import ChildProcess
-from reference_mesh.runtime.topology import APP_PORT_OFFSET, Deployment, Topology
+from reference_mesh.runtime.topology import (
+    ADMIN_PORT,
+    APP_PORT_OFFSET,
+    OUTBOUND_HTTP_PORT,
+    Deployment,
+    Topology,
+)
 from smi_conformance.manifests import load_text
 
 __all__ = ["CONTROL_PLANE_NAMESPACE", "EmbeddedMesh", "MeshStartError", "default_home"]
 
 log = logging.getLogger(__name__)
 CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_ACCOUNT = "mesh-system", "control-plane"
-ADMIN_PORT, OUTBOUND_HTTP_PORT = 15000, 15001
 
 
 class MeshStartError(Exception):
@@ -334,7 +339,16 @@ class EmbeddedMesh:
                 self._rotate(sid, functools.partial(write_credentials, rt.credentials), first=False)
             )
         )
-        if d.ports:
+        if d.command:
+            env = {**os.environ, **d.app_env(rt.key.name, rt.address)}
+            try:
+                rt.app = await self._child(rt, "app", list(d.command), env=env, cwd=self.base_dir)
+            except OSError as exc:
+                raise MeshStartError(
+                    f"deployment {d.namespace}/{d.name}: cannot start its command {d.command[0]!r} "
+                    f"(in {self.base_dir}): {exc.strerror or exc}"
+                ) from None
+        elif d.ports:
             argv = [
                 sys.executable,
                 "-m",
@@ -369,13 +383,22 @@ class EmbeddedMesh:
         rt.sidecar = await self._child(rt, "sidecar", argv)
         rt.tasks.append(asyncio.ensure_future(self._probe(rt)))
 
-    async def _child(self, rt: PodRuntime, role: str, argv: list[str]) -> ChildProcess:
+    async def _child(
+        self,
+        rt: PodRuntime,
+        role: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> ChildProcess:
         """Start one of a pod's processes; its exit marks the pod not ready."""
         log_path = self.run_dir / "logs" / f"{rt.key.namespace}_{rt.key.name}.{role}.log"
         child = ChildProcess(
             f"{rt.key.namespace}/{rt.key.name}/{role}",
             argv,
             log_path,
+            env=env,
+            cwd=cwd,
             on_exit=functools.partial(self._crashed, rt),
         )
         await child.start()

@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,9 @@ class ChildProcess:
     on_exit: Callable[[ChildProcess], Awaitable[None]] | None = None
     on_start: Callable[[ChildProcess], Awaitable[None]] | None = None
     restart: bool = True
+    #: The environment (None: this process's) and working directory (None: this process's).
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     last_exit: int | None = None
@@ -68,6 +71,8 @@ class ChildProcess:
                 stderr=logfile,
                 start_new_session=True,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                env=None if self.env is None else dict(self.env),
+                cwd=self.cwd,
             )
         finally:
             logfile.close()
@@ -83,6 +88,8 @@ class ChildProcess:
             if self._stopping:
                 self.state = "stopped"
                 return
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # what it left behind goes with it, as in a pod
             self.last_exit, self.state = code, "crashed"
             log.warning("%s exited with %s", self.name, code)
             if self.on_exit is not None:
@@ -103,18 +110,19 @@ class ChildProcess:
             self.process.send_signal(sig)
 
     async def stop(self, timeout: float = 3.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``; waits until the process is gone."""
+        """SIGTERM to its process group (a user's ``sh -c`` command has children), then SIGKILL to what is
+        left after ``timeout`` or once the process itself is gone; waits until the process is gone."""
         self._stopping = True
         proc = self.process
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                 await asyncio.wait_for(proc.wait(), timeout)
-            except (asyncio.TimeoutError, TimeoutError):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group (start_new_session: pgid = pid)
+            await proc.wait()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)  # never swallows our own cancellation

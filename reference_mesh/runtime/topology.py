@@ -34,19 +34,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from reference_mesh.proxy.config import Resilience
+from reference_mesh.proxy.loopback import APP_PORT_OFFSET, OUTBOUND_HTTP_PORT
 from smi_conformance.manifests import Document, load_text
 
-__all__ = ["Deployment", "PortDecl", "ServiceDecl", "Topology", "TopologyError", "load_topology"]
+__all__ = [
+    "ADMIN_PORT",
+    "APP_PORT_OFFSET",
+    "OUTBOUND_HTTP_PORT",
+    "Deployment",
+    "PortDecl",
+    "ServiceDecl",
+    "Topology",
+    "TopologyError",
+    "load_topology",
+]
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Protocol = Literal["http", "tcp", "udp"]
-#: The application of a pod listens on its service port + this (the sidecar takes the port itself).
-APP_PORT_OFFSET = 10000
+#: The sidecar admin endpoint's port on every pod address.
+ADMIN_PORT = 15000
 #: TCP/UDP service ports without localPort get one from here up, in file order.
 FIRST_LOCAL_PORT = 20000
-#: Ports the runtime reserves on every pod address (sidecar admin, outbound HTTP).
-RESERVED_PORTS = {15000: "sidecar admin", 15001: "sidecar outbound HTTP"}
+#: Ports the runtime reserves on every pod address (sidecar admin, outbound HTTP). The application of a pod
+#: listens on its service port + APP_PORT_OFFSET (the sidecar takes the port itself).
+RESERVED_PORTS = {ADMIN_PORT: "sidecar admin", OUTBOUND_HTTP_PORT: "sidecar outbound HTTP"}
 
 
 class TopologyError(Exception):
@@ -100,19 +112,49 @@ class Deployment(_M):
     ports: tuple[PortDecl, ...] = ()
     #: The application: the bundled echo workload (HTTP, TCP, UDP; at most one port of each protocol).
     workload: Literal["echo"] = "echo"
+    #: Or your own: argv of a program started in the topology file's folder, which must serve each declared
+    #: port on ``$APP_ADDRESS`` at port + 10000 (``$APP_PORT_<port>``; ``$PORT`` is the first one) and reaches
+    #: other services through its sidecar at ``$MESH_OUTBOUND_HTTP`` (see the docs for every variable).
+    command: tuple[str, ...] = ()
+    #: Extra environment variables for ``command``.
+    env: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("ports")
     @classmethod
-    def _one_per_protocol(cls, ports: tuple[PortDecl, ...]) -> tuple[PortDecl, ...]:
-        for proto in ("http", "tcp", "udp"):
-            if sum(1 for p in ports if p.protocol == proto) > 1:
-                raise ValueError(f"the echo workload serves one {proto} port; declare at most one")
+    def _allowed_ports(cls, ports: tuple[PortDecl, ...]) -> tuple[PortDecl, ...]:
         for p in ports:
             if p.port in RESERVED_PORTS or p.port + APP_PORT_OFFSET > 65535:
                 raise ValueError(
                     f"port {p.port} is reserved ({RESERVED_PORTS.get(p.port, 'app port overflows')})"
                 )
         return ports
+
+    @model_validator(mode="after")
+    def _echo_ports(self) -> Deployment:
+        if not self.command:
+            for i, proto in enumerate(p.protocol for p in self.ports):
+                if any(p.protocol == proto for p in self.ports[:i]):
+                    raise _At(
+                        ("ports", i, "protocol"),
+                        f"the echo workload serves one {proto} port; declare at most one (or give a command)",
+                    )
+        elif not self.ports:
+            raise _At(("command",), "a command needs ports to serve (a client-only deployment has no app)")
+        return self
+
+    def app_env(self, instance: str, address: str) -> dict[str, str]:
+        """The variables a ``command`` app gets (besides ``env`` and the runtime's own environment)."""
+        ports = {f"APP_PORT_{p.port}": str(p.port + APP_PORT_OFFSET) for p in self.ports}
+        return {
+            "POD_NAME": instance,
+            "POD_NAMESPACE": self.namespace,
+            "SERVICE_ACCOUNT": self.service_account,
+            "APP_ADDRESS": address,
+            "PORT": str(self.ports[0].port + APP_PORT_OFFSET) if self.ports else "",
+            **ports,
+            "MESH_OUTBOUND_HTTP": f"{address}:{OUTBOUND_HTTP_PORT}",
+            **self.env,
+        }
 
     def instance_names(self) -> list[str]:
         return [f"{self.name}-{i}" for i in range(self.replicas)]

@@ -74,3 +74,12 @@ def test_the_example_topology_parses() -> None:
 def test_a_missing_file_is_reported() -> None:
     with pytest.raises(TopologyError, match=r"nowhere\.yaml: No such file"):
         load_topology(Path("/nowhere.yaml"))
+
+
+def test_the_documented_topology_example_is_valid() -> None:
+    doc = (REPO / "docs" / "reference-mesh" / "control-plane.md").read_text()
+    section = doc.split("### Topology file", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    topo = parse_topology(example, "control-plane.md")
+    assert [d.name for d in topo.deployments] == ["bookstore-v1", "reviews"]
+    assert topo.deployments[1].command and topo.services[0].ports[1].local_port == 20000
