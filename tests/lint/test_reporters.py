@@ -76,10 +76,14 @@ def test_sarif_of_a_clean_run_still_has_results(tmp_path: Path) -> None:
 
 
 def test_sarif_validates_against_the_official_schema(tmp_path: Path) -> None:
-    """Set SARIF_SCHEMA to a copy of sarif-schema-2.1.0.json (oasis-tcs/sarif-spec); it is not vendored."""
+    """SARIF_SCHEMA names the official SARIF 2.1.0 schema; ``make test`` fetches it with npm
+    (ci/sarif-schema.sh). It is not vendored."""
     schema_path = os.environ.get("SARIF_SCHEMA")
     if not schema_path or not Path(schema_path).is_file():
-        pytest.skip("SARIF_SCHEMA not set: the structural test above covers what GitHub requires")
+        pytest.skip(
+            "SARIF_SCHEMA not set (make test fetches it with npm: ci/sarif-schema.sh): the structural test "
+            "above covers what GitHub requires"
+        )
     import jsonschema
 
     schema = json.loads(Path(schema_path).read_text())
