@@ -139,13 +139,15 @@ def test_locations_survive_crlf_and_bom(tmp_path: Path) -> None:
     assert [(f["code"], f["line"], f["column"]) for f in found] == [("SMI201", 8, 31)]
 
 
-def test_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
-    path = write(tmp_path, "secret.yaml", CLEAN)
-    path.chmod(0)
-    result = smi("lint", "secret.yaml")
-    assert result.exit_code == 2 and "Permission denied" in result.stderr
+def test_unreadable_file_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    if os.geteuid() != 0:
+        write(tmp_path, "secret.yaml", CLEAN).chmod(0)
+        result = smi("lint", "secret.yaml")
+        assert result.exit_code == 2 and "secret.yaml: Permission denied" in result.stderr
+    # root reads every file, but not this one: reading it from offset 0 fails with EIO
+    result = smi("lint", "/proc/self/mem")
+    assert result.exit_code == 2 and "/proc/self/mem: Input/output error" in result.stderr
 
 
 def test_json_output_stays_valid_with_hostile_text(tmp_path: Path) -> None:
