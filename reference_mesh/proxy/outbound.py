@@ -290,7 +290,8 @@ async def _one_attempt(
             ex.status, ex.reason, ex.keep_alive = 502, f"{_where(ep)} broke off the response", False
             return
         ok = response.status < 500
-        proxy.pool.release(up, response.keep_alive and response.framing != "close")
+        reusable = response.keep_alive and response.framing != "close"
+        proxy.pool.release(up, reusable, lb.circuit_breaker.max_idle_connections_per_endpoint)
         up = None
     finally:
         ep.active -= 1

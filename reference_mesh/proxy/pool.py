@@ -138,16 +138,27 @@ class ConnectionPool:
         self.opened += 1
         return pair
 
-    def release(self, conn: Upstream, reusable: bool) -> None:
+    def release(self, conn: Upstream, reusable: bool, max_idle: int | None = None) -> None:
+        """Back to the pool, or closed: when not ``reusable``, broken, or the endpoint already has
+        ``max_idle`` idle connections (default: the pool's; the outbound side passes the service's
+        ``circuit_breaker.max_idle_connections_per_endpoint``). Connections idle for longer than
+        :data:`IDLE_TTL_S` are closed on the way (acquire takes the newest, so the oldest would linger)."""
         if not reusable or not conn.usable():
             conn.close()
             return
         idle = self._idle.setdefault(conn.key, deque())
-        if len(idle) >= self.max_idle:
+        now = time.monotonic()
+        while idle and now - idle[0].idle_since >= IDLE_TTL_S:
+            idle.popleft().close()
+        if len(idle) >= (self.max_idle if max_idle is None else max_idle):
             conn.close()
             return
-        conn.idle_since = time.monotonic()
+        conn.idle_since = now
         idle.append(conn)
+
+    def idle_count(self, address: str, port: int, identity: str | None = None) -> int:
+        """How many idle connections the pool holds for that endpoint."""
+        return len(self._idle.get((address, port, identity), ()))
 
     def close(self) -> None:
         for idle in self._idle.values():

@@ -15,7 +15,8 @@ import pytest
 from mesh_support import HTTP_PORT, HttpClient, LoopThread, Topology, tap_first
 
 from reference_mesh.identity import load_credentials, write_credentials
-from reference_mesh.proxy.config import HttpMatch, Resilience, RoutePolicy
+from reference_mesh.proxy import pool
+from reference_mesh.proxy.config import CircuitBreaker, HttpMatch, Resilience, RoutePolicy
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 from reference_mesh.proxy.server import ConfigRejected, Proxy
 from reference_mesh.proxy.sources import FileConfigSource, QueueConfigSource
@@ -91,6 +92,45 @@ def test_telemetry_per_route(topo: Topology, loop_thread: LoopThread) -> None:
     edges = [e for e in loop_thread.run(scenario())["edges"] if e["edge"]["service"] == "api.default"]
     by_route = {r: sum_window([e for e in edges if e["edge"]["route"] == r]) for r in ("get-items", "")}
     assert by_route["get-items"].success == 2 and by_route[""].success >= 1
+
+
+@pytest.mark.parametrize("max_idle", [1, None])
+def test_idle_connections_per_endpoint_follow_the_service_setting(
+    topo: Topology, loop_thread: LoopThread, max_idle: int | None
+) -> None:
+    if max_idle is not None:
+        breaker = CircuitBreaker(max_idle_connections_per_endpoint=max_idle)
+        topo.mesh.resilience["api-v1"] = Resilience(circuit_breaker=breaker)
+    loop_thread.run(topo.configure())
+    proxy, concurrent = topo.proxies[topo.web.name], 6
+
+    async def scenario() -> list[int]:
+        clients = [topo.client() for _ in range(concurrent)]  # overlapping: each needs its own upstream
+        replies = await asyncio.gather(*(c.request("GET", "/?delay=150", host="api-v1") for c in clients))
+        return [r.status for r in replies]
+
+    assert loop_thread.run(scenario()) == [200] * concurrent
+    kept = proxy.pool.idle_count(topo.v1.address, HTTP_PORT, topo.v1.identity.uri)
+    assert kept == (max_idle if max_idle is not None else concurrent)
+
+
+def test_connections_idle_too_long_are_closed_not_kept(
+    topo: Topology, loop_thread: LoopThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool reuses its newest idle connection, so the oldest would stay open forever behind it."""
+    monkeypatch.setattr(pool, "IDLE_TTL_S", 1.0)
+    loop_thread.run(topo.configure())
+    proxy = topo.proxies[topo.web.name]
+
+    async def scenario() -> int:
+        clients = [topo.client() for _ in range(5)]
+        await asyncio.gather(*(c.request("GET", "/?delay=100", host="api-v1") for c in clients))
+        for _ in range(2):  # one connection stays in use; the other four age past the TTL
+            await asyncio.sleep(0.6)
+            assert (await clients[0].request("GET", "/", host="api-v1")).status == 200
+        return proxy.pool.idle_count(topo.v1.address, HTTP_PORT, topo.v1.identity.uri)
+
+    assert loop_thread.run(scenario()) == 1
 
 
 def test_tap_streams_requests_live(topo: Topology, loop_thread: LoopThread) -> None:
