@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from reference_mesh.cli import apply, check, demo, get, stats, tap, up
+from reference_mesh.cli import apply, check, demo, get, logs, stats, tap, up
 
 __all__ = ["main"]
 
@@ -27,4 +27,5 @@ main.add_command(get.get)
 main.add_command(stats.routes)
 main.add_command(stats.top)
 main.add_command(tap.tap)
+main.add_command(logs.logs)
 main.add_command(demo.demo)

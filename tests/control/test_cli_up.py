@@ -130,6 +130,43 @@ def test_check_and_top(running: tuple[Path, subprocess.Popen[str]]) -> None:
     ]
 
 
+def test_logs_print_what_a_pod_process_wrote(running: tuple[Path, subprocess.Popen[str]]) -> None:
+    home, _ = running
+    state = json.loads((home / "bookstore" / "state.json").read_text())
+    logs = Path(state["run_dir"]) / "logs"
+    app_log = logs / "default_bookstore-v1-0.app.log"
+    sidecar_log = logs / "default_bookbuyer-0.sidecar.log"
+    with app_log.open("a") as f:  # marker lines, so the test knows exactly what must come back
+        f.write("marker one\nmarker two\n")
+    with sidecar_log.open("a") as f:
+        f.write("sidecar marker\n")
+    full = cli(home, "logs", "bookstore-v1-0")  # default: the app
+    assert full.returncode == 0 and full.stdout.endswith("marker one\nmarker two\n")
+    assert cli(home, "logs", "bookstore-v1-0", "--tail", "1").stdout == "marker two\n"
+    client_only = cli(home, "logs", "bookbuyer-0")  # no app: its sidecar
+    assert client_only.returncode == 0 and client_only.stdout.endswith("sidecar marker\n")
+    no_app = cli(home, "logs", "bookbuyer-0", "-c", "app")
+    assert no_app.returncode == 1 and "has no app" in no_app.stderr
+    missing = cli(home, "logs", "nope-0")
+    assert missing.returncode == 1 and "no pod default/nope-0 (pods: default/bookbuyer-0" in missing.stderr
+    with subprocess.Popen(
+        [sys.executable, "-m", "reference_mesh.cli", "logs", "bookstore-v1-0", "--tail", "1", "-f"],
+        env={**os.environ, "REFERENCE_MESH_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as follow:
+        try:
+            assert follow.stdout is not None
+            assert follow.stdout.readline() == "marker two\n"  # the tail is out: it is following now
+            with app_log.open("a") as f:
+                f.write("appended later\n")
+            assert follow.stdout.readline() == "appended later\n"
+            follow.send_signal(signal.SIGINT)
+            assert follow.wait(timeout=10) == 0
+        finally:
+            follow.kill()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
