@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import json
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import parse_qs
@@ -254,9 +255,23 @@ class _UdpEcho(asyncio.DatagramProtocol):
             self.transport.sendto(self.ident.line + data, addr)
 
 
-def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
+def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``:PORT`` means 127.0.0.1; port 0 picks a free one) -> (host, port)."""
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
     return host or "127.0.0.1", int(port)
+
+
+@contextlib.contextmanager
+def _naming(protocol: str, address: tuple[str, int]) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        where = f"{address[0]}:{address[1]} ({protocol})"
+        raise OSError(exc.errno, f"{where}: {exc.strerror or exc}") from None
 
 
 class EchoServer:
@@ -277,23 +292,27 @@ class EchoServer:
         self.http_port = self.tcp_port = self.udp_port = 0
 
     async def start(self) -> EchoServer:
+        """Listen on every address given; an OSError names the address that failed."""
         loop = asyncio.get_running_loop()
         if self._http is not None:
-            server = await loop.create_server(
-                lambda: _HttpEcho(self.ident, self._live), *self._http, backlog=1024
-            )
+            with _naming("http", self._http):
+                server = await loop.create_server(
+                    lambda: _HttpEcho(self.ident, self._live), *self._http, backlog=1024
+                )
             self._servers.append(server)
             self.http_port = server.sockets[0].getsockname()[1]
         if self._tcp is not None:
-            server = await asyncio.start_server(
-                lambda r, w: _tcp_echo(self.ident, self._live, r, w), *self._tcp
-            )
+            with _naming("tcp", self._tcp):
+                server = await asyncio.start_server(
+                    lambda r, w: _tcp_echo(self.ident, self._live, r, w), *self._tcp
+                )
             self._servers.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
         if self._udp is not None:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpEcho(self.ident), local_addr=self._udp
-            )
+            with _naming("udp", self._udp):
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpEcho(self.ident), local_addr=self._udp
+                )
             self._udp_transport = transport
             self.udp_port = transport.get_extra_info("sockname")[1]
         return self
@@ -316,11 +335,16 @@ class EchoServer:
 @click.option("--service", required=True)
 @click.option("--version", "version", default="v1", show_default=True)
 @click.option("--instance", default="", help="instance (pod) name reported in replies")
-@click.option("--http", "http", metavar="HOST:PORT", help="serve HTTP here")
-@click.option("--tcp", "tcp", metavar="HOST:PORT", help="serve TCP echo here")
-@click.option("--udp", "udp", metavar="HOST:PORT", help="serve UDP echo here")
+@click.option("--http", "http", metavar="HOST:PORT", callback=_address, help="serve HTTP here")
+@click.option("--tcp", "tcp", metavar="HOST:PORT", callback=_address, help="serve TCP echo here")
+@click.option("--udp", "udp", metavar="HOST:PORT", callback=_address, help="serve UDP echo here")
 def main(
-    service: str, version: str, instance: str, http: str | None, tcp: str | None, udp: str | None
+    service: str,
+    version: str,
+    instance: str,
+    http: tuple[str, int] | None,
+    tcp: tuple[str, int] | None,
+    udp: tuple[str, int] | None,
 ) -> None:
     """Run the echo workload until SIGINT/SIGTERM."""
     if not (http or tcp or udp):
@@ -328,12 +352,10 @@ def main(
     ident = EchoIdentity(service, version, instance)
 
     async def run() -> None:
-        server = await EchoServer(
-            ident,
-            http=_split(http) if http else None,
-            tcp=_split(tcp) if tcp else None,
-            udp=_split(udp) if udp else None,
-        ).start()
+        try:
+            server = await EchoServer(ident, http=http, tcp=tcp, udp=udp).start()
+        except OSError as exc:  # address in use, not local, unknown host...
+            raise click.ClickException(f"cannot listen on {exc.strerror or exc}") from None
         click.echo(
             json.dumps({"http": server.http_port, "tcp": server.tcp_port, "udp": server.udp_port}), err=True
         )

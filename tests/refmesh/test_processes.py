@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT, LoopbackMesh
@@ -111,3 +114,29 @@ def test_proxy_process_reports_missing_credentials(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert b"cannot read credentials" in result.stderr and b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--http", "127.0.0.1:notaport"], 2, "'127.0.0.1:notaport' is not HOST:PORT"),
+        (["--udp", "127.0.0.1:70000"], 2, "'127.0.0.1:70000' is not HOST:PORT"),
+        ([], 2, "give at least one of --http, --tcp, --udp"),
+        (["--http", "127.0.0.1:0", "--tcp", "BUSY"], 1, "cannot listen on 127.0.0.1:BUSY (tcp)"),
+    ],
+)
+def test_echo_process_reports_bad_addresses(args: list[str], code: int, message: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        argv = [a.replace("BUSY", port) for a in args]
+        result = subprocess.run(
+            [sys.executable, "-m", "smi_conformance.workload.echo", "--service", "echo", *argv],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == code and message.replace("BUSY", port) in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
