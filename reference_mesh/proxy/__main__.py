@@ -22,13 +22,7 @@ import uvloop
 from reference_mesh.identity import CredentialsError
 from reference_mesh.proxy.server import Proxy
 from reference_mesh.proxy.sources import FileConfigSource
-
-
-def _address(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise click.BadParameter(f"{value!r}: expected HOST:PORT")
-    return host or "127.0.0.1", int(port)
+from smi_conformance.hostport import HOST_PORT
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,15 +43,16 @@ def _address(value: str) -> tuple[str, int]:
 @click.option(
     "--admin",
     "admin",
+    type=HOST_PORT,
     default="127.0.0.1:0",
     show_default=True,
-    help="admin endpoint HOST:PORT (0: any port)",
+    help="admin endpoint (port 0: any port)",
 )
 @click.option("--log-level", default="WARNING", show_default=True)
-def main(credentials: Path, config: Path, admin: str, log_level: str) -> None:
+def main(credentials: Path, config: Path, admin: tuple[str, int], log_level: str) -> None:
     """Run a reference-mesh sidecar proxy until SIGINT/SIGTERM."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    host, port = _address(admin)
+    host, port = admin
 
     async def run() -> None:
         proxy = Proxy(credentials, admin_address=host, admin_port=port)

@@ -18,14 +18,11 @@ from pathlib import Path
 import click
 
 from reference_mesh.control.agent import ControlPlaneAgent
+from reference_mesh.identity import CredentialsError
 from reference_mesh.proxy.server import Proxy
+from smi_conformance.hostport import HOST_PORT
 
 __all__ = ["main", "run_sidecar"]
-
-
-def _hostport(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return host, int(port)
 
 
 async def run_sidecar(
@@ -37,7 +34,10 @@ async def run_sidecar(
     stop: asyncio.Event,
 ) -> None:
     proxy = Proxy(credentials, admin_address=admin[0], admin_port=admin[1])
-    await proxy.start()
+    try:
+        await proxy.start()
+    except CredentialsError as exc:  # the runtime logs it; a person running it by hand reads it
+        raise click.ClickException(str(exc)) from None
     agent = ControlPlaneAgent(proxy, instance, control_plane[0], control_plane[1], control_plane_id)
     proxy.source = agent  # type: ignore[assignment]  # the admin endpoint reports its last_error
     task = asyncio.ensure_future(agent.run())
@@ -51,12 +51,17 @@ async def run_sidecar(
 @click.command()
 @click.option("--credentials", type=click.Path(path_type=Path), required=True)
 @click.option("--instance", required=True, help="the Pod name this sidecar serves")
-@click.option("--control-plane", "control_plane", required=True, metavar="HOST:PORT")
+@click.option("--control-plane", "control_plane", required=True, type=HOST_PORT)
 @click.option("--control-plane-id", required=True, help="SPIFFE id the control plane must present")
-@click.option("--admin", required=True, metavar="HOST:PORT")
+@click.option("--admin", required=True, type=HOST_PORT)
 @click.option("--log-level", default="WARNING")
 def main(
-    credentials: Path, instance: str, control_plane: str, control_plane_id: str, admin: str, log_level: str
+    credentials: Path,
+    instance: str,
+    control_plane: tuple[str, int],
+    control_plane_id: str,
+    admin: tuple[str, int],
+    log_level: str,
 ) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -65,9 +70,7 @@ def main(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_sidecar(
-            credentials, instance, _hostport(control_plane), control_plane_id, _hostport(admin), stop
-        )
+        await run_sidecar(credentials, instance, control_plane, control_plane_id, admin, stop)
 
     import uvloop
 

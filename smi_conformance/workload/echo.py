@@ -36,6 +36,8 @@ import click
 import httptools
 import uvloop
 
+from smi_conformance.hostport import HOST_PORT
+
 __all__ = ["EchoIdentity", "EchoServer"]
 
 CHUNK = 64 * 1024
@@ -255,16 +257,6 @@ class _UdpEcho(asyncio.DatagramProtocol):
             self.transport.sendto(self.ident.line + data, addr)
 
 
-def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, int] | None:
-    """``HOST:PORT`` (``:PORT`` means 127.0.0.1; port 0 picks a free one) -> (host, port)."""
-    if value is None:
-        return None
-    host, _, port = value.rpartition(":")
-    if not port.isdigit() or int(port) > 65535:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
-    return host or "127.0.0.1", int(port)
-
-
 @contextlib.contextmanager
 def _naming(protocol: str, address: tuple[str, int]) -> Iterator[None]:
     try:
@@ -335,9 +327,9 @@ class EchoServer:
 @click.option("--service", required=True)
 @click.option("--version", "version", default="v1", show_default=True)
 @click.option("--instance", default="", help="instance (pod) name reported in replies")
-@click.option("--http", "http", metavar="HOST:PORT", callback=_address, help="serve HTTP here")
-@click.option("--tcp", "tcp", metavar="HOST:PORT", callback=_address, help="serve TCP echo here")
-@click.option("--udp", "udp", metavar="HOST:PORT", callback=_address, help="serve UDP echo here")
+@click.option("--http", "http", type=HOST_PORT, help="serve HTTP here")
+@click.option("--tcp", "tcp", type=HOST_PORT, help="serve TCP echo here")
+@click.option("--udp", "udp", type=HOST_PORT, help="serve UDP echo here")
 def main(
     service: str,
     version: str,

@@ -140,3 +140,25 @@ def test_echo_process_reports_bad_addresses(args: list[str], code: int, message:
         )
     assert result.returncode == code and message.replace("BUSY", port) in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("control_plane", "code", "message"),
+    [
+        ("127.0.0.1:1", 1, "cannot read credentials from"),
+        ("nowhere", 2, "Invalid value for '--control-plane': 'nowhere' is not HOST:PORT"),
+    ],
+)
+def test_sidecar_process_reports_bad_input(
+    tmp_path: Path, control_plane: str, code: int, message: str
+) -> None:
+    args = ["--credentials", str(tmp_path), "--instance", "x-0", "--control-plane", control_plane]
+    args += ["--control-plane-id", "spiffe://td/ns/mesh-system/sa/control-plane", "--admin", "127.0.0.1:0"]
+    result = subprocess.run(
+        [sys.executable, "-m", "reference_mesh.runtime.sidecar", *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == code and message in result.stderr and "Traceback" not in result.stderr
