@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,28 @@ def test_check_and_top(running: tuple[Path, subprocess.Popen[str]]) -> None:
         "bookstore-service-routes/buy-a-book",
         "[default]",
     ]
+
+
+def test_tap_prints_requests_as_they_happen(running: tuple[Path, subprocess.Popen[str]]) -> None:
+    home, _ = running
+    pods = json.loads(cli(home, "get", "pods", "-o", "json").stdout)
+    buyer = next(p for p in pods if p["metadata"]["name"] == "bookbuyer-0")["status"]["podIp"]
+    argv = [sys.executable, "-m", "reference_mesh.cli", "tap", "--pod", "bookbuyer-0", "--max", "2"]
+    env = {**os.environ, "REFERENCE_MESH_HOME": str(home)}
+    with subprocess.Popen([*argv, "-o", "json"], env=env, stdout=subprocess.PIPE, text=True) as tap:
+        deadline = time.monotonic() + 30
+        while tap.poll() is None and time.monotonic() < deadline:  # until it has seen two
+            request = urllib.request.Request(
+                f"http://{buyer}:15001/books-bought", headers={"Host": "bookstore"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                assert resp.status == 200
+            time.sleep(0.1)
+        out = tap.communicate(timeout=10)[0]
+        assert tap.returncode == 0
+    events = [json.loads(line) for line in out.splitlines()]
+    assert len(events) == 2
+    assert all(e["pod"] == "default/bookbuyer-0" and e["path"] == "/books-bought" for e in events), events
 
 
 def test_logs_print_what_a_pod_process_wrote(running: tuple[Path, subprocess.Popen[str]]) -> None:
