@@ -17,6 +17,7 @@ from model_strategies import MUTATIONS, Generated, documents, node_at
 from spec_examples import DOC_BUGS, example_objects
 
 from smi_conformance import models
+from smi_conformance.schema import __main__ as schema_cli
 from smi_conformance.schema import drift, generate, json_schema
 from smi_conformance.schema.crd import crds, structural_schema
 from smi_conformance.schema.structural import check_crd, check_crd_pitfalls
@@ -44,6 +45,20 @@ def test_drift_is_detected(tmp_path: Path) -> None:
         "missing: json/split.smi-spec.io/trafficsplit_v1alpha4.json",
         "stale: json/split.smi-spec.io/trafficsplit_v9.json",
     ]
+
+
+def test_the_generate_and_check_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``make schemas`` (generate) writes what check then accepts; a hand edit makes check fail."""
+    root = str(tmp_path / "schemas")
+    assert schema_cli.main(["generate", "--root", root]) == 0
+    assert "file(s) written or removed" in capsys.readouterr().out
+    assert schema_cli.main(["check", "--root", root]) == 0
+    crd = tmp_path / "schemas" / "crds" / "split.smi-spec.io_trafficsplits.yaml"
+    crd.write_text(crd.read_text() + "# edited by hand\n")
+    assert schema_cli.main(["check", "--root", root]) == 1
+    assert "changed: crds/split.smi-spec.io_trafficsplits.yaml" in capsys.readouterr().err
+    assert schema_cli.main(["generate", "--root", root]) == 0  # and generate repairs it
+    assert schema_cli.main(["check", "--root", root]) == 0
 
 
 def test_every_kind_and_version_has_a_json_schema_and_every_crd_kind_a_crd() -> None:
