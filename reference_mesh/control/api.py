@@ -128,13 +128,17 @@ class AdminApi:
         """The request's manifests, loaded with locations (``{"manifests": [{"name", "text"}]}``)."""
         try:
             body = await request.json()
-            manifests = body["manifests"]
-            assert isinstance(manifests, list)
-        except (ValueError, KeyError, AssertionError):
+        except ValueError:
+            body = None
+        manifests = body.get("manifests") if isinstance(body, dict) else None
+        if not isinstance(manifests, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("name"), str) and isinstance(m.get("text"), str)
+            for m in manifests
+        ):
             return web.json_response(
-                {"error": 'body must be {"manifests": [{"name": ..., "text": ...}]}'}, status=400
+                {"error": 'body must be {"manifests": [{"name": "...", "text": "..."}, ...]}'}, status=400
             )
-        loaded = merge([load_text(str(m.get("text", "")), str(m.get("name", "<input>"))) for m in manifests])
+        loaded = merge([load_text(m["text"], m["name"]) for m in manifests])
         return loaded, body
 
     def _outcome(self, outcome: ApplyOutcome) -> web.Response:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +152,24 @@ def test_tap_prints_requests_as_they_happen(running: tuple[Path, subprocess.Pope
     events = [json.loads(line) for line in out.splitlines()]
     assert len(events) == 2
     assert all(e["pod"] == "default/bookbuyer-0" and e["path"] == "/books-bought" for e in events), events
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"manifests": 5}', b'{"manifests": [{"name": 1}]}', b'{"manifests": ["x"]}'],
+)
+def test_admin_api_refuses_malformed_bodies(running: tuple[Path, subprocess.Popen[str]], body: bytes) -> None:
+    state = json.loads((running[0] / "bookstore" / "state.json").read_text())
+    request = urllib.request.Request(
+        state["admin"] + "/api/apply",
+        data=body,
+        method="POST",
+        headers={"authorization": f"Bearer {state['token']}", "content-type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 400
+    assert "body must be" in json.loads(info.value.read())["error"]
 
 
 def test_logs_print_what_a_pod_process_wrote(running: tuple[Path, subprocess.Popen[str]]) -> None:
