@@ -290,8 +290,20 @@ def parse_topology(text: str, name: str = "<topology>") -> Topology:
 
 
 def load_topology(path: Path) -> Topology:
+    """A topology file, checked whole before anything starts: its ``manifests`` must exist too (they are
+    relative to the file's folder)."""
     try:
         text = path.read_text()
     except OSError as exc:
         raise TopologyError(f"{path}: {exc.strerror}") from None
-    return parse_topology(text, str(path))
+    topology = parse_topology(text, str(path))
+    missing = [(i, m) for i, m in enumerate(topology.manifests) if not (path.parent / m).is_file()]
+    if missing:
+        doc = load_text(text, str(path)).documents[0]
+        raise TopologyError(
+            "\n".join(
+                f"{doc.locate(('manifests', i))}: manifests[{i}]: no file {m!r} in {path.resolve().parent}"
+                for i, m in missing
+            )
+        )
+    return topology

@@ -83,3 +83,12 @@ def test_the_documented_topology_example_is_valid() -> None:
     topo = parse_topology(example, "control-plane.md")
     assert [d.name for d in topo.deployments] == ["bookstore-v1", "reviews"]
     assert topo.deployments[1].command and topo.services[0].ports[1].local_port == 20000
+
+
+def test_manifests_that_do_not_exist_are_reported_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "here.yaml").write_text("")
+    path = tmp_path / "t.yaml"
+    path.write_text("name: t\nmanifests:\n- here.yaml\n- gone.yaml\n")
+    with pytest.raises(TopologyError) as info:
+        load_topology(path)
+    assert str(info.value) == f"{path}:4:3: manifests[1]: no file 'gone.yaml' in {tmp_path.resolve()}"
