@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -52,8 +53,20 @@ async def _run(mesh: EmbeddedMesh, console: Console) -> int:
         loop.add_signal_handler(sig, stop.set)
     from reference_mesh.runtime.mesh import MeshStartError
 
+    # Ctrl-C/SIGTERM must work while starting too (a pod that never gets ready would hold `up` until
+    # --ready-timeout): starting is a task the signal cancels; start() stops whatever it had started.
+    starting = asyncio.ensure_future(mesh.start())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, MeshStartError):
+            await starting
+        console.print("stopped before the mesh was up; nothing left running")
+        return 0
+    stopping.cancel()
     try:
-        await mesh.start()
+        starting.result()
     except MeshStartError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 1

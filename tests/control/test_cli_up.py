@@ -250,6 +250,46 @@ def test_up_shuts_down_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
     assert not (tmp_path / "bookstore" / "pods").exists()  # credentials are removed
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_starting_stops_at_once(tmp_path: Path, sig: signal.Signals) -> None:
+    """A pod that never gets ready would hold `up` for --ready-timeout; Ctrl-C must not wait for it."""
+    (tmp_path / "stuck.yaml").write_text(
+        "name: stuck\n"
+        "deployments:\n"
+        "- name: never-ready\n"
+        "  ports: [{port: 8080}]\n"
+        f"  command: [{sys.executable}, -c, 'import time; time.sleep(600)']\n"
+    )
+    env = {**os.environ, "REFERENCE_MESH_HOME": str(tmp_path / "home")}
+    argv = [
+        sys.executable,
+        "-m",
+        "reference_mesh.cli",
+        "up",
+        str(tmp_path / "stuck.yaml"),
+        "--ready-timeout",
+        "300",
+    ]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        deadline = time.monotonic() + 30
+        children: list[psutil.Process] = []
+        while len(children) < 2 and time.monotonic() < deadline:  # the app and its sidecar are running
+            time.sleep(0.1)
+            children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2
+        started = time.monotonic()
+        proc.send_signal(sig)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            proc.kill()  # a regression must fail the test, not hang it for the ready timeout
+        assert time.monotonic() - started < 15, out  # not the 300 s ready timeout
+    assert proc.returncode == 0, out
+    assert "stopped before the mesh was up; nothing left running" in out
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, alive
+
+
 def test_children_exit_when_up_is_killed(tmp_path: Path) -> None:
     """SIGKILL leaves `up` no chance to clean up: the kernel tells every child (PR_SET_PDEATHSIG),
     and sidecars whose control plane is gone still stop promptly."""
