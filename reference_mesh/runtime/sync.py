@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Coroutine, Iterator
@@ -38,11 +37,22 @@ class MeshThread:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        """Run ``coro`` on the mesh's loop and return its result. On a timeout or Ctrl-C it is cancelled and
+        its own clean-up (``start()`` stops what it had started) runs to the end before this raises."""
+        finished = threading.Event()
+
+        async def guarded() -> T:
+            try:
+                return await coro
+            finally:
+                finished.set()
+
+        future = asyncio.run_coroutine_threadsafe(guarded(), self.loop)
         try:
             return future.result(timeout)
-        except concurrent.futures.TimeoutError:
+        except BaseException:
             future.cancel()
+            finished.wait(60)
             raise
 
     def start(self) -> MeshThread:

@@ -4,9 +4,13 @@ topology, as a user runs them (real processes), ending with the verdict and exit
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,3 +54,29 @@ def test_the_examples_lint_clean() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ctrl_c_during_the_demo_stops_everything_quietly(tmp_path: Path) -> None:
+    env = {**os.environ, "REFERENCE_MESH_HOME": str(tmp_path)}
+    argv = [
+        sys.executable,
+        "-m",
+        "reference_mesh.cli",
+        "demo",
+        str(REPO / "examples/mesh/bookstore-topology.yaml"),
+    ]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        deadline = time.monotonic() + 30
+        children: list[psutil.Process] = []
+        while len(children) < 2 and time.monotonic() < deadline:  # starting: some pods are up
+            time.sleep(0.05)
+            children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    assert proc.returncode == 1 and "Aborted!" in out, out  # click's answer to Ctrl-C
+    assert "Traceback" not in out and "destroyed but it is pending" not in out, out
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, alive
