@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -173,10 +174,27 @@ def create(
     """Create ``doc`` in ``namespace`` (dry-run unless asked); the object the API server returns and its
     warnings. Raises ApiException when the API server refuses it."""
     group, version, plural = _where(doc)
-    data, _, headers = client.CustomObjectsApi(api_client).create_namespaced_custom_object_with_http_info(
-        group, version, namespace, plural, doc, dry_run="All" if dry_run else None, field_validation="Strict"
-    )
-    return data, warnings(headers)
+    api = client.CustomObjectsApi(api_client)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            data, _, headers = api.create_namespaced_custom_object_with_http_info(
+                group,
+                version,
+                namespace,
+                plural,
+                doc,
+                dry_run="All" if dry_run else None,
+                field_validation="Strict",
+            )
+            return data, warnings(headers)
+        except ApiException as exc:
+            # A busy API server (429, 5xx) answers again shortly; a refusal of the object (400, 409, 422) or
+            # of its version (404: not served) is the answer. Retrying keeps the results independent of the
+            # cluster's load, which hypothesis also requires (an example must behave the same when replayed).
+            if exc.status not in (429, 500, 502, 503, 504) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def get(
