@@ -11,7 +11,7 @@ if [[ ! -s "$schema" ]]; then
   command -v npm >/dev/null || { echo "sarif-schema: npm not found" >&2; exit 1; }
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
-  (cd "$work" && npm pack --silent "$package" >/dev/null)
+  (cd "$work" && timeout 120 npm pack --silent "$package" >/dev/null)  # a slow registry must not hold the tests
   tar -xzf "$work"/*.tgz -C "$work" "$member"
   mkdir -p "$cache"
   mv "$work/$member" "$schema.tmp" && mv "$schema.tmp" "$schema"
