@@ -48,7 +48,7 @@ def get(kind: str | None, namespace: str | None, output: str, mesh: str | None) 
     """List stored objects (all kinds, or KIND: trafficsplits, traffictargets, pods, services...)."""
     if kind is not None:
         if kind.lower() not in ALIASES:
-            names = sorted({v for v in ALIASES.values()})
+            names = sorted(set(ALIASES.values()))
             raise click.BadParameter(f"{kind!r} is not a kind the mesh stores ({', '.join(names)})")
         kind = ALIASES[kind.lower()]
     client = MeshClient.from_context(mesh)

@@ -197,8 +197,6 @@ def admit_apply(
                     doc.locate(),
                 )
             )
-    for doc in batch:
-        if _not_an_object(doc.data):
             continue
         obj = _decode(doc, result.findings)
         if obj is not None:

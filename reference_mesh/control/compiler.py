@@ -182,7 +182,7 @@ def _service_resilience(
     out: dict[str, Resilience] = {}
     for key, svc in services.items():
         base = svc.spec.resilience or settings.default_resilience
-        if not any(p.protocol == "http" for p in svc.spec.ports):
+        if not _serves_http(svc):
             out[key] = base  # routes name HTTP requests only
             continue
         split = splits.get(key)
@@ -216,10 +216,14 @@ def route_table(state: StoreState, settings: MeshSettings | None = None) -> dict
     resilience = _service_resilience(state, settings, targets, _splits_by_root(state))
     table: dict[str, tuple[str, ...]] = {}
     for svc in state.models("Service"):
-        if any(p.protocol == "http" for p in svc.spec.ports):
+        if _serves_http(svc):
             key = service_key(svc.metadata.name, svc.metadata.namespace)
             table[key] = route_names(resilience[key])
     return table
+
+
+def _serves_http(svc: Service) -> bool:
+    return any(p.protocol == "http" for p in svc.spec.ports)
 
 
 def _port_bindings(state: StoreState, protocol: str) -> tuple[OutboundPortBinding, ...]:

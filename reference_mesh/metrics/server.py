@@ -92,6 +92,8 @@ class MetricsApi:
         self.store, self.clock, self.settings = store, clock, settings or MeshSettings()
         self.app = web.Application()
         self._session: aiohttp.ClientSession | None = None
+        #: (store revision, route names per service): derived once per revision, not per query
+        self._routes: tuple[int, dict[str, tuple[str, ...]]] = (-1, {})
         r = self.app.router
         r.add_get(PREFIX, self.discovery)
         r.add_get(PREFIX + "/namespaces/{name}", self.namespace)
@@ -292,7 +294,9 @@ class MetricsApi:
         to = None
         if by == "route":
             state = self.store.state()
-            table = route_table(state, self.settings)
+            if self._routes[0] != state.revision:
+                self._routes = (state.revision, route_table(state, self.settings))
+            table = self._routes[1]
             if "to" in query:
                 services = sorted(
                     service_key(s.metadata.name, s.metadata.namespace) for s in state.models("Service")

@@ -52,13 +52,13 @@ def render(telemetry: Telemetry, version: str | None) -> str:
         labels = _labels(edge._asdict().items())
         for code, n in sorted(bucket.codes.items()):
             requests.append(f'mesh_requests_total{{{labels},code="{_escape(code)}"}} {n}')
-        counts = sorted(bucket.latency.counts.items())
+        counts = [(bucket_middle_ms(i), n) for i, n in bucket.latency.counts.items()]
         for bound in PROM_BUCKETS_MS:
-            le = sum(n for i, n in counts if bucket_middle_ms(i) <= bound)
+            le = sum(n for middle, n in counts if middle <= bound)
             histograms.append(f'mesh_response_latency_ms_bucket{{{labels},le="{bound}"}} {le}')
         total = bucket.latency.total
         histograms.append(f'mesh_response_latency_ms_bucket{{{labels},le="+Inf"}} {total}')
-        latency_sum = sum(bucket_middle_ms(i) * n for i, n in counts)
+        latency_sum = sum(middle * n for middle, n in counts)
         histograms.append(f"mesh_response_latency_ms_sum{{{labels}}} {latency_sum:.3f}")
         histograms.append(f"mesh_response_latency_ms_count{{{labels}}} {total}")
     info = [*_header("mesh_config_info"), f'mesh_config_info{{version="{_escape(version or "")}"}} 1']

@@ -150,7 +150,7 @@ class Deployment(_M):
             "POD_NAMESPACE": self.namespace,
             "SERVICE_ACCOUNT": self.service_account,
             "APP_ADDRESS": address,
-            "PORT": str(self.ports[0].port + APP_PORT_OFFSET) if self.ports else "",
+            "PORT": str(self.ports[0].port + APP_PORT_OFFSET),  # a command always has ports (validated)
             **ports,
             "MESH_OUTBOUND_HTTP": f"{address}:{OUTBOUND_HTTP_PORT}",
             **self.env,

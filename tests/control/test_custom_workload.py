@@ -4,9 +4,7 @@ mesh, children included."""
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -35,24 +33,6 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args): pass
 http.server.HTTPServer((os.environ["APP_ADDRESS"], int(os.environ["PORT"])), H).serve_forever()
 """
-
-
-def members(pgid: int) -> list[int]:
-    out = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid:
-                out.append(proc.pid)
-        except (ProcessLookupError, psutil.Error):  # other tests' processes come and go
-            continue
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def topology(tmp_path: Path, command: list[str]) -> str:
@@ -95,7 +75,8 @@ def test_a_command_app_serves_through_its_sidecar_and_stops_with_the_mesh(tmp_pa
         m = mesh.mesh
         app = m.pod("app-0").app
         assert app is not None and app.pid is not None
-        group = members(app.pid)
+        leader = psutil.Process(app.pid)
+        group = [leader, *leader.children(recursive=True)]
 
         async def call(pod: str) -> tuple[int, dict[str, str] | str]:
             url = f"http://{m.pod_address(pod)}:15001/"
@@ -122,10 +103,8 @@ def test_a_command_app_serves_through_its_sidecar_and_stops_with_the_mesh(tmp_pa
         }
         assert mesh.run(call("app-0"))[0] == 403  # deny by default: app may not call itself
     assert len(group) == 2  # the app and its child...
-    deadline = time.monotonic() + 5
-    while any(alive(pid) for pid in group):
-        assert time.monotonic() < deadline, "the app's process group outlived the mesh"
-        time.sleep(0.05)
+    _, alive = psutil.wait_procs(group, timeout=5)
+    assert not alive, f"the app's process group outlived the mesh: {alive}"
 
 
 def test_a_command_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
