@@ -79,6 +79,8 @@ class MeshSettings:
     split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
     #: Do not enforce TrafficTargets (would-be denials are reported): a migration switch, off by default.
     permissive: bool = False
+    #: Deliberate bugs (reference_mesh/faults.py); empty unless a test of the conformance suite asks.
+    faults: frozenset[str] = frozenset()
     #: Services for which no Resilience is given get this one.
     default_resilience: Resilience = field(default_factory=Resilience)
 

@@ -138,6 +138,7 @@ class EmbeddedMesh:
             outbound_http_port=OUTBOUND_HTTP_PORT,
             split_algorithm=topology.split_algorithm,
             permissive=topology.permissive,
+            faults=frozenset(topology.faults),
         )
         self.pods: dict[ObjectKey, PodRuntime] = {}
         self.token = secrets.token_urlsafe(24)

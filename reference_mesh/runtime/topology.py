@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from reference_mesh.faults import parse_faults
 from reference_mesh.proxy.config import Resilience
 from reference_mesh.proxy.loopback import APP_PORT_OFFSET, OUTBOUND_HTTP_PORT
 from smi_conformance.manifests import Document, load_text
@@ -182,12 +183,20 @@ class Topology(_M):
     certificates: CertificatesDecl = CertificatesDecl()
     split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
     permissive: bool = False
+    #: Deliberate bugs (reference_mesh/faults.py), for testing the conformance suite; none by default.
+    faults: tuple[str, ...] = ()
     service_accounts: tuple[ServiceAccountDecl, ...] = ()
     services: tuple[ServiceDecl, ...] = ()
     deployments: tuple[Deployment, ...] = ()
     #: SMI manifest files applied (all together, atomically) once the mesh is up; relative to the topology
     #: file.
     manifests: tuple[str, ...] = ()
+
+    @field_validator("faults")
+    @classmethod
+    def _faults(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        parse_faults(",".join(v))
+        return v
 
     @field_validator("subnet")
     @classmethod

@@ -1,0 +1,58 @@
+"""Finding a mesh adapter by name.
+
+Adapters register a factory in the ``smi_conformance.meshes`` entry point group, as the reference mesh does in
+this project's pyproject.toml::
+
+    [project.entry-points."smi_conformance.meshes"]
+    reference = "reference_mesh.conformance:adapter"
+
+A factory takes the user's options (``--smi-mesh-option KEY=VALUE``) and returns a MeshAdapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+
+from smi_conformance.mesh.adapter import AdapterError, MeshAdapter
+
+__all__ = ["ENTRY_POINT_GROUP", "available", "load_adapter", "parse_options"]
+
+ENTRY_POINT_GROUP = "smi_conformance.meshes"
+
+
+def available() -> dict[str, str]:
+    """Registered adapter names -> where their factory lives."""
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_adapter(name: str, options: Mapping[str, str] | None = None) -> MeshAdapter:
+    """The adapter registered as ``name``, built with ``options``. AdapterError names the registered ones."""
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
+        known = ", ".join(sorted(available())) or "none installed"
+        raise AdapterError(f"no mesh adapter named {name!r} (registered: {known})")
+    try:
+        factory: Callable[[Mapping[str, str]], MeshAdapter] = found[0].load()
+    except Exception as exc:  # an adapter package that fails to import is the adapter's problem: say so
+        raise AdapterError(f"mesh adapter {name!r} ({found[0].value}) failed to load: {exc}") from exc
+    try:
+        adapter = factory(dict(options or {}))
+    except (ValueError, KeyError) as exc:
+        raise AdapterError(f"mesh adapter {name!r}: {exc}") from None
+    if not isinstance(adapter, MeshAdapter):
+        raise AdapterError(
+            f"mesh adapter {name!r}: its factory returned {type(adapter).__name__}, not a MeshAdapter"
+        )
+    return adapter
+
+
+def parse_options(pairs: list[str]) -> dict[str, str]:
+    """``["faults=ignore-weights", "split=weighted_random"]`` -> dict; ValueError for a pair without ``=``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"mesh option {pair!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out

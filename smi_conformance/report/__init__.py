@@ -1,0 +1,1 @@
+"""Conformance reports: the versioned ConformanceReport (:mod:`.model`) and its writers."""

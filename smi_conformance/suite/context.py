@@ -1,0 +1,397 @@
+"""What a conformance test's body works with: the ``smi`` fixture.
+
+    def test_listed_source_is_allowed(smi: TestContext) -> None:
+        smi.expect_access("client", "web", allowed=True)
+        smi.expect_access("intruder", "web", allowed=False)
+
+Every ``expect_*`` waits for the mesh to show the expected behaviour in traffic (eventual consistency, bounded
+by the maximum time to consistency), then judges it on fresh traffic, records a :class:`CheckResult` with its
+evidence, and raises :class:`ConformanceFailure` when the mesh is wrong. Tests never sleep or retry on their
+own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+from smi_conformance.cluster.base import Cluster
+from smi_conformance.mesh.adapter import MeshInfo
+from smi_conformance.report.model import CheckResult, Convergence
+from smi_conformance.suite import consistency
+from smi_conformance.suite.settings import SuiteSettings
+from smi_conformance.suite.topology import Protocol, ServiceSpec, Topology, WorkloadSpec
+from smi_conformance.suite.traffic import Traffic
+from smi_conformance.workload.traffic import TrafficResult
+
+__all__ = ["ConformanceFailure", "TestContext"]
+
+#: Requests per probe while waiting for access to change, and per confirmation afterwards.
+ACCESS_PROBE, ACCESS_CONFIRM = 4, 20
+#: Requests per probe while waiting for a split to take effect.
+SPLIT_PROBE = 100
+#: Requests per probe when checking that a Service is served by all its backends.
+PLAIN_PROBE = 200
+
+
+class ConformanceFailure(AssertionError):
+    """The mesh did not behave as SMI requires; the message is the failed check's."""
+
+    def __init__(self, check: CheckResult):
+        super().__init__(check.message)
+        self.check = check
+
+
+def _convergence(result: consistency.Convergence[Any]) -> Convergence:
+    return Convergence(
+        converged=result.converged,
+        seconds=round(result.seconds if result.seconds is not None else result.total_s, 3),
+        probes=result.probes,
+        history=[] if result.converged else [f"{r.at_s:.2f} s: {r.summary}" for r in result.history],
+    )
+
+
+class TestContext:
+    """One test's view of the run: the topology, the cluster, the mesh's claims, the settings and the checks
+    recorded so far."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        mesh: MeshInfo,
+        settings: SuiteSettings,
+        *,
+        on_step: Callable[[str], None] | None = None,
+        on_sent: Callable[[int], None] | None = None,
+    ):
+        self.cluster = cluster
+        self.topology: Topology = cluster.topology
+        self.mesh = mesh
+        self.settings = settings
+        self.traffic = Traffic(cluster, on_sent)
+        self.checks: list[CheckResult] = []
+        self._on_step = on_step
+
+    # ------------------------------------------------------------------------------------------ plumbing
+    def step(self, text: str) -> None:
+        if self._on_step is not None:
+            self._on_step(text)
+
+    def record(self, check: CheckResult) -> CheckResult:
+        self.checks.append(check)
+        if not check.passed:
+            raise ConformanceFailure(check)
+        return check
+
+    def apply(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        """Apply more objects in the middle of a test (they are deleted with the test's own)."""
+        self.step(f"apply {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
+        self.cluster.apply(docs)
+
+    def delete(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        self.step(f"delete {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
+        self.cluster.delete(docs)
+
+    def eventually(
+        self, probe: Callable[[], TrafficResult], ok: Callable[[TrafficResult], bool]
+    ) -> consistency.Convergence[TrafficResult]:
+        """Probe until ``ok`` holds for the configured number of probes in a row, or the maximum time to
+        consistency passes."""
+        s = self.settings
+        return consistency.eventually(
+            probe,
+            ok,
+            consecutive=s.consecutive,
+            timeout_s=s.consistency_timeout_s,
+            interval_s=max(s.probe_interval_s, 0.001),
+            describe=TrafficResult.summary,
+        )
+
+    def _names(
+        self,
+        client: str | WorkloadSpec,
+        service: str | ServiceSpec,
+        client_ns: str | None,
+        service_ns: str | None,
+    ) -> tuple[WorkloadSpec, ServiceSpec]:
+        return self.traffic.client(client, client_ns), self.traffic.service(service, service_ns)
+
+    # ------------------------------------------------------------------------------------------- access
+    def expect_access(
+        self,
+        client: str | WorkloadSpec,
+        service: str | ServiceSpec,
+        *,
+        allowed: bool,
+        protocol: Protocol = "http",
+        method: str = "GET",
+        path: str = "/",
+        headers: Sequence[tuple[str, str]] = (),
+        client_namespace: str | None = None,
+        service_namespace: str | None = None,
+        name: str | None = None,
+    ) -> CheckResult:
+        """``client``'s requests to ``service`` are (eventually, then consistently) allowed or denied.
+        Allowed:
+        every request answered (2xx) by the Service's own backends; denied: none answered (403, 404, reset,
+        refused, timeout: the form is recorded)."""
+        who, svc = self._names(client, service, client_namespace, service_namespace)
+        app = svc.selector.get("app", svc.name)
+        what = f"{method} {path}" if protocol == "http" else f"{protocol.upper()} :{svc.port(protocol).port}"
+        if headers:
+            what += " with " + ", ".join(f"{k}: {v}" for k, v in headers)
+        label = name or f"{who.namespace}/{who.name} -> {svc.namespace}/{svc.name}: {what}"
+        self.step(f"{label}: expect {'allowed' if allowed else 'denied'}")
+
+        def send(count: int) -> TrafficResult:
+            if protocol == "http":
+                return self.traffic.http(
+                    who, svc, method=method, path=path, headers=headers, count=count, concurrency=4
+                )
+            return self.traffic.stream(who, svc, protocol, count=count, concurrency=4)
+
+        def as_expected(r: TrafficResult) -> bool:
+            if allowed:
+                return r.count(ok=True) == r.sent and set(r.by("service")) == {app}
+            return r.count(ok=True) == 0
+
+        waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
+        convergence = _convergence(waited)
+        expected = {
+            "client": f"{who.namespace}/{who.name} (service account {who.service_account})",
+            "service": f"{svc.namespace}/{svc.name}",
+            "request": what,
+            "allowed": allowed,
+        }
+        verdict = "allowed" if allowed else "denied"
+        if not waited.converged:
+            last: TrafficResult = waited.last
+            return self.record(
+                CheckResult(
+                    name=label,
+                    kind="access",
+                    passed=False,
+                    message=f"{label}: expected {verdict}; after {self.settings.consistency_timeout_s:g} s "
+                    f"still not: {last.summary()} (last probe of {last.sent})",
+                    expected=expected,
+                    observed={"lastProbe": last.summary(), "examples": [g.example for g in last.groups][:3]},
+                    convergence=convergence,
+                    requests=waited.probes * ACCESS_PROBE,
+                )
+            )
+        confirm = send(ACCESS_CONFIRM)
+        passed = as_expected(confirm)
+        forms = confirm.by("form")
+        declared = self.mesh.denial.get(protocol, [])
+        note = ""
+        if not allowed and passed and declared and not set(forms) <= set(declared):
+            note = f" (the adapter declares {', '.join(declared)})"
+        if passed:
+            message = (
+                f"{label}: {verdict} ({confirm.summary()}; converged in {convergence.seconds:.2f} s){note}"
+            )
+        else:
+            message = (
+                f"{label}: expected {verdict}, but after converging in {convergence.seconds:.2f} s the "
+                f"confirmation saw {confirm.summary()}"
+            )
+        return self.record(
+            CheckResult(
+                name=label,
+                kind="access",
+                passed=passed,
+                message=message,
+                expected=expected,
+                observed={
+                    "confirm": confirm.summary(),
+                    "forms": dict(forms),
+                    "examples": [g.example for g in confirm.groups][:3],
+                },
+                convergence=convergence,
+                requests=waited.probes * ACCESS_PROBE + confirm.sent,
+            )
+        )
+
+    # -------------------------------------------------------------------------------------------- split
+    def _backend_of(self, backends: Sequence[ServiceSpec]) -> Callable[[str, str], str]:
+        """(app, version) from an echo reply -> the backend Service it belongs to, or a name saying it is
+        none."""
+        owner: dict[tuple[str, str], str] = {}
+        for b in backends:
+            for w in self.topology.selected(b):
+                owner.setdefault((w.app, w.version), b.name)
+        return lambda app, version: owner.get((app, version), f"{app}/{version} (not a backend)")
+
+    def _count(
+        self, result: TrafficResult, backend_of: Callable[[str, str], str]
+    ) -> tuple[Counter[str], int]:
+        counts: Counter[str] = Counter()
+        errors = 0
+        for g in result.groups:
+            if g.outcome.ok:
+                counts[backend_of(g.outcome.service, g.outcome.version)] += g.count
+            else:
+                errors += g.count
+        return counts, errors
+
+    def expect_served_by(
+        self,
+        client: str | WorkloadSpec,
+        service: str | ServiceSpec,
+        backends: Sequence[str],
+        *,
+        method: str = "GET",
+        path: str = "/",
+        headers: Sequence[tuple[str, str]] = (),
+        name: str | None = None,
+    ) -> CheckResult:
+        """``client``'s requests to ``service`` are served as plain Kubernetes would: every request answered
+        by a pod of one of ``backends`` (Services), and each of those answering at least once in a probe of
+        PLAIN_PROBE requests (a split still in force, or a mesh that pins one pod, never shows them all)."""
+        who, svc = self._names(client, service, None, None)
+        specs = [self.topology.service(b, svc.namespace) for b in backends]
+        backend_of = self._backend_of(specs)
+        want = set(backends)
+        what = f"{method} {path}"
+        label = (
+            name
+            or f"{who.namespace}/{who.name} -> {svc.namespace}/{svc.name}: {what} served by {', '.join(backends)}"
+        )
+        self.step(label)
+
+        def probe() -> TrafficResult:
+            return self.traffic.http(
+                who, svc, method=method, path=path, headers=headers, count=PLAIN_PROBE, concurrency=16
+            )
+
+        def served(r: TrafficResult) -> bool:
+            counts, errors = self._count(r, backend_of)
+            return errors == 0 and set(counts) == want
+
+        waited = self.eventually(probe, served)
+        convergence = _convergence(waited)
+        counts, errors = self._count(waited.last, backend_of)
+        if waited.converged:
+            message = f"{label}: {waited.last.summary()} (converged in {convergence.seconds:.2f} s)"
+        else:
+            message = (
+                f"{label}: not within {self.settings.consistency_timeout_s:g} s; last probe of {PLAIN_PROBE}: "
+                f"{waited.last.summary()}"
+            )
+        return self.record(
+            CheckResult(
+                name=label,
+                kind="split",
+                passed=waited.converged,
+                message=message,
+                expected={"backends": sorted(want), "each at least once in": PLAIN_PROBE},
+                observed={"counts": dict(counts), "errors": errors},
+                convergence=convergence,
+                requests=waited.probes * PLAIN_PROBE,
+            )
+        )
+
+    def expect_split(
+        self,
+        client: str | WorkloadSpec,
+        service: str | ServiceSpec,
+        weights: Mapping[str, int | Fraction],
+        *,
+        protocol: Protocol = "http",
+        method: str = "GET",
+        path: str = "/",
+        headers: Sequence[tuple[str, str]] = (),
+        name: str | None = None,
+        max_error_rate: float = 0.001,
+    ) -> CheckResult:
+        """``client``'s traffic to ``service`` is split over the backend Services by ``weights`` (a sequential
+        test with the run's error rates), once the split shows in traffic."""
+        from smi_conformance.suite import stats
+
+        who, svc = self._names(client, service, None, None)
+        backends = [self.topology.service(b, svc.namespace) for b in weights]
+        backend_of = self._backend_of(backends)
+        expected = {b: Fraction(w) for b, w in weights.items()}
+        shown = ", ".join(f"{b}: {w}" for b, w in weights.items())
+        label = name or f"{who.namespace}/{who.name} -> {svc.namespace}/{svc.name} ({protocol}) split {shown}"
+        self.step(f"{label}: waiting for the split to show")
+        settings = stats.SplitSettings(
+            alpha=self.settings.alpha,
+            beta=self.settings.beta,
+            tolerance=self.settings.tolerance,
+            max_samples=self.settings.max_samples,
+        )
+
+        def send(count: int) -> TrafficResult:
+            if protocol == "http":
+                return self.traffic.http(
+                    who, svc, method=method, path=path, headers=headers, count=count, concurrency=16
+                )
+            return self.traffic.stream(who, svc, protocol, count=count, concurrency=16)
+
+        def consistent(r: TrafficResult) -> bool:
+            counts, errors = self._count(r, backend_of)
+            return errors == 0 and stats.batch_consistent(expected, counts)
+
+        waited = self.eventually(lambda: send(SPLIT_PROBE), consistent)
+        convergence = _convergence(waited)
+        unit = "requests" if protocol == "http" else "connections" if protocol == "tcp" else "flows"
+        if not waited.converged:
+            counts, errors = self._count(waited.last, backend_of)
+            return self.record(
+                CheckResult(
+                    name=label,
+                    kind="split",
+                    passed=False,
+                    message=f"{label}: the split did not show within "
+                    f"{self.settings.consistency_timeout_s:g} s: last probe {waited.last.summary()}",
+                    expected={"weights": {b: str(w) for b, w in expected.items()}},
+                    observed={"lastProbe": dict(counts), "errors": errors},
+                    convergence=convergence,
+                    requests=waited.probes * SPLIT_PROBE,
+                )
+            )
+        check = stats.WeightCheck(expected, settings)
+        batch = stats.recommended_batch(expected, settings)
+        sent = errors = 0
+        started = time.monotonic()
+        self.step(f"{label}: weight check")
+        while check.decision is stats.Decision.CONTINUE:
+            result = send(batch)
+            counts, errs = self._count(result, backend_of)
+            sent += result.sent
+            errors += errs
+            if errors > max(1, max_error_rate * sent):
+                break
+            check.update(counts)
+        evidence = check.evidence()
+        took = time.monotonic() - started
+        failed_requests = errors > max(1, max_error_rate * sent)
+        if failed_requests:
+            message = (
+                f"{label}: {errors:,} of {sent:,} {unit} failed (more than {max_error_rate:.1%}): "
+                f"{result.summary()}"
+            )
+        else:
+            message = f"{label}: {evidence.message}"
+        return self.record(
+            CheckResult(
+                name=label,
+                kind="split",
+                passed=check.decision is stats.Decision.PASS and not failed_requests,
+                message=message,
+                expected={"weights": {b: str(w) for b, w in expected.items()}},
+                observed={
+                    "counts": {b.name: b.count for b in evidence.backends} | dict(evidence.unexpected),
+                    "errors": errors,
+                },
+                statistics={**evidence.to_dict(), "seconds": round(took, 3)},
+                convergence=convergence,
+                requests=waited.probes * SPLIT_PROBE + sent,
+            )
+        )
