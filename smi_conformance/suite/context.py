@@ -12,16 +12,18 @@ own.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from smi_conformance.cluster.base import Cluster
+from smi_conformance.cluster.base import ApplyRefused, Cluster
 from smi_conformance.mesh.adapter import MeshInfo
 from smi_conformance.report.model import CheckResult, Convergence
-from smi_conformance.suite import consistency
+from smi_conformance.suite import consistency, stats
+from smi_conformance.suite.metrics import PREFIX, MetricSample, MetricsError, MetricsWindow, parse_metrics
 from smi_conformance.suite.settings import SuiteSettings
 from smi_conformance.suite.topology import Protocol, ServiceSpec, Topology, WorkloadSpec
 from smi_conformance.suite.traffic import Traffic
@@ -75,6 +77,8 @@ class TestContext:
         self.settings = settings
         self.traffic = Traffic(cluster, on_sent)
         self.checks: list[CheckResult] = []
+        #: Objects the body applied (deleted after the test).
+        self.applied: list[dict[str, Any]] = []
         self._on_step = on_step
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -89,9 +93,22 @@ class TestContext:
         return check
 
     def apply(self, docs: Sequence[Mapping[str, Any]]) -> None:
-        """Apply more objects in the middle of a test (they are deleted with the test's own)."""
+        """Apply more objects in the middle of a test; they are deleted after the test, with its own."""
         self.step(f"apply {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
         self.cluster.apply(docs)
+        self.applied.extend(dict(d) for d in docs)
+
+    def apply_unless_refused(self, docs: Sequence[Mapping[str, Any]], what: str) -> bool:
+        """Apply objects a mesh may rightly refuse; a refusal is recorded as a passed check and False is
+        returned (the caller then has nothing more to check), acceptance returns True."""
+        try:
+            self.apply(docs)
+        except ApplyRefused as exc:
+            self.record(
+                CheckResult(name=what, kind="access", passed=True, message=f"{what}: refused ({exc})")
+            )
+            return False
+        return True
 
     def delete(self, docs: Sequence[Mapping[str, Any]]) -> None:
         self.step(f"delete {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
@@ -311,8 +328,6 @@ class TestContext:
     ) -> CheckResult:
         """``client``'s traffic to ``service`` is split over the backend Services by ``weights`` (a sequential
         test with the run's error rates), once the split shows in traffic."""
-        from smi_conformance.suite import stats
-
         who, svc = self._names(client, service, None, None)
         backends = [self.topology.service(b, svc.namespace) for b in weights]
         backend_of = self._backend_of(backends)
@@ -393,5 +408,79 @@ class TestContext:
                 statistics={**evidence.to_dict(), "seconds": round(took, 3)},
                 convergence=convergence,
                 requests=waited.probes * SPLIT_PROBE + sent,
+            )
+        )
+
+    # ------------------------------------------------------------------------------------------ metrics
+    @contextlib.contextmanager
+    def metrics_window(self) -> Iterator[MetricsWindow]:
+        """A window that holds exactly the traffic sent inside the ``with`` block (see suite/metrics.py)."""
+        self.step("waiting for a quiet second before the measured traffic")
+        window = MetricsWindow(self.mesh.metrics.scrape_delay_s).begin()
+        yield window
+        window.close()
+
+    def query_metrics(self, path: str, window_s: float) -> tuple[list[MetricSample], Any]:
+        """GET ``/apis/metrics.smi-spec.io/v1alpha1`` + ``path`` over the last ``window_s`` seconds: the
+        samples and the raw answer (None for a 404). An invalid answer is a failed check."""
+        raw = self.cluster.metrics_get(PREFIX + path, {"t": f"{int(window_s)}s"})
+        if raw is None:
+            return [], None
+        try:
+            return parse_metrics(raw), raw
+        except MetricsError as exc:
+            self.record(
+                CheckResult(
+                    name=f"GET {path}",
+                    kind="metrics",
+                    passed=False,
+                    message=f"GET {PREFIX}{path}: {exc}",
+                    observed=raw,
+                )
+            )
+            raise AssertionError("unreachable") from exc
+
+    def expect_metric_counts(
+        self,
+        window: MetricsWindow,
+        path: str,
+        expected: Mapping[str, Mapping[str, int]],
+        *,
+        key: Callable[[MetricSample], str],
+        name: str,
+    ) -> CheckResult:
+        """The samples at ``path`` over ``window``, keyed by ``key``, have the expected ``success`` and
+        ``failure`` counts (exactly, or within the adapter's declared tolerance). Samples with a key outside
+        ``expected`` must count nothing (traffic the test did not send)."""
+        window_s = window.ready()
+        self.step(f"{name}: GET {path} (window {window_s:g} s)")
+        samples, raw = self.query_metrics(path, window_s)
+        observed: dict[str, dict[str, float | None]] = {}
+        for sample in samples:
+            observed[key(sample)] = {"success": sample.success, "failure": sample.failure}
+        tolerance = self.mesh.metrics.count_tolerance
+        want: dict[str, float] = {}
+        got: dict[str, float] = {}
+        for k, counts in expected.items():
+            for metric, value in counts.items():
+                want[f"{k} {metric}"] = value
+                seen = observed.get(k, {}).get(metric)
+                if seen is not None:
+                    got[f"{k} {metric}"] = seen
+        extra = {k: v for k, v in observed.items() if k not in expected and any(x for x in v.values() if x)}
+        comparison = stats.compare_counts(want, got, relative_tolerance=tolerance)
+        passed = comparison.ok and not extra
+        message = f"{name} (window {window_s:g} s): {comparison.message}"
+        if extra:
+            message += "; traffic the test did not send: " + ", ".join(f"{k} {v}" for k, v in extra.items())
+        return self.record(
+            CheckResult(
+                name=name,
+                kind="metrics",
+                passed=passed,
+                message=message,
+                expected={k: dict(v) for k, v in expected.items()},
+                observed=observed,
+                statistics={**comparison.to_dict(), "windowSeconds": window_s, "path": PREFIX + path},
             )
         )

@@ -83,9 +83,10 @@ class SmiSession:
 
     def finish(self, ctx: TestContext, objects: list[dict[str, Any]]) -> None:
         try:
-            if objects and not self.run.settings.keep:
+            leftovers = [*objects, *(d for d in ctx.applied if d not in objects)]
+            if leftovers and not self.run.settings.keep:
                 ctx.step("delete the test's objects")
-                ctx.cluster.delete(objects)
+                ctx.cluster.delete(leftovers)
         finally:
             ctx.traffic.close()
 

@@ -120,9 +120,13 @@ class SplitSettings:
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
                 raise ValueError(f"split check setting {name}={value!r}: must be a number between 0 and 1")
         if self.max_samples is not None and (
-            isinstance(self.max_samples, bool) or not isinstance(self.max_samples, int) or self.max_samples < 1
+            isinstance(self.max_samples, bool)
+            or not isinstance(self.max_samples, int)
+            or self.max_samples < 1
         ):
-            raise ValueError(f"split check setting max_samples={self.max_samples!r}: must be a whole number >= 1")
+            raise ValueError(
+                f"split check setting max_samples={self.max_samples!r}: must be a whole number >= 1"
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -433,7 +437,9 @@ class WeightCheck:
 
     def update(self, counts: Mapping[str, int]) -> Decision:
         if self.decision is not Decision.CONTINUE:
-            raise RuntimeError(f"the split check has already decided ({self.decision.value}); start a new one")
+            raise RuntimeError(
+                f"the split check has already decided ({self.decision.value}); start a new one"
+            )
         for name, count in counts.items():
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ValueError(f"batch count for {name!r} is {count!r}: counts are whole numbers >= 0")
@@ -522,7 +528,9 @@ class WeightCheck:
                 else f"{b.name} {b.observed_share * 100:.1f}% ({_fmt_pct(b.expected_share)}%)"
                 for b in backends
             ]
-            return f"split as weighted over {requests}, every backend within {tol} points: " + ", ".join(parts)
+            return f"split as weighted over {requests}, every backend within {tol} points: " + ", ".join(
+                parts
+            )
         # the worst backend: the side with the most evidence against H0 (fail), or furthest from passing
         # (with two backends one's "below" is the other's "above": name the one that got too much)
         side, _ = max(zip(design.sides, llrs, strict=True), key=lambda sl: (sl[1], sl[0].above))
@@ -557,7 +565,9 @@ def expected_sample_size(
     somewhat low; ``simulate`` gives the real figure. Capped at the truncation point."""
     settings = settings or SplitSettings()
     design = _design(weights, settings)
-    truth = _shares(true_shares, "share") if true_shares is not None else dict(zip(design.names, design.shares))
+    truth = (
+        _shares(true_shares, "share") if true_shares is not None else dict(zip(design.names, design.shares))
+    )
     max_n = settings.max_samples or default_max_samples(weights, settings)
     fail_at = _fail_threshold(design, settings)
     pass_at = -math.log(settings.beta)
