@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reference_mesh import faults
 from reference_mesh.control.resources import ObjectKey, Pod, Service
 from reference_mesh.control.routes import GroupRef, route_names, smi_routes, with_routes
 from reference_mesh.control.smi import (
@@ -120,7 +121,7 @@ def _split_config(split: SplitView, state: StoreState, settings: MeshSettings) -
             if group is not None:
                 found.extend(http_matches(group.obj))
         matches = tuple(found)
-    return TrafficSplitConfig(
+    config = TrafficSplitConfig(
         name=f"{split.namespace}/{split.name}",
         backends=tuple(
             SplitBackend(service=service_key(svc, split.namespace), weight=w) for svc, w in split.backends
@@ -128,6 +129,7 @@ def _split_config(split: SplitView, state: StoreState, settings: MeshSettings) -
         matches=matches,
         algorithm=settings.split_algorithm,
     )
+    return faults.split_config(config, settings.faults)
 
 
 def _splits_by_root(state: StoreState) -> dict[str, SplitView]:
@@ -330,7 +332,7 @@ def _rule_for(target: TargetView, state: StoreState, settings: MeshSettings) -> 
             tcp = _union_ports(tcp, l4_ports(route.obj))
         elif ref.kind == "UDPRoute":
             udp = _union_ports(udp, l4_ports(route.obj))
-    return AuthorizationRule(
+    rule = AuthorizationRule(
         name=f"{target.namespace}/{target.name}",
         sources=tuple(sources),
         http=tuple(http),
@@ -338,6 +340,19 @@ def _rule_for(target: TargetView, state: StoreState, settings: MeshSettings) -> 
         udp=udp,
         ports=PortSet(ports=(target.port,)) if target.port is not None else PortSet(),
     )
+    return faults.authorization_rule(
+        rule, settings.faults, lambda i: _same_name_elsewhere(i, state, settings)
+    )
+
+
+def _same_name_elsewhere(spiffe_id: str, state: StoreState, settings: MeshSettings) -> list[str]:
+    """The ids of every service account named like ``spiffe_id``'s, in any namespace (for a fault only)."""
+    name = spiffe_id.rsplit("/", 1)[-1]
+    return [
+        _spiffe(settings, a.metadata.namespace, name)
+        for a in state.models("ServiceAccount")
+        if a.metadata.name == name
+    ]
 
 
 def _authorization(
@@ -346,7 +361,9 @@ def _authorization(
     rules = tuple(
         _rule_for(t, state, settings) for t in targets if _subject_covers(t.destination, pod, state, settings)
     )
-    return AuthorizationPolicy(rules=rules, permissive=settings.permissive)
+    return AuthorizationPolicy(
+        rules=rules, permissive=settings.permissive or faults.allow_by_default(settings.faults)
+    )
 
 
 # -------------------------------------------------------------------------------------------------------- mes

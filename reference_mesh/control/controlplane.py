@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference_mesh import faults
 from reference_mesh.control.admission import AdmissionResult, admit_apply, admit_delete
 from reference_mesh.control.compiler import MeshSettings, compile_mesh
 from reference_mesh.control.distributor import Distributor
@@ -162,11 +163,12 @@ class ControlPlane:
         for _ in range(5):
             state = self.store.state()
             result = admit_delete(loaded, state, ignore_not_found=ignore_not_found)
-            if not result.ok or dry_run or not result.deletes:
+            deletes = [k for k in result.deletes if not faults.kept_on_delete(k.kind, self.settings.faults)]
+            if not result.ok or dry_run or not deletes:
                 return ApplyOutcome(result, None, dry_run)
             try:
                 revision = await self.store.commit(
-                    [Delete(k) for k in result.deletes], expect_revision=state.revision
+                    [Delete(k) for k in deletes], expect_revision=state.revision
                 )
             except Conflict:
                 continue

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from reference_mesh import faults
 from reference_mesh.control.compiler import MeshSettings, route_table
 from reference_mesh.control.resources import ObjectKey, Pod
 from reference_mesh.control.smi import read_split
@@ -141,11 +142,19 @@ class MetricsApi:
             *(self._fetch(k, p, window) for k, p in view.pods.items() if p.status.admin)
         )
         samples = {k: entries for k, entries in results if entries is not None}
+        if self.settings.faults:
+            for entries in samples.values():
+                for entry in entries:
+                    entry["seconds"] = {
+                        s: faults.metrics_bucket(b, self.settings.faults) for s, b in entry["seconds"].items()
+                    }
         missing = [f"{k.namespace}/{k.name}" for k, entries in results if entries is None]
         return aggregate.rows_from(samples, window), missing
 
     def _window(self, request: web.Request) -> Window:
-        return Window.ending_now(self.clock(), request.query.get("t"))
+        return faults.metrics_window(
+            Window.ending_now(self.clock(), request.query.get("t")), self.settings.faults
+        )
 
     @staticmethod
     def _kind(segment: str) -> str:

@@ -62,7 +62,10 @@ class ConformanceRun:
         self.results: dict[str, TestResult] = {}
         self.started = time.monotonic()
         self.date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        self.listeners: list[Callable[[str, str], None]] = []  # (event, text): "test", "step", "sent"
+        #: (event, text) for progress displays: "test" (id), "step" (text), "sent" (count), "result" (id outcome)
+        self.listeners: list[Callable[[str, str], None]] = []
+        #: Called with the finished report.
+        self.report_listeners: list[Callable[[ConformanceReport], None]] = []
 
     # ----------------------------------------------------------------------------------------- cluster
     def ensure_cluster(self) -> Cluster:
@@ -123,8 +126,9 @@ class ConformanceRun:
         args += ["--cluster", s.cluster]
         if s.kube_context:
             args += ["--kube-context", s.kube_context]
-        for p in sorted(p.value for p in s.profiles):
-            args += ["--profile", p]
+        if s.profiles != frozenset(Profile):
+            for p in sorted(p.value for p in s.profiles):
+                args += ["--profile", p]
         for f in sorted(f.value for f in s.claim):
             args += ["--claim", f]
         for f in sorted(f.value for f in s.exempt):

@@ -106,6 +106,20 @@ class SmiSession:
             f"{', '.join(sorted(f.value for f in info.features))}",
         ]
 
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """--smi-test / --smi-skip deselect (the report lists those tests as not selected)."""
+        s = self.run.settings
+        if not (s.only or s.skip):
+            return
+        keep, drop = [], []
+        for item in items:
+            test = self.test_of(item)
+            chosen = test is None or ((not s.only or test.id in s.only) and test.id not in s.skip)
+            (keep if chosen else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         test = self.test_of(item)
         if test is not None:
@@ -164,6 +178,9 @@ class SmiSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
-            write_reports(self.run.report(load_suite()), self.run.settings)
+            report = self.run.report(load_suite())
+            write_reports(report, self.run.settings)
+            for listener in self.run.report_listeners:
+                listener(report)
         finally:
             self.run.stop()
