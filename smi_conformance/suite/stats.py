@@ -528,6 +528,8 @@ class WeightCheck:
                 f"{name}{more}, not a backend of the split, answered {count:,} of {requests}; "
                 f"expected only {', '.join(design.names)}"
             )
+        if n == 0:
+            return "no requests yet"
         if self.decision is Decision.PASS:
             parts = [
                 f"{b.name} none (weight 0)"

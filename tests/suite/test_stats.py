@@ -360,6 +360,7 @@ def test_pass_message_and_evidence() -> None:
 
 def test_the_check_stops_when_it_decides() -> None:
     check = WeightCheck({"v1": 1})
+    assert check.evidence().message == "no requests yet" and check.evidence().decision is Decision.CONTINUE
     check.update({"v1": 300})
     with pytest.raises(RuntimeError, match="already decided"):
         check.update({"v1": 1})
