@@ -1,10 +1,10 @@
 """Eventual consistency: poll until the mesh shows the new behaviour in several probes in a row.
 
-After an apply or delete a mesh has up to a maximum time to consistency (SPEC-NOTES: default 30 s, as Gateway
-API documents) to show the change, and the suite reports how long it took. A proxy's acknowledgement of new
-config is not evidence; traffic is, so a probe sends traffic and ``ok`` judges what answered. One agreeing probe
-can be luck (a proxy that has the new config next to one that has not); ``consecutive`` agreeing probes in a
-row, with any disagreeing probe starting the count again, are the evidence.
+After an apply or delete a mesh has up to a maximum time to consistency (SPEC-NOTES: default 30 s, as
+Gateway API documents) to show the change, and the suite reports how long it took. A proxy's acknowledgement
+of new config is not evidence; traffic is, so a probe sends traffic and ``ok`` judges what answered. One
+agreeing probe can be luck (a proxy that has the new config next to one that has not); ``consecutive``
+agreeing probes in a row, with any disagreeing probe starting the count again, are the evidence.
 
 Pure apart from ``probe``: the clock and ``sleep`` are injectable, so the tests run on a fake clock.
 """
@@ -38,7 +38,8 @@ class ProbeRecord:
 @dataclass(frozen=True)
 class Convergence(Generic[T]):
     """What a wait ended with. ``seconds``: from the start to the first probe of the agreeing run (the
-    reported time to converge), ``None`` when it did not converge. ``history``: the last probes, oldest first."""
+    reported time to converge), ``None`` when it did not converge. ``history``: the last probes, oldest
+    first."""
 
     converged: bool
     seconds: float | None
@@ -58,8 +59,8 @@ class Convergence(Generic[T]):
             )
         seen = "; ".join(f"{r.at_s:.2f} s {'ok' if r.ok else 'not yet'}: {r.summary}" for r in self.history)
         return (
-            f"did not converge within {self.timeout_s:g} s ({self.probes} probes, {self.consecutive} agreeing in "
-            f"a row needed); last {len(self.history)}: {seen}"
+            f"did not converge within {self.timeout_s:g} s ({self.probes} probes, "
+            f"{self.consecutive} agreeing in a row needed); last {len(self.history)}: {seen}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,8 +93,8 @@ def eventually(
     history: int = 10,
 ) -> Convergence[T]:
     """Call ``probe()`` until ``ok(result)`` holds for ``consecutive`` probes in a row or ``timeout_s`` has
-    passed; a probe that started before the deadline still counts. Between probes it sleeps ``interval_s`` (less
-    when the deadline is nearer). It always ends: besides the clock it stops after
+    passed; a probe that started before the deadline still counts. Between probes it sleeps ``interval_s``
+    (less when the deadline is nearer). It always ends: besides the clock it stops after
     ``consecutive + ceil(timeout_s / interval_s)`` probes, which a real clock never reaches first. Exceptions
     from ``probe`` and ``ok`` propagate."""
     if isinstance(consecutive, bool) or not isinstance(consecutive, int) or consecutive < 1:

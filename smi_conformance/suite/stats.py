@@ -12,12 +12,13 @@ H0 ``p = w_i`` against ``p = w_i + t`` ("above") and against ``p = w_i - t`` ("b
 alternative lies in [0, 1]. After ``n`` requests, ``x_i`` of them to *i*, a side's log-likelihood ratio is
 ``L = x_i ln(p1/p0) + (n - x_i) ln((1-p1)/(1-p0))``.
 
-* Fail when any side has ``L >= ln(m / alpha')``, where ``m`` is the number of sides that can fire by chance
-  (``0 < w_i < 1``; with exactly two such backends their sides coincide pairwise, so ``m`` is halved) and
-  ``alpha' = alpha (1 - 1e-3)``. Why it holds: under H0 each ``exp(L)`` is a nonnegative martingale with mean 1,
-  so by Ville's inequality ``P(sup_n L >= ln(m/alpha')) <= alpha'/m``; a union bound over the ``m`` sides gives
-  ``alpha'``. The supremum is over every ``n``, so it holds however the batches are sized and whenever the
-  suite looks (anytime-valid; optional stopping is free). The other ``1e-3 alpha`` pays for truncation, below.
+* Fail when any side has ``L >= ln(m / alpha')``, where ``m`` is the number of sides that can fire by
+  chance (``0 < w_i < 1``; with exactly two such backends their sides coincide pairwise, so ``m`` is halved)
+  and ``alpha' = alpha (1 - 1e-3)``. Why it holds: under H0 each ``exp(L)`` is a nonnegative martingale with
+  mean 1, so by Ville's inequality ``P(sup_n L >= ln(m/alpha')) <= alpha'/m``; a union bound over the ``m``
+  sides gives ``alpha'``. The supremum is over every ``n``, so it holds however the batches are sized and
+  whenever the suite looks (anytime-valid: optional stopping is free). The other ``1e-3 alpha`` pays for
+  truncation, below.
 * Pass when every side has ``L <= ln(beta)``. Why it holds with no Bonferroni: if backend *j*'s share is
   ``q >= w_j + t`` at every request, the *inverse* likelihood ratio ``exp(-L)`` of *j*'s "above" side is a
   nonnegative supermartingale (one request multiplies it by ``q w/(w+t) + (1-q)(1-w)/(1-w-t)``, which is 1 at
@@ -26,24 +27,26 @@ alternative lies in [0, 1]. After ``n`` requests, ``x_i`` of them to *i*, a side
   probability ``<= beta`` whatever the other backends do. (Likewise "below" for ``q <= w_j - t``.)
 * A correct mesh that is *less* variable than independent draws (deterministic smooth weighted round robin)
   keeps every count within a few requests ``D`` of ``n w_i``; then ``L <= D c_i - n KL(w_i || p1)`` with
-  ``c_i = |ln(p1/p0) - ln((1-p1)/(1-p0))|``, which never reaches the fail threshold while ``D c_i < ln(m/alpha')``
-  (``D < 1`` for nginx-style smooth WRR; the tests check it) and drifts down to the pass threshold.
+  ``c_i = |ln(p1/p0) - ln((1-p1)/(1-p0))|``, which never reaches the fail threshold while
+  ``D c_i < ln(m/alpha')`` (``D < 1`` for nginx-style smooth WRR; the tests check it) and drifts down to the
+  pass threshold.
 * Exact cases fall out of the same formula with infinite log ratios: a zero-weight backend's "above" side is
   ``+inf`` on its first request (immediate failure: a zero-weight backend gets exactly nothing) and
-  ``n ln(1 - t)`` otherwise, so passing still needs ``(1-t)^n <= beta`` (about 270 requests at the defaults);
-  a backend with weight 1 mirrors it. A response from a backend outside the split (the root service's own pods,
-  an unknown name) fails at once and is named in the evidence.
+  ``n ln(1 - t)`` otherwise, so passing still needs ``(1-t)^n <= beta`` (270 requests at the defaults); a
+  backend with weight 1 mirrors it. A response from a backend outside the split (the root service's own
+  pods, an unknown name) fails at once and is named in the evidence.
 
 Truncation. A check that reaches ``max_samples`` undecided fails as *inconclusive*. The default is the
 smallest ``N`` at which a correct mesh is still undecided with probability ``<= 1e-3 alpha`` (so the total
 false failure stays ``<= alpha``). Not passing at ``N`` means some side has ``L(N) > ln beta``; by Chernoff,
 for any ``0 < lam < 1``, ``P0(L(N) > ln beta) <= exp(N psi(lam) + lam ln(1/beta))`` with
-``psi(lam) = ln E0[exp(lam l)] = ln(p0 (p1/p0)^lam + (1-p0) ((1-p1)/(1-p0))^lam) < 0``. Each side's bound is
-set to ``1e-3 alpha / m``: ``N >= (ln(m / (1e-3 alpha)) + lam ln(1/beta)) / -psi(lam)``, minimised over
+``psi(lam) = ln E0[exp(lam l)] = ln(p0 (p1/p0)^lam + (1-p0) ((1-p1)/(1-p0))^lam) < 0``. Each side's bound
+is set to ``1e-3 alpha / m``: ``N >= (ln(m / (1e-3 alpha)) + lam ln(1/beta)) / -psi(lam)``, minimised over
 ``lam``. Example, 50/50 at the defaults: ``m = 2``, ``psi(1/2) = ln(sqrt(.5 * .55) + sqrt(.5 * .45)) =
--0.001255``, so at ``lam = 1/2`` ``N = (ln(2 / 1e-9) + 6.91) / 0.001255 = 22,600``; the optimum over ``lam``
-gives 22,229, against a mean of about 4,000 requests (``benchmarks/split_check.py``). Only a mesh inside the indifference zone (off by less
-than ``t``) or far off the model (requests not independent) gets there.
+-0.001255``, so at ``lam = 1/2`` ``N = (ln(2 / 1e-9) + 6.91) / 0.001255 = 22,600``; the optimum over
+``lam`` gives 22,229, against a mean of about 4,000 requests (``benchmarks/split_check.py``). Only a mesh
+inside the indifference zone (off by less than ``t``) or far off the model (requests not independent) gets
+there.
 
 Evidence: ``SplitEvidence`` (frozen, ``to_dict()`` is JSON-serialisable). Its per-backend interval is an
 anytime-valid confidence sequence, not the test itself: Robbins' beta-binomial mixture (Jeffreys prior,
@@ -202,7 +205,8 @@ class _Design:
     weights: tuple[Fraction, ...]
     shares: tuple[Fraction, ...]
     sides: tuple[_Side, ...]
-    m: int  # sides that share alpha
+    m: int  # distinct sides that share alpha
+    paired: bool  # exactly two backends with 0 < share < 1: one's "above" is the other's "below"
     tolerance: Fraction
 
 
@@ -216,10 +220,10 @@ def _design(weights: Mapping[str, Weight], settings: SplitSettings) -> _Design:
             if 0 <= p1 <= 1:
                 sides.append(_Side(index, above, p0, p1, _log_ratio(p1, p0), _log_ratio(1 - p1, 1 - p0)))
     counted = sum(1 for s in sides if s.counted)
-    inner = [p for p in shares.values() if 0 < p < 1]
-    m = counted // 2 if len(inner) == 2 else counted  # two backends: i above == j below, one test each
+    paired = sum(1 for p in shares.values() if 0 < p < 1) == 2
+    m = counted // 2 if paired else counted
     raw = tuple(Fraction(w) for w in weights.values())
-    return _Design(tuple(shares), raw, tuple(shares.values()), tuple(sides), m, tol)
+    return _Design(tuple(shares), raw, tuple(shares.values()), tuple(sides), m, paired, tol)
 
 
 def _fail_alpha(settings: SplitSettings) -> float:
@@ -272,9 +276,12 @@ def inconclusive_bound(weights: Mapping[str, Weight], n: int, settings: SplitSet
     total = 0.0
     for side in design.sides:
         if side.counted:
-            lam = _golden_min(lambda x, s=side: n * _psi(s, x) + x * log_inv_beta)
-            total += math.exp(min(0.0, n * _psi(side, lam) + lam * log_inv_beta))
-    if design.m and len([p for p in design.shares if 0 < p < 1]) == 2:
+
+            def exponent(lam: float, s: _Side = side) -> float:
+                return n * _psi(s, lam) + lam * log_inv_beta
+
+            total += math.exp(min(0.0, exponent(_golden_min(exponent))))
+    if design.paired:
         total /= 2  # the two backends' sides coincide
     return min(1.0, total)
 
@@ -521,6 +528,8 @@ class WeightCheck:
                 f"{name}{more}, not a backend of the split, answered {count:,} of {requests}; "
                 f"expected only {', '.join(design.names)}"
             )
+        if n == 0:
+            return "no requests yet"
         if self.decision is Decision.PASS:
             parts = [
                 f"{b.name} none (weight 0)"
@@ -566,7 +575,9 @@ def expected_sample_size(
     settings = settings or SplitSettings()
     design = _design(weights, settings)
     truth = (
-        _shares(true_shares, "share") if true_shares is not None else dict(zip(design.names, design.shares))
+        _shares(true_shares, "share")
+        if true_shares is not None
+        else dict(zip(design.names, design.shares, strict=True))
     )
     max_n = settings.max_samples or default_max_samples(weights, settings)
     fail_at = _fail_threshold(design, settings)
@@ -576,10 +587,12 @@ def expected_sample_size(
     pass_times: list[float] = []
     for side in design.sides:
         q = float(truth.get(design.names[side.index], 0))
-        if side.hit == math.inf and q > 0:
+        if side.hit == math.inf and q > 0:  # a zero-weight backend that gets traffic: never passes
             fail_times.append(1 / q)
-        elif side.miss == math.inf and q < 1:
+            pass_times.append(math.inf)
+        elif side.miss == math.inf and q < 1:  # a weight-1 backend that misses some
             fail_times.append(1 / (1 - q))
+            pass_times.append(math.inf)
         elif side.hit == -math.inf and q > 0:
             pass_times.append(1 / q)
         elif side.miss == -math.inf and q < 1:
