@@ -277,7 +277,8 @@ class TestContext:
         what = f"{method} {path}"
         label = (
             name
-            or f"{who.namespace}/{who.name} -> {svc.namespace}/{svc.name}: {what} served by {', '.join(backends)}"
+            or f"{who.namespace}/{who.name} -> {svc.namespace}/{svc.name}: {what} served by "
+            f"{', '.join(backends)}"
         )
         self.step(label)
 
@@ -297,7 +298,8 @@ class TestContext:
             message = f"{label}: {waited.last.summary()} (converged in {convergence.seconds:.2f} s)"
         else:
             message = (
-                f"{label}: not within {self.settings.consistency_timeout_s:g} s; last probe of {PLAIN_PROBE}: "
+                f"{label}: not within {self.settings.consistency_timeout_s:g} s; last probe of "
+                f"{PLAIN_PROBE}: "
                 f"{waited.last.summary()}"
             )
         return self.record(
@@ -371,13 +373,13 @@ class TestContext:
                     requests=waited.probes * SPLIT_PROBE,
                 )
             )
-        check = stats.WeightCheck(expected, settings)
+        check = stats.WeightCheck(expected, settings, unit=unit.removesuffix("s"))
         batch = stats.recommended_batch(expected, settings)
         sent = errors = 0
         started = time.monotonic()
         self.step(f"{label}: weight check")
         while check.decision is stats.Decision.CONTINUE:
-            result = send(batch)
+            result = send(max(1, min(batch, check.remaining)))
             counts, errs = self._count(result, backend_of)
             sent += result.sent
             errors += errs
@@ -454,7 +456,7 @@ class TestContext:
         ``expected`` must count nothing (traffic the test did not send)."""
         window_s = window.ready()
         self.step(f"{name}: GET {path} (window {window_s:g} s)")
-        samples, raw = self.query_metrics(path, window_s)
+        samples, _ = self.query_metrics(path, window_s)
         observed: dict[str, dict[str, float | None]] = {}
         for sample in samples:
             observed[key(sample)] = {"success": sample.success, "failure": sample.failure}

@@ -1,8 +1,8 @@
 """Reading the Traffic Metrics API as a conformance test needs it: exact windows and comparable samples.
 
-Metrics are compared with traffic the test sent itself, so the window a query covers must hold that traffic and
-nothing else. :class:`MetricsWindow` arranges it without knowing how a mesh aligns its windows: it starts a
-quiet second after any earlier traffic of the test, the traffic is sent, and the query waits for the mesh's
+Metrics are compared with traffic the test sent itself, so the window a query covers must hold that traffic
+and nothing else. :class:`MetricsWindow` arranges it without knowing how a mesh aligns its windows: it starts
+a quiet second after any earlier traffic of the test, the traffic is sent, and the query waits for the mesh's
 declared scrape delay and asks for a window (whole seconds, rounded up) from the quiet second on. A mesh that
 aligns windows to whole seconds (the reference mesh) then counts exactly the test's traffic; one that
 extrapolates (Prometheus ``increase()``) gets its declared tolerance.
@@ -152,14 +152,15 @@ class MetricsWindow:
         self.end = self.clock()
 
     def ready(self) -> float:
-        """Wait until the traffic has been countable for the scrape delay; the seconds a query should cover."""
+        """Wait until the traffic has been countable for the scrape delay; returns the seconds a query should
+        cover."""
         if self.end is None:
             raise RuntimeError("close() the window before querying it")
         self._until(math.ceil(self.end + self.scrape_delay_s) + 0.05)
         return float(math.ceil(self.clock() - self.start))
 
     def after(self, window_s: float) -> None:
-        """Wait until a query with a ``window_s`` window can no longer see anything of this window's traffic."""
+        """Wait until a query with a ``window_s`` window can no longer see any of this window's traffic."""
         if self.end is None:
             raise RuntimeError("close() the window first")
         self._until(math.ceil(self.end + self.scrape_delay_s) + window_s + 1.05)

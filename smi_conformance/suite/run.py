@@ -62,7 +62,7 @@ class ConformanceRun:
         self.results: dict[str, TestResult] = {}
         self.started = time.monotonic()
         self.date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        #: (event, text) for progress displays: "test" (id), "step" (text), "sent" (count), "result" (id outcome)
+        #: (event, text) for progress displays: "test" (id), "step", "sent" (count), "result" (id outcome)
         self.listeners: list[Callable[[str, str], None]] = []
         #: Called with the finished report.
         self.report_listeners: list[Callable[[ConformanceReport], None]] = []

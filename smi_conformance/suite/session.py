@@ -111,7 +111,8 @@ class SmiSession:
         s = self.run.settings
         if not (s.only or s.skip):
             return
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             test = self.test_of(item)
             chosen = test is None or ((not s.only or test.id in s.only) and test.id not in s.skip)

@@ -424,8 +424,12 @@ class WeightCheck:
     ``WeightCheck({"v1": 75, "v2": 25}).update({"v1": 160, "v2": 40})``. Counts are responses attributed to
     a backend (errors are the caller's business); names outside ``weights`` fail the check at once."""
 
-    def __init__(self, weights: Mapping[str, Weight], settings: SplitSettings | None = None) -> None:
+    def __init__(
+        self, weights: Mapping[str, Weight], settings: SplitSettings | None = None, *, unit: str = "request"
+    ) -> None:
+        """``unit``: what is counted, for messages ("request", "connection", "flow")."""
         settings = settings or SplitSettings()
+        self.unit = unit
         self._design = _design(weights, settings)
         self.max_samples = settings.max_samples or default_max_samples(weights, settings)
         self.settings = replace(settings, max_samples=self.max_samples)
@@ -520,7 +524,7 @@ class WeightCheck:
 
     def _message(self, backends: tuple[BackendEvidence, ...], llrs: list[float]) -> str:
         n, tol, design = self.n, _fmt_pct(self.settings.tolerance), self._design
-        requests = f"{n:,} request{'s' if n != 1 else ''}"
+        requests = f"{n:,} {self.unit}{'s' if n != 1 else ''}"
         if self.unexpected:
             (name, count), *others = sorted(self.unexpected.items(), key=lambda kv: (-kv[1], kv[0]))
             more = f" (and {', '.join(o for o, _ in others)})" if others else ""

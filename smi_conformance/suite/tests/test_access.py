@@ -278,7 +278,8 @@ def test_cross_namespace_source(smi: TestContext) -> None:
 
 @conformance(
     "access-destination-namespace",
-    "A TrafficTarget's destination is a service account of its namespace: the same name elsewhere stays denied",
+    "A TrafficTarget's destination is a service account of its own namespace: the same name elsewhere stays "
+    "denied",
     group=ACCESS,
     features={F.TRAFFIC_TARGET, F.TRAFFIC_TARGET_NAMESPACES},
     objects=lambda t: m.allow(t, "to-main-web", sources=[(t.other, "client")], destination="web"),

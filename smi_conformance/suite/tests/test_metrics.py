@@ -1,9 +1,9 @@
 """metrics.smi-spec.io: the Traffic Metrics API, compared with traffic the test sent itself.
 
 Only the metrics tests send to the ``stats`` service, and only from ``observer``, so a window holds exactly
-their traffic. Counts must equal what was sent (or be within the tolerance the adapter declares for meshes that
-extrapolate); SMI counts a request as a failure only when it is answered 5xx. Failures are answered 500, never
-502-504: meshes retry gateway errors by default, and a retry is one more request the backend receives.
+their traffic. Counts must equal what was sent (or be within the tolerance the adapter declares for meshes
+that extrapolate); SMI counts a request as a failure only when it is answered 5xx. Failures are answered 500,
+never 502-504: meshes retry gateway errors by default, and a retry is one more request the backend receives.
 """
 
 from __future__ import annotations
@@ -189,7 +189,8 @@ def test_latency_percentiles(smi: TestContext) -> None:
                     for peer, lat in seen.items()
                 )
                 if not bad and not missing
-                else f"expected p50/p90/p99 within [{low:.0f}, {high:.0f}] ms (delay {DELAY_MS} ms + declared "
+                else f"expected p50/p90/p99 within [{low:.0f}, {high:.0f}] ms (delay {DELAY_MS} ms + "
+                f"declared "
                 f"overhead {declared.latency_overhead_ms:g} ms); "
                 + (f"out of bounds: {', '.join(bad)}" if bad else f"percentiles missing: {seen}")
             ),

@@ -99,7 +99,8 @@ def _matches(t: Topology) -> list[dict[str, Any]]:
 
 @conformance(
     "split-matches",
-    "split v1alpha3+ matches: requests matching the HTTPRouteGroup are split, the others reach the root service",
+    "split v1alpha3+ matches: requests matching the HTTPRouteGroup are split, the others reach the root "
+    "service",
     group=SPLIT,
     features={F.TRAFFIC_SPLIT, F.TRAFFIC_SPLIT_MATCHES},
     versions={SPLIT: ("v1alpha3", "v1alpha4")},
