@@ -81,7 +81,7 @@ class ReferenceMeshAdapter(MeshAdapter):
                 count_tolerance=0.0,
                 # a request counts in the whole second it finished, once that second is over
                 scrape_delay_s=1.0,
-                latency_overhead_ms=100.0,
+                latency_slack_ms=5.0,
                 latency_relative_error=0.05,
             ),
             notes=f"split algorithm {self.split_algorithm}"

@@ -50,8 +50,8 @@ class MetricsSupport(_Model):
     count_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
     #: How long after a request it may first show in the API (scrape interval and the like), seconds.
     scrape_delay_s: Annotated[float, Field(ge=0, le=300)] = 0.0
-    #: Latency percentiles may exceed an injected delay by this much (proxy overhead, histogram buckets), ms.
-    latency_overhead_ms: Annotated[float, Field(ge=0)] = 100.0
+    #: Absolute allowance on latency percentiles for the resolution of the mesh's histogram buckets, ms.
+    latency_slack_ms: Annotated[float, Field(ge=0)] = 10.0
     #: Relative error of the latency histogram (a percentile within this factor of the true one).
     latency_relative_error: Annotated[float, Field(ge=0, le=1)] = 0.05
 
