@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test run lint rules-doc clean schemas
+.PHONY: setup test run lint rules-doc tests-doc clean schemas
 
 $(BIN)/smi: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: setup
 ## schemas: regenerate schemas/ (JSON Schemas, CRDs) from the models; a test fails when they drift
 schemas: setup
 	$(BIN)/python -m smi_conformance.schema generate
+
+## tests-doc: regenerate docs/conformance/tests.md from the conformance test registry (drift-tested)
+tests-doc: setup
+	$(BIN)/python -m smi_conformance.suite.docs > docs/conformance/tests.md
 
 ## rules-doc: regenerate docs/rules.md from the lint rule registry (a test fails when it drifts)
 rules-doc: setup
