@@ -132,31 +132,133 @@ def _container(member: Document) -> dict[str, Any]:
     return dict(parent) if isinstance(parent, dict) else {}
 
 
+GATEWAY_API = "gateway-api"
+
+
 @click.command("convert")
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, metavar="FILE...")
 @click.option(
     "--to",
     "targets",
     multiple=True,
-    required=True,
     metavar="VERSION",
-    help="Target apiVersion, e.g. split.smi-spec.io/v1alpha4 (repeat for several groups), or a bare version.",
+    help="Target apiVersion, e.g. split.smi-spec.io/v1alpha4 (repeat for several groups), a bare version, "
+    "or gateway-api.",
 )
 @click.option(
     "-w", "--write", is_flag=True, help="Rewrite the files in place (atomically) instead of printing."
 )
-def convert_command(files: tuple[str, ...], targets: tuple[str, ...], write: bool) -> None:
-    """Convert SMI objects in FILE... (or - for stdin) to another API version of their kind.
+@click.option(
+    "--authz",
+    type=click.Choice(["linkerd", "istio"]),
+    help="gateway-api: convert TrafficTargets into this mesh's authorization resources.",
+)
+@click.option(
+    "--services",
+    multiple=True,
+    metavar="FILE",
+    help="gateway-api: Services and workloads to read (not convert): their ports and labels.",
+)
+@click.option(
+    "-o", "--output-dir", metavar="DIR", help="gateway-api: write one file per input file under DIR."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="error",
+    show_default=True,
+    help="gateway-api: exit 1 and write nothing when a finding is at least this severe.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github", "junit"]),
+    default="text",
+    show_default=True,
+    help="gateway-api: format of the findings report.",
+)
+@click.option("--report", metavar="FILE", help="gateway-api: write the findings report here (default: stderr).")
+@click.option(
+    "--trust-domain",
+    default="cluster.local",
+    show_default=True,
+    help="gateway-api --authz istio: the trust domain of the principals.",
+)
+@click.option("--explain", metavar="CODE", help="Explain a finding code (GW101, or its name) and exit.")
+def convert_command(
+    files: tuple[str, ...],
+    targets: tuple[str, ...],
+    write: bool,
+    authz: str | None,
+    services: tuple[str, ...],
+    output_dir: str | None,
+    fail_on: str,
+    fmt: str,
+    report: str | None,
+    trust_domain: str,
+    explain: str | None,
+) -> None:
+    """Convert SMI objects in FILE... (or - for stdin) to another API version of their kind, or to
+    Gateway API (--to gateway-api).
 
     \b
-    Other documents are copied unchanged. Comments inside a converted document are not kept.
-    Exit codes: 0 converted, 1 a document cannot be converted (nothing written), 2 usage or unreadable input.
+    Between SMI versions: other documents are copied unchanged; comments inside a converted document are
+    not kept. Exit codes: 0 converted, 1 a document cannot be converted (nothing written), 2 usage or
+    unreadable input.
+    \b
+    --to gateway-api: TrafficSplits become HTTPRoutes, TrafficTargets (with --authz) the mesh's
+    authorization resources; every loss of meaning is a finding (smi convert --explain CODE). Exit codes
+    as in smi lint: 0 nothing at or above --fail-on, 1 findings at or above it (nothing written), 2 usage
+    error or unreadable input. See docs/migrating-to-gateway-api.md.
     """
+    from smi_conformance.lint.rule import Severity
+
+    if explain is not None:
+        from smi_conformance.gateway.cli import explain as explain_code
+
+        if not explain_code(explain):
+            click.echo(f"smi convert: unknown finding code {explain!r} (see docs/rules.md)", err=True)
+            sys.exit(EXIT_USAGE)
+        return
+    if not targets:
+        click.echo("smi convert: give --to VERSION (or --to gateway-api); see smi convert --help", err=True)
+        sys.exit(EXIT_USAGE)
+    if not files:
+        click.echo("smi convert: give at least one FILE (or - for stdin)", err=True)
+        sys.exit(EXIT_USAGE)
+    gateway = GATEWAY_API in targets
+    if gateway and len(targets) > 1:
+        click.echo("smi convert: --to gateway-api cannot be combined with other --to targets", err=True)
+        sys.exit(EXIT_USAGE)
+    given = [
+        name
+        for name, value in (
+            ("--authz", authz), ("--services", services), ("-o", output_dir), ("--report", report),
+            ("--fail-on", fail_on != "error"), ("--format", fmt != "text"),
+            ("--trust-domain", trust_domain != "cluster.local"),
+        )
+        if value
+    ]  # fmt: skip
+    if given and not gateway:
+        click.echo(f"smi convert: {', '.join(given)} only apply to --to gateway-api", err=True)
+        sys.exit(EXIT_USAGE)
     if write and "-" in files:
         click.echo("smi convert: --write cannot rewrite stdin", err=True)
         sys.exit(EXIT_USAGE)
     try:
-        code = run(files, targets, write=write)
+        if gateway:
+            from smi_conformance.gateway.cli import GatewayArgs
+            from smi_conformance.gateway.cli import run as run_gateway
+
+            code = run_gateway(
+                GatewayArgs(
+                    files, authz=authz, services=services, output_dir=output_dir,  # type: ignore[arg-type]
+                    write=write, fail_on=Severity.parse(fail_on), format=fmt, report=report,
+                    trust_domain=trust_domain,
+                )
+            )  # fmt: skip
+        else:
+            code = run(files, targets, write=write)
     except Exception as exc:  # a bug: say so plainly; SMI_LINT_DEBUG=1 shows the traceback
         if os.environ.get("SMI_LINT_DEBUG"):
             traceback.print_exc()
