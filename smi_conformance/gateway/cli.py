@@ -2,7 +2,7 @@
 
 Reads the inputs as ``smi lint`` does, converts, reports findings with the linter's reporters (to stderr,
 or ``--report FILE``), and writes the objects only when no finding is at or above ``--fail-on``: to stdout,
-one file per input file under ``-o DIR``, or in place of the SMI objects with ``--write``.
+or one file per input file under ``-o DIR`` (``--write`` is refused: the input keeps its SMI objects).
 Exit codes as in ``smi lint``: 0 nothing at or above ``--fail-on``, 1 findings at or above it (nothing
 written), 2 usage error or unreadable input.
 """
@@ -74,11 +74,12 @@ def run(args: GatewayArgs) -> int:
     from smi_conformance.lint.reporters import Options as ReportOptions
     from smi_conformance.lint.reporters import render as render_report
 
-    if args.write and "-" in args.files:
-        click.echo("smi convert: --write cannot rewrite stdin", err=True)
-        return EXIT_USAGE
-    if args.write and args.output_dir:
-        click.echo("smi convert: give either --write or -o DIR, not both", err=True)
+    if args.write:
+        click.echo(
+            "smi convert: --to gateway-api does not rewrite the input in place; write the new objects with "
+            "-o DIR (one file per input file) or to stdout, then remove the SMI objects",
+            err=True,
+        )
         return EXIT_USAGE
     loaded = _load(args.files, "the input")
     if loaded is None:
@@ -114,10 +115,6 @@ def run(args: GatewayArgs) -> int:
         )
         return EXIT_FAILED
     generated = ordered(conv.generated, loaded.sources)
-    if args.write:
-        from smi_conformance.gateway.rewrite import rewrite_in_place
-
-        return rewrite_in_place(conv, loaded, objects, generated)
     if args.output_dir is None:
         text = render(generated)
         if text:

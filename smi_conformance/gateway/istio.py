@@ -105,9 +105,11 @@ def _http_rule(
                 "empty value",
             )  # fmt: skip
         when.append({"key": f"request.headers[{name}]", "values": values[0]})
-    rule: dict[str, Any] = {"from": [{"source": {"principals": principals}}]}
-    if operation:
-        rule["to"] = [{"operation": operation}]
+    if "methods" not in operation and "paths" not in operation and not when:
+        # An SMI HTTP match allows HTTP requests only; an Istio rule without an HTTP field would also
+        # allow plain TCP. The presence match on the path holds for every HTTP request and no TCP one.
+        operation["paths"] = ["*"]
+    rule: dict[str, Any] = {"from": [{"source": {"principals": principals}}], "to": [{"operation": operation}]}
     if when:
         rule["when"] = when
     return rule
