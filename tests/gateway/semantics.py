@@ -9,6 +9,7 @@ Exact/PathPrefix ones (``regex_rank``: "high", above them all, or "low", below t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -30,8 +31,13 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Any:
+    return re2.compile(pattern)
+
+
 def _rx(pattern: str, text: str, reading: str) -> bool:
-    compiled = re2.compile(pattern)
+    compiled = _compiled(pattern)
     if reading == "full":
         return compiled.fullmatch(text) is not None
     if reading == "prefix":

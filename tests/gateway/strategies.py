@@ -93,7 +93,7 @@ def split_cases(draw: st.DrawFn) -> SplitCase:
         service_ports[name] = set(draw(st.lists(st.sampled_from(PORTS), min_size=1, max_size=3, unique=True)))
     spec: Doc = {"service": "web", "backends": backends}
     groups: dict[str, Doc] = {}
-    if not v1alpha1 and draw(st.booleans()):
+    if not v1alpha1 and draw(st.integers(0, 3)) > 0:
         group_names = draw(st.lists(_name("g"), min_size=1, max_size=2, unique=True))
         spec["matches"] = [{"kind": "HTTPRouteGroup", "name": g} for g in group_names]
         groups = {g: draw(route_group(g)) for g in group_names}
@@ -108,12 +108,29 @@ def split_cases(draw: st.DrawFn) -> SplitCase:
 
 @st.composite
 def requests(draw: st.DrawFn, ports: list[int] = PORTS) -> Request:
-    segments = draw(st.lists(st.sampled_from(SEGMENTS), max_size=3))
-    path = "/" + "/".join(segments) + draw(st.sampled_from(["", "", "/"]))
+    start = draw(st.sampled_from(["", "/api", "/api/v1", "/books/42", "/apix", "/x", "/orders", "/books"]))
+    segments = draw(st.lists(st.sampled_from(SEGMENTS), max_size=2))
+    path = (start + "/" + "/".join(segments)).replace("//", "/") if segments or not start else start
+    path += draw(st.sampled_from(["", "", "/"]))
     headers = draw(
         st.lists(st.tuples(st.sampled_from([*HEADER_NAMES, "x-env", "X-USER"]), st.sampled_from(HEADER_VALUES)), max_size=3)
     )
     return Request(draw(st.sampled_from(ports)), draw(st.sampled_from(METHODS)), path, tuple(headers))
+
+
+def request_grid(ports: list[int]) -> list[Request]:
+    """Every combination of some paths, methods and header sets: each case is tried on all of them."""
+    paths = ["/", "/api", "/api/", "/api/v1", "/apix", "/books/42", "/books", "/x", "/orders/1", "/a.css", "/v2"]
+    header_sets: list[tuple[tuple[str, str], ...]] = [
+        (), (("x-user", "alice"),), (("X-Env", "prod"), ("x-user", "bob")), (("x-env", ""), ("X-USER", "alice2")),
+    ]
+    return [
+        Request(port, method, path, headers)
+        for port in ports
+        for method in ("GET", "POST")
+        for path in paths
+        for headers in header_sets
+    ]
 
 
 # ---- authorization ---------------------------------------------------------------------------------------

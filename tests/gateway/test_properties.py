@@ -15,9 +15,9 @@ from smi_conformance.gateway.convert import convert
 from smi_conformance.manifests import load_text
 
 from .semantics import FAIL, READINGS, gateway_routes, istio_allows, smi_allows, smi_split
-from .strategies import NS, WORKLOADS, AccessCase, SplitCase, access_cases, calls, requests, split_cases
+from .strategies import NS, WORKLOADS, AccessCase, SplitCase, access_cases, calls, request_grid, split_cases
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _convert(text: str, authz: Any = None) -> tuple[list[dict[str, Any]], set[str]]:
@@ -26,8 +26,8 @@ def _convert(text: str, authz: Any = None) -> tuple[list[dict[str, Any]], set[st
 
 
 @SETTINGS
-@given(split_cases(), st.lists(requests(), min_size=1, max_size=12))
-def test_converted_routes_split_every_request_as_smi_does(case: SplitCase, reqs: list[Any]) -> None:
+@given(split_cases())
+def test_converted_routes_split_every_request_as_smi_does(case: SplitCase) -> None:
     routes, codes = _convert(case.yaml())
     assert "GW101" not in codes and "GW206" not in codes, codes
     if "GW109" in codes:  # a limit: nothing generated, and said so
@@ -35,17 +35,15 @@ def test_converted_routes_split_every_request_as_smi_does(case: SplitCase, reqs:
         return
     assert routes, codes
     rounded = "GW104" in codes
-    for request in reqs:
-        if request.port not in case.service_ports["web"]:
-            continue
+    for request in request_grid(sorted(case.service_ports["web"])):
         expected = smi_split(case.split, case.groups, case.service_ports, request)
         rankings = ["high"] if "GW201" in codes else ["high", "low"]
         for reading in READINGS:
             for rank in rankings:
                 got = gateway_routes(routes, "web", request, reading=reading, regex_rank=rank)
                 if rounded and isinstance(expected, dict) and isinstance(got, dict):
-                    assert expected.keys() == got.keys()
-                    assert all(abs(expected[k] - got[k]) <= 1e-5 for k in got), (expected, got)
+                    keys = expected.keys() | got.keys()
+                    assert all(abs(expected.get(k, 0) - got.get(k, 0)) <= 1e-5 for k in keys), (expected, got)
                 else:
                     assert got == expected, (request, reading, rank, expected, got, routes)
 
