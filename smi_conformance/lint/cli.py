@@ -29,6 +29,10 @@ def _explain(code: str) -> None:
     try:
         found = rule(code)
     except KeyError:
+        from smi_conformance.gateway.cli import explain as explain_conversion
+
+        if explain_conversion(code):  # GWxxx: what smi convert --to gateway-api reports
+            return
         _fail(f"unknown rule {code!r} (see smi lint --list-rules)")
         return
     click.echo(f"{found.code} {found.name} ({found.severity.label})\n\n{found.summary}\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from smi_conformance.gateway.findings import RULES as CONVERSION_RULES
 from smi_conformance.lint.registry import RULES
 
 _SECTIONS = {
@@ -49,6 +50,22 @@ def rules_markdown() -> str:
             "",
             rule.explanation(),
         ]
+    out += [
+        "",
+        "## Conversion to Gateway API (GWxxx)",
+        "",
+        "Reported by `smi convert --to gateway-api` (never by `smi lint`); `smi convert --explain CODE` and",
+        "`smi lint --explain CODE` print the same text. See [the migration guide](migrating-to-gateway-api.md).",
+        "",
+        "| code | name | severity | summary |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| [{c}](#{c.lower()}) | `{r.name}` | {r.severity.label} | {r.summary} |"
+        for c, r in CONVERSION_RULES.items()
+    ]
+    for code, rule in CONVERSION_RULES.items():
+        out += ["", f"### {code}", "", f"`{rule.name}`, {rule.severity.label}.", "", rule.explanation()]
     return "\n".join(out) + "\n"
 
 
