@@ -47,7 +47,7 @@ def integer_weights(weights: list[Fraction]) -> tuple[list[int], bool]:
     above the range) become the smallest integers with exactly the same ratios; only when those still
     exceed the range is each weight scaled so the largest is MAX_WEIGHT and rounded (``exact`` False).
     """
-    if all(w.denominator == 1 for w in weights) and max(weights, default=0) <= MAX_WEIGHT:
+    if all(w.denominator == 1 for w in weights) and max(weights, default=Fraction(0)) <= MAX_WEIGHT:
         return [int(w) for w in weights], True
     scale = math.lcm(*(w.denominator for w in weights))
     ints = [int(w * scale) for w in weights]
@@ -146,29 +146,30 @@ def convert_split(conv: Conversion, split: Resource) -> None:
         return
     all_ports = service_ports(root_service)
     ports = _http_ports(conv, split, all_ports, f"{root_ns}/{root_name}")
-    weights, exact = integer_weights([w for _, w, _ in view.backends])
-    if not exact:
-        before, after = _shares([w for _, w, _ in view.backends]), _shares(weights)
-        moved = max(abs(a - b) for a, b in zip(before, after, strict=True)) * 100
-        conv.report(
-            gw.WeightsRounded, split, ("spec", "backends"),
-            f"weights cannot keep their exact ratios below {MAX_WEIGHT:,}; rounded to {weights} (a share "
-            f"moves by up to {float(moved):.2g} percentage points)", key=True,
-        )  # fmt: skip
-
     sources = [split, *(group for group, _ in rules_by_group)]
     ok = True
     routes = []
     for port in ports:
-        refs = []
-        for (service, _, path), weight in zip(view.backends, weights, strict=True):
+        present = []
+        for service, weight, path in view.backends:
             if port in backend_ports[service]:
-                refs.append({"name": service, "port": port, "weight": weight})
+                present.append((service, weight))
             else:
                 conv.report(
                     gw.BackendLacksPort, split, (*path, "service"),
                     f"backend Service {service!r} has no port {port}: it gets none of port {port}'s traffic",
                 )  # fmt: skip
+        # weights are scaled per route: the shares SMI gives on this port are those of these backends
+        weights, exact = integer_weights([w for _, w in present])
+        if not exact:
+            before, after = _shares([w for _, w in present]), _shares(weights)
+            moved = max(abs(a - b) for a, b in zip(before, after, strict=True)) * 100
+            conv.report(
+                gw.WeightsRounded, split, ("spec", "backends"),
+                f"port {port}: weights cannot keep their exact ratios below {MAX_WEIGHT:,}; rounded to {weights} "
+                f"(a share moves by up to {float(moved):.2g} percentage points)", key=True,
+            )  # fmt: skip
+        refs = [{"name": service, "port": port, "weight": w} for (service, _), w in zip(present, weights, strict=True)]
         if not refs:
             conv.report(
                 gw.NoBackends, split, ("spec", "backends"),
