@@ -177,7 +177,9 @@ GATEWAY_API = "gateway-api"
     show_default=True,
     help="gateway-api: format of the findings report.",
 )
-@click.option("--report", metavar="FILE", help="gateway-api: write the findings report here (default: stderr).")
+@click.option(
+    "--report", metavar="FILE", help="gateway-api: write the findings report here (default: stderr)."
+)
 @click.option(
     "--trust-domain",
     default="cluster.local",

@@ -66,14 +66,13 @@ def read_allow(conv: Conversion, target: Resource) -> Allow | None:
         if rule.kind == "UDPRoute":
             conv.report(
                 gw.UdpNotMediated, target, rule.path,
-                f"UDPRoute {rule.name}: {conv.options.authz} does not authorize UDP; no resource is generated",
+                f"UDPRoute {rule.name}: {conv.options.authz} does not authorize UDP; nothing is generated",
             )  # fmt: skip
         elif rule.kind == "TCPRoute":
             ports = l4_ports(route)
-            if tcp is None or (tcp and ports):
-                tcp = tuple(sorted({*(tcp or ()), *ports}))
-            else:
-                tcp = ()
+            # () is every port: it absorbs any list; two lists join
+            joined = tcp is None or (tcp and ports)
+            tcp = tuple(sorted({*(tcp or ()), *ports})) if joined else ()
         else:
             matches = http_matches(route)
             if rule.matches is not None:
@@ -99,9 +98,7 @@ def read_allow(conv: Conversion, target: Resource) -> Allow | None:
             "label (give the workload in the input or with --services FILE)",
         )  # fmt: skip
         return None
-    return Allow(
-        target, dest.namespace, tuple(workloads), tuple(sources), tuple(http), tcp, view.port
-    )
+    return Allow(target, dest.namespace, tuple(workloads), tuple(sources), tuple(http), tcp, view.port)
 
 
 def convert_targets(conv: Conversion, targets: list[Resource]) -> None:
@@ -113,7 +110,7 @@ def convert_targets(conv: Conversion, targets: list[Resource]) -> None:
     if conv.options.authz == "istio":
         from smi_conformance.gateway.istio import convert_allows
     else:
-        from smi_conformance.gateway.linkerd import convert_allows  # type: ignore[assignment]
+        from smi_conformance.gateway.linkerd import convert_allows
     convert_allows(conv, allows)
     if targets:
         mesh = "Istio" if conv.options.authz == "istio" else "Linkerd"

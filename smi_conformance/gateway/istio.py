@@ -80,7 +80,8 @@ def _http_rule(
     if paths is None:
         conv.report(
             gw.NarrowedMatch, group, (*match.path, "pathRegex"),
-            f"Istio has no regex paths: match {match.name!r} ({match.path_regex!r}) is left out of the policy "
+            f"Istio has no regex paths: match {match.name!r} ({match.path_regex!r}) is left out of the "
+            "policy "
             f"of {allow.target.display}, which allows less",
         )  # fmt: skip
         return None
@@ -94,7 +95,8 @@ def _http_rule(
         if values is None:
             conv.report(
                 gw.NarrowedMatch, group, path,
-                f"Istio has no regex header values: match {match.name!r} (header {name}: {pattern!r}) is left "
+                f"Istio has no regex header values: match {match.name!r} (header {name}: {pattern!r}) is "
+                "left "
                 f"out of the policy of {allow.target.display}, which allows less",
             )  # fmt: skip
             return None
@@ -109,7 +111,10 @@ def _http_rule(
         # An SMI HTTP match allows HTTP requests only; an Istio rule without an HTTP field would also
         # allow plain TCP. The presence match on the path holds for every HTTP request and no TCP one.
         operation["paths"] = ["*"]
-    rule: dict[str, Any] = {"from": [{"source": {"principals": principals}}], "to": [{"operation": operation}]}
+    rule: dict[str, Any] = {
+        "from": [{"source": {"principals": principals}}],
+        "to": [{"operation": operation}],
+    }
     if when:
         rule["when"] = when
     return rule

@@ -58,7 +58,9 @@ def _meta(name: str, namespace: str, target: Resource) -> dict[str, Any]:
     }
 
 
-def _auth_policy(name: str, namespace: str, target: Resource, kind: str, ref: str, authn: str) -> dict[str, Any]:
+def _auth_policy(
+    name: str, namespace: str, target: Resource, kind: str, ref: str, authn: str
+) -> dict[str, Any]:
     return {
         "apiVersion": f"{POLICY}/v1alpha1",
         "kind": "AuthorizationPolicy",
@@ -126,7 +128,8 @@ def convert_allows(conv: Conversion, allows: list[Allow]) -> None:
             names = ", ".join(t.display for t in server.http_targets)
             conv.report(
                 gw.SharedServerRoutes, server.http_targets[1], ("kind",),
-                f"Server {server.namespace}/{server.name} gets HTTP routes from {names}: Linkerd authorizes a "
+                f"Server {server.namespace}/{server.name} gets HTTP routes from {names}: Linkerd authorizes "
+                "a "
                 "request by the one route it selects, so overlapping routes allow less than SMI",
             )  # fmt: skip
         first = server.users[0]
@@ -169,7 +172,8 @@ def convert_allows(conv: Conversion, allows: list[Allow]) -> None:
                 "metadata": _meta(authn, ns, target),
                 "spec": {
                     "identityRefs": [
-                        {"kind": "ServiceAccount", "name": sa, "namespace": sa_ns} for sa_ns, sa in allow.sources
+                        {"kind": "ServiceAccount", "name": sa, "namespace": sa_ns}
+                        for sa_ns, sa in allow.sources
                     ]
                 },
             },
@@ -178,7 +182,10 @@ def convert_allows(conv: Conversion, allows: list[Allow]) -> None:
         for server, tcp in plan:
             if matches:
                 route = f"{name}-{server.name}"
-                chunks = [matches[i : i + MAX_MATCHES_PER_RULE] for i in range(0, len(matches), MAX_MATCHES_PER_RULE)]
+                chunks = [
+                    matches[i : i + MAX_MATCHES_PER_RULE]
+                    for i in range(0, len(matches), MAX_MATCHES_PER_RULE)
+                ]
                 conv.emit(
                     {
                         "apiVersion": f"{POLICY}/v1beta3",
@@ -195,6 +202,7 @@ def convert_allows(conv: Conversion, allows: list[Allow]) -> None:
                 conv.emit(_auth_policy(route, ns, target, "HTTPRoute", route, authn), target)
             if tcp:
                 conv.emit(
-                    _auth_policy(f"{name}-{server.name}-tcp", ns, target, "Server", server.name, authn), target
+                    _auth_policy(f"{name}-{server.name}-tcp", ns, target, "Server", server.name, authn),
+                    target,
                 )
         conv.converted.add(id(target))

@@ -20,7 +20,7 @@ from smi_conformance.gateway.context import Conversion
 from smi_conformance.gateway.regex import ShapeKind, header_regex, header_shape, path_regex, path_shape
 from smi_conformance.gateway.sources import HttpMatchView
 
-__all__ = ["MAX_HEADERS", "MAX_PATH", "MAX_HEADER_VALUE", "gateway_matches", "valid_path"]
+__all__ = ["MAX_HEADERS", "MAX_HEADER_VALUE", "MAX_PATH", "gateway_matches", "valid_path"]
 
 MAX_HEADERS = 16
 MAX_PATH = 1024
@@ -46,7 +46,9 @@ def _regex_problem(pattern: str) -> str | None:
     return None if error is None else error[0]
 
 
-def gateway_matches(conv: Conversion, match: HttpMatchView, *, beside_fallback: bool) -> list[dict[str, Any]] | None:
+def gateway_matches(
+    conv: Conversion, match: HttpMatchView, *, beside_fallback: bool
+) -> list[dict[str, Any]] | None:
     """The HTTPRouteMatches of one SMI match; None (with an error reported) when it cannot be converted.
 
     ``beside_fallback``: the matches share a route with a catch-all rule (a split with ``matches``), so a
@@ -98,7 +100,8 @@ def gateway_matches(conv: Conversion, match: HttpMatchView, *, beside_fallback: 
         if len(value) > MAX_HEADER_VALUE:
             conv.report(
                 gw.LimitExceeded, group, path,
-                f"header regex is {len(value)} characters as converted; Gateway API allows {MAX_HEADER_VALUE}",
+                f"header regex is {len(value)} characters as converted; Gateway API allows "
+                f"{MAX_HEADER_VALUE}",
             )  # fmt: skip
             return None
         conv.report(
@@ -140,6 +143,9 @@ def _path(conv: Conversion, match: HttpMatchView, beside_fallback: bool) -> dict
         )  # fmt: skip
     else:
         conv.report(
-            gw.RegexDialect, match.group, where, f"pathRegex {pattern!r} stays a regular expression: {value!r}"
+            gw.RegexDialect,
+            match.group,
+            where,
+            f"pathRegex {pattern!r} stays a regular expression: {value!r}",
         )
     return {"type": "RegularExpression", "value": value}

@@ -140,7 +140,9 @@ class Inputs:
             if resource.kind not in WORKLOAD_KINDS or resource.namespace != namespace:
                 continue
             pod_meta, pod_spec = _pod_template(resource)
-            account = str_at(pod_spec, "serviceAccountName") or str_at(pod_spec, "serviceAccount") or "default"
+            account = (
+                str_at(pod_spec, "serviceAccountName") or str_at(pod_spec, "serviceAccount") or "default"
+            )
             if account != service_account:
                 continue
             selector = dict_at(dict_at(resource.data, "spec"), "selector")
@@ -172,7 +174,10 @@ def service_ports(service: Resource) -> list[ServicePort]:
         if isinstance(number, int) and not isinstance(number, bool):
             out.append(
                 ServicePort(
-                    number, str_at(port, "name"), str_at(port, "protocol") or "TCP", str_at(port, "appProtocol")
+                    number,
+                    str_at(port, "name"),
+                    str_at(port, "protocol") or "TCP",
+                    str_at(port, "appProtocol"),
                 )
             )
     return out

@@ -1,9 +1,9 @@
 """TrafficSplit (every version) -> Gateway API HTTPRoute(s) with the root Service as parent (GAMMA).
 
-=============================== ================================================================================
+=============================== ============================================================================
 SMI                             HTTPRoute
-=============================== ================================================================================
-``spec.service``                ``parentRefs: [{group: "", kind: Service, name}]``; with ``port`` (one route per
+=============================== ============================================================================
+``spec.service``                ``parentRefs: [{group: "", kind: Service, name}]``, with ``port`` (a route per
                                 root port) when the root Service has several ports
 ``spec.backends[]``             ``backendRefs[]``: the backend Service, the root port's number (SMI sends a
                                 backend the traffic of the root port with the same number; a backend without
@@ -12,7 +12,7 @@ weights                         the smallest integers with the same ratios (v1al
                                 rounded, with GW104, only when they would exceed 1,000,000
 ``spec.matches`` (v1alpha3+)    one rule per HTTPRouteGroup with its matches and the backends, plus a rule
                                 without matches to the root Service: SMI sends unmatched requests to the root
-=============================== ================================================================================
+=============================== ============================================================================
 """
 
 from __future__ import annotations
@@ -133,7 +133,10 @@ def convert_split(conv: Conversion, split: Resource) -> None:
         if found is None:
             if service not in backend_ports:
                 conv.report(
-                    gw.ServiceNotFound, split, (*path, "service"), _missing("backend", split.namespace, service)
+                    gw.ServiceNotFound,
+                    split,
+                    (*path, "service"),
+                    _missing("backend", split.namespace, service),
                 )
             missing = True
             continue
@@ -166,10 +169,14 @@ def convert_split(conv: Conversion, split: Resource) -> None:
             moved = max(abs(a - b) for a, b in zip(before, after, strict=True)) * 100
             conv.report(
                 gw.WeightsRounded, split, ("spec", "backends"),
-                f"port {port}: weights cannot keep their exact ratios below {MAX_WEIGHT:,}; rounded to {weights} "
+                f"port {port}: weights cannot keep their exact ratios below {MAX_WEIGHT:,}; rounded to "
+                f"{weights} "
                 f"(a share moves by up to {float(moved):.2g} percentage points)", key=True,
             )  # fmt: skip
-        refs = [{"name": service, "port": port, "weight": w} for (service, _), w in zip(present, weights, strict=True)]
+        refs = [
+            {"name": service, "port": port, "weight": w}
+            for (service, _), w in zip(present, weights, strict=True)
+        ]
         if not refs:
             conv.report(
                 gw.NoBackends, split, ("spec", "backends"),
@@ -275,7 +282,9 @@ def _within_limits(conv: Conversion, split: Resource, rules: list[dict[str, Any]
     elif sum(counts) > MAX_MATCHES:
         problem = f"{sum(counts)} matches in all; Gateway API allows {MAX_MATCHES}"
     if problem:
-        conv.report(gw.LimitExceeded, split, ("spec", "matches"), f"the HTTPRoute would have {problem}", key=True)
+        conv.report(
+            gw.LimitExceeded, split, ("spec", "matches"), f"the HTTPRoute would have {problem}", key=True
+        )
     return problem is None
 
 

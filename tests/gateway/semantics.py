@@ -72,7 +72,9 @@ def _weight(split: Doc, weight: Any) -> Fraction:
     return Fraction(weight)
 
 
-def smi_split(split: Doc, groups: dict[str, Doc], service_ports: dict[str, set[int]], request: Request) -> Any:
+def smi_split(
+    split: Doc, groups: dict[str, Doc], service_ports: dict[str, set[int]], request: Request
+) -> Any:
     """Where a request to the split's root on ``request.port`` goes: {service: share}, or FAIL."""
     spec = split["spec"]
     refs = spec.get("matches")
@@ -143,7 +145,8 @@ def gateway_routes(
     for route in routes:
         parents = [
             p for p in route["spec"]["parentRefs"]
-            if p.get("kind") == "Service" and p["name"] == service and p.get("port", request.port) == request.port
+            if p.get("kind") == "Service" and p["name"] == service
+            and p.get("port", request.port) == request.port
         ]  # fmt: skip
         if not parents:
             continue
@@ -212,9 +215,7 @@ def _glob(pattern: str, value: str) -> bool:
     return value == pattern
 
 
-def istio_allows(
-    policies: list[Doc], labels: dict[str, str], principal: str, call: Call
-) -> bool | None:
+def istio_allows(policies: list[Doc], labels: dict[str, str], principal: str, call: Call) -> bool | None:
     """Istio ALLOW policies for a workload with ``labels``: allowed?, None when no policy selects it (Istio
     then allows everything). HTTP-only fields (methods, paths, request headers) never match TCP traffic."""
     selected = [

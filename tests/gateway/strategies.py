@@ -33,8 +33,12 @@ http_match = st.fixed_dictionaries(
     {"name": st.just("m")},
     optional={
         "pathRegex": st.sampled_from(PATH_REGEXES),
-        "methods": st.one_of(st.just(["*"]), st.lists(st.sampled_from(METHODS), min_size=1, max_size=3, unique=True)),
-        "headers": st.dictionaries(st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_REGEXES), max_size=2),
+        "methods": st.one_of(
+            st.just(["*"]), st.lists(st.sampled_from(METHODS), min_size=1, max_size=3, unique=True)
+        ),
+        "headers": st.dictionaries(
+            st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_REGEXES), max_size=2
+        ),
     },
 )
 
@@ -113,16 +117,34 @@ def requests(draw: st.DrawFn, ports: list[int] = PORTS) -> Request:
     path = (start + "/" + "/".join(segments)).replace("//", "/") if segments or not start else start
     path += draw(st.sampled_from(["", "", "/"]))
     headers = draw(
-        st.lists(st.tuples(st.sampled_from([*HEADER_NAMES, "x-env", "X-USER"]), st.sampled_from(HEADER_VALUES)), max_size=3)
+        st.lists(
+            st.tuples(st.sampled_from([*HEADER_NAMES, "x-env", "X-USER"]), st.sampled_from(HEADER_VALUES)),
+            max_size=3,
+        )
     )
     return Request(draw(st.sampled_from(ports)), draw(st.sampled_from(METHODS)), path, tuple(headers))
 
 
 def request_grid(ports: list[int]) -> list[Request]:
     """Every combination of some paths, methods and header sets: each case is tried on all of them."""
-    paths = ["/", "/api", "/api/", "/api/v1", "/apix", "/books/42", "/books", "/x", "/orders/1", "/a.css", "/v2"]
+    paths = [
+        "/",
+        "/api",
+        "/api/",
+        "/api/v1",
+        "/apix",
+        "/books/42",
+        "/books",
+        "/x",
+        "/orders/1",
+        "/a.css",
+        "/v2",
+    ]
     header_sets: list[tuple[tuple[str, str], ...]] = [
-        (), (("x-user", "alice"),), (("X-Env", "prod"), ("x-user", "bob")), (("x-env", ""), ("X-USER", "alice2")),
+        (),
+        (("x-user", "alice"),),
+        (("X-Env", "prod"), ("x-user", "bob")),
+        (("x-env", ""), ("X-USER", "alice2")),
     ]
     return [
         Request(port, method, path, headers)
@@ -150,7 +172,9 @@ def deployment(name: str, ports: list[int]) -> Doc:
                 "metadata": {"labels": {"app": name}},
                 "spec": {
                     "serviceAccountName": name,
-                    "containers": [{"name": name, "image": "x", "ports": [{"containerPort": p} for p in ports]}],
+                    "containers": [
+                        {"name": name, "image": "x", "ports": [{"containerPort": p} for p in ports]}
+                    ],
                 },
             },
         },
@@ -205,7 +229,11 @@ def access_cases(draw: st.DrawFn) -> AccessCase:
                 "kind": "TrafficTarget",
                 "metadata": {"name": f"t{i}", "namespace": NS},
                 "spec": {
-                    "destination": {"kind": "ServiceAccount", "name": draw(st.sampled_from(sorted(WORKLOADS))), "namespace": NS},
+                    "destination": {
+                        "kind": "ServiceAccount",
+                        "name": draw(st.sampled_from(sorted(WORKLOADS))),
+                        "namespace": NS,
+                    },
                     "sources": [{"kind": "ServiceAccount", "name": s, "namespace": NS} for s in sources],
                     "rules": rules,
                 },

@@ -55,9 +55,16 @@ def test_quantities_scale_exactly_and_ports_come_from_the_services(tmp_path: Pat
     assert route["metadata"]["name"] == "canary-80"  # the root has two ports: one route per HTTP port
     assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": "web", "port": 80}]
     assert route["spec"]["rules"] == [
-        {"backendRefs": [{"name": "web-v1", "port": 80, "weight": 2}, {"name": "web-v2", "port": 80, "weight": 1}]}
+        {
+            "backendRefs": [
+                {"name": "web-v1", "port": 80, "weight": 2},
+                {"name": "web-v2", "port": 80, "weight": 1},
+            ]
+        }
     ]
-    assert result.stdout.startswith("# From TrafficSplit shop/canary (split.smi-spec.io/v1alpha1), <stdin>:1\n")
+    assert result.stdout.startswith(
+        "# From TrafficSplit shop/canary (split.smi-spec.io/v1alpha1), <stdin>:1\n"
+    )
     assert "<stdin>:1:1: GW105 warning port 9090 of Service 'shop/web' is not HTTP" not in result.stderr
     assert "GW105 warning port 9090 of Service 'shop/web' is not HTTP (name 'tcp-admin')" in result.stderr
 
@@ -111,7 +118,12 @@ def test_sarif_report_names_the_conversion_rules(tmp_path: Path) -> None:
 
 def test_usage_errors_exit_2() -> None:
     assert smi("--write", BOOKSTORE).exit_code == 2
-    assert CliRunner().invoke(main, ["convert", "--to", "split.smi-spec.io/v1alpha4", "--authz", "istio", BOOKSTORE]).exit_code == 2
+    assert (
+        CliRunner()
+        .invoke(main, ["convert", "--to", "split.smi-spec.io/v1alpha4", "--authz", "istio", BOOKSTORE])
+        .exit_code
+        == 2
+    )
     assert smi("does-not-exist.yaml").exit_code == 2
     assert smi("-", input="a: [").exit_code == 2
 

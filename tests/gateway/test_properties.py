@@ -77,7 +77,9 @@ def test_istio_policies_never_allow_more_and_exactly_as_much_without_findings(
     destinations = {t["spec"]["destination"]["name"] for t in case.targets}
     for call in tries:
         smi = smi_allows(case.targets, case.groups, case.tcp_routes, call)
-        istio = istio_allows(policies, {"app": call.workload}, f"cluster.local/ns/{NS}/sa/{call.source[1]}", call)
+        istio = istio_allows(
+            policies, {"app": call.workload}, f"cluster.local/ns/{NS}/sa/{call.source[1]}", call
+        )
         if call.workload not in destinations:
             assert istio is None and not smi  # no target names it: SMI denies, Istio leaves it open (GW305)
             assert "GW305" in codes
@@ -104,7 +106,8 @@ def test_istio_narrows_regex_paths_and_says_so() -> None:
         groups={"g0": {
             "apiVersion": "specs.smi-spec.io/v1alpha4", "kind": "HTTPRouteGroup",
             "metadata": {"name": "g0", "namespace": NS},
-            "spec": {"matches": [{"name": "v", "pathRegex": "/api/v[0-9]+"}, {"name": "p", "pathRegex": "/pub"}]},
+            "spec": {"matches": [
+                {"name": "v", "pathRegex": "/api/v[0-9]+"}, {"name": "p", "pathRegex": "/pub"}]},
         }},
         tcp_routes={},
     )  # fmt: skip

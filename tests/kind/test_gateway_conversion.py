@@ -47,7 +47,9 @@ def _crd_docs() -> list[Doc]:
 
     docs = []
     for path in sorted(where("gateway-api").glob("*.yaml")):
-        docs += [d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] == "CustomResourceDefinition"]
+        docs += [
+            d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] == "CustomResourceDefinition"
+        ]
     istio = yaml.safe_load_all(where("istio").read_text())
     docs += [d for d in istio if d and d["metadata"]["name"] == "authorizationpolicies.security.istio.io"]
     return docs
@@ -67,7 +69,10 @@ def conversion_crds(api_client: client.ApiClient) -> None:
             api.create_cluster_custom_object(*_CRDS, crd)
         else:
             if held["spec"]["versions"] != crd["spec"]["versions"]:
-                crd = {**crd, "metadata": {**crd["metadata"], "resourceVersion": held["metadata"]["resourceVersion"]}}
+                crd = {
+                    **crd,
+                    "metadata": {**crd["metadata"], "resourceVersion": held["metadata"]["resourceVersion"]},
+                }
                 api.replace_cluster_custom_object(*_CRDS, name, crd)
 
         def established(name: str = name) -> Doc:
@@ -103,7 +108,10 @@ def _generated(documents: list[Any], authz: Any) -> tuple[list[Doc], set[str]]:
 def _accepted(api_client: client.ApiClient, docs: list[Doc], namespace: str) -> int:
     checked = 0
     for doc in docs:
-        if doc["kind"] in PLURALS and doc["apiVersion"].split("/")[0] in ("gateway.networking.k8s.io", "security.istio.io"):
+        if doc["kind"] in PLURALS and doc["apiVersion"].split("/")[0] in (
+            "gateway.networking.k8s.io",
+            "security.istio.io",
+        ):
             refused = dry_run(api_client, doc, namespace)
             assert refused is None, (message(refused), doc)
             checked += 1
@@ -117,7 +125,9 @@ def test_the_bookstore_converts_to_objects_the_api_server_accepts(
     loaded = load_paths([str(REPO / "examples" / "bookstore")])
     docs, codes = _generated(loaded.documents, authz)
     assert not {c for c in codes if c in ("GW101", "GW109", "GW301")}, codes
-    assert _accepted(api_client, docs, namespace) == (6 if authz == "istio" else 1)  # 1 HTTPRoute (+ 5 AuthorizationPolicies)
+    assert _accepted(api_client, docs, namespace) == (
+        6 if authz == "istio" else 1
+    )  # 1 HTTPRoute (+ 5 AuthorizationPolicies)
 
 
 def test_the_spec_examples_convert_to_objects_the_api_server_accepts(
@@ -130,11 +140,18 @@ def test_the_spec_examples_convert_to_objects_the_api_server_accepts(
     services = []
     for doc in loaded.documents:  # the examples name Services they do not define: give each a port
         data = doc.data
-        if isinstance(data, dict) and data.get("kind") == "TrafficSplit" and isinstance(data.get("spec"), dict):
+        if (
+            isinstance(data, dict)
+            and data.get("kind") == "TrafficSplit"
+            and isinstance(data.get("spec"), dict)
+        ):
             ns = (data.get("metadata") or {}).get("namespace", "default")
-            names = [data["spec"].get("service", "")] + [b.get("service", "") for b in data["spec"].get("backends") or []]
+            names = [data["spec"].get("service", "")] + [
+                b.get("service", "") for b in data["spec"].get("backends") or []
+            ]
             services += [
-                {"apiVersion": "v1", "kind": "Service", "metadata": {"name": n.split(".")[0], "namespace": ns},
+                {"apiVersion": "v1", "kind": "Service",
+                 "metadata": {"name": n.split(".")[0], "namespace": ns},
                  "spec": {"ports": [{"port": 80}]}}
                 for n in names if isinstance(n, str) and n
             ]  # fmt: skip
@@ -149,7 +166,7 @@ def test_the_spec_examples_convert_to_objects_the_api_server_accepts(
 def test_generated_splits_convert_to_routes_the_api_server_accepts(
     api_client: client.ApiClient, conversion_crds: None, namespace: str, case: SplitCase
 ) -> None:
-    docs, codes = _generated(load_text(case.yaml()).documents, None)
+    docs, _ = _generated(load_text(case.yaml()).documents, None)
     assert _accepted(api_client, docs, namespace) == len(docs)
 
 
@@ -158,7 +175,7 @@ def test_generated_splits_convert_to_routes_the_api_server_accepts(
 def test_generated_targets_convert_to_istio_policies_the_api_server_accepts(
     api_client: client.ApiClient, conversion_crds: None, namespace: str, case: AccessCase
 ) -> None:
-    docs, codes = _generated(load_text(case.yaml()).documents, "istio")
+    docs, _ = _generated(load_text(case.yaml()).documents, "istio")
     assert _accepted(api_client, docs, namespace) == len(docs)
 
 
@@ -170,7 +187,8 @@ def _split(backends: list[tuple[str, int]], matches: int = 0) -> str:
         spec["matches"] = [{"kind": "HTTPRouteGroup", "name": "g"}]
         docs.append({"apiVersion": "specs.smi-spec.io/v1alpha4", "kind": "HTTPRouteGroup",
                      "metadata": {"name": "g", "namespace": "ns"},
-                     "spec": {"matches": [{"name": f"m{i}", "pathRegex": f"/p{i}$"} for i in range(matches)]}})  # fmt: skip
+                     "spec": {"matches": [{"name": f"m{i}", "pathRegex": f"/p{i}$"}
+                                         for i in range(matches)]}})  # fmt: skip
     names = {"web", *(s for s, _ in backends)}
     docs += [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": n, "namespace": "ns"},
               "spec": {"ports": [{"port": 80}]}} for n in sorted(names)]  # fmt: skip
@@ -180,7 +198,10 @@ def _split(backends: list[tuple[str, int]], matches: int = 0) -> str:
 @pytest.mark.parametrize(
     ("case", "grow"),
     [
-        ("17 backends", lambda: (_split([(f"b{i}", 1) for i in range(16)]), _split([(f"b{i}", 1) for i in range(17)]))),
+        (
+            "17 backends",
+            lambda: (_split([(f"b{i}", 1) for i in range(16)]), _split([(f"b{i}", 1) for i in range(17)])),
+        ),
         ("65 matches in a rule", lambda: (_split([("b", 1)], 64), _split([("b", 1)], 65))),
     ],
 )

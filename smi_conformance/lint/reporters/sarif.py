@@ -67,7 +67,9 @@ def _result(f: Finding, index: int) -> dict[str, object]:
 
 def render(result: LintResult, options: Options) -> str:
     known = {r.code: r for r in result.rules}
-    rules = sorted((known | {f.code: _registry(f.code) for f in result.findings if f.code not in known}).items())
+    rules = sorted(
+        (known | {f.code: _registry(f.code) for f in result.findings if f.code not in known}).items()
+    )
     index = {code: i for i, (code, _) in enumerate(rules)}
     run = {
         "tool": {
