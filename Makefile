@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test run lint rules-doc tests-doc clean schemas
+.PHONY: setup test run demo lint rules-doc tests-doc clean schemas
 
 $(BIN)/smi: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,15 @@ SARIF_SCHEMA ?= $(shell bash ci/sarif-schema.sh 2>/dev/null)
 test: setup
 	SARIF_SCHEMA='$(SARIF_SCHEMA)' $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-## run: the main job
+## run: the main job: certify the bundled reference mesh on the embedded (loopback) cluster and print the report
+## (reports in smi-conformance-report/: YAML, JSON, HTML)
+REPORT_DIR ?= smi-conformance-report
 run: setup
+	$(BIN)/smi-conformance run --report $(REPORT_DIR)/report.yaml --report $(REPORT_DIR)/report.json \
+		--html $(REPORT_DIR)/report.html --artifacts $(REPORT_DIR)/artifacts $(RUN_ARGS)
+
+## demo: the reference mesh on the example topology (traffic, check, top, routes, metrics)
+demo: setup
 	$(BIN)/smi lint examples/
 	$(BIN)/reference-mesh demo examples/mesh/bookstore-topology.yaml
 
