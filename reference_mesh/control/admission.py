@@ -20,6 +20,8 @@ SMI204 duplicate backend         error  the weight it should get is ambiguous
 SMI206 duplicate split root      error  which split applies would be ambiguous
 SMI302 unknown match name        error  a typo that would silently allow less than intended
 SMI305 duplicate object          error  two documents of one batch define the same object
+SMI404 cross-namespace           error  a TrafficTarget would open workloads of another namespace (the
+destination                             compiler ignores one that reaches the store some other way)
 MESH001 not storable             error  TrafficMetrics are read from the metrics API, never applied
 MESH002 does not compile         error  the resulting state yields an invalid proxy snapshot
 MESH003 not found (delete)       error  deleting an object that does not exist
@@ -48,7 +50,9 @@ __all__ = ["AdmissionResult", "Finding", "admit_apply", "admit_delete", "documen
 
 Severity = Literal["error", "warning", "info"]
 #: Lint codes that make the control plane refuse a batch (besides every SMI0xx and SMI1xx).
-REJECT = frozenset({"SMI201", "SMI202", "SMI204", "SMI206", "SMI302", "SMI305", "SMI501", "SMI502", "SMI503"})
+REJECT = frozenset(
+    {"SMI201", "SMI202", "SMI204", "SMI206", "SMI302", "SMI305", "SMI404", "SMI501", "SMI502", "SMI503"}
+)
 SMI_GROUPS = ("split.smi-spec.io", "access.smi-spec.io", "specs.smi-spec.io", "metrics.smi-spec.io")
 MANAGED_KINDS = ("TrafficSplit", "TrafficTarget", "HTTPRouteGroup", "TCPRoute", "UDPRoute", "IdentityBinding")
 #: Where findings about the store's own objects would point (they are dropped: not the caller's documents).

@@ -17,7 +17,9 @@ The semantics it implements are those of ``reference_mesh/proxy/config.py`` and 
   HTTPRouteGroup rules give their matches (only the named ones when the rule lists ``matches``);
   TCPRoute/UDPRoute rules give the union of their ports (any rule covering every port makes it every port).
   ``destination.port`` (v1alpha1/2) restricts the whole rule to that port. A reference to a route that does
-  not exist allows nothing.
+  not exist allows nothing. A TrafficTarget covers only pods in its own namespace (sources may be anywhere):
+  admission refuses one whose destination is elsewhere (``SMI404``), and one that reaches the store by other
+  means grants nothing outside its namespace, so writing TrafficTargets in one namespace never opens another.
 * **Routes** (``routes.py``): the HTTPRouteGroup matches that TrafficTargets (destination covering a pod that
   serves the Service) and the Service's TrafficSplit ``matches`` reference become telemetry-only
   :class:`RoutePolicy` entries of the Service, after the routes its ``resilience`` configures.
@@ -181,7 +183,7 @@ def _service_resilience(
     services = {service_key(s.metadata.name, s.metadata.namespace): s for s in state.models("Service")}
     # which TrafficTargets name each pod (computed once: services x pods x targets would not scale)
     targets_of = {
-        id(pod): [t for t in targets if _subject_covers(t.destination, pod, state, settings)] for pod in pods
+        id(pod): [t for t in targets if _destination_covers(t, pod, state, settings)] for pod in pods
     }
     out: dict[str, Resilience] = {}
     for key, svc in services.items():
@@ -268,6 +270,16 @@ def _subject_covers(subject: SubjectRef, pod: Pod, state: StoreState, settings: 
     ):
         return True
     return any(_same_id(s, pod_id) for s in schemes.spiffe_identities or ())
+
+
+def _destination_covers(target: TargetView, pod: Pod, state: StoreState, settings: MeshSettings) -> bool:
+    """Does ``target`` apply to this pod? Only within the target's own namespace: whoever may write
+    TrafficTargets in one namespace must not open another's workloads (the access spec: allowing traffic
+    to a destination needs its owner's permission), whether the destination names the other namespace or
+    an IdentityBinding lists a SPIFFE id from it."""
+    return target.namespace == pod.metadata.namespace and _subject_covers(
+        target.destination, pod, state, settings
+    )
 
 
 def _same_id(written: str, uri: str) -> bool:
@@ -359,7 +371,7 @@ def _authorization(
     pod: Pod, targets: list[TargetView], state: StoreState, settings: MeshSettings
 ) -> AuthorizationPolicy:
     rules = tuple(
-        _rule_for(t, state, settings) for t in targets if _subject_covers(t.destination, pod, state, settings)
+        _rule_for(t, state, settings) for t in targets if _destination_covers(t, pod, state, settings)
     )
     return AuthorizationPolicy(
         rules=rules, permissive=settings.permissive or faults.allow_by_default(settings.faults)

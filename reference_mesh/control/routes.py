@@ -13,9 +13,10 @@ route what the mesh already enforces per route. The rule (``docs/reference-mesh/
   - the ``matches`` of the TrafficSplit whose root it is (every match of those groups);
 
 * one route per (group, match), named ``<group>/<match>``, or ``<group namespace>/<group>/<match>`` when the
-  group is in another namespace than the Service (a TrafficTarget in one namespace may name a destination in
-  another); group names cannot contain ``/``, so the part before the first ``/`` (two for the long form)
-  always names the group;
+  group is in another namespace than the Service (the compiler never asks for one: TrafficTargets and splits
+  reference groups of their own namespace and cover only its pods, see ``SMI404``; the long form keeps a name
+  unambiguous whatever a caller passes); group names cannot contain ``/``, so the part before the first ``/``
+  (two for the long form) always names the group;
 * order: groups by (namespace, name), then matches in document order; the first route that matches a request
   names it; a request matching none is on the default route, reported as :data:`DEFAULT_ROUTE`.
 

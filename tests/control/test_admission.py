@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from builders import bookstore
+from builders import bookstore, smi
 
 from reference_mesh.control.admission import admit_apply, admit_delete
 from reference_mesh.control.controlplane import ControlPlane
@@ -165,6 +165,58 @@ def test_delete_requires_existing_objects() -> None:
     result = admit_delete(load_text(GOOD, "m.yaml"), bookstore())
     assert not result.ok and {f.code for f in result.findings} == {"MESH003"}
     assert admit_delete(load_text(GOOD, "m.yaml"), bookstore(), ignore_not_found=True).ok
+
+
+CROSS_NAMESPACE_TARGET = """\
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: let-me-in, namespace: other}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore, namespace: default}
+  sources: [{kind: ServiceAccount, name: eve, namespace: other}]
+  rules: [{kind: TCPRoute, name: all}]
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: TCPRoute
+metadata: {name: all, namespace: other}
+spec: {matches: {ports: []}}
+"""
+BINDING = """\
+apiVersion: access.smi-spec.io/v1alpha4
+kind: IdentityBinding
+metadata: {name: theirs, namespace: other}
+spec: {schemes: {spiffeIdentities: [%s]}}
+"""
+BINDING_TARGET = """\
+apiVersion: access.smi-spec.io/v1alpha4
+kind: TrafficTarget
+metadata: {name: by-binding, namespace: other}
+spec:
+  destination: {kind: IdentityBinding, name: theirs}
+  sources: [{kind: ServiceAccount, name: eve}]
+  rules: [{kind: TCPRoute, name: all}]
+"""
+
+
+def test_a_target_whose_destination_is_in_another_namespace_is_refused() -> None:
+    result = admit_apply(load_text(CROSS_NAMESPACE_TARGET, "m.yaml"), bookstore())
+    assert not result.ok
+    assert [(f.code, f.severity, str(f.location)) for f in result.findings] == [
+        ("SMI404", "error", "m.yaml:5:67")
+    ]
+    assert "may only open workloads of its own namespace" in result.findings[0].message
+
+
+def test_a_destination_binding_naming_another_namespace_is_refused_whichever_comes_first() -> None:
+    """The IdentityBinding and its TrafficTarget may arrive in either order: the second batch is refused."""
+    foreign = BINDING % '"spiffe://cluster.local/ns/default/sa/bookstore"'
+    own = BINDING % '"spiffe://cluster.local/ns/other/sa/mine"'
+    binding_first = bookstore(*smi(foreign))
+    found = codes(BINDING_TARGET, binding_first)
+    assert ("SMI404", "error", "m.yaml:5:46") in found
+    target_first = bookstore(*smi(own + "---\n" + BINDING_TARGET))
+    assert [c for c in codes(own, target_first) if c[0] == "SMI404"] == []  # its own namespace's: fine
+    assert ("SMI404", "error", "m.yaml:4:37") in codes(foreign, target_first)
 
 
 def test_a_rejected_batch_leaves_the_store_untouched() -> None:

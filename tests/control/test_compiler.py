@@ -374,6 +374,59 @@ spec:
     )
 
 
+CROSS_NAMESPACE = """
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: TCPRoute
+metadata: {name: all-tcp, namespace: other}
+spec: {matches: {ports: []}}
+---
+apiVersion: access.smi-spec.io/v1alpha4
+kind: IdentityBinding
+metadata: {name: their-store, namespace: other}
+spec: {schemes: {spiffeIdentities: ["spiffe://cluster.local/ns/default/sa/bookstore"]}}
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: grab, namespace: other}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore, namespace: default}
+  sources: [{kind: ServiceAccount, name: eve, namespace: other}]
+  rules: [{kind: TCPRoute, name: all-tcp}]
+---
+apiVersion: access.smi-spec.io/v1alpha4
+kind: TrafficTarget
+metadata: {name: grab-by-binding, namespace: other}
+spec:
+  destination: {kind: IdentityBinding, name: their-store}
+  sources: [{kind: ServiceAccount, name: eve}]
+  rules: [{kind: TCPRoute, name: all-tcp}]
+"""
+
+
+def test_a_target_grants_nothing_outside_its_own_namespace() -> None:
+    """Defence in depth behind admission (SMI404): a TrafficTarget in ``other`` that names a destination in
+    ``default`` (directly, or through an IdentityBinding listing its SPIFFE id) reaches the store some other
+    way; the default namespace's pods still get no rule from it."""
+    state_ = bookstore(*smi(CROSS_NAMESPACE))
+    config = compile_mesh(state_, MeshSettings())[STORE]
+    assert config.inbound.authorization.rules == ()
+    assert not Authorizer(config.inbound.authorization).tcp(sid("eve", "other"), 9000).allowed
+
+
+def test_a_target_still_admits_sources_from_other_namespaces() -> None:
+    """The namespace rule is about destinations only: sources may live anywhere."""
+    (rule,) = rules_of("""
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: t, namespace: default}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore, namespace: default}
+  sources: [{kind: ServiceAccount, name: eve, namespace: other}]
+  rules: [{kind: TCPRoute, name: tcp9000}]
+""")
+    assert rule.sources == (sid("eve", "other"),)  # type: ignore[attr-defined]
+
+
 def test_permissive_switch_reaches_every_proxy() -> None:
     assert compiled("", STORE, permissive=True).inbound.authorization.permissive
     assert not compiled("", STORE).inbound.authorization.permissive

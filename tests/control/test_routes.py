@@ -7,6 +7,7 @@ from builders import bookstore, service, smi
 
 from reference_mesh.control.compiler import MeshSettings, compile_mesh, route_table
 from reference_mesh.control.resources import ObjectKey
+from reference_mesh.control.routes import route_name
 from reference_mesh.proxy.config import HttpMatch, Resilience, RoutePolicy
 
 BUYER = ObjectKey("Pod", "default", "bookbuyer-0")
@@ -93,7 +94,7 @@ spec:
     assert table["web.default"] == ("ab/firefox", "store/books-bought")
 
 
-def test_groups_in_another_namespace_are_qualified_and_missing_groups_add_nothing() -> None:
+def test_a_target_in_another_namespace_names_no_route_and_missing_groups_add_nothing() -> None:
     objs = smi(
         """
 apiVersion: specs.smi-spec.io/v1alpha4
@@ -108,10 +109,21 @@ metadata: {name: t, namespace: ops}
 spec:
   destination: {kind: ServiceAccount, name: bookstore, namespace: default}
   sources: [{kind: ServiceAccount, name: bookbuyer, namespace: default}]
-  rules: [{kind: HTTPRouteGroup, name: shared}, {kind: HTTPRouteGroup, name: gone}]
-"""
+  rules: [{kind: HTTPRouteGroup, name: shared}]
+---"""
+        + GROUPS
+        + target(
+            "t",
+            "[{kind: HTTPRouteGroup, name: store, matches: [buy-a-book]}, {kind: HTTPRouteGroup, name: x}]",
+        )
     )
-    assert route_table(bookstore(*objs))["bookstore.default"] == ("ops/shared/health",)
+    # the ops target covers no default pod (SMI404: it would open another namespace), so it names nothing
+    assert route_table(bookstore(*objs))["bookstore.default"] == ("store/buy-a-book",)
+
+
+def test_a_group_of_another_namespace_would_be_qualified() -> None:
+    assert route_name("default", "default", "store", "buy") == "store/buy"
+    assert route_name("default", "ops", "shared", "health") == "ops/shared/health"
 
 
 def test_tcp_only_services_and_unnamed_targets_have_no_routes() -> None:

@@ -28,8 +28,9 @@ async def request(
     host: str = "bookstore",
     method: str = "GET",
     headers: dict[str, str] | None = None,
+    namespace: str = "default",
 ) -> Result:
-    url = f"http://{mesh.pod_address(pod)}:{OUTBOUND_HTTP_PORT}{path}"
+    url = f"http://{mesh.pod_address(pod, namespace)}:{OUTBOUND_HTTP_PORT}{path}"
     try:
         async with session.request(method, url, headers={"Host": host, **(headers or {})}) as resp:
             text = await resp.text()

@@ -118,12 +118,15 @@ def traffic_target(draw: st.DrawFn) -> dict[str, Any]:
     account = st.fixed_dictionaries({"kind": st.just("ServiceAccount"), "name": dns, "namespace": dns})
     rules = st.lists(st.fixed_dictionaries({"kind": st.sampled_from(["TCPRoute", "UDPRoute"]), "name": dns}),
                      min_size=1, max_size=3)  # fmt: skip
+    metadata = draw(meta)
+    # the destination lives in the target's namespace (SMI404); sources may be anywhere
+    destination = {**draw(account), "namespace": metadata["namespace"]}
     return {
         "apiVersion": "access.smi-spec.io/v1alpha3",
         "kind": "TrafficTarget",
-        "metadata": draw(meta),
+        "metadata": metadata,
         "spec": {
-            "destination": draw(account),
+            "destination": destination,
             "rules": draw(rules),
             "sources": draw(st.lists(account, min_size=1)),
         },

@@ -1,12 +1,16 @@
-"""SMI4xx: TrafficTarget completeness, and the spec's "compatible with" table between API groups."""
+"""SMI4xx: TrafficTarget completeness, destinations in the target's own namespace, and the spec's "compatible
+with" table between API groups."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from smi_conformance.lint.resources import LintContext, Resource, list_at, target_body
+from smi_conformance.lint.resources import LintContext, Resource, dict_at, list_at, str_at, target_body
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.rules.references import route_refs
+from smi_conformance.manifests import NodePath
 
 _TARGET = frozenset({"TrafficTarget"})
 
@@ -86,6 +90,123 @@ def _other_type(body: object, key: str) -> bool:
     return isinstance(body, dict) and body.get(key) is not None and not isinstance(body.get(key), list)
 
 
+#: A SPIFFE id as IdentityBindings write them (the scheme may be left out): its namespace.
+_SPIFFE_NAMESPACE = re.compile(r"(?:spiffe://)?[^/]+/ns/([^/]+)/sa/[^/]+")
+
+
+class CrossNamespaceDestination(Rule):
+    """A TrafficTarget's destination is in another namespace than the TrafficTarget itself.
+
+    Why: a TrafficTarget opens its destination to its sources, and the access spec says that allowing
+    traffic to a destination "should only be possible with permission of the service owner". Permission to
+    write TrafficTargets is granted per namespace, so a TrafficTarget must live with the workloads it opens:
+    if one in namespace `other` could name a destination in `default`, whoever may write TrafficTargets in any
+    namespace could grant themselves access to every workload. The reference mesh refuses such objects and
+    ignores one that gets into its store; OSM's admission refuses them too. Sources may be in any namespace.
+    A v1alpha4 destination IdentityBinding counts as well: it must not list SPIFFE ids of another namespace
+    (reported on the TrafficTarget's destination and on the binding's identity, so that whichever of the two
+    is linted or applied against the other is refused).
+    Without `metadata.namespace` an object is taken to live in `default`, where `kubectl apply` puts it
+    without `-n`: set the namespace explicitly.
+
+    Bad:
+    ```yaml
+    kind: TrafficTarget
+    metadata: {name: let-me-in, namespace: other}
+    spec:
+      destination: {kind: ServiceAccount, name: api, namespace: default}
+      sources: [{kind: ServiceAccount, name: eve, namespace: other}]
+    ```
+
+    Good (written by the owner of `api`, in its namespace):
+    ```yaml
+    kind: TrafficTarget
+    metadata: {name: eve-to-api, namespace: default}
+    spec:
+      destination: {kind: ServiceAccount, name: api, namespace: default}
+      sources: [{kind: ServiceAccount, name: eve, namespace: other}]
+    ```
+    """
+
+    code = "SMI404"
+    name = "cross-namespace-destination"
+    severity = Severity.ERROR
+    summary = "a TrafficTarget that opens workloads of another namespace"
+    kinds = frozenset({"TrafficTarget", "IdentityBinding"})
+
+    def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
+        if obj.kind == "IdentityBinding":
+            yield from self._binding(obj, ctx)
+            return
+        destination = _destination(obj)
+        if destination is None:
+            return
+        path, subject = destination
+        namespace = str_at(subject, "namespace")
+        if namespace is not None and namespace != obj.namespace:
+            yield Hit(
+                f"destination is in namespace {namespace}, this TrafficTarget in {_namespace(obj)}: "
+                "a TrafficTarget may only open workloads of its own namespace",
+                (*path, "namespace"),
+            )
+            return
+        name = str_at(subject, "name")
+        if str_at(subject, "kind") != "IdentityBinding" or name is None:
+            return
+        for binding in ctx.find("IdentityBinding", obj.namespace, name):
+            for _, written, other in _foreign_ids(binding):
+                yield Hit(
+                    f"destination IdentityBinding {obj.namespace}/{name} lists {written}, an identity of "
+                    f"namespace {other}: a TrafficTarget in {_namespace(obj)} may only open workloads of its "
+                    "own namespace",
+                    (*path, "name"),
+                )
+
+    def _binding(self, binding: Resource, ctx: LintContext) -> Iterator[Hit]:
+        """A binding whose TrafficTarget is elsewhere (say, already in a mesh's store)."""
+        foreign = list(_foreign_ids(binding))
+        if not foreign or binding.name is None:
+            return
+        users = [
+            t.display
+            for t in ctx.resources
+            if t.kind == "TrafficTarget"
+            and t.namespace == binding.namespace
+            and (d := _destination(t)) is not None
+            and str_at(d[1], "kind") == "IdentityBinding"
+            and str_at(d[1], "name") == binding.name
+            and (str_at(d[1], "namespace") or t.namespace) == binding.namespace
+        ]
+        if not users:
+            return
+        for path, written, other in foreign:
+            yield Hit(
+                f"{written} is an identity of namespace {other}, and this IdentityBinding is the destination "
+                f"of {', '.join(users)}: a TrafficTarget may only open workloads of its own namespace",
+                path,
+            )
+
+
+def _namespace(obj: Resource) -> str:
+    unset = "" if str_at(obj.metadata, "namespace") else " (metadata.namespace is not set: default)"
+    return obj.namespace + unset
+
+
+def _destination(obj: Resource) -> tuple[NodePath, Mapping[str, Any]] | None:
+    prefix, body, _ = target_body(obj)
+    destination = dict_at(body, "destination")
+    return None if destination is None else ((*prefix, "destination"), destination)
+
+
+def _foreign_ids(binding: Resource) -> Iterator[tuple[NodePath, str, str]]:
+    """(path, id as written, its namespace) of each SPIFFE id a binding lists from another namespace."""
+    schemes = dict_at(dict_at(binding.data, "spec"), "schemes")
+    for i, written in enumerate(list_at(schemes, "spiffeIdentities") or ()):
+        found = _SPIFFE_NAMESPACE.fullmatch(written) if isinstance(written, str) else None
+        if found is not None and found.group(1) != binding.namespace:
+            yield ("spec", "schemes", "spiffeIdentities", i), written, found.group(1)
+
+
 #: The spec's "compatible with" table: which specs.smi-spec.io versions each access/split version reads.
 COMPATIBLE_SPECS: dict[str, frozenset[str]] = {
     "access.smi-spec.io/v1alpha1": frozenset({"v1alpha1", "v1alpha2"}),
@@ -154,4 +275,4 @@ class IncompatibleVersions(Rule):
                 )
 
 
-RULES = (EmptySources, EmptyRules, IncompatibleVersions)
+RULES = (EmptySources, EmptyRules, IncompatibleVersions, CrossNamespaceDestination)
