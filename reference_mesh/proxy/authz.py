@@ -6,7 +6,6 @@ is the SPIFFE id read from the verified peer certificate (``None`` when there is
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
 from reference_mesh.proxy.regex import compile_re2
 
-__all__ = ["Authorizer", "CompiledMatch", "Decision", "normalize_path", "request_path"]
+__all__ = ["Authorizer", "CompiledMatch", "Decision"]
 
 
 @dataclass(frozen=True)
@@ -26,36 +25,6 @@ class Decision:
     reason: str
     rule: str | None = None
     would_deny: bool = False
-
-
-def request_path(target: str) -> str:
-    """The path of a request target: the query and fragment cut off; absolute-form reduced to its path."""
-    if "://" in target:
-        after = target.split("://", 1)[1]
-        slash = after.find("/")
-        target = after[slash:] if slash >= 0 else "/"
-    for sep in ("?", "#"):
-        target = target.split(sep, 1)[0]
-    return target or "/"
-
-
-def normalize_path(path: str) -> str:
-    """RFC 3986 dot-segment removal and slash merging (Envoy's normalize_path + merge_slashes).
-
-    The inbound proxy matches and forwards the normalized path, so ``/api/../admin`` cannot pass an allow rule
-    for ``/api/`` and then reach ``/admin`` in the application.
-    """
-    if path.startswith("/") and "/." not in path and "//" not in path:
-        return path  # nothing to normalise (the common case)
-    if not path.startswith("/"):
-        path = "/" + path
-    trailing = path.endswith("/") or path.endswith("/.") or path.endswith("/..")
-    norm = posixpath.normpath(path)
-    if norm.startswith("//"):  # posixpath keeps a leading '//' (POSIX rule); URIs do not
-        norm = "/" + norm.lstrip("/")
-    if trailing and norm != "/":
-        norm += "/"
-    return norm
 
 
 class CompiledMatch:
@@ -73,7 +42,7 @@ class CompiledMatch:
         )
 
     def matches(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> bool:
-        """``path`` is the path only (see :func:`request_path`); header names may be any case.
+        """``path`` is the canonical path (:mod:`~reference_mesh.proxy.paths`); header names may be any case.
 
         A header condition holds when some value of that header (repeated headers count separately) matches.
         """
@@ -125,7 +94,8 @@ class Authorizer:
     def http(
         self, source: str | None, port: int, method: str, path: str, headers: Sequence[tuple[str, str]]
     ) -> Decision:
-        """An HTTP request on destination ``port``; ``path`` without query (see :func:`request_path`)."""
+        """An HTTP request on destination ``port``; ``path`` is canonical, without query
+        (:func:`~reference_mesh.proxy.paths.canonical_target`)."""
         rules = self._candidates(source, port)
         if not rules:
             return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")

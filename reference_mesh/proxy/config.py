@@ -11,7 +11,9 @@ Semantics decisions (from ``shared/SPEC-NOTES.md``; compile SMI so they hold):
 * **Regexes are RE2** (google-re2), the syntax the linter checks and Envoy / Go meshes run. A snapshot whose
   regex RE2 rejects fails validation with the field's location; nothing is applied.
 * **pathRegex** is matched from the start of the request path (``re2.match``, i.e. anchored with ``^`` but not
-  with ``$``), and only against the path: the query string is cut off before matching. ``/api`` therefore
+  with ``$``), and only against the path: the query string is cut off before matching. The path is the
+  canonical one (``paths.py``: dot segments removed, unreserved characters decoded; targets that could mean
+  two paths get 400), and it is what the application receives. ``/api`` therefore
   matches ``/api/v1?x=1``. Header regexes are matched against the whole header value (``fullmatch``),
   case-sensitively; header names are case-insensitive. A missing header never matches.
 * **methods**: empty or containing ``"*"`` means every method; otherwise the request method must be listed

@@ -39,6 +39,7 @@ IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-
 DEADLINE_HEADER = "x-mesh-timeout-ms"
 # content-length is re-added from the body's framing; Expect is answered by the proxy (read_request_body)
 _DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect", DEADLINE_HEADER}
+_DROP_WITH_HOST = _DROP_ON_SEND | {"host"}
 
 
 def deadline_field(deadline_at: float | None) -> bytes:
@@ -135,13 +136,24 @@ async def read_request_body(
 
 
 async def send_request(
-    upstream: HttpConnection, head: RequestHead, target: str, body: RequestBody, extra_fields: bytes
+    upstream: HttpConnection,
+    head: RequestHead,
+    target: str,
+    body: RequestBody,
+    extra_fields: bytes,
+    *,
+    host: str | None = None,
 ) -> None:
     """Forward a request head (its header lines as received, identity and hop-by-hop ones dropped;
-    ``extra_fields``, rendered header lines, added), then its body."""
+    ``extra_fields``, rendered header lines, added), then its body. ``host`` replaces the Host header (the
+    authority of an absolute-form target, RFC 9112 3.2.2)."""
+    if host is None:
+        fields = forward_fields(head, _DROP_ON_SEND)
+    else:
+        fields = [*forward_fields(head, _DROP_WITH_HOST), b"host: %s\r\n" % host.encode("latin-1")]
     out = [
         b"%s %s HTTP/1.1\r\n" % (head.method.encode("ascii"), target.encode("latin-1")),
-        *forward_fields(head, _DROP_ON_SEND),
+        *fields,
         extra_fields,
         body.framing_field(),
         b"\r\n",

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from reference_mesh.proxy.authz import Decision, normalize_path, request_path
+from reference_mesh.proxy.authz import Decision
 from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.forward import (
     DEADLINE_HEADER,
@@ -26,6 +26,7 @@ from reference_mesh.proxy.forward import (
     serve_requests,
 )
 from reference_mesh.proxy.http1 import HttpProtocolError, RequestHead, simple_response
+from reference_mesh.proxy.paths import BadTarget, canonical_target
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.streams import (
     close_quietly,
@@ -122,18 +123,27 @@ async def _http_exchange(
 ) -> bool:
     started = time.monotonic()
     state = proxy.state
-    path = normalize_path(request_path(head.target))
-    query = head.target.partition("?")[2] if "?" in head.target else ""
-    decision: Decision = state.authorizer.http(source, listener.port, head.method, path, head.headers)
-    status, reason, keep_alive = 502, "", head.keep_alive
-    if not decision.allowed:
+    path, forward = head.target, None
+    try:
+        # decided on, and forwarded, in one canonical spelling: the application serves what was authorised
+        target = canonical_target(head.target, head.method)
+    except BadTarget as exc:
+        decision = Decision(False, f"bad request target: {exc}")
+        status, reason = 400, str(exc)
+    else:
+        path = target.path
+        decision = state.authorizer.http(source, listener.port, head.method, path, head.headers)
         status, reason = 403, f"forbidden: {decision.reason}"
+        if decision.allowed:
+            forward = target.origin_form
+    keep_alive = head.keep_alive
+    if forward is None:
         body = await read_request_body(head, conn, 64 * 1024)
         keep_alive = keep_alive and body.complete
-        conn.write(simple_response(403, reason, close=not keep_alive))
+        conn.write(simple_response(status, reason, close=not keep_alive))
         await conn.flush()
     else:
-        status, reason, keep_alive = await _to_app(proxy, listener, client_id, head, path, query, conn)
+        status, reason, keep_alive = await _to_app(proxy, listener, client_id, head, forward, conn)
     latency_ms = (time.monotonic() - started) * 1000.0
     proxy.record(_edge(proxy, listener, "http", source), status < 500, str(status), latency_ms)
     if proxy.tap.active:
@@ -160,8 +170,7 @@ async def _to_app(
     listener: InboundListener,
     client_id: bytes,
     head: RequestHead,
-    path: str,
-    query: str,
+    target: str,
     conn: HttpConnection,
 ) -> tuple[int, str, bool]:
     budget = head.header(DEADLINE_HEADER)
@@ -183,7 +192,6 @@ async def _to_app(
                 )
                 await conn.flush()
                 return 502, str(exc), head.keep_alive
-            target = path + ("?" + query if query else "")
             # the app sees what is left of the caller's deadline, to pass on with its own outbound calls
             await send_request(up.conn, head, target, body, client_id + deadline_field(deadline_at))
             response = await read_response(up.conn)

@@ -14,7 +14,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from reference_mesh.proxy.authz import request_path
 from reference_mesh.proxy.config import RoutePolicy
 from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.endpoints import EndpointState
@@ -30,6 +29,7 @@ from reference_mesh.proxy.forward import (
     serve_requests,
 )
 from reference_mesh.proxy.http1 import HttpProtocolError, RequestHead, simple_response
+from reference_mesh.proxy.paths import BadTarget, RequestTarget, canonical_target
 from reference_mesh.proxy.pool import ConnectError, Upstream
 from reference_mesh.proxy.resilience import decide_fault, may_retry
 from reference_mesh.proxy.routing import RouteError, Target
@@ -86,18 +86,6 @@ async def serve_http(proxy: Proxy, conn: HttpConnection) -> None:
     await serve_requests(conn, proxy.state.config.settings, lambda head: _exchange(proxy, head, conn))
 
 
-def _authority(head: RequestHead) -> str | None:
-    if "://" in head.target:
-        return head.target.split("://", 1)[1].split("/", 1)[0]
-    return head.header("host")
-
-
-def _origin_form(target: str) -> str:
-    if "://" not in target:
-        return target
-    return "/" + target.split("://", 1)[1].partition("/")[2]
-
-
 class _Exchange:
     """One request's progress, for telemetry and for knowing what may still be written to the client."""
 
@@ -116,12 +104,19 @@ async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bo
     """Handle one request; return whether the client connection may carry another."""
     started = time.monotonic()
     state = proxy.state  # this request uses this snapshot to the end
-    path = request_path(head.target)
+    path, authority = head.target, head.header("host")
     ex = _Exchange()
     ex.keep_alive = head.keep_alive
     target: Target | None = None
     try:
-        authority = _authority(head)
+        try:
+            # routed, split and forwarded in the spelling the server sidecar will authorise (``paths.py``)
+            request_target = canonical_target(head.target, head.method)
+        except BadTarget as exc:
+            raise RouteError(400, str(exc)) from None
+        path = request_target.path
+        # RFC 9112 3.2.2: an absolute-form target's authority wins over Host (and is sent on as Host)
+        authority = request_target.authority or authority
         if not authority:
             raise RouteError(400, "request has no Host header naming a service")
         root, port = state.outbound.resolve_authority(authority)
@@ -129,7 +124,7 @@ async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bo
         if route is not None:
             ex.route = route.match.name
         target = state.outbound.route(root, port, (head.method, path, head.headers))
-        await _attempts(proxy, target, route, head, conn, ex)
+        await _attempts(proxy, target, route, head, request_target, conn, ex)
     except RouteError as exc:
         ex.status, ex.reason = exc.status, exc.reason
         ex.keep_alive = ex.keep_alive and head.framing == "none"  # the body was not read
@@ -146,7 +141,7 @@ async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bo
                 "direction": "outbound",
                 "protocol": "http",
                 "method": head.method,
-                "authority": _authority(head),
+                "authority": authority,
                 "path": path,
                 "status": ex.status,
                 "latency_ms": round(latency_ms, 3),
@@ -167,6 +162,7 @@ async def _attempts(
     target: Target,
     route: RoutePolicy | None,
     head: RequestHead,
+    request_target: RequestTarget,
     conn: HttpConnection,
     ex: _Exchange,
 ) -> None:
@@ -205,7 +201,16 @@ async def _attempts(
                 ex.endpoint = ep
                 try:
                     await _one_attempt(
-                        proxy, target, ep, head, body, conn, deadline_at, ex, retryable and retries_left > 0
+                        proxy,
+                        target,
+                        ep,
+                        head,
+                        request_target,
+                        body,
+                        conn,
+                        deadline_at,
+                        ex,
+                        retryable and retries_left > 0,
                     )
                     return
                 except _Failed as exc:
@@ -246,6 +251,7 @@ async def _one_attempt(
     target: Target,
     ep: EndpointState,
     head: RequestHead,
+    request_target: RequestTarget,
     body: RequestBody,
     conn: HttpConnection,
     deadline_at: float | None,
@@ -266,7 +272,14 @@ async def _one_attempt(
         except ConnectError as exc:
             raise _Failed(-1, str(exc), body.replayable) from exc
         try:
-            await send_request(up.conn, head, _origin_form(head.target), body, deadline_field(deadline_at))
+            await send_request(
+                up.conn,
+                head,
+                request_target.origin_form,
+                body,
+                deadline_field(deadline_at),
+                host=request_target.authority,
+            )
             response = await read_response(up.conn)
         except (ConnectionError, OSError, HttpProtocolError) as exc:
             raise _Failed(

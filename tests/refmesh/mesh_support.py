@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import ssl
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from reference_mesh.proxy.config import (
 )
 from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT, Instance, LoopbackMesh
 from reference_mesh.proxy.server import Proxy
+from reference_mesh.proxy.tls import MeshTls
 from smi_conformance.workload.echo import EchoIdentity, EchoServer
 
 T = TypeVar("T")
@@ -87,16 +89,16 @@ class HttpClient:
             await client.close()
         cls._open.clear()
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None):
         HttpClient._open.append(self)
-        self.host, self.port = host, port
+        self.host, self.port, self.ssl = host, port, ssl_context
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.conn = h11.Connection(h11.CLIENT)
         self.connects = 0
 
     async def _connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
         self.conn = h11.Connection(h11.CLIENT)
         self.connects += 1
 
@@ -234,6 +236,7 @@ class Topology:
     v2: Instance
     proxies: dict[str, Proxy] = field(default_factory=dict)
     echoes: dict[str, EchoServer] = field(default_factory=dict)
+    _tls: list[MeshTls] = field(default_factory=list)
 
     @classmethod
     async def start(cls) -> Topology:
@@ -288,7 +291,16 @@ class Topology:
     def client(self, inst: Instance | None = None) -> HttpClient:
         return HttpClient((inst or self.web).address, OUTBOUND_HTTP_PORT)
 
+    def direct(self, server: Instance, caller: Instance | None = None) -> HttpClient:
+        """Straight to ``server``'s inbound HTTP port over mTLS as ``caller`` (web): a caller whose own
+        sidecar sends requests exactly as given, so the server side's decisions are tested alone."""
+        tls = MeshTls((caller or self.web).credentials)
+        self._tls.append(tls)
+        return HttpClient(server.address, HTTP_PORT, tls.client)
+
     async def stop(self) -> None:
+        for tls in self._tls:
+            tls.close()
         for proxy in self.proxies.values():
             await proxy.stop()
         for echo in self.echoes.values():
