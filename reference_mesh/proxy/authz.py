@@ -44,14 +44,17 @@ class CompiledMatch:
     def matches(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> bool:
         """``path`` is the canonical path (:mod:`~reference_mesh.proxy.paths`); header names may be any case.
 
-        A header condition holds when some value of that header (repeated headers count separately) matches.
+        A header condition is matched against the header's value; a repeated header is one value, its lines
+        joined with ", " (RFC 9110 5.3), which is what the application reads: one matching line among others
+        does not pass.
         """
         if not self.any_method and method not in self.methods:
             return False
         if self.path is not None and self.path.match(path) is None:
             return False
         for name, regex in self.headers:
-            if not any(k.lower() == name and regex.fullmatch(v) is not None for k, v in headers):
+            values = [v for k, v in headers if k.lower() == name]
+            if not values or regex.fullmatch(", ".join(values)) is None:
                 return False
         return True
 

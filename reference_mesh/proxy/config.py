@@ -15,7 +15,9 @@ Semantics decisions (from ``shared/SPEC-NOTES.md``; compile SMI so they hold):
   canonical one (``paths.py``: dot segments removed, unreserved characters decoded; targets that could mean
   two paths get 400), and it is what the application receives. ``/api`` therefore
   matches ``/api/v1?x=1``. Header regexes are matched against the whole header value (``fullmatch``),
-  case-sensitively; header names are case-insensitive. A missing header never matches.
+  case-sensitively, without the whitespace around it; header names are case-insensitive. A repeated header is
+  one value, its lines joined with ``", "`` (RFC 9110 5.3, what applications read). A missing header never
+  matches.
 * **methods**: empty or containing ``"*"`` means every method; otherwise the request method must be listed
   (case-sensitive, HTTP methods are upper case).
 * Within one :class:`HttpMatch` every given condition must hold (AND); a list of matches is OR. A match with
@@ -41,7 +43,8 @@ Semantics decisions (from ``shared/SPEC-NOTES.md``; compile SMI so they hold):
 * **Identity**: an endpoint's ``identity`` is the SPIFFE id its certificate must present; the outbound proxy
   refuses a peer presenting another one (502). The inbound proxy reads the caller's identity only from its
   verified certificate and passes it to the application in ``x-mesh-client-id``, after dropping any identity
-  header the client sent (``x-mesh-client-id``, ``l5d-client-id``, ``x-forwarded-client-cert``).
+  header the client sent (``x-mesh-client-id``, ``l5d-client-id``, ``x-forwarded-client-cert``; also spelled
+  with ``_`` for ``-``, as CGI-style servers read them).
 * **Deadline propagation**: header ``x-mesh-timeout-ms`` (remaining milliseconds, a relative value so clocks
   need not agree). See ``docs/reference-mesh/resilience.md``.
 

@@ -54,7 +54,8 @@ class HttpProtocolError(Exception):
 
 class _Head:
     """What request and response heads share (the parser makes them). Header fields are kept three ways:
-    ``headers`` (name and value as sent, decoded: for matching), ``by_name`` (the first value of each
+    ``headers`` (name as sent and value without surrounding whitespace, decoded: for matching), ``by_name``
+    (the first value of each
     lower-case name: for lookups), and ``fields`` with ``names`` (each field's line exactly as it will be
     forwarded, and its lower-case name: a forwarder passes the lines on without rendering them again)."""
 
@@ -176,7 +177,8 @@ class MessageParser:
         fields: list[bytes] = []
         by_name: dict[str, str] = {}
         for name_bytes, value_bytes in raw:
-            name, value = name_bytes.decode("latin-1"), value_bytes.decode("latin-1")
+            # llhttp drops the whitespace before a value, not after it; RFC 9110 5.5: neither is part of it
+            name, value = name_bytes.decode("latin-1"), value_bytes.decode("latin-1").rstrip(" \t")
             lower = name.lower()
             headers.append((name, value))
             names.append(lower)
@@ -400,7 +402,8 @@ def encode_chunk(data: bytes) -> bytes:
 
 def forward_fields(head: _Head, drop: frozenset[str] = frozenset()) -> list[bytes]:
     """The head's header lines as received, minus hop-by-hop fields (including those its Connection header
-    names) and the lower-case names in ``drop``."""
+    names) and the lower-case names in ``drop``, also spelled with ``_`` for ``-`` (CGI-style servers read
+    ``x_mesh_client_id`` as ``x-mesh-client-id``: a forged spelling must not sit beside the real one)."""
     if "connection" in head.by_name:
         drop = drop.union(
             token.strip().lower()
@@ -409,7 +412,13 @@ def forward_fields(head: _Head, drop: frozenset[str] = frozenset()) -> list[byte
             for token in value.split(",")
         )
     fields = zip(head.fields, head.names, strict=True)
-    return [line for line, name in fields if name not in HOP_BY_HOP and name not in drop]
+    return [
+        line
+        for line, name in fields
+        if name not in HOP_BY_HOP
+        and name not in drop
+        and ("_" not in name or name.replace("_", "-") not in drop)
+    ]
 
 
 def _render(start: str, headers: list[tuple[str, str]]) -> bytes:

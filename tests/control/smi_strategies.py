@@ -115,6 +115,12 @@ request = st.tuples(
 )
 
 
+def _header_matches(headers: list[tuple[str, str]], name: str, regex: str) -> bool:
+    """The header's value (a repeated header's lines joined with ", ", RFC 9110 5.3) fully matches."""
+    values = [v for k, v in headers if k.lower() == name.lower()]
+    return bool(values) and re.fullmatch(regex, ", ".join(values)) is not None
+
+
 def oracle(docs: list[dict[str, Any]], dest_account: str, req: tuple[Any, ...]) -> bool:
     """Is the request to a workload running as ``dest_account`` (namespace default) allowed?"""
     source, kind, port, method, path, headers = req
@@ -150,10 +156,7 @@ def oracle(docs: list[dict[str, Any]], dest_account: str, req: tuple[Any, ...]) 
                 if "pathRegex" in m and not re.match(m["pathRegex"], path):
                     continue
                 wanted_headers = m.get("headers") or {}
-                if not all(
-                    any(k.lower() == h.lower() and re.fullmatch(rx, v) for k, v in headers)
-                    for h, rx in wanted_headers.items()
-                ):
+                if not all(_header_matches(headers, h, rx) for h, rx in wanted_headers.items()):
                     continue
                 return True
     return False

@@ -33,6 +33,12 @@ HEADER_VALUES = ["alice", "bob", "prod", "dev", "alice2"]
 HEADER_REGEXES = ["alice", "a.*", "prod|dev", "b[a-z]+", ".*"]
 
 
+def header_matches(headers: list[tuple[str, str]], name: str, regex: str) -> bool:
+    """The header's value (a repeated header's lines joined with ", ", RFC 9110 5.3) fully matches."""
+    values = [v for k, v in headers if k.lower() == name.lower()]
+    return bool(values) and re.fullmatch(regex, ", ".join(values)) is not None
+
+
 def oracle_allows(
     policy: AuthorizationPolicy,
     kind: str,
@@ -59,10 +65,7 @@ def oracle_allows(
                 continue
             if m.path_regex is not None and re.match(m.path_regex, path) is None:
                 continue
-            if all(
-                any(k.lower() == name.lower() and re.fullmatch(rx, v) for k, v in headers)
-                for name, rx in m.headers.items()
-            ):
+            if all(header_matches(headers, name, rx) for name, rx in m.headers.items()):
                 return True
     return policy.permissive
 

@@ -174,6 +174,25 @@ async def tcp_exchange(host: str, port: int, payload: bytes, timeout: float = 5.
         writer.close()
 
 
+async def raw_exchange(
+    host: str, port: int, payload: bytes, ssl_context: ssl.SSLContext | None = None, timeout: float = 5.0
+) -> bytes:
+    """Connect (over TLS with ``ssl_context``), send ``payload`` as it is, read until the peer closes; for
+    requests no HTTP client library would send (end them with ``connection: close``)."""
+    reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context)
+    chunks: list[bytes] = []
+    try:
+        writer.write(payload)
+        await writer.drain()
+        while data := await asyncio.wait_for(reader.read(65536), timeout):
+            chunks.append(data)
+        return b"".join(chunks)
+    except (ConnectionError, ssl.SSLError):
+        return b"".join(chunks)
+    finally:
+        writer.close()
+
+
 class _UdpClient(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.replies: asyncio.Queue[bytes] = asyncio.Queue()
