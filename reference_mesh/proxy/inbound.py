@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from reference_mesh.proxy.authz import Decision
 from reference_mesh.proxy.connection import HttpConnection
+from reference_mesh.proxy.flows import OpenFlow
 from reference_mesh.proxy.forward import (
     DEADLINE_HEADER,
     client_keeps_alive,
@@ -229,11 +230,13 @@ async def _serve_tcp(
     started = time.monotonic()
     decision = proxy.state.authorizer.tcp(source, listener.port)
     ok, code = False, "denied"
+    flow: OpenFlow | None = None
     try:
         if not decision.allowed:
             writer.transport.abort()  # denied TCP: closed, nothing relayed
             ok, code = True, "denied"
             return
+        flow = proxy.flows.open("tcp", source, listener.port, writer.transport)
         try:
             app_reader, app_writer = await asyncio.open_connection(listener.app_address, listener.app_port)
         except OSError as exc:
@@ -243,6 +246,10 @@ async def _serve_tcp(
         _, _, ok = await pipe_tunnel(app_reader, app_writer, reader, writer)
         code = "tcp"
     finally:
+        if flow is not None:
+            proxy.flows.close(flow)
+            if flow.revoked is not None:  # a new snapshot denies it: closed, as a denial
+                ok, code = True, "revoked"
         await close_quietly(writer)
         _flow_done(proxy, listener, "tcp", source, decision, ok, code, started)
 
@@ -292,11 +299,13 @@ async def _serve_udp(
     decision = proxy.state.authorizer.udp(source, listener.port)
     ok, code = False, "denied"
     transport: asyncio.DatagramTransport | None = None
+    flow: OpenFlow | None = None
     try:
         if not decision.allowed:
             writer.transport.abort()
             ok = True
             return
+        flow = proxy.flows.open("udp", source, listener.port, writer.transport)
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _AppUdp(writer), remote_addr=(listener.app_address, listener.app_port)
@@ -308,6 +317,10 @@ async def _serve_udp(
         code = "error"
         log.info("inbound udp %s: %s", listener.port, exc)
     finally:
+        if flow is not None:
+            proxy.flows.close(flow)
+            if flow.revoked is not None:
+                ok, code = True, "revoked"
         if transport is not None:
             transport.close()
         await close_quietly(writer)

@@ -4,8 +4,10 @@
     proxy.apply(config)            # or: proxy.follow(FileConfigSource(path)) ... await proxy.stop()
 
 ``apply`` compiles the snapshot, binds any new listener, then swaps the compiled state in one assignment:
-requests already routed finish with the state they started with; a snapshot that does not compile or whose
-listeners cannot be bound is rejected whole (:class:`ConfigRejected`) and the previous one stays in force.
+requests already routed finish with the state they started with (the next request on a keep-alive connection
+is decided by the new one), inbound TCP connections and UDP flows the new snapshot denies are closed at once
+(``flows.py``); a snapshot that does not compile or whose listeners cannot be bound is rejected whole
+(:class:`ConfigRejected`) and the previous one stays in force.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from reference_mesh.proxy.authz import Authorizer
 from reference_mesh.proxy.config import InboundListener, ProxyConfig
 from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.endpoints import EndpointRegistry
+from reference_mesh.proxy.flows import FlowRegistry
 from reference_mesh.proxy.pool import ConnectionPool
 from reference_mesh.proxy.routing import OutboundTable, ServiceRuntime
 from reference_mesh.proxy.sources import ConfigSource
@@ -87,6 +90,8 @@ class Proxy:
         self.telemetry = Telemetry(telemetry_retention_s)
         self.tap = TapHub()
         self.registry = EndpointRegistry()
+        #: inbound TCP connections and UDP flows open now, decided again by every snapshot
+        self.flows = FlowRegistry()
         self.runtimes: dict[str, ServiceRuntime] = {}
         self._state: ProxyState | None = None
         self._listeners: dict[ListenerKey, asyncio.AbstractServer | outbound.OutboundUdp] = {}
@@ -232,6 +237,7 @@ class Proxy:
                 f"cannot listen on {key[1]}:{key[2]} ({key[0]}): {exc.strerror or exc}"
             ) from exc
         self._state = state  # the swap: every new request/connection sees the new snapshot from here
+        self.flows.revoke_denied(state.authorizer)  # and open TCP/UDP flows it denies are closed now
         for key in removed:
             self._close_listener(key)
         keep = {

@@ -215,6 +215,42 @@ async def udp_exchange(host: str, port: int, payload: bytes, timeout: float = 3.
         transport.close()
 
 
+class UdpFlow:
+    """One client UDP socket (so one flow through the sidecar) for several exchanges."""
+
+    def __init__(self, transport: asyncio.DatagramTransport, protocol: _UdpClient):
+        self.transport, self.protocol = transport, protocol
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> UdpFlow:
+        transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
+            _UdpClient, remote_addr=(host, port)
+        )
+        return cls(transport, protocol)
+
+    async def exchange(self, payload: bytes, timeout: float = 3.0) -> bytes | None:
+        """Send one datagram; the first reply, or None if none comes within ``timeout``."""
+        self.transport.sendto(payload)
+        try:
+            return await asyncio.wait_for(self.protocol.replies.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+async def read_to_end(reader: asyncio.StreamReader, timeout: float = 5.0) -> bytes:
+    """What arrives until the peer closes (a reset counts as a close); ``timeout`` only guards a hang."""
+    chunks = []
+    try:
+        while data := await asyncio.wait_for(reader.read(65536), timeout):
+            chunks.append(data)
+    except ConnectionError:
+        pass
+    return b"".join(chunks)
+
+
 async def tap_first(proxy: Proxy, query: str, trigger: Coroutine[Any, Any, T]) -> tuple[T, dict[str, Any]]:
     """Subscribe to ``proxy``'s tap (``/tap?<query>``), run ``trigger``; its result and the first event."""
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.admin_port)

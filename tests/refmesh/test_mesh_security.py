@@ -21,6 +21,8 @@ from mesh_support import (
     HttpClient,
     LoopThread,
     Topology,
+    UdpFlow,
+    read_to_end,
     tap_first,
     tcp_exchange,
     udp_exchange,
@@ -269,3 +271,41 @@ def test_permissive_mode_lets_traffic_through_and_reports_it(topo: Topology, loo
     assert response.status == 200
     assert event["would_deny"] is True and "would deny" in event["authz"]
     assert event["source"] == topo.intruder.identity.uri
+
+
+def test_open_tcp_and_udp_flows_a_new_snapshot_denies_are_closed(
+    topo: Topology, loop_thread: LoopThread
+) -> None:
+    """A TCP connection and a UDP flow opened while allowed are closed when the server's proxy applies a
+    snapshot that denies them (event-based: ``apply`` returning is the event; nothing is relayed after it);
+    a new snapshot that still allows them leaves them open."""
+
+    def l4(name: str) -> AuthorizationPolicy:
+        rule = AuthorizationRule(name=name, sources=(topo.web.identity.uri,), tcp=PortSet(), udp=PortSet())
+        return AuthorizationPolicy(rules=(rule,))
+
+    loop_thread.run(topo.configure(authorization=l4("default/l4")))
+
+    async def scenario() -> tuple[bytes, bytes, bytes | None]:
+        reader, writer = await asyncio.open_connection(topo.web.address, TCP_OUT)
+        udp = await UdpFlow.open(topo.web.address, UDP_OUT)
+        try:
+            greeting = await asyncio.wait_for(reader.readline(), 5)
+            writer.write(b"one\n")
+            assert await asyncio.wait_for(reader.readline(), 5) == b"one\n"
+            assert await udp.exchange(b"one") is not None
+            await topo.configure(authorization=l4("default/renamed"))  # still allowed: both stay open
+            writer.write(b"two\n")
+            assert await asyncio.wait_for(reader.readline(), 5) == b"two\n"
+            assert await udp.exchange(b"two") is not None
+            await topo.configure(authorization=AuthorizationPolicy())  # denied: both end
+            writer.write(b"three\n")
+            return greeting, await read_to_end(reader), await udp.exchange(b"three", timeout=1.0)
+        finally:
+            writer.close()
+            udp.close()
+
+    greeting, rest, late = loop_thread.run(scenario())
+    assert greeting.startswith(b"service=api")
+    assert rest == b"" and late is None
+    assert sum(len(p.flows) for p in topo.proxies.values()) == 0
