@@ -3,7 +3,16 @@
 * ``round_robin``: in turn.
 * ``least_request``: power of two random choices, fewer in-flight requests wins (Envoy's LEAST_REQUEST).
 * ``peak_ewma``: power of two random choices, lower peak-EWMA latency x (in-flight + 1) wins (Linkerd's
-  default).
+  default); the latency estimate decays with time (``EndpointState.latency``), so an endpoint that gets no
+  requests looks ever cheaper and is tried again.
+
+The two choices are independent draws (with replacement), as in the algorithm's analysis and Envoy's
+LEAST_REQUEST, not two distinct endpoints as in Finagle and Linkerd. With two endpoints that is what keeps
+sequential traffic fair: one request at a time leaves no in-flight count to compare, and two distinct
+choices are then always the same pair, so the lower latency estimate would win every time and a noisy sample
+(a GC pause, a busy core) would starve the other endpoint until the decay caught up (10 s per factor e). With
+independent draws both land on one endpoint with probability 1/n^2 whatever the estimates: with two
+endpoints each gets at least a quarter of the picks in expectation, half the picks follow the costs.
 
 Ejected endpoints are skipped (see :func:`~reference_mesh.proxy.endpoints.available`); ``exclude`` lets a
 retry avoid the endpoint that just failed when another one exists.
@@ -43,9 +52,10 @@ class Balancer:
         if self.lb.algorithm == "round_robin":
             self._next += 1
             return candidates[self._next % len(candidates)]
+        # two independent draws, with replacement (as the power-of-two-choices analysis and Envoy draw them):
+        # both are one endpoint with probability 1/n^2, whatever the costs, so no endpoint can starve
         n = len(candidates)
-        i, j = self._rng.randrange(n), self._rng.randrange(n - 1)
-        a, b = candidates[i], candidates[j + 1 if j >= i else j]  # two distinct endpoints, uniformly
+        a, b = candidates[self._rng.randrange(n)], candidates[self._rng.randrange(n)]
         if self.lb.algorithm == "least_request":
             return a if a.active <= b.active else b
-        return a if a.cost(self.lb) <= b.cost(self.lb) else b
+        return a if a.cost(now, self.lb) <= b.cost(now, self.lb) else b

@@ -189,7 +189,8 @@ class LoadBalancing(_Model):
     latency."""
 
     algorithm: Literal["round_robin", "least_request", "peak_ewma"] = "peak_ewma"
-    #: Peak-EWMA decay (Linkerd: 10 s) and the cost assumed for an endpoint not yet measured (Linkerd: 30 ms).
+    #: Peak-EWMA decay (Linkerd: 10 s; an estimate not renewed for t counts exp(-t / decay) of itself) and
+    #: the cost assumed for an endpoint not yet measured (Linkerd: 30 ms, decaying from its first use).
     ewma_decay_ms: Annotated[int, Field(gt=0)] = 10_000
     ewma_default_rtt_ms: Annotated[float, Field(gt=0)] = 30.0
 

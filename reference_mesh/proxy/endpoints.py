@@ -22,7 +22,8 @@ class EndpointState:
     active: int = 0
     #: Peak-EWMA of response latency in ms; None until measured.
     ewma_ms: float | None = None
-    _ewma_at: float = 0.0
+    #: When ``ewma_ms`` was last set (or, unmeasured, when the endpoint was first considered).
+    _ewma_at: float | None = None
     consecutive_failures: int = 0
     ejections: int = 0
     ejected_until: float = 0.0
@@ -34,18 +35,34 @@ class EndpointState:
 
     # ------------------------------------------------------------------------------------------------ latency
     def observe_latency(self, rtt_ms: float, now: float, lb: LoadBalancing) -> None:
-        """Peak-EWMA (Finagle/Linkerd): jump up to a slower sample at once, decay towards faster ones."""
-        if self.ewma_ms is None or rtt_ms > self.ewma_ms:
+        """Peak-EWMA (Finagle/Linkerd): the estimate decays towards zero as time passes (:meth:`latency`); a
+        sample slower than the decayed estimate replaces it at once, a faster one is blended in with the
+        weight ``1 - exp(-elapsed / decay)`` (``elapsed`` since the estimate was last set)."""
+        current = self.latency(now, lb)
+        if self.ewma_ms is None or rtt_ms > current:
             self.ewma_ms = rtt_ms
         else:
-            w = math.exp(-max(0.0, now - self._ewma_at) * 1000.0 / lb.ewma_decay_ms)
-            self.ewma_ms = self.ewma_ms * w + rtt_ms * (1.0 - w)
+            w = self._decay(now, lb)
+            self.ewma_ms = current * w + rtt_ms * (1.0 - w)
         self._ewma_at = now
 
-    def cost(self, lb: LoadBalancing) -> float:
-        """Expected latency of one more request: EWMA x (in-flight + 1)."""
-        rtt = lb.ewma_default_rtt_ms if self.ewma_ms is None else self.ewma_ms
-        return rtt * (self.active + 1)
+    def latency(self, now: float, lb: LoadBalancing) -> float:
+        """The latency estimate at ``now``: the last one decayed by the time since it was made
+        (``exp(-elapsed / decay)``, as Finagle's and Linkerd's peak-EWMA read it), so an endpoint that gets no
+        requests looks ever cheaper and is tried again, however bad its last sample was. An endpoint not yet
+        measured is taken at ``ewma_default_rtt_ms``, decaying from the moment it was first considered."""
+        if self._ewma_at is None:
+            self._ewma_at = now  # first considered now: the default decays from here
+        estimate = lb.ewma_default_rtt_ms if self.ewma_ms is None else self.ewma_ms
+        return estimate * self._decay(now, lb)
+
+    def _decay(self, now: float, lb: LoadBalancing) -> float:
+        elapsed_s = max(0.0, now - (now if self._ewma_at is None else self._ewma_at))
+        return math.exp(-elapsed_s * 1000.0 / lb.ewma_decay_ms)
+
+    def cost(self, now: float, lb: LoadBalancing) -> float:
+        """Expected latency of one more request: the decayed estimate x (in-flight + 1)."""
+        return self.latency(now, lb) * (self.active + 1)
 
     # -------------------------------------------------------------------------------------------- ejection
     def ejected(self, now: float) -> bool:

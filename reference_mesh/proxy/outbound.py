@@ -271,6 +271,9 @@ async def _one_attempt(
             up = await proxy.pool.acquire_endpoint(ep.endpoint, lb.connect_timeout_ms)
         except ConnectError as exc:
             raise _Failed(-1, str(exc), body.replayable) from exc
+        # the latency sample starts once connected: a TLS handshake is a one-off of the connection, not a
+        # property of the endpoint (Linkerd measures requests on ready connections); a failed connect counts
+        started = time.monotonic()
         try:
             await send_request(
                 up.conn,

@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import math
 import ssl
 import threading
 from collections.abc import Coroutine
@@ -264,6 +265,19 @@ async def tap_first(proxy: Proxy, query: str, trigger: Coroutine[Any, Any, T]) -
         return result, json.loads(await asyncio.wait_for(reader.readline(), 5))
     finally:
         writer.close()
+
+
+def binomial_floor(n: int, p: float, alpha: float) -> int:
+    """The largest k with P[X < k] <= alpha for X ~ Binomial(n, p) (exact): a count that stochastically
+    dominates X falls below k with probability at most alpha."""
+    below, k = 0.0, 0
+    while k <= n:
+        log_term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+        below += math.exp(log_term + k * math.log(p) + (n - k) * math.log1p(-p))  # now P[X < k + 1]
+        if below > alpha:
+            return k
+        k += 1
+    return n + 1
 
 
 def allow_all_http(*sources: Instance, name: str = "default/allow") -> AuthorizationPolicy:

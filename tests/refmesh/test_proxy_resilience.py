@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
+
+import pytest
 
 from reference_mesh.proxy.balancer import Balancer
 from reference_mesh.proxy.config import (
@@ -33,11 +36,18 @@ def test_round_robin_visits_each_endpoint_in_turn() -> None:
     assert Counter(id(p) for p in picks) == {id(e): 3 for e in eps}
 
 
+def within_binomial(count: int, n: int, p: float) -> bool:
+    """Two-sided, normal approximation: 5 standard deviations make a false failure about 6 in 10 million."""
+    return abs(count - n * p) <= 5 * math.sqrt(n * p * (1 - p))
+
+
 def test_least_request_prefers_idle_endpoints() -> None:
+    """The busy endpoint is chosen only when both independent draws land on it: 1/4 of the picks."""
     eps = pool(2)
     eps[0].active = 5
-    b = Balancer(eps, LoadBalancing(algorithm="least_request"), random.Random(1))
-    assert all(b.pick(0.0) is eps[1] for _ in range(20))
+    b = Balancer(eps, LoadBalancing(algorithm="least_request"), random.Random())
+    busy = sum(b.pick(0.0) is eps[0] for _ in range(4000))
+    assert within_binomial(busy, 4000, 0.25), busy
 
 
 def test_peak_ewma_prefers_the_faster_endpoint_and_reacts_to_peaks() -> None:
@@ -47,21 +57,39 @@ def test_peak_ewma_prefers_the_faster_endpoint_and_reacts_to_peaks() -> None:
     for t in range(10):
         fast.observe_latency(2.0, t, lb)
         slow.observe_latency(50.0, t, lb)
-    b = Balancer(eps, lb, random.Random(3))
-    assert all(b.pick(10.0) is fast for _ in range(20))
+    b = Balancer(eps, lb, random.Random())
+    slow_picks = sum(b.pick(10.0) is slow for _ in range(4000))
+    assert within_binomial(slow_picks, 4000, 0.25), slow_picks  # only when both draws are the slow one
     fast.observe_latency(500.0, 11.0, lb)  # one slow response: the peak is taken at once
     assert fast.ewma_ms == 500.0
     fast.observe_latency(2.0, 41.0, lb)  # then decays back (30 s later, decay 10 s)
     assert fast.ewma_ms is not None and fast.ewma_ms < 30
-    slow.active = 0
-    assert fast.cost(lb) < slow.cost(lb)
+    # while slow, unmeasured for 32 s, has decayed from 50 ms to 50 x e^-3.2: the cheaper one, tried again
+    assert slow.cost(41.0, lb) == pytest.approx(50.0 * math.exp(-3.2)) and slow.cost(41.0, lb) < fast.cost(
+        41.0, lb
+    )
 
 
-def test_unmeasured_endpoints_cost_the_default_rtt() -> None:
+def test_an_idle_endpoint_gets_cheaper_with_time_until_it_is_tried_again() -> None:
+    """The starvation of issue 11: a peak sample on an endpoint that then gets no requests used to price it
+    out for good. Its cost now decays by exp(-idle / decay): with decay 10 s, a 100 ms peak against a 1 ms
+    endpoint measured all along is the cheaper one after 10 s x ln(100) = 46 s."""
+    lb = LoadBalancing()
+    busy, idle = pool(2)
+    idle.observe_latency(100.0, 0.0, lb)
+    crossing = lb.ewma_decay_ms / 1000.0 * math.log(100.0)
+    for t in [0.1 * k for k in range(1, 500)]:
+        busy.observe_latency(1.0, t, lb)  # 1 ms, every 100 ms
+        assert (idle.cost(t, lb) < busy.cost(t, lb)) == (t > crossing), t
+    assert idle.cost(crossing, lb) == pytest.approx(1.0)
+
+
+def test_unmeasured_endpoints_cost_the_default_rtt_decaying_from_first_sight() -> None:
     lb = LoadBalancing(ewma_default_rtt_ms=30)
     (ep,) = pool(1)
     ep.active = 2
-    assert ep.cost(lb) == 90
+    assert ep.cost(100.0, lb) == 90  # first considered at 100 s
+    assert ep.cost(110.0, lb) == pytest.approx(90 / math.e)  # one decay time later
 
 
 def test_consecutive_failures_eject_with_doubling_backoff() -> None:
