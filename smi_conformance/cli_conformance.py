@@ -20,3 +20,7 @@ def main() -> None:
 
 main.add_command(run_command)
 main.add_command(list_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -33,6 +33,8 @@ __all__ = ["ConformanceFailure", "TestContext"]
 
 #: Requests per probe while waiting for access to change, and per confirmation afterwards.
 ACCESS_PROBE, ACCESS_CONFIRM = 4, 20
+#: How long a TCP/UDP flow may take to answer before it counts as unanswered (a UDP denial is silence).
+STREAM_TIMEOUT_S = 1.0
 #: Requests per probe while waiting for a split to take effect.
 SPLIT_PROBE = 100
 #: Requests per probe when checking that a Service is served by all its backends.
@@ -166,11 +168,14 @@ class TestContext:
         self.step(f"{label}: expect {'allowed' if allowed else 'denied'}")
 
         def send(count: int) -> TrafficResult:
+            # all at once: a denial that looks like a timeout (UDP, a mesh that drops) costs one timeout
             if protocol == "http":
                 return self.traffic.http(
-                    who, svc, method=method, path=path, headers=headers, count=count, concurrency=4
+                    who, svc, method=method, path=path, headers=headers, count=count, concurrency=count
                 )
-            return self.traffic.stream(who, svc, protocol, count=count, concurrency=4)
+            return self.traffic.stream(
+                who, svc, protocol, count=count, concurrency=count, timeout_s=STREAM_TIMEOUT_S
+            )
 
         def as_expected(r: TrafficResult) -> bool:
             if allowed:

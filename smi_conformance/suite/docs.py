@@ -19,7 +19,7 @@ _GROUPS = {
 }
 
 
-def tests_markdown() -> str:
+def render_tests_page() -> str:
     tests = load_suite()
     topology = standard_topology()
     out = [
@@ -58,4 +58,4 @@ def tests_markdown() -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(tests_markdown())
+    sys.stdout.write(render_tests_page())
