@@ -35,7 +35,7 @@ CAUGHT_BY: dict[str, tuple[list[str], str, list[str]]] = {
     ),
     "ignore-tcp-ports": (["access-tcp-route-ports"], "TCP", ["access-tcp-route"]),
     "sticky-deletes": (["access-delete-denies-again"], "expected denied", []),
-    "cumulative-metrics": (["metrics-window-rolls-off"], "still counted", ["metrics-api-discovery"]),
+    "cumulative-metrics": (["metrics-window-rolls-off"], "observed", ["metrics-api-discovery"]),
     "failures-as-success": (["metrics-counts-in-window"], "failure", ["metrics-api-discovery"]),
 }
 
