@@ -88,7 +88,8 @@ OPTIONS: list[tuple[str, str, str, str, str]] = [
         "list",
         "write the ConformanceReport here (.yaml or .json; repeatable)",
     ),
-    ("--smi-html", "smi_html", "html", "str", "write the HTML report here"),
+    ("--smi-html", "smi_html", "html", "str", "write the HTML report here (one self-contained file)"),
+    ("--smi-junit", "smi_junit", "junit", "str", "write JUnit XML here (one test case per conformance test)"),
     ("--smi-artifacts", "smi_artifacts", "artifacts", "str", "folder for logs saved after failures"),
     (
         "--smi-keep",

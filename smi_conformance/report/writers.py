@@ -1,4 +1,4 @@
-"""Writing a ConformanceReport: YAML or JSON by file extension, and the HTML page."""
+"""Writing a ConformanceReport: YAML or JSON by file extension, the HTML page and JUnit XML."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from smi_conformance.report.html import render_html
+from smi_conformance.report.junit import render_junit
 from smi_conformance.report.model import ConformanceReport
 from smi_conformance.suite.settings import SuiteSettings
 
@@ -26,10 +28,16 @@ def dump_yaml(report: ConformanceReport) -> str:
 
 
 def write_reports(report: ConformanceReport, settings: SuiteSettings) -> list[Path]:
-    """Every report the settings ask for; returns the paths written."""
-    written = []
-    for path in settings.reports:
+    """Every report the settings ask for (``reports``, ``html``, ``junit``); returns the paths written."""
+    outputs: list[tuple[Path, str]] = [
+        (path, dump_json(report) if path.suffix == ".json" else dump_yaml(report))
+        for path in settings.reports
+    ]
+    if settings.html is not None:
+        outputs.append((settings.html, render_html(report)))
+    if settings.junit is not None:
+        outputs.append((settings.junit, render_junit(report)))
+    for path, text in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dump_json(report) if path.suffix == ".json" else dump_yaml(report))
-        written.append(path)
-    return written
+        path.write_text(text, encoding="utf-8")
+    return [path for path, _ in outputs]

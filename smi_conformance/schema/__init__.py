@@ -4,6 +4,7 @@
 list of files that differ. Layout::
 
     schemas/json/<group>/<kind>_<version>.json    JSON Schema 2020-12, every kind and version
+    schemas/json/conformance.smi-conformance.io/conformancereport_v1alpha1.json    the ConformanceReport
     schemas/crds/<group>_<plural>.yaml             apiextensions.k8s.io/v1 CRDs of the released kinds
     schemas/crds/experimental/...                  CRDs of experimental-only kinds (IdentityBinding)
 """
@@ -19,9 +20,15 @@ import yaml
 from smi_conformance.models.registry import kinds
 from smi_conformance.schema.compare import Difference, compare_crds
 from smi_conformance.schema.crd import GENERATED_NOTE, crds
-from smi_conformance.schema.jsonschema import json_schema, json_schema_path
+from smi_conformance.schema.jsonschema import (
+    REPORT_SCHEMA_PATH,
+    json_schema,
+    json_schema_path,
+    report_json_schema,
+)
 
 GENERATED = GENERATED_NOTE
+GENERATED_REPORT = "Generated from smi_conformance.report.model by `make schemas`; do not edit."
 GENERATED_DIRS = ("json", "crds")
 
 
@@ -42,6 +49,8 @@ def generate() -> dict[str, str]:
     for info in kinds():
         schema = {"$comment": GENERATED, **json_schema(info)}
         files[f"json/{json_schema_path(info)}"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    report = {"$comment": GENERATED_REPORT, **report_json_schema()}
+    files[f"json/{REPORT_SCHEMA_PATH}"] = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     for path, crd in crds().items():
         files[f"crds/{path}"] = f"# {GENERATED}\n---\n{dump_yaml(crd)}"
     return files
@@ -100,4 +109,4 @@ def _existing(root: Path) -> list[str]:
     ]
 
 
-__all__ = ["drift", "generate", "json_schema", "official_differences", "write"]
+__all__ = ["drift", "generate", "json_schema", "official_differences", "report_json_schema", "write"]

@@ -39,6 +39,24 @@ def json_schema(info: KindInfo) -> JsonSchema:
     }
 
 
+def report_json_schema() -> JsonSchema:
+    """The JSON Schema of the ConformanceReport a conformance run writes (YAML or JSON), with the model's
+    field docstrings as descriptions."""
+    from smi_conformance.report.model import API_VERSION, ConformanceReport
+
+    schema = _tidy(ConformanceReport.model_json_schema(mode="validation"))
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "title": f"ConformanceReport ({API_VERSION})",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+#: Where the report's schema lives under schemas/json, in the same {group}/{kind}_{version} layout as the SMI
+#: kinds (so kubeconform can check a report too).
+REPORT_SCHEMA_PATH = "conformance.smi-conformance.io/conformancereport_v1alpha1.json"
+
+
 def json_schema_path(info: KindInfo) -> str:
     """Where the schema lives under schemas/json: ``{group}/{kind}_{version}.json``, the layout kubeconform's
     ``-schema-location '.../{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json'`` expects."""

@@ -54,6 +54,7 @@ class SuiteSettings(BaseModel):
     )
     reports: tuple[Path, ...] = ()
     html: Path | None = None
+    junit: Path | None = None
     artifacts: Path = Path("smi-conformance-artifacts")
     #: Leave the test's objects (and the cluster) in place after a test, for debugging.
     keep: bool = False
