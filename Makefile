@@ -14,10 +14,15 @@ $(BIN)/smi: pyproject.toml
 setup: $(BIN)/smi
 
 ## test: the project's own test suite (what CI runs). SARIF_SCHEMA: the official SARIF schema, fetched with npm
-## when npm is there (ci/sarif-schema.sh); without it the test that needs it skips and says so.
+## when npm is there (ci/sarif-schema.sh); JUNIT_XSD: the Jenkins JUnit schema, from pytest's source distribution
+## (ci/junit-xsd.sh); CHROMIUM: Debian's chromium for the HTML report's browser test, installed with apt-get when
+## missing (ci/chromium.sh). Without one of them the test that needs it skips and says so.
 SARIF_SCHEMA ?= $(shell bash ci/sarif-schema.sh 2>/dev/null)
+JUNIT_XSD ?= $(shell bash ci/junit-xsd.sh 2>/dev/null)
+CHROMIUM ?= $(shell bash ci/chromium.sh 2>/dev/null)
 test: setup
-	SARIF_SCHEMA='$(SARIF_SCHEMA)' $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	SARIF_SCHEMA='$(SARIF_SCHEMA)' JUNIT_XSD='$(JUNIT_XSD)' CHROMIUM='$(CHROMIUM)' \
+	  $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 ## run: the main job: certify the bundled reference mesh on the embedded (loopback) cluster and print the report
 ## (reports in smi-conformance-report/: YAML, JSON, HTML)

@@ -21,13 +21,13 @@ from smi_conformance.report.model import CheckResult
 __all__ = [
     "AccessCell",
     "CountRow",
-    "LatencyView",
+    "LatencyRow",
     "ShareBar",
     "SplitGroup",
     "access_cell",
     "count_rows",
     "evidence_text",
-    "latency_view",
+    "latency_rows",
     "split_group",
 ]
 
@@ -79,13 +79,18 @@ class CountRow:
 
 
 @dataclass(frozen=True)
-class LatencyView:
-    """Latency percentiles per resource or edge against the bounds a check allows."""
+class LatencyRow:
+    """One reported latency percentile against the range the check allows."""
 
+    label: str
+    #: Milliseconds; None when the API did not report it.
+    value: float | None
     low_ms: float
     high_ms: float
-    #: peer -> percentile name (p50, p90, p99) -> milliseconds
-    peers: dict[str, dict[str, float]]
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None and self.low_ms <= self.value <= self.high_ms
 
 
 def _key(data: Mapping[str, Any], snake: str) -> Any:
@@ -186,6 +191,8 @@ def count_rows(check: CheckResult) -> list[CountRow] | None:
         return _nothing_counted(_number(expected["counted"]), observed)
     if not expected or not all(isinstance(v, Mapping) for v in expected.values()):
         return None
+    if any(_bounds(v) is not None for v in expected.values()):
+        return None  # latency bounds, not counts
     verdicts: dict[str, bool] = {}
     items = (check.statistics or {}).get("items")
     for item in items if isinstance(items, list) else []:
@@ -221,21 +228,35 @@ def _nothing_counted(want: float | None, observed: Mapping[str, Any]) -> list[Co
     return [CountRow(k, want, v, v == want) for k, v in counted.items()]
 
 
-def latency_view(check: CheckResult) -> LatencyView | None:
-    """A latency check's bounds (``expected.lowMs``/``highMs``) and reported percentiles, or None."""
+def _bounds(node: Any) -> tuple[float, float] | None:
+    if not isinstance(node, Mapping):
+        return None
+    low, high = _number(_key(node, "low_ms")), _number(_key(node, "high_ms"))
+    return (low, high) if low is not None and high is not None else None
+
+
+def latency_rows(check: CheckResult) -> list[LatencyRow] | None:
+    """A latency check's reported percentiles with their allowed range, or None. Two shapes: bounds per
+    percentile (``expected: {p50: {lowMs, highMs}}``, ``observed: {p50: ms}``) or one range for every
+    resource or edge (``expected: {lowMs, highMs}``, ``observed: {edge: {p50: ms}}``)."""
     expected, observed = check.expected, check.observed
-    if check.kind != "metrics" or not isinstance(expected, Mapping) or not isinstance(observed, Mapping):
+    if check.kind != "metrics" or not isinstance(expected, Mapping):
         return None
-    low, high = _number(_key(expected, "low_ms")), _number(_key(expected, "high_ms"))
-    if low is None or high is None:
+    observed = observed if isinstance(observed, Mapping) else {}
+    shared = _bounds(expected)
+    rows = []
+    if shared is not None:
+        for peer, values in observed.items():
+            if not isinstance(values, Mapping):
+                return None
+            rows += [LatencyRow(f"{peer} {p}", _number(v), *shared) for p, v in values.items()]
+        return rows
+    if not expected or not all(_bounds(b) is not None for b in expected.values()):
         return None
-    peers: dict[str, dict[str, float]] = {}
-    for peer, values in observed.items():
-        if not isinstance(values, Mapping):
-            return None
-        numbers = {str(p): _number(v) for p, v in values.items()}
-        peers[str(peer)] = {p: v for p, v in numbers.items() if v is not None}
-    return LatencyView(low_ms=low, high_ms=high, peers=peers)
+    for percentile, node in expected.items():
+        low, high = _bounds(node) or (0.0, 0.0)
+        rows.append(LatencyRow(str(percentile), _number(observed.get(percentile)), low, high))
+    return rows
 
 
 def evidence_text(check: CheckResult) -> str:

@@ -18,7 +18,7 @@ from smi_conformance.report.evidence import (
     access_cell,
     count_rows,
     evidence_text,
-    latency_view,
+    latency_rows,
     split_group,
 )
 from smi_conformance.report.model import CheckResult, ConformanceReport, TestResult
@@ -42,8 +42,8 @@ td.num { white-space: nowrap; text-align: right; font-variant-numeric: tabular-n
 .facts th { width: 190px; } pre { background: var(--soft); padding: 8px; overflow-x: auto;
   white-space: pre-wrap; word-break: break-word; margin: 4px 0; font-size: 12px; }
 code { font-size: 12px; }
-.badge { display: inline-block; border-radius: 10px; padding: 0 8px; color: #fff; font-size: 12px;
-  font-weight: 600; }
+.badge { white-space: nowrap; display: inline-block; border-radius: 10px; padding: 0 8px; color: #fff;
+  font-size: 12px; font-weight: 600; }
 .badge.passed { background: var(--pass); } .badge.failed { background: var(--fail); }
 .badge.skipped { background: var(--skip); } .badge.not-supported, .badge.partial { background: var(--ns); }
 .verdicts .badge { font-size: 14px; padding: 2px 12px; margin-right: 8px; }
@@ -72,6 +72,10 @@ table.access .pass { background: #dafbe1; } table.access .fail { background: #ff
 .key.expected { border: 1.5px dashed #57606a; } .key.observed { background: #0969da; }
 .key.off { background: var(--fail); } .key.band { background: rgba(26, 127, 55, .25); }
 """
+
+
+#: Reasons longer than this are cut in the summary table (the test's section has them whole).
+_SHORT = 180
 
 
 def _e(value: object) -> str:
@@ -155,6 +159,8 @@ def _summary(tests: Sequence[TestResult]) -> str:
     for t in tests:
         passed = sum(1 for c in t.checks if c.passed)
         reason = t.reason if t.outcome != "passed" else ""
+        if len(reason) > _SHORT:
+            reason = reason[: _SHORT - 3].rstrip() + "..."
         rows.append(
             f'<tr class="{_e(t.outcome)}" data-test="{_e(t.id)}"><td><a href="#{_e(_anchor(t.id))}">'
             f"{_e(t.id)}</a></td><td>{_e(t.group)}</td><td>{_e(t.profile)}</td><td>{_badge(t.outcome)}</td>"
@@ -216,12 +222,9 @@ def _access_matrix(cells: Sequence[AccessCell]) -> str:
 def _metrics_figures(checks: Sequence[CheckResult]) -> str:
     figures = []
     for check in checks:
-        latency = latency_view(check)
-        if latency is not None and latency.peers:
-            caption = (
-                f"{_e(check.name)}: reported percentiles; shaded: allowed {latency.low_ms:g} to "
-                f"{latency.high_ms:g} ms"
-            )
+        latency = latency_rows(check)
+        if latency:
+            caption = f"{_e(check.name)}: reported percentiles; shaded: the range each may take"
             figures.append(f"<figure><figcaption>{caption}</figcaption>{latency_chart(latency)}</figure>")
             continue
         rows = count_rows(check)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from smi_conformance.report.evidence import CountRow, LatencyView, SplitGroup
+from smi_conformance.report.evidence import CountRow, LatencyRow, SplitGroup
 
 __all__ = ["count_chart", "latency_chart", "split_chart"]
 
@@ -178,43 +178,37 @@ def count_chart(rows: Sequence[CountRow], window_s: float | None = None) -> str:
     return _svg("counts", left + _PLOT_W + 170, height, label, body)
 
 
-def latency_chart(view: LatencyView) -> str:
-    """Per resource or edge and percentile: the latency reported, over the band of allowed values."""
-    rows = [(f"{peer} {p}", value) for peer, values in view.peers.items() for p, value in values.items()]
-    left = _label_width([label for label, _ in rows])
+def latency_chart(rows: Sequence[LatencyRow]) -> str:
+    """Per percentile (and resource or edge): the latency reported (solid; ``off`` outside its range) over
+    the range the check allows (shaded)."""
+    left = _label_width([r.label for r in rows])
     top = 8
-    scale_max = max([view.high_ms * 1.15, *(v for _, v in rows)])
+    scale_max = max([1.0, *(r.high_ms * 1.1 for r in rows), *(r.value or 0 for r in rows)])
 
     def x(value: float) -> float:
         return left + _PLOT_W * max(value, 0.0) / scale_max
 
-    height = top + len(rows) * _ROW_H + 22
-    body = [
-        _rect(
-            x(view.low_ms),
-            top,
-            x(view.high_ms) - x(view.low_ms),
-            len(rows) * _ROW_H,
-            "band",
-            f"allowed {_f(view.low_ms)} to {_f(view.high_ms)} ms",
-        ),
-        _text(x(view.low_ms), height - 6, f"{_f(view.low_ms)} ms", size=10),
-        _text(x(view.high_ms), height - 6, f"{_f(view.high_ms)} ms", size=10),
-    ]
-    for i, (label, value) in enumerate(rows):
+    body = []
+    for i, row in enumerate(rows):
         y0 = top + i * _ROW_H
-        ok = view.low_ms <= value <= view.high_ms
-        body.append(_text(left - 8, y0 + 18, label, anchor="end"))
+        allowed = f"allowed {_f(row.low_ms)} to {_f(row.high_ms)} ms"
+        body.append(_rect(x(row.low_ms), y0 + 2, x(row.high_ms) - x(row.low_ms), _ROW_H - 4, "band", allowed))
+        body.append(_text(left - 8, y0 + 18, row.label, anchor="end"))
+        shown = "not reported" if row.value is None else f"{_f(row.value)} ms"
         body.append(
             _rect(
                 left,
-                y0 + 8,
-                x(value) - left,
+                y0 + 9,
+                x(row.value or 0) - left,
                 _H_BAR + 2,
-                "bar observed" if ok else "bar observed off",
-                f"{label}: {_f(value)} ms",
-                value=_f(value),
+                "bar observed" if row.ok else "bar observed off",
+                f"{row.label}: {shown} ({allowed})",
+                value="" if row.value is None else _f(row.value),
             )
         )
-        body.append(_text(x(value) + 6, y0 + 18, f"{_f(value)} ms", size=10, anchor="start"))
-    return _svg("latency", left + _PLOT_W + 90, height, "latency percentiles against the allowed range", body)
+        end = max(x(row.value or 0), x(row.high_ms))
+        body.append(_text(end + 6, y0 + 18, f"{shown} ({allowed})", size=10, anchor="start"))
+    height = top + len(rows) * _ROW_H + 6
+    return _svg(
+        "latency", left + _PLOT_W + 220, height, "latency percentiles against the allowed range", body
+    )

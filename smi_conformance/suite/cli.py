@@ -180,6 +180,7 @@ def _flags(kwargs: dict[str, Any]) -> list[str]:
     help="Write the report (.yaml/.json).",
 )
 @click.option("--html", type=click.Path(path_type=Path), help="Write the HTML report.")
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML (one test case per test).")
 @click.option("--artifacts", type=click.Path(path_type=Path), help="Folder for logs saved after failures.")
 @click.option("--keep", is_flag=True, help="Keep each test's objects (and a Kubernetes cluster).")
 @click.option("--no-progress", is_flag=True, help="No live display (CI logs).")
@@ -189,7 +190,7 @@ def run_command(no_progress: bool, pytest_arg: tuple[str, ...], **kwargs: Any) -
 
     \b
       smi-conformance run                                   # the reference mesh, embedded cluster
-      smi-conformance run --profile core --report r.yaml --html r.html
+      smi-conformance run --profile core --report r.yaml --html r.html --junit r.xml
       smi-conformance run --mesh-option faults=ignore-weights --test split-two-backends
     """
     console = Console(stderr=False, highlight=False)
@@ -213,8 +214,7 @@ def run_command(no_progress: bool, pytest_arg: tuple[str, ...], **kwargs: Any) -
         console.print("[red]smi-conformance: the run did not start (see the message above)[/red]")
         sys.exit(2)
     written = [str(p) for p in (kwargs.get("report") or ())]
-    if kwargs.get("html"):
-        written.append(str(kwargs["html"]))
+    written += [str(kwargs[k]) for k in ("html", "junit") if kwargs.get(k)]
     print_summary(console, progress.report, written)
     sys.exit(
         0
