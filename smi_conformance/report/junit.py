@@ -33,7 +33,7 @@ def _properties(report: ConformanceReport) -> list[tuple[str, str]]:
         ("adapter", impl.adapter),
         *((f"adapter.option.{k}", v) for k, v in sorted(impl.options.items())),
         ("features", ",".join(impl.features)),
-        ("cluster", report.cluster.get("kind", "") if isinstance(report.cluster.get("kind"), str) else ""),
+        ("cluster", str(report.cluster.get("kind", ""))),
         ("suite.version", report.suite_version),
         ("date", report.date.isoformat()),
         ("seed", str(s.seed)),

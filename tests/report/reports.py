@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from smi_conformance.report.model import CheckResult, ConformanceReport
+from smi_conformance.report.model import CheckResult, ConformanceReport, TestResult
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "reference-run.yaml"
@@ -26,7 +26,7 @@ def load(path: Path) -> ConformanceReport:
     return ConformanceReport.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def result_of(report: ConformanceReport, test_id: str):  # type: ignore[no-untyped-def]
+def result_of(report: ConformanceReport, test_id: str) -> TestResult:
     return next(t for t in report.tests if t.id == test_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smi_conformance.report.evidence import access_cell, count_rows, latency_rows, split_group
-from smi_conformance.report.model import CheckResult
+from smi_conformance.report.model import CheckResult, ConformanceReport
 
 from .reports import BROKEN, REFERENCE, load, result_of
 
@@ -84,7 +84,7 @@ def test_a_window_that_rolled_off() -> None:
     assert [(r.label, r.observed, r.ok) for r in count_rows(still) or []] == [("edge", 12, False)]
 
 
-def check_named(report, test_id, words):  # type: ignore[no-untyped-def]
+def check_named(report: ConformanceReport, test_id: str, words: str) -> CheckResult:
     return next(c for c in result_of(report, test_id).checks if words in c.name)
 
 
