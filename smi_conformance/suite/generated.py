@@ -117,23 +117,30 @@ def _meta(name: str, namespace: str) -> dict[str, str]:
     return {"name": name, "namespace": namespace}
 
 
+# Strategies built once (building them per draw costs more than drawing from them).
+_BOOLEANS = st.booleans()
+_PATHS = st.sampled_from([p for p in PATH_PATTERNS if not p.anchoring])
+_PATHS_ANCHORING = (
+    st.sampled_from([p for p in PATH_PATTERNS if p.anchoring]) | _PATHS
+)  # half part the readings
+_METHOD_LISTS = st.one_of(
+    st.none(), st.just(["*"]), st.lists(st.sampled_from(METHODS), min_size=1, max_size=3, unique=True)
+)
+_FILTERS = st.sampled_from([h for h in HEADER_PATTERNS if not h.search])
+_FILTERS_SEARCH = st.sampled_from([h for h in HEADER_PATTERNS if h.search]) | _FILTERS
+_FILTER_LISTS = st.lists(_FILTERS, max_size=2, unique_by=lambda h: h.name)
+_FILTER_LISTS_SEARCH = st.lists(_FILTERS_SEARCH, max_size=2, unique_by=lambda h: h.name)
+
+
 @st.composite
 def _http_match(draw: st.DrawFn, name: str, *, anchoring: bool, header_search: bool) -> dict[str, Any]:
     match: dict[str, Any] = {"name": name}
-    paths = [p for p in PATH_PATTERNS if anchoring or not p.anchoring]
-    if draw(st.booleans()):
-        match["pathRegex"] = draw(st.sampled_from(paths)).regex
-    methods = draw(
-        st.one_of(
-            st.none(),
-            st.just(["*"]),
-            st.lists(st.sampled_from(METHODS), min_size=1, max_size=3, unique=True),
-        )
-    )
+    if draw(_BOOLEANS):
+        match["pathRegex"] = draw(_PATHS_ANCHORING if anchoring else _PATHS).regex
+    methods = draw(_METHOD_LISTS)
     if methods is not None:
         match["methods"] = methods
-    patterns = [h for h in HEADER_PATTERNS if header_search or not h.search]
-    headers = draw(st.lists(st.sampled_from(patterns), max_size=2, unique_by=lambda h: h.name))
+    headers = draw(_FILTER_LISTS_SEARCH if header_search else _FILTER_LISTS)
     if headers:
         match["headers"] = {h.name: h.regex for h in headers}
     return match
@@ -486,14 +493,19 @@ def _aimed_request(
     return draw(_http_request(src, dst, service.port("http").port, match, aims))
 
 
-@st.composite
-def requests(draw: st.DrawFn, topology: Topology, documents: Sequence[Mapping[str, Any]]) -> Request:
+def requests(topology: Topology, documents: Sequence[Mapping[str, Any]]) -> st.SearchStrategy[Request]:
     """A request from a workload to a Service of the topology. About half are aimed at one rule of one
     TrafficTarget (a listed source, the destination's Services, the rule's protocol, a request that fits
     one of its matches or narrowly misses it); the others come from any workload to any Service and port,
     with paths, methods and headers drawn from everything the documents use. Header names in random case."""
-    aims = _aims(documents)
-    aim: bool = draw(st.booleans())
+    return _requests(topology, documents, _aims(documents))
+
+
+@st.composite
+def _requests(
+    draw: st.DrawFn, topology: Topology, documents: Sequence[Mapping[str, Any]], aims: _Aims
+) -> Request:
+    aim: bool = draw(_BOOLEANS)
     if aims.destinations and aim:
         return draw(_aimed_request(topology, documents, aims))
     source = draw(st.sampled_from(topology.workloads))

@@ -354,13 +354,13 @@ class Oracle:
         service = self._services.get(request.service)
         if service is None:
             raise OracleError(f"request service: no Service {'/'.join(request.service)} in the topology")
-        port = next((p for p in service.ports if p.port == request.port), None)
-        if port is None:
+        numbered = [p for p in service.ports if p.port == request.port]
+        if not numbered:
             raise OracleError(f"request port: Service {'/'.join(request.service)} has no port {request.port}")
-        if port.protocol != request.protocol:
+        if all(p.protocol != request.protocol for p in numbered):
             raise OracleError(
                 f"request protocol: port {request.port} of {'/'.join(request.service)} serves "
-                f"{port.protocol}, not {request.protocol}"
+                f"{' and '.join(p.protocol for p in numbered)}, not {request.protocol}"
             )
         routings, routing_why = self._routing(request, service)
         account = (source.namespace, source.service_account)
@@ -455,7 +455,7 @@ class Oracle:
             if choose(SPLIT_NO_WEIGHT) == "root":
                 return plain, f"{split.ref} has no weighted backend for port {request.port}{extra}, {to_root}"
             return (
-                (),
+                tuple((key, Fraction(0)) for key, _ in entries),
                 f"{split.ref} has no weighted backend for port {request.port}{extra}: the requests fail",
             )
         shares = tuple((key, weight / total) for key, weight in entries)

@@ -53,8 +53,8 @@ Reading = tuple[tuple[str, str], ...]
 class Question:
     """An open question of the spec: a stable key, what is unclear, and each reading with what it means.
 
-    The first option is the reading this project documents as its own where a choice must be made
-    (SPEC-NOTES); the oracle still answers ``None`` wherever the readings disagree.
+    Options are listed in the order they are explored; none is preferred: wherever they lead to different
+    results the oracle answers ``None`` and names the readings.
     """
 
     key: str
@@ -231,7 +231,7 @@ class Chooser:
             choice = self._fixed[question.key]
         else:
             choice = question.choices[0]
-            for other in question.choices[1:]:
+            for other in reversed(question.choices[1:]):  # popped last-in first: options in their order
                 self.branches.append({**self._fixed, question.key: other})
             self._fixed[question.key] = choice
         if all(key != question.key for key, _ in self._taken):
@@ -270,7 +270,7 @@ def explore(decide: Callable[[Chooser], T]) -> list[Leaf[T]]:
             raise RuntimeError(f"more than {MAX_LEAVES} readings to explore; a decision asks in a loop")
         chooser = Chooser(pending.pop())
         value = decide(chooser)
-        pending.extend(reversed(chooser.branches))
+        pending.extend(chooser.branches)  # the last question asked is varied first
         leaves.append(Leaf(chooser.reading, value, dict(chooser.questions)))
     return leaves
 
