@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from topologies import REPO_ROOT, bookstore, topology, versions
 
 from smi_conformance.suite import generated, readings
 from smi_conformance.suite import oracle as oracle_module
 from smi_conformance.suite.oracle import Answer, Oracle, OracleError, Request
 from smi_conformance.suite.topology import standard_topology
+
+from .topologies import REPO_ROOT, bookstore, topology, versions
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "models"))
 from spec_examples import DOC_BUGS, Example, example_objects

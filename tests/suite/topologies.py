@@ -50,33 +50,27 @@ def versions(app: str, *names: str, port_spec: tuple[tuple[int, Protocol], ...] 
 
 
 def bookstore() -> tuple[Topology, list[dict[str, Any]]]:
-    """examples/bookstore: its Services (workloads.yaml), one Deployment per version, and its SMI objects."""
+    """examples/bookstore: its Services (workloads.yaml), its Deployments and StatefulSet (deployments.yaml),
+    a Prometheus in namespace monitoring and an intruder the policies never name; and its SMI objects."""
     folder = REPO_ROOT / "examples" / "bookstore"
-    services = []
-    documents = []
+    services, documents = [], []
+    workloads: list[Any] = [
+        ("monitoring/prometheus", "prometheus", {"app": "prometheus"}),
+        ("bookstore/intruder", "intruder", {"app": "intruder"}),
+    ]
     for path in sorted(folder.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if doc is None:
                 continue
+            name = f"{doc['metadata']['namespace']}/{doc['metadata']['name']}"
             if doc["kind"] == "Service":
-                spec = doc["spec"]
-                services.append(
-                    (
-                        f"{doc['metadata']['namespace']}/{doc['metadata']['name']}",
-                        spec["selector"],
-                        tuple(
-                            (p["port"], "tcp" if p["name"] == "postgres" else "http") for p in spec["ports"]
-                        ),
-                    )
+                numbers = tuple(
+                    (p["port"], "tcp" if p["name"] == "postgres" else "http") for p in doc["spec"]["ports"]
                 )
-            elif doc["apiVersion"] != "v1":
+                services.append((name, doc["spec"]["selector"], numbers))
+            elif doc["kind"] in ("Deployment", "StatefulSet"):
+                pod = doc["spec"]["template"]
+                workloads.append((name, pod["spec"]["serviceAccountName"], pod["metadata"]["labels"]))
+            elif doc["apiVersion"].split("/")[0].endswith(".smi-spec.io"):
                 documents.append(doc)
-    workloads = [
-        ("bookstore/web", "web", {"app": "web"}),
-        ("bookstore/books-v1", "books", {"app": "books", "version": "v1"}),
-        ("bookstore/books-v2", "books", {"app": "books", "version": "v2"}),
-        ("bookstore/postgres", "postgres", {"app": "postgres"}),
-        ("monitoring/prometheus", "prometheus", {"app": "prometheus"}),
-        ("bookstore/intruder", "intruder", {"app": "intruder"}),
-    ]
     return topology(("bookstore", "monitoring"), services, workloads), documents
