@@ -3,6 +3,7 @@ say so, and the requests reach what the policies allow as well as what they deny
 
 from __future__ import annotations
 
+import doctest
 from typing import Any
 
 import yaml
@@ -191,3 +192,8 @@ def test_generated_targets_cover_both_namespaces_and_cross_namespace_sources() -
         ) and any(d["kind"] == "TrafficTarget" and d["metadata"]["namespace"] == TOPOLOGY.other for d in docs)
 
     find(generated.policies(TOPOLOGY), cross, settings=SEARCH)
+
+
+def test_module_docstring_example_runs() -> None:
+    result = doctest.testmod(generated, verbose=False)
+    assert result.attempted >= 4 and result.failed == 0
