@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 from smi_conformance import models
 from smi_conformance.suite.oracle import Request
+from smi_conformance.suite.policy import compile_regex
 from smi_conformance.suite.topology import ServiceSpec, Topology, standard_topology
 
 __all__ = [
@@ -124,6 +125,25 @@ def _meta(name: str, namespace: str) -> dict[str, str]:
     return {"name": name, "namespace": namespace}
 
 
+def _parts_path(regex: Any, path: str) -> bool:
+    only = path.partition("?")[0]
+    return (regex.match(only) is None) != (regex.fullmatch(only) is None)
+
+
+def _parts_value(regex: Any, value: str) -> bool:
+    return (regex.fullmatch(value) is None) != (regex.search(value) is None)
+
+
+#: The paths (values) of each on-purpose pattern that its readings part on; () for the others.
+_PARTING_PATHS = {
+    p: tuple(x for x in p.paths if p.anchoring and _parts_path(compile_regex(p.regex), x))
+    for p in PATH_PATTERNS
+}
+_PARTING_VALUES = {
+    h: tuple(v for v in h.values if h.search and _parts_value(compile_regex(h.regex), v))
+    for h in HEADER_PATTERNS
+}
+
 # Strategies built once (building them per draw costs more than drawing from them).
 _BOOLEANS = st.booleans()
 _PATHS = st.sampled_from([p for p in PATH_PATTERNS if not p.anchoring])
@@ -173,11 +193,10 @@ def port_routes(draw: st.DrawFn, kind: str, namespace: str, name: str) -> dict[s
     """A TCPRoute or UDPRoute (specs v1alpha4): every port (no spec, or ``ports: []``) or some ports."""
     doc: dict[str, Any] = {"apiVersion": SPECS, "kind": kind, "metadata": _meta(name, namespace)}
     vocabulary = _TCP_PORTS if kind == "TCPRoute" else _UDP_PORTS
+    some = st.lists(st.sampled_from(vocabulary), min_size=1, max_size=3, unique=True)
     ports = draw(
-        st.one_of(
-            st.none(), st.just([]), st.lists(st.sampled_from(vocabulary), min_size=1, max_size=3, unique=True)
-        )
-    )
+        st.one_of(st.none(), st.just([]), some, some)
+    )  # every port (half the time: two ways) or some
     if ports is not None:
         match: dict[str, Any] = {"ports": ports}
         if draw(st.booleans()):
@@ -238,6 +257,11 @@ def traffic_targets(
     if not mixed_rules:
         first = _protocol_of(chosen[0][0])
         chosen = [r for r in chosen if _protocol_of(r[0]) == first]
+    else:  # mostly give HTTP rules a TCPRoute beside them: what leaves HTTP access open
+        tcp = [r for r in available if r[0] == "TCPRoute" and r not in chosen]
+        mix: bool = draw(st.integers(min_value=0, max_value=3)) > 0
+        if tcp and mix and any(r[0] == "HTTPRouteGroup" for r in chosen):
+            chosen.append(draw(st.sampled_from(tcp)))
     rules = []
     for kind, route, match_names in chosen:
         rule: dict[str, Any] = {"kind": kind, "name": route}
@@ -442,21 +466,31 @@ def _http_request(
     else:
         methods = aims.methods or list(METHODS)
     regexes = [match["pathRegex"]] if match is not None and match.get("pathRegex") else aims.paths
-    paths = [p for pattern in PATH_PATTERNS if pattern.regex in regexes for p in pattern.paths] or ["/"]
+    patterns = [pattern for pattern in PATH_PATTERNS if pattern.regex in regexes]
+    paths = [p for pattern in patterns for p in pattern.paths] or ["/"]
+    path = st.sampled_from(paths) | st.sampled_from(["/", "/unknown", *paths])
+    parting = [p for pattern in patterns for p in _PARTING_PATHS[pattern]]
+    if match is not None and parting:  # an on-purpose pattern: half the time a path its readings part on
+        path = st.sampled_from(parting) | path
     filters = _header_items(match.get("headers")) if match is not None else aims.headers
     values: dict[str, list[str]] = {}
-    for pattern in HEADER_PATTERNS:
-        if (pattern.name, pattern.regex) in filters:
-            values.setdefault(pattern.name, []).extend(pattern.values)
+    parting_values: dict[str, list[str]] = {}
+    for header in HEADER_PATTERNS:
+        if (header.name, header.regex) in filters:
+            values.setdefault(header.name, []).extend(header.values)
+            parting_values.setdefault(header.name, []).extend(_PARTING_VALUES[header])
     headers = []
     for name, candidates in sorted(values.items()):
         if draw(st.integers(min_value=0, max_value=3)):  # mostly sent: a missing header is a plain miss
-            headers.append((draw(st.sampled_from(_case_variants(name))), draw(st.sampled_from(candidates))))
+            value = st.sampled_from(candidates)
+            if match is not None and parting_values[name]:
+                value = st.sampled_from(parting_values[name]) | value
+            headers.append((draw(st.sampled_from(_case_variants(name))), draw(value)))
     return Request.http(
         src,
         dst,
         method=draw(st.sampled_from(methods) | st.sampled_from(METHODS)),
-        path=draw(st.sampled_from(paths) | st.sampled_from(["/", "/unknown", *paths])),
+        path=draw(path),
         headers=headers,
         port=port,
     )
