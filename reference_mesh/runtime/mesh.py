@@ -360,6 +360,8 @@ class EmbeddedMesh:
                 d.labels.get("version", "v1"),
                 "--instance",
                 rt.key.name,
+                "--namespace",
+                d.namespace,
             ]
             for p in d.ports:
                 argv += [f"--{p.protocol}", f"{rt.address}:{p.port + APP_PORT_OFFSET}"]

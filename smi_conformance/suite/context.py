@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from smi_conformance.cluster.base import ApplyRefused, Cluster
 from smi_conformance.mesh.adapter import MeshInfo
@@ -27,9 +27,11 @@ from smi_conformance.suite.metrics import PREFIX, MetricSample, MetricsError, Me
 from smi_conformance.suite.settings import SuiteSettings
 from smi_conformance.suite.topology import Protocol, ServiceSpec, Topology, WorkloadSpec
 from smi_conformance.suite.traffic import Traffic
-from smi_conformance.workload.traffic import TrafficResult
+from smi_conformance.workload.traffic import Outcome, TrafficResult
 
 __all__ = ["ConformanceFailure", "TestContext"]
+
+T = TypeVar("T")
 
 #: Requests per probe while waiting for access to change, and per confirmation afterwards.
 ACCESS_PROBE, ACCESS_CONFIRM = 4, 20
@@ -56,6 +58,16 @@ def _convergence(result: consistency.Convergence[Any]) -> Convergence:
         probes=result.probes,
         history=[] if result.converged else [f"{r.at_s:.2f} s: {r.summary}" for r in result.history],
     )
+
+
+def _describe(result: object) -> str:
+    """One line for a probe's history: a traffic result's summary, or what the probe's own type says."""
+    line = getattr(result, "summary", None)
+    if callable(line):
+        return str(line())
+    if isinstance(result, list):
+        return " | ".join(_describe(r) for r in result)
+    return repr(result)
 
 
 class TestContext:
@@ -116,9 +128,7 @@ class TestContext:
         self.step(f"delete {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
         self.cluster.delete(docs)
 
-    def eventually(
-        self, probe: Callable[[], TrafficResult], ok: Callable[[TrafficResult], bool]
-    ) -> consistency.Convergence[TrafficResult]:
+    def eventually(self, probe: Callable[[], T], ok: Callable[[T], bool]) -> consistency.Convergence[T]:
         """Probe until ``ok`` holds for the configured number of probes in a row, or the maximum time to
         consistency passes."""
         s = self.settings
@@ -128,7 +138,7 @@ class TestContext:
             consecutive=s.consecutive,
             timeout_s=s.consistency_timeout_s,
             interval_s=max(s.probe_interval_s, 0.001),
-            describe=TrafficResult.summary,
+            describe=_describe,
         )
 
     def _names(
@@ -179,7 +189,8 @@ class TestContext:
 
         def as_expected(r: TrafficResult) -> bool:
             if allowed:
-                return r.count(ok=True) == r.sent and set(r.by("service")) == {app}
+                answered = {(g.outcome.namespace or svc.namespace, g.outcome.service) for g in r.groups}
+                return r.count(ok=True) == r.sent and answered == {(svc.namespace, app)}
             return r.count(ok=True) == 0
 
         waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
@@ -240,23 +251,28 @@ class TestContext:
         )
 
     # -------------------------------------------------------------------------------------------- split
-    def _backend_of(self, backends: Sequence[ServiceSpec]) -> Callable[[str, str], str]:
-        """(app, version) from an echo reply -> the backend Service it belongs to, or a name saying it is
-        none."""
-        owner: dict[tuple[str, str], str] = {}
+    def _backend_of(self, backends: Sequence[ServiceSpec]) -> Callable[[Outcome], str]:
+        """An echo reply -> the backend Service its pod belongs to, or a name saying it is none (a pod of
+        another namespace with the same labels is none)."""
+        owner: dict[tuple[str, str, str], str] = {}
         for b in backends:
             for w in self.topology.selected(b):
-                owner.setdefault((w.app, w.version), b.name)
-        return lambda app, version: owner.get((app, version), f"{app}/{version} (not a backend)")
+                owner.setdefault((w.namespace, w.app, w.version), b.name)
+        namespace = backends[0].namespace if backends else ""
 
-    def _count(
-        self, result: TrafficResult, backend_of: Callable[[str, str], str]
-    ) -> tuple[Counter[str], int]:
+        def backend(o: Outcome) -> str:
+            where = o.namespace or namespace
+            found = owner.get((where, o.service, o.version))
+            return found or f"{where}/{o.service}/{o.version} (not a backend)"
+
+        return backend
+
+    def _count(self, result: TrafficResult, backend_of: Callable[[Outcome], str]) -> tuple[Counter[str], int]:
         counts: Counter[str] = Counter()
         errors = 0
         for g in result.groups:
             if g.outcome.ok:
-                counts[backend_of(g.outcome.service, g.outcome.version)] += g.count
+                counts[backend_of(g.outcome)] += g.count
             else:
                 errors += g.count
         return counts, errors

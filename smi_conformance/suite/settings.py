@@ -47,7 +47,7 @@ class SuiteSettings(BaseModel):
     probe_interval_s: Annotated[float, Field(ge=0, le=60)] = 0.05
     # generated cases
     seed: int = DEFAULT_SEED
-    generated_examples: Annotated[int, Field(ge=0, le=10_000)] = 12
+    generated_examples: Annotated[int, Field(ge=0, le=10_000)] = 20
     # output
     namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)] = (
         "smi-conformance"

@@ -101,10 +101,12 @@ def _split_host_port(text: str) -> tuple[str, int]:
 
 # ------------------------------------------------------------------------------------------------ HTTP
 class _Response:
-    __slots__ = ("body", "done", "headers_done", "keep_alive", "status")
+    __slots__ = ("body", "done", "echo", "headers_done", "keep_alive", "status")
 
     def __init__(self) -> None:
         self.status = 0
+        #: The echo workload's x-echo-* header fields (service, version, instance, namespace).
+        self.echo: dict[str, str] = {}
         self.body = bytearray()
         self.keep_alive = True
         self.done = False
@@ -119,6 +121,11 @@ class _HttpClient(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.response = _Response()
         self.waiter: asyncio.Future[_Response] | None = None
+        #: The request in flight is HEAD: its response has headers only, whatever Content-Length says, and
+        #: httptools cannot be told so; the response completes with its headers and the next one gets a
+        #: fresh parser.
+        self.head = False
+        self.parser_used_for_head = False
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -151,6 +158,13 @@ class _HttpClient(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self.response.status = self.parser.get_status_code()
         self.response.keep_alive = self.parser.should_keep_alive()
+        if self.head:
+            self.parser_used_for_head = True
+            self.on_message_complete()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name[:7].lower() == b"x-echo-":
+            self.response.echo[name[7:].decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_body(self, body: bytes) -> None:
         if len(self.response.body) < 65536:
@@ -161,9 +175,13 @@ class _HttpClient(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(response)
 
-    async def exchange(self, request: bytes) -> _Response:
+    async def exchange(self, request: bytes, *, head: bool = False) -> _Response:
         if self.lost is not None or self.transport is None or self.transport.is_closing():
             raise self.lost or EOFError("connection closed")
+        if self.parser_used_for_head:
+            self.parser = httptools.HttpResponseParser(self)
+            self.parser_used_for_head = False
+        self.head = head
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return await self.waiter
@@ -186,15 +204,13 @@ def _render(spec: HttpRequestSpec) -> bytes:
 
 def _http_outcome(response: _Response) -> tuple[Outcome, str]:
     text = bytes(response.body).decode("utf-8", "replace")
-    service = version = instance = ""
-    if response.body[:1] == b"{":
+    fields = {k: v for k, v in response.echo.items() if k in ("service", "version", "instance", "namespace")}
+    if not fields and response.body[:1] == b"{":
         with contextlib.suppress(ValueError):
             reply = json.loads(text)
             if isinstance(reply, dict):
-                service = str(reply.get("service", ""))
-                version = str(reply.get("version", ""))
-                instance = str(reply.get("instance", ""))
-    return Outcome(status=response.status, service=service, version=version, instance=instance), text
+                fields = {k: str(reply.get(k, "")) for k in ("service", "version", "instance", "namespace")}
+    return Outcome.model_validate({"status": response.status, **fields}), text
 
 
 async def run_http(spec: HttpRequestSpec) -> TrafficResult:
@@ -220,7 +236,9 @@ async def run_http(spec: HttpRequestSpec) -> TrafficResult:
                 try:
                     if client is None or client.lost is not None:  # closed while idle: not an outcome
                         client = await connect()
-                    response = await asyncio.wait_for(client.exchange(request), spec.timeout_s)
+                    response = await asyncio.wait_for(
+                        client.exchange(request, head=spec.method == "HEAD"), spec.timeout_s
+                    )
                 except Exception as exc:  # every failure is an outcome to tally, never a crash
                     tally.add(Outcome(error=_error_kind(exc)), f"{type(exc).__name__}: {exc}")
                     if client is not None:
@@ -246,9 +264,8 @@ def _greeting(line: bytes) -> Outcome | None:
     fields = dict(part.partition("=")[::2] for part in line.decode("utf-8", "replace").split())
     if "service" not in fields:
         return None
-    return Outcome(
-        service=fields["service"], version=fields.get("version", ""), instance=fields.get("instance", "")
-    )
+    known = ("service", "version", "instance", "namespace")
+    return Outcome.model_validate({k: v for k, v in fields.items() if k in known})
 
 
 async def _tcp_flow(host: str, port: int, payload: bytes, timeout: float) -> tuple[Outcome, str]:

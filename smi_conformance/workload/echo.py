@@ -48,10 +48,20 @@ class EchoIdentity:
     service: str
     version: str = "v1"
     instance: str = ""
+    #: The pod's namespace: the same Service name answers differently in two namespaces.
+    namespace: str = ""
+
+    @property
+    def headers(self) -> str:
+        """Who answered, as response header lines: what a HEAD (no body) or any client reads."""
+        lines = f"x-echo-service: {self.service}\r\nx-echo-version: {self.version}\r\n"
+        lines += f"x-echo-instance: {self.instance}\r\n"
+        return lines + (f"x-echo-namespace: {self.namespace}\r\n" if self.namespace else "")
 
     @property
     def line(self) -> bytes:
-        return f"service={self.service} version={self.version} instance={self.instance}\n".encode()
+        where = f" namespace={self.namespace}" if self.namespace else ""
+        return f"service={self.service} version={self.version} instance={self.instance}{where}\n".encode()
 
 
 class _Request:
@@ -188,6 +198,7 @@ class _HttpEcho(asyncio.Protocol):
                 "service": self.ident.service,
                 "version": self.ident.version,
                 "instance": self.ident.instance,
+                "namespace": self.ident.namespace,
                 "method": req.method,
                 "path": path,
                 "query": query,
@@ -200,7 +211,7 @@ class _HttpEcho(asyncio.Protocol):
         length = "" if status in (204, 304) else f"content-length: {len(body)}\r\n"  # 204/304 carry no body
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\ncontent-type: application/json\r\n"
-            f"{length}x-echo-instance: {self.ident.instance}\r\n"
+            f"{length}{self.ident.headers}"
         ).encode()
         self._raw(head + conn + b"\r\n" + body_out, close=close)
 
@@ -327,6 +338,7 @@ class EchoServer:
 @click.option("--service", required=True)
 @click.option("--version", "version", default="v1", show_default=True)
 @click.option("--instance", default="", help="instance (pod) name reported in replies")
+@click.option("--namespace", default="", envvar="POD_NAMESPACE", help="namespace reported in replies")
 @click.option("--http", "http", type=HOST_PORT, help="serve HTTP here")
 @click.option("--tcp", "tcp", type=HOST_PORT, help="serve TCP echo here")
 @click.option("--udp", "udp", type=HOST_PORT, help="serve UDP echo here")
@@ -334,6 +346,7 @@ def main(
     service: str,
     version: str,
     instance: str,
+    namespace: str,
     http: tuple[str, int] | None,
     tcp: tuple[str, int] | None,
     udp: tuple[str, int] | None,
@@ -341,7 +354,7 @@ def main(
     """Run the echo workload until SIGINT/SIGTERM."""
     if not (http or tcp or udp):
         raise click.UsageError("give at least one of --http, --tcp, --udp")
-    ident = EchoIdentity(service, version, instance)
+    ident = EchoIdentity(service, version, instance, namespace)
 
     async def run() -> None:
         try:

@@ -77,6 +77,8 @@ class Outcome(_Model):
     service: str = ""
     version: str = ""
     instance: str = ""
+    #: The answering pod's namespace, when the echo workload knows it.
+    namespace: str = ""
     error: ErrorKind | None = None
 
     @property
