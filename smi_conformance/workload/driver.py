@@ -101,14 +101,16 @@ def _split_host_port(text: str) -> tuple[str, int]:
 
 # ------------------------------------------------------------------------------------------------ HTTP
 class _Response:
-    __slots__ = ("body", "done", "headers_done", "keep_alive", "status")
+    __slots__ = ("body", "framed", "headers_done", "keep_alive", "status")
 
     def __init__(self) -> None:
         self.status = 0
         self.body = bytearray()
         self.keep_alive = True
-        self.done = False
         self.headers_done = False
+        #: The head announced where the body ends (content-length or chunked); without it the body ends
+        #: with the connection (RFC 9112 6.3).
+        self.framed = False
 
 
 class _HttpClient(asyncio.Protocol):
@@ -131,8 +133,8 @@ class _HttpClient(asyncio.Protocol):
             self._fail(exc)
 
     def eof_received(self) -> bool | None:
-        with contextlib.suppress(httptools.HttpParserError):
-            self.parser.feed_data(b"")  # a response delimited by the close completes here
+        if self.response.headers_done and not self.response.framed:
+            self.on_message_complete()  # a body delimited by the close is complete (httptools has no EOF)
         self._fail(EOFError("the connection closed before a complete response"))
         return None
 
@@ -148,9 +150,14 @@ class _HttpClient(asyncio.Protocol):
     def on_status(self, status: bytes) -> None:
         self.response.status = self.parser.get_status_code()
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self.response.framed = True
+
     def on_headers_complete(self) -> None:
         self.response.status = self.parser.get_status_code()
         self.response.keep_alive = self.parser.should_keep_alive()
+        self.response.headers_done = True
 
     def on_body(self, body: bytes) -> None:
         if len(self.response.body) < 65536:

@@ -226,6 +226,21 @@ def test_a_server_closing_after_each_answer_costs_no_request() -> None:
     assert connections == 8
 
 
+def test_a_body_delimited_by_the_close_of_the_connection_is_a_complete_answer() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        body = json.dumps({"service": "web", "version": "v1", "instance": "web-v1-0"}).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + body)  # no length: ends with the close
+        await writer.drain()
+
+    async def main() -> TrafficResult:
+        async with Recorder(handler) as server:
+            return await run_http(http_spec(server.port, count=3, concurrency=1))
+
+    result = run(main())
+    assert only(result) == Outcome(status=200, service="web", version="v1", instance="web-v1-0")
+
+
 # -------------------------------------------------------------------------------- HTTP: failure forms
 def test_a_server_that_never_answers_is_a_timeout_after_the_configured_time() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
