@@ -100,12 +100,22 @@ def _split_host_port(text: str) -> tuple[str, int]:
 
 
 # ------------------------------------------------------------------------------------------------ HTTP
+#: Headers the echo workload signs every answer with, so answers without a body (HEAD, 204, 304) still
+#: name who answered.
+IDENTITY_HEADERS = {
+    b"x-echo-service": "service",
+    b"x-echo-version": "version",
+    b"x-echo-instance": "instance",
+}
+
+
 class _Response:
-    __slots__ = ("body", "framed", "headers_done", "keep_alive", "status")
+    __slots__ = ("body", "framed", "headers_done", "identity", "keep_alive", "status")
 
     def __init__(self) -> None:
         self.status = 0
         self.body = bytearray()
+        self.identity: dict[str, str] = {}
         self.keep_alive = True
         self.headers_done = False
         #: The head announced where the body ends (content-length or chunked); without it the body ends
@@ -114,9 +124,11 @@ class _Response:
 
 
 class _HttpClient(asyncio.Protocol):
-    """One keep-alive connection; ``exchange`` sends a request and waits for its whole response."""
+    """One keep-alive connection; ``exchange`` sends a request and waits for its whole response.
+    ``head``: the requests are HEADs, whose answers end with their head whatever length they announce."""
 
-    def __init__(self) -> None:
+    def __init__(self, head: bool = False) -> None:
+        self.head = head
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.response = _Response()
@@ -151,19 +163,29 @@ class _HttpClient(asyncio.Protocol):
         self.response.status = self.parser.get_status_code()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() in (b"content-length", b"transfer-encoding"):
+        key = name.lower()
+        if key in (b"content-length", b"transfer-encoding"):
             self.response.framed = True
+        elif key in IDENTITY_HEADERS:
+            self.response.identity[IDENTITY_HEADERS[key]] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self.response.status = self.parser.get_status_code()
         self.response.keep_alive = self.parser.should_keep_alive()
         self.response.headers_done = True
+        if self.head:
+            # httptools cannot be told the request was a HEAD (it would wait for the announced body):
+            # the answer ends here, and a fresh parser reads the next one on this connection
+            self.parser = httptools.HttpResponseParser(self)
+            self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
         if len(self.response.body) < 65536:
             self.response.body += body
 
     def on_message_complete(self) -> None:
+        if not self.response.headers_done:
+            return  # the parser a HEAD answer left behind finishing that answer: already complete
         response, self.response = self.response, _Response()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(response)
@@ -193,15 +215,21 @@ def _render(spec: HttpRequestSpec) -> bytes:
 
 def _http_outcome(response: _Response) -> tuple[Outcome, str]:
     text = bytes(response.body).decode("utf-8", "replace")
-    service = version = instance = ""
+    who = response.identity
     if response.body[:1] == b"{":
         with contextlib.suppress(ValueError):
             reply = json.loads(text)
-            if isinstance(reply, dict):
-                service = str(reply.get("service", ""))
-                version = str(reply.get("version", ""))
-                instance = str(reply.get("instance", ""))
-    return Outcome(status=response.status, service=service, version=version, instance=instance), text
+            if isinstance(reply, dict) and "service" in reply:
+                who = {k: str(reply.get(k, "")) for k in ("service", "version", "instance")}
+    return (
+        Outcome(
+            status=response.status,
+            service=who.get("service", ""),
+            version=who.get("version", ""),
+            instance=who.get("instance", ""),
+        ),
+        text,
+    )
 
 
 async def run_http(spec: HttpRequestSpec) -> TrafficResult:
@@ -212,9 +240,12 @@ async def run_http(spec: HttpRequestSpec) -> TrafficResult:
     tally = Tally()
     remaining = spec.count
     started = time.monotonic()
+    head = spec.method == "HEAD"
 
     async def connect() -> _HttpClient:
-        _, proto = await asyncio.wait_for(loop.create_connection(_HttpClient, host, port), spec.timeout_s)
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(lambda: _HttpClient(head), host, port), spec.timeout_s
+        )
         return proto
 
     async def worker() -> None:

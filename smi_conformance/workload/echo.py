@@ -7,11 +7,13 @@ kind.
 HTTP (any method, keep-alive, pipelining, chunked or sized bodies; bodies are counted and hashed, never held):
 
     /<anything>[?delay=<ms>]   200, JSON: service, version, instance, method, path, query, headers,
-    body_length,
-                               body_sha256
-    /status/<code>             that status, same JSON /bytes/<n>                 n bytes of body, streamed in
-    64 KiB chunks (chunked encoding) /truncate                  announces 1000 bytes, sends 10, closes: a
-    backend crashing mid-response
+                               body_length, body_sha256
+    /status/<code>             that status, same JSON
+    /bytes/<n>                 n bytes of body, streamed in 64 KiB chunks (chunked encoding)
+    /truncate                  announces 1000 bytes, sends 10, closes: a backend crashing mid-response
+
+Every answer also carries the headers x-echo-service, x-echo-version and x-echo-instance, so answers
+without a body (HEAD, 204, 304) still name who answered.
 
 TCP: on connect sends ``service=<s> version=<v> instance=<i>\\n``, then echoes every byte back. UDP: answers
 each datagram with the same line followed by the datagram.
@@ -200,7 +202,8 @@ class _HttpEcho(asyncio.Protocol):
         length = "" if status in (204, 304) else f"content-length: {len(body)}\r\n"  # 204/304 carry no body
         head = (
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\ncontent-type: application/json\r\n"
-            f"{length}x-echo-instance: {self.ident.instance}\r\n"
+            f"{length}x-echo-service: {self.ident.service}\r\nx-echo-version: {self.ident.version}\r\n"
+            f"x-echo-instance: {self.ident.instance}\r\n"
         ).encode()
         self._raw(head + conn + b"\r\n" + body_out, close=close)
 

@@ -241,6 +241,40 @@ def test_a_body_delimited_by_the_close_of_the_connection_is_a_complete_answer() 
     assert only(result) == Outcome(status=200, service="web", version="v1", instance="web-v1-0")
 
 
+@pytest.mark.parametrize("path", ["/", "/status/204"])
+def test_answers_without_a_body_head_and_204_are_complete_and_name_the_backend(path: str) -> None:
+    """A HEAD answer announces a length it does not send; a 204 has no body: both end at the head."""
+
+    async def main() -> TrafficResult:
+        async with echo() as server:
+            method = "HEAD" if path == "/" else "GET"
+            return await run_http(
+                http_spec(server.http_port, method=method, path=path, count=4, concurrency=2)
+            )
+
+    result = run(main())
+    status = 200 if path == "/" else 204
+    assert only(result) == Outcome(status=status, service="web", version="v1", instance="web-v1-0")
+    assert result.count(ok=True) == 4
+
+
+def test_head_answers_keep_one_connection_in_step_and_unsigned_ones_name_no_backend() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(10):
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n")  # a length, never a body
+            await writer.drain()
+
+    async def main() -> tuple[TrafficResult, int]:
+        async with Recorder(handler) as server:
+            result = await run_http(http_spec(server.port, method="HEAD", count=5, concurrency=1))
+            return result, server.connections
+
+    result, connections = run(main())
+    assert only(result) == Outcome(status=200)  # answered, but by nothing that says it is a backend
+    assert result.sent == 5 and connections == 1
+
+
 # -------------------------------------------------------------------------------- HTTP: failure forms
 def test_a_server_that_never_answers_is_a_timeout_after_the_configured_time() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
