@@ -120,8 +120,13 @@ def test_objects_already_in_the_chosen_version_are_sent_as_written() -> None:
             {ACCESS: "v1alpha2"},
             "TrafficTarget udp-client cannot be written in access.smi-spec.io/v1alpha2",
         ),
+        (
+            m.udp_route(T, "web-udp"),
+            {SPECS: "v1alpha3"},
+            "UDPRoute web-udp cannot be written in specs.smi-spec.io/v1alpha3",
+        ),
     ],
-    ids=["split-matches", "tcp-ports", "udp-rule"],
+    ids=["split-matches", "tcp-ports", "udp-rule", "udp-route-kind"],
 )
 def test_a_conversion_that_would_change_the_test_is_a_version_error_naming_the_object(
     doc: dict[str, object], versions: Mapping[str, str], says: str
