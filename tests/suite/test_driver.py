@@ -471,6 +471,15 @@ def test_udp_without_an_answer_is_a_timeout() -> None:
     assert result.elapsed_s >= SHORT * 0.95
 
 
+def test_udp_to_a_closed_port_is_refused() -> None:
+    """Loopback answers a datagram to a closed port with ICMP port unreachable, which the flow reports."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as reserved:
+        reserved.bind((LOOPBACK, 0))
+        port = reserved.getsockname()[1]
+    result = run(run_stream(stream_spec(port, "udp", count=2, timeout_s=5)))
+    assert only(result) == Outcome(error="refused")
+
+
 def test_udp_altered_echo_is_a_mismatch() -> None:
     class Altering(asyncio.DatagramProtocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
