@@ -1,9 +1,10 @@
-"""The suite's object builders: every object they make is valid SMI (the models), lints clean with `smi lint`'s
-engine against the standard topology's Services and ServiceAccounts, is labelled as the suite's, and says
-what the test meant (weights, sources, rules)."""
+"""The suite's object builders: every object they make is valid SMI (the models), lints clean with the
+`smi lint` engine against the standard topology's Services and ServiceAccounts, is labelled as the suite's,
+and says what the test meant (weights, sources, rules)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -177,3 +178,14 @@ def test_split_weights_are_kept_and_matches_reference_route_groups() -> None:
     plain = built()["split"][0]["spec"]
     assert "matches" not in plain
     assert [b["weight"] for b in plain["backends"]] == [50, 30, 20]
+
+
+def test_fractional_split_weights_keep_their_ratio() -> None:
+    """Weights are relative: 2/3 and 1/3 are 2:1, never truncated to 0:0."""
+    split = m.split(T, "thirds", "web", {"web-v1": Fraction(2, 3), "web-v2": Fraction(1, 3)})
+    assert [b["weight"] for b in split["spec"]["backends"]] == [2, 1]
+    halves = m.split(T, "halves", "web", {"web-v1": Fraction(1, 2), "web-v2": 1, "web-v3": Fraction(3, 4)})
+    assert [b["weight"] for b in halves["spec"]["backends"]] == [2, 4, 3]
+    assert models.validate(halves) == []
+    whole = m.split(T, "whole", "web", {"web-v1": Fraction(90), "web-v2": 10})
+    assert [b["weight"] for b in whole["spec"]["backends"]] == [90, 10]
