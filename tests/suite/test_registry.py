@@ -95,6 +95,27 @@ def test_a_registered_test_is_a_record_and_a_marked_function(scratch_registry: d
     }
 
 
+def test_features_given_by_name_are_the_features_themselves(scratch_registry: dict[str, Any]) -> None:
+    """A third party's test module may name features as strings; the record holds Features either way."""
+    conformance("x-by-name", "d", group="split.smi-spec.io", features={"TrafficSplit"})(body)  # type: ignore[arg-type]
+    record = scratch_registry["x-by-name"]
+    assert record.features == frozenset({Feature.TRAFFIC_SPLIT})
+    assert all(isinstance(f, Feature) for f in record.features)
+    assert record.to_json()["features"] == ["TrafficSplit"]
+
+
+def test_one_id_names_one_test(scratch_registry: dict[str, Any]) -> None:
+    conformance("x-twice", "d", group="split.smi-spec.io", features={Feature.TRAFFIC_SPLIT})(body)
+    with pytest.raises(ValueError) as err:
+        conformance("x-twice", "d", group="split.smi-spec.io", features={Feature.TRAFFIC_SPLIT})(other_body)
+    message = str(err.value)
+    assert "'x-twice' is used twice" in message
+    assert f"{__name__}.body" in message and f"{__name__}.other_body" in message
+    assert scratch_registry["x-twice"].function == "body"
+    # the same function registered again (a module imported twice) is not a duplicate
+    conformance("x-twice", "d", group="split.smi-spec.io", features={Feature.TRAFFIC_SPLIT})(body)
+
+
 def test_feature_and_profile_parsing_names_the_unknown_and_the_known() -> None:
     assert parse_features(["TrafficSplit", "UDPRoute"]) == {Feature.TRAFFIC_SPLIT, Feature.UDP_ROUTE}
     with pytest.raises(ValueError, match=r"unknown feature 'trafficsplit'; known: TrafficSplit, "):
