@@ -230,6 +230,15 @@ def test_units_counts_and_missing_metrics() -> None:
             },
             "not a valid TrafficMetricsList",
         ),
+        (metrics({"name": "success_count", "value": "-5"}), "success_count is negative (-5)"),
+        (
+            metrics({"name": "p99_response_latency", "unit": "ms", "value": "-1"}),
+            "p99_response_latency is negative (-1)",
+        ),
+        (
+            metrics({"name": "success_count", "value": "1"}, {"name": "success_count", "value": "2"}),
+            "success_count appears twice",
+        ),
     ],
     ids=[
         "list",
@@ -240,6 +249,9 @@ def test_units_counts_and_missing_metrics() -> None:
         "bad-quantity",
         "unknown-unit",
         "bad-item",
+        "negative-count",
+        "negative-latency",
+        "duplicate-metric",
     ],
 )
 def test_answers_that_are_not_valid_traffic_metrics_are_metrics_errors(answer: Any, says: str) -> None:
