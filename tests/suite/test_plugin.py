@@ -9,9 +9,14 @@ Each run against the mesh starts it (a few seconds), so the runs are few and eac
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 
@@ -283,3 +288,64 @@ def test_a_fault_fails_exactly_its_test_with_the_checks_message(pytester: pytest
     assert (core.result, core.failed_tests) == ("failed", ["access-http-methods"])
     assert "faults: ignore-methods" in report.implementation.name
     assert "--mesh-option faults=ignore-methods" in report.reproduce
+
+
+# ------------------------------------------------------------------------------------------- Ctrl-C
+#: Holds the run inside a conformance test, after its objects were applied, until the test sends SIGINT.
+PAUSE_IN_TESTS = """
+import time
+from pathlib import Path
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    Path("in-test").write_text(item.name)
+    time.sleep(120)
+    return (yield)
+"""
+
+
+@pytest.mark.parametrize("when", ["while the mesh starts", "in a test"])
+def test_ctrl_c_leaves_no_mesh_process_and_still_writes_the_report(
+    pytester: pytest.Pytester, when: str
+) -> None:
+    """SIGINT to pytest, as Ctrl-C in a terminal sends it: the run ends as interrupted (no traceback), every
+    process it started is gone, and the report is written and says so."""
+    pytester.makepyfile(pause_plugin=PAUSE_IN_TESTS)
+    pytester.makeini("[pytest]\n")  # this folder's settings, not those of the repository holding the suite
+    command = [sys.executable, "-m", "pytest", str(SUITE_DIR / "test_access.py"), "-c", "tox.ini"]
+    command += ["--rootdir", ".", "-p", "no:cacheprovider", "-p", "pause_plugin"]
+    command += ["--smi-mesh=reference", "--smi-test=access-listed-source-allowed", "--smi-report=r.json"]
+    proc = subprocess.Popen(
+        command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        me = psutil.Process(proc.pid)
+        started: list[psutil.Process] = []
+        deadline = time.monotonic() + MESH_RUN_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            started = me.children(recursive=True)
+            if when == "while the mesh starts" and len(started) >= 2:
+                break
+            if when == "in a test" and (pytester.path / "in-test").exists():
+                started = me.children(recursive=True)
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.communicate()[0]
+        assert started, "the run started no process"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=MESH_RUN_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    no_traceback(output)
+    _, alive = psutil.wait_procs(started, timeout=10)
+    assert alive == [], [p.cmdline() for p in alive]
+    report = ConformanceReport.model_validate_json((pytester.path / "r.json").read_text())
+    interrupted = next(t for t in report.tests if t.id == "access-listed-source-allowed")
+    assert (interrupted.outcome, interrupted.reason) == ("skipped", "not run: the run was interrupted")
+    assert report.summary["passed"] == report.summary["failed"] == 0
