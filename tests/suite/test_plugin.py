@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import psutil
 import pytest
 import yaml
@@ -23,6 +24,7 @@ import yaml
 import reference_mesh.conformance  # noqa: F401  imported once: in-process runs would import it per run
 from smi_conformance.plugin import SUITE_DIR
 from smi_conformance.report.model import ConformanceReport
+from smi_conformance.schema.jsonschema import REPORT_SCHEMA_PATH
 
 pytestmark = pytest.mark.filterwarnings("default")  # the inner runs' warnings are theirs, not errors here
 
@@ -167,6 +169,7 @@ def test_a_bad_ini_value_is_a_usage_error_naming_the_ini_key(pytester: pytest.Py
 #: Runs against the mesh are subprocesses, as users run them (in-process, a second run in one interpreter
 #: would re-import what the first had imported, cryptography's classes among them). A bound, not a target.
 MESH_RUN_TIMEOUT_S = 300
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 USER_TESTS = """
 from smi_conformance.suite import manifests as m
@@ -206,6 +209,8 @@ def read_reports(directory: Path) -> ConformanceReport:
     as_yaml = yaml.safe_load((directory / "report.yaml").read_text())
     as_json = json.loads((directory / "report.json").read_text())
     assert as_yaml == as_json  # one report, two formats
+    schema = json.loads((REPO_ROOT / "schemas" / "json" / REPORT_SCHEMA_PATH).read_text())
+    assert [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(as_json)] == []
     return ConformanceReport.model_validate(as_json)
 
 
