@@ -119,13 +119,17 @@ def settings_from(config: pytest.Config) -> SuiteSettings | None:
     """The run's settings (defaults < ini < flags), or None when no mesh is given; UsageError on bad
     values."""
     values: dict[str, Any] = {}
-    for _, ini, field, _kind, _ in OPTIONS:
+    origin: dict[str, str] = {}  # field -> where its value came from, as the user wrote it
+    for flag, ini, field, kind, _ in OPTIONS:
         value = config.getoption(ini)
+        shown = flag if kind in ("list", "flag") else f"{flag}={value}"
         if value is None:
             value = config.getini(ini)
+            shown = f"{ini} (ini)" if kind in ("list", "flag") else f"{ini} = {value} (ini)"
         if value is None or value == [] or value == "":
             continue
         values[field] = value
+        origin[field] = shown
     if "mesh" not in values:
         return None
     from pydantic import ValidationError
@@ -149,7 +153,8 @@ def settings_from(config: pytest.Config) -> SuiteSettings | None:
     except ValueError as exc:
         if isinstance(exc, ValidationError):
             lines = [
-                f"--{'-'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+                f"{origin.get(str(e['loc'][0]), '.'.join(map(str, e['loc'])))}: {e['msg']}"
+                for e in exc.errors(include_url=False)
             ]
             raise pytest.UsageError("smi-conformance: " + "; ".join(lines)) from None
         raise pytest.UsageError(f"smi-conformance: {exc}") from None

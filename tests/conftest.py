@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+#: pytester runs pytest inside the tests (the conformance plugin is tested the way users run it).
+pytest_plugins = ["pytester"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -7,6 +7,7 @@ the suite's objects apart, and lives in a namespace of the standard topology.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -167,11 +168,13 @@ def split(
     matches: Sequence[str] = (),
     namespace: str | None = None,
 ) -> dict[str, Any]:
-    """A TrafficSplit of ``root`` over ``backends`` (Service name -> integer weight); ``matches`` names
-    HTTPRouteGroups (v1alpha3+)."""
+    """A TrafficSplit of ``root`` over ``backends`` (Service name -> weight); ``matches`` names
+    HTTPRouteGroups (v1alpha3+). Weights are relative, so fractions are scaled to the whole numbers v1alpha2+
+    require with their ratio kept (2/3 and 1/3 become 2 and 1)."""
+    scale = math.lcm(*(Fraction(w).denominator for w in backends.values()))
     spec: dict[str, Any] = {
         "service": root,
-        "backends": [{"service": b, "weight": int(w)} for b, w in backends.items()],
+        "backends": [{"service": b, "weight": int(Fraction(w) * scale)} for b, w in backends.items()],
     }
     if matches:
         spec["matches"] = [{"kind": "HTTPRouteGroup", "name": m} for m in matches]

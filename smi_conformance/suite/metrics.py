@@ -80,6 +80,12 @@ def _sample(item: Any) -> MetricSample:
     values: dict[str, Fraction] = {}
     units: dict[str, str | None] = {}
     for metric in item.metrics:
+        if metric.name in values:
+            raise MetricsError(f"{metric.name} appears twice in the metrics of {_ref(item.resource)}")
+        if metric.value.value < 0:  # counts and latencies: a negative one is no measurement
+            raise MetricsError(
+                f"{metric.name} is negative ({metric.value}) in the metrics of {_ref(item.resource)}"
+            )
         values[metric.name] = metric.value.value
         units[metric.name] = metric.unit
     latency = {}

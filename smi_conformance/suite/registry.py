@@ -92,16 +92,18 @@ def conformance(
         raise ValueError(f"conformance test id {id!r} must be lower-case words joined by '-'")
     if group not in GROUP_NAMES:
         raise ValueError(f"{id}: group {group!r} is not one of {', '.join(GROUP_NAMES)}")
-    feats = frozenset(features)
-    unknown = [f for f in feats if f not in FEATURES]
-    if not feats or unknown:
+    given = list(features)
+    unknown = [f for f in given if f not in FEATURES]
+    if not given or unknown:
         raise ValueError(f"{id}: needs at least one known feature (unknown: {unknown})")
+    feats = frozenset(Feature(f) for f in given)  # a feature named by its string is that Feature
 
     def register(func: F) -> F:
         existing = REGISTRY.get(id)
         if existing is not None and (existing.module, existing.function) != (func.__module__, func.__name__):
             raise ValueError(
-                f"conformance test id {id!r} is used twice ({existing.module}, {func.__module__})"
+                f"conformance test id {id!r} is used twice ({existing.module}.{existing.function}, "
+                f"{func.__module__}.{func.__name__})"
             )
         REGISTRY[id] = ConformanceTest(
             id=id,

@@ -154,8 +154,10 @@ class ConformanceRun:
                 args += [flag, str(getattr(s, field))]
         return shlex.join(args)
 
-    def report(self, registry: dict[str, ConformanceTest]) -> ConformanceReport:
+    def report(self, registry: dict[str, ConformanceTest], *, interrupted: bool = False) -> ConformanceReport:
+        """The report of what ran; ``interrupted``: the run was stopped (Ctrl-C) before every test ran."""
         s = self.settings
+        not_run = "not run: the run was interrupted" if interrupted else "not run (deselected)"
         tests = []
         for test in registry.values():
             result = self.results.get(test.id)
@@ -168,7 +170,7 @@ class ConformanceRun:
                     profile=test.profile.value,
                     features=sorted(f.value for f in test.features),
                     outcome="skipped" if sel.outcome in ("run", "skipped") else "not-supported",
-                    reason=sel.reason if sel.outcome != "run" else "not run (deselected)",
+                    reason=sel.reason if sel.outcome != "run" else not_run,
                 )
             tests.append(result)
         profiles = []

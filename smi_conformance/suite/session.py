@@ -177,9 +177,10 @@ class SmiSession:
         self.run.emit("result", f"{test.id} {outcome}")
         return report
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    @pytest.hookimpl(trylast=True)  # after pytest's own, which tears down fixtures (a test's objects)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         try:
-            report = self.run.report(load_suite())
+            report = self.run.report(load_suite(), interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
             write_reports(report, self.run.settings)
             for listener in self.run.report_listeners:
                 listener(report)

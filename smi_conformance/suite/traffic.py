@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import httpx
+from pydantic import ValidationError
 
 from smi_conformance.cluster.base import Cluster, ClusterError
 from smi_conformance.suite.topology import Protocol, ServiceSpec, WorkloadSpec
@@ -117,7 +118,13 @@ class Traffic:
             raise ClusterError(
                 f"the traffic driver of {client.namespace}/{client.name} refused {path}: {resp.text[:500]}"
             )
-        result = TrafficResult.model_validate_json(resp.content)
+        try:
+            result = TrafficResult.model_validate_json(resp.content)
+        except ValidationError as exc:  # another program on that port, or a driver of another version
+            raise ClusterError(
+                f"the traffic driver of {client.namespace}/{client.name} answered {path} with something that "
+                f"is not a traffic result ({exc.errors()[0]['msg']}): {resp.text[:200]}"
+            ) from None
         self.sent += result.sent
         if self.on_sent is not None:
             self.on_sent(result.sent)

@@ -60,7 +60,7 @@ def render(docs: Sequence[Mapping[str, Any]], versions: Mapping[str, str]) -> li
             continue
         try:
             out.append(models.convert(doc, wanted))
-        except models.ConversionError as exc:
+        except (models.ConversionError, LookupError) as exc:  # LookupError: the kind is newer (UDPRoute)
             raise VersionError(
                 f"{doc['kind']} {doc['metadata']['name']} cannot be written in {group}/{wanted}: {exc}"
             ) from None

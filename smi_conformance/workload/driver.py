@@ -100,32 +100,40 @@ def _split_host_port(text: str) -> tuple[str, int]:
 
 
 # ------------------------------------------------------------------------------------------------ HTTP
+#: Headers the echo workload signs every answer with, so answers without a body (HEAD, 204, 304) still
+#: name who answered.
+IDENTITY_HEADERS = {
+    b"x-echo-service": "service",
+    b"x-echo-version": "version",
+    b"x-echo-instance": "instance",
+    b"x-echo-namespace": "namespace",
+}
+
+
 class _Response:
-    __slots__ = ("body", "done", "echo", "headers_done", "keep_alive", "status")
+    __slots__ = ("body", "framed", "headers_done", "identity", "keep_alive", "status")
 
     def __init__(self) -> None:
         self.status = 0
-        #: The echo workload's x-echo-* header fields (service, version, instance, namespace).
-        self.echo: dict[str, str] = {}
         self.body = bytearray()
+        self.identity: dict[str, str] = {}
         self.keep_alive = True
-        self.done = False
         self.headers_done = False
+        #: The head announced where the body ends (content-length or chunked); without it the body ends
+        #: with the connection (RFC 9112 6.3).
+        self.framed = False
 
 
 class _HttpClient(asyncio.Protocol):
-    """One keep-alive connection; ``exchange`` sends a request and waits for its whole response."""
+    """One keep-alive connection; ``exchange`` sends a request and waits for its whole response.
+    ``head``: the requests are HEADs, whose answers end with their head whatever length they announce."""
 
-    def __init__(self) -> None:
+    def __init__(self, head: bool = False) -> None:
+        self.head = head
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.response = _Response()
         self.waiter: asyncio.Future[_Response] | None = None
-        #: The request in flight is HEAD: its response has headers only, whatever Content-Length says, and
-        #: httptools cannot be told so; the response completes with its headers and the next one gets a
-        #: fresh parser.
-        self.head = False
-        self.parser_used_for_head = False
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -138,8 +146,8 @@ class _HttpClient(asyncio.Protocol):
             self._fail(exc)
 
     def eof_received(self) -> bool | None:
-        with contextlib.suppress(httptools.HttpParserError):
-            self.parser.feed_data(b"")  # a response delimited by the close completes here
+        if self.response.headers_done and not self.response.framed:
+            self.on_message_complete()  # a body delimited by the close is complete (httptools has no EOF)
         self._fail(EOFError("the connection closed before a complete response"))
         return None
 
@@ -155,33 +163,37 @@ class _HttpClient(asyncio.Protocol):
     def on_status(self, status: bytes) -> None:
         self.response.status = self.parser.get_status_code()
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.lower()
+        if key in (b"content-length", b"transfer-encoding"):
+            self.response.framed = True
+        elif key in IDENTITY_HEADERS:
+            self.response.identity[IDENTITY_HEADERS[key]] = value.decode("latin-1")
+
     def on_headers_complete(self) -> None:
         self.response.status = self.parser.get_status_code()
         self.response.keep_alive = self.parser.should_keep_alive()
+        self.response.headers_done = True
         if self.head:
-            self.parser_used_for_head = True
+            # httptools cannot be told the request was a HEAD (it would wait for the announced body):
+            # the answer ends here, and a fresh parser reads the next one on this connection
+            self.parser = httptools.HttpResponseParser(self)
             self.on_message_complete()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if name[:7].lower() == b"x-echo-":
-            self.response.echo[name[7:].decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_body(self, body: bytes) -> None:
         if len(self.response.body) < 65536:
             self.response.body += body
 
     def on_message_complete(self) -> None:
+        if not self.response.headers_done:
+            return  # the parser a HEAD answer left behind finishing that answer: already complete
         response, self.response = self.response, _Response()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(response)
 
-    async def exchange(self, request: bytes, *, head: bool = False) -> _Response:
+    async def exchange(self, request: bytes) -> _Response:
         if self.lost is not None or self.transport is None or self.transport.is_closing():
             raise self.lost or EOFError("connection closed")
-        if self.parser_used_for_head:
-            self.parser = httptools.HttpResponseParser(self)
-            self.parser_used_for_head = False
-        self.head = head
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return await self.waiter
@@ -204,13 +216,22 @@ def _render(spec: HttpRequestSpec) -> bytes:
 
 def _http_outcome(response: _Response) -> tuple[Outcome, str]:
     text = bytes(response.body).decode("utf-8", "replace")
-    fields = {k: v for k, v in response.echo.items() if k in ("service", "version", "instance", "namespace")}
-    if not fields and response.body[:1] == b"{":
+    who = response.identity
+    if response.body[:1] == b"{":
         with contextlib.suppress(ValueError):
             reply = json.loads(text)
-            if isinstance(reply, dict):
-                fields = {k: str(reply.get(k, "")) for k in ("service", "version", "instance", "namespace")}
-    return Outcome.model_validate({"status": response.status, **fields}), text
+            if isinstance(reply, dict) and "service" in reply:
+                who = {k: str(reply.get(k, "")) for k in ("service", "version", "instance", "namespace")}
+    return (
+        Outcome(
+            status=response.status,
+            service=who.get("service", ""),
+            version=who.get("version", ""),
+            instance=who.get("instance", ""),
+            namespace=who.get("namespace", ""),
+        ),
+        text,
+    )
 
 
 async def run_http(spec: HttpRequestSpec) -> TrafficResult:
@@ -221,9 +242,12 @@ async def run_http(spec: HttpRequestSpec) -> TrafficResult:
     tally = Tally()
     remaining = spec.count
     started = time.monotonic()
+    head = spec.method == "HEAD"
 
     async def connect() -> _HttpClient:
-        _, proto = await asyncio.wait_for(loop.create_connection(_HttpClient, host, port), spec.timeout_s)
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(lambda: _HttpClient(head), host, port), spec.timeout_s
+        )
         return proto
 
     async def worker() -> None:
@@ -236,9 +260,7 @@ async def run_http(spec: HttpRequestSpec) -> TrafficResult:
                 try:
                     if client is None or client.lost is not None:  # closed while idle: not an outcome
                         client = await connect()
-                    response = await asyncio.wait_for(
-                        client.exchange(request, head=spec.method == "HEAD"), spec.timeout_s
-                    )
+                    response = await asyncio.wait_for(client.exchange(request), spec.timeout_s)
                 except Exception as exc:  # every failure is an outcome to tally, never a crash
                     tally.add(Outcome(error=_error_kind(exc)), f"{type(exc).__name__}: {exc}")
                     if client is not None:
@@ -264,8 +286,12 @@ def _greeting(line: bytes) -> Outcome | None:
     fields = dict(part.partition("=")[::2] for part in line.decode("utf-8", "replace").split())
     if "service" not in fields:
         return None
-    known = ("service", "version", "instance", "namespace")
-    return Outcome.model_validate({k: v for k, v in fields.items() if k in known})
+    return Outcome(
+        service=fields["service"],
+        version=fields.get("version", ""),
+        instance=fields.get("instance", ""),
+        namespace=fields.get("namespace", ""),
+    )
 
 
 async def _tcp_flow(host: str, port: int, payload: bytes, timeout: float) -> tuple[Outcome, str]:

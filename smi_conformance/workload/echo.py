@@ -7,13 +7,15 @@ kind.
 HTTP (any method, keep-alive, pipelining, chunked or sized bodies; bodies are counted and hashed, never held):
 
     /<anything>[?delay=<ms>]   200, JSON: service, version, instance, method, path, query, headers,
-    body_length,
-                               body_sha256
-    /status/<code>             that status, same JSON /bytes/<n>                 n bytes of body, streamed in
-    64 KiB chunks (chunked encoding) /truncate                  announces 1000 bytes, sends 10, closes: a
-    backend crashing mid-response
+                               body_length, body_sha256
+    /status/<code>             that status, same JSON
+    /bytes/<n>                 n bytes of body, streamed in 64 KiB chunks (chunked encoding)
+    /truncate                  announces 1000 bytes, sends 10, closes: a backend crashing mid-response
 
-TCP: on connect sends ``service=<s> version=<v> instance=<i>\\n``, then echoes every byte back. UDP: answers
+Every answer also carries the headers x-echo-service, x-echo-version, x-echo-instance (and x-echo-namespace
+when it knows its namespace), so answers without a body (HEAD, 204, 304) still name who answered.
+
+TCP: on connect sends ``service=<s> version=<v> instance=<i>[ namespace=<ns>]\\n``, then echoes every byte back. UDP: answers
 each datagram with the same line followed by the datagram.
 
 Run: ``python -m smi_conformance.workload.echo --service web --version v1 --instance web-0 --http
