@@ -15,8 +15,8 @@ HTTP (any method, keep-alive, pipelining, chunked or sized bodies; bodies are co
 Every answer also carries the headers x-echo-service, x-echo-version, x-echo-instance (and x-echo-namespace
 when it knows its namespace), so answers without a body (HEAD, 204, 304) still name who answered.
 
-TCP: on connect sends ``service=<s> version=<v> instance=<i>[ namespace=<ns>]\\n``, then echoes every byte back. UDP: answers
-each datagram with the same line followed by the datagram.
+TCP: on connect sends ``service=<s> version=<v> instance=<i>[ namespace=<ns>]\\n``, then echoes every byte
+back. UDP: answers each datagram with the same line followed by the datagram.
 
 Run: ``python -m smi_conformance.workload.echo --service web --version v1 --instance web-0 --http
 127.0.0.1:8080``.
