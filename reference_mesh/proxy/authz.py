@@ -103,8 +103,9 @@ class Authorizer:
         if not rules:
             return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")
         for rule in rules:
-            if rule.tcp is not None and rule.tcp.covers(port):
-                return self._finish(rule.name, "")
+            # only HTTPRouteGroup rules speak for HTTP: a TCPRoute allows TCP (non-HTTP) traffic, as each
+            # route kind matches one protocol (specs doc) and the access doc's L7 example allows only the
+            # listed routes although its targets also name a TCPRoute for the port (docs: data-plane.md)
             if any(m.matches(method, path, headers) for m in rule.http):
                 return self._finish(rule.name, "")
         return self._finish(None, f"no route allows {method} {path} for {source}")

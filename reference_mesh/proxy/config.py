@@ -23,8 +23,10 @@ Semantics decisions (from ``shared/SPEC-NOTES.md``; compile SMI so they hold):
 * Within one :class:`HttpMatch` every given condition must hold (AND); a list of matches is OR. A match with
   no conditions matches every request.
 * **Authorization is deny by default** and additive: an inbound request/connection is allowed when at least
-  one :class:`AuthorizationRule` lists the caller's verified SPIFFE id and covers the request. TCP rules are
-  L4: they also admit HTTP requests on their ports. An empty port list means every port. A rule with no
+  one :class:`AuthorizationRule` lists the caller's verified SPIFFE id and covers the request. Each rule kind
+  speaks for its own protocol: HTTP requests are allowed by ``http`` matches only, TCP connections by ``tcp``
+  ports, UDP flows by ``udp`` ports (the access spec's L7 example allows only its listed routes although its
+  targets also name a TCPRoute for the port). An empty port list means every port. A rule with no
   sources allows nobody (SMI's "empty sources" resolution). ``permissive=True`` turns enforcement off
   (requests that would be denied are let through and reported as ``would_deny`` in tap): a
   migration switch, off by default.

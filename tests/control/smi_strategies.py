@@ -141,7 +141,7 @@ def oracle(docs: list[dict[str, Any]], dest_account: str, req: tuple[Any, ...]) 
                 continue
             if rule["kind"] in ("TCPRoute", "UDPRoute"):
                 ports = route["spec"]["matches"]["ports"]
-                wanted = ("tcp", "http") if rule["kind"] == "TCPRoute" else ("udp",)
+                wanted = ("tcp",) if rule["kind"] == "TCPRoute" else ("udp",)  # each kind its own protocol
                 if kind in wanted and (not ports or port in ports):
                     return True
                 continue

@@ -518,3 +518,11 @@ def test_every_spec_example_compiles(smi_spec_dir: Path) -> None:
     assert len(configs) == 4
     for config in configs.values():
         ProxyConfig.model_validate_json(config.model_dump_json())  # round-trips through the wire format
+
+
+def test_a_split_root_written_as_a_dns_name_names_the_service_of_its_namespace() -> None:
+    from reference_mesh.control.smi import split_root
+
+    for written in ("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local"):
+        assert split_root(written, "shop") == "web", written
+    assert split_root("web.other", "shop") == "web.other"  # another namespace's: names nothing here

@@ -46,13 +46,18 @@ kind: UDPRoute
 metadata: {name: db-udp, namespace: default}
 spec: {matches: {ports: [9001]}}
 ---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata: {name: db-http, namespace: default}
+spec: {matches: [{name: all, pathRegex: /.*}]}
+---
 apiVersion: access.smi-spec.io/v1alpha3
 kind: TrafficTarget
 metadata: {name: web-to-db, namespace: default}
 spec:
   destination: {kind: ServiceAccount, name: db, namespace: default}
   sources: [{kind: ServiceAccount, name: web, namespace: default}]
-  rules: [{kind: TCPRoute, name: db-tcp}, {kind: UDPRoute, name: db-udp}]
+  rules: [{kind: TCPRoute, name: db-tcp}, {kind: UDPRoute, name: db-udp}, {kind: HTTPRouteGroup, name: db-http}]
 """
 UNRELATED = """
 apiVersion: specs.smi-spec.io/v1alpha4
@@ -127,7 +132,7 @@ def test_deleting_the_target_closes_open_flows_and_refuses_the_next_request(mesh
     try:
         assert mesh.run(tcp_echo(reader, writer, b"one\n")) == b"one\n"
         assert mesh.run(udp_echo(transport, udp, b"one", CONVERGENCE_S))
-        assert mesh.run(http_status()) == 200  # the TCPRoute's port 8080 admits HTTP too (L4 rule)
+        assert mesh.run(http_status()) == 200  # allowed by the HTTPRouteGroup rule
 
         changed(mesh, UNRELATED)  # a new snapshot that still allows them: nothing is closed
         assert mesh.run(tcp_echo(reader, writer, b"two\n")) == b"two\n"

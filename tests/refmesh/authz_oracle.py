@@ -56,9 +56,9 @@ def oracle_allows(
             if rule.udp is not None and (not rule.udp.ports or port in rule.udp.ports):
                 return True
             continue
-        if rule.tcp is not None and (not rule.tcp.ports or port in rule.tcp.ports):
-            return True
         if kind == "tcp":
+            if rule.tcp is not None and (not rule.tcp.ports or port in rule.tcp.ports):
+                return True
             continue
         for m in rule.http:
             if m.methods and "*" not in m.methods and method not in m.methods:

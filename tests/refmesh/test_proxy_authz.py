@@ -72,7 +72,7 @@ def test_tcp_and_udp_ports() -> None:
         AuthorizationRule(name="dns", sources=(BATCH,), udp=PortSet()),
     )
     assert authz.tcp(WEB, 5432).allowed and not authz.tcp(WEB, 5433).allowed
-    assert authz.http(WEB, 5432, "GET", "/", []).allowed  # TCP rules are L4: HTTP on that port too
+    assert not authz.http(WEB, 5432, "GET", "/", []).allowed  # a TCPRoute speaks for TCP, not HTTP
     assert not authz.udp(WEB, 5432).allowed
     assert authz.udp(BATCH, 53).allowed and authz.udp(BATCH, 9999).allowed  # [] = every port
     assert not authz.tcp(BATCH, 53).allowed

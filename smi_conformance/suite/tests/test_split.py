@@ -92,6 +92,17 @@ def test_delete_restores_service(smi: TestContext) -> None:
     smi.expect_served_by("client", "web", ALL_VERSIONS)
 
 
+@conformance(
+    "split-root-dns-name",
+    "A TrafficSplit whose root is written as a DNS name (web.<namespace>) splits that Service",
+    group=SPLIT,
+    features={F.TRAFFIC_SPLIT},
+    objects=lambda t: [*_allowed(t), m.split(t, "web-split", f"web.{t.main}", {"web-v2": 1, "web-v3": 0})],
+)
+def test_root_dns_name(smi: TestContext) -> None:
+    smi.expect_split("client", "web", {"web-v2": 1, "web-v3": 0})
+
+
 def _matches(t: Topology) -> list[dict[str, Any]]:
     group = m.http_routes(t, "canary-requests", [m.http_match("canary", path_regex="/canary")])
     return [*_allowed(t), group, m.split(t, "web-ab", "web", {"web-v2": 1}, matches=["canary-requests"])]
