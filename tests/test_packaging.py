@@ -1,8 +1,8 @@
 """The distribution's metadata builds without a warning, so `make setup` and `pip install` stay quiet.
 
-Builds the metadata of a copy of pyproject.toml with setuptools' own PEP 517 hook (the backend pip runs), every
-warning an error: setuptools deprecated `project.license` as a TOML table, and its warning was most of the
-set-up output (issue 14).
+Builds the metadata of a copy of pyproject.toml with setuptools' own PEP 517 hook (the backend pip runs),
+every warning an error: setuptools deprecated `project.license` as a TOML table, and its warning was most
+of the set-up output (issue 14).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 from tests.conftest import REPO_ROOT
 
 BUILD_METADATA = (
-    "import sys, setuptools.build_meta as backend; print(backend.prepare_metadata_for_build_wheel(sys.argv[1]))"
+    "import sys, setuptools.build_meta as backend; "
+    "print(backend.prepare_metadata_for_build_wheel(sys.argv[1]))"
 )
 
 

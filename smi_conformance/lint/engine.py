@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.registry import RULES
-from smi_conformance.lint.resources import SMI_GROUPS, LintContext, Resource
+from smi_conformance.lint.resources import LintContext, Resource
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.rules import inputs, schema, versions
+from smi_conformance.lint.suggestions import close_smi_group, unknown_kind_or_version
 from smi_conformance.lint.suppression import ANNOTATION, AnnotationSuppression, parse_annotation
 from smi_conformance.manifests import Document, LoadIssue, Location, NodePath, load_paths
 
@@ -163,7 +164,7 @@ class _Run:
                 self.result.skipped += 1
                 continue
             resource = Resource(document, api_version, kind, data)
-            if resource.group in SMI_GROUPS:
+            if close_smi_group(resource.group) is not None:  # a misspelt SMI group is SMI106, not skipped
                 if lookup is None:  # the models (pydantic) load only when there is an SMI object
                     from smi_conformance.models import lookup as models_lookup
 
@@ -183,16 +184,22 @@ class _Run:
             return found
         from smi_conformance.models import kinds, validate
 
-        known_versions = {info.api_version for info in kinds()}
+        known = kinds()
         for resource in smi:
             if resource.info is None:
                 if resource.api_version not in versions.DRAFT_API_VERSIONS:
-                    self.pending.append(_unknown_kind(resource, known_versions))
+                    message, path = unknown_kind_or_version(
+                        resource.api_version, resource.kind, known, versions.DRAFT_API_VERSIONS
+                    )
+                    rule = schema.UnknownKindOrVersion
+                    self.pending.append(_Pending(rule, message, resource.document, path, resource=resource))
                 continue
             try:
                 problems = validate(resource.data)
             except LookupError as exc:  # pragma: no cover - lookup() said it knows the kind
-                self.pending.append(_Pending(schema.UnknownKind, str(exc), resource.document, ("kind",)))
+                self.pending.append(
+                    _Pending(schema.UnknownKindOrVersion, str(exc), resource.document, ("kind",))
+                )
                 continue
             if problems:
                 found[id(resource)] = problems
@@ -307,12 +314,3 @@ class _Run:
             pending.resource.display if pending.resource is not None else None,
         )
 
-
-def _unknown_kind(resource: Resource, known_versions: set[str]) -> _Pending:
-    if resource.api_version in known_versions:
-        message = f"{resource.api_version} has no kind {resource.kind!r}"
-        path: NodePath = ("kind",)
-    else:
-        message = f"{resource.api_version} is not an SMI API version this linter knows"
-        path = ("apiVersion",)
-    return _Pending(schema.UnknownKind, message, resource.document, path)

@@ -28,6 +28,7 @@ __all__ = [
     "dicts",
     "list_at",
     "str_at",
+    "version_key",
 ]
 
 SMI_GROUPS = frozenset(
@@ -61,7 +62,7 @@ class Resource:
         self.data = data
         self.info: KindInfo | None = None  #: set for SMI kinds the models know
         self.group, _, self.version = api_version.rpartition("/")
-        self._version_key = _version_key(self.version)
+        self._version_key = version_key(self.version)
         self.metadata: Mapping[str, Any] = dict_at(data, "metadata") or {}
         self.name: str | None = str_at(self.metadata, "name")
         self.namespace: str = str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE
@@ -78,11 +79,11 @@ class Resource:
 
     def version_at_least(self, version: str) -> bool:
         """Compare ``v1alphaN`` versions of the same group (``v1alpha10`` > ``v1alpha9``)."""
-        return self._version_key >= _version_key(version)
+        return self._version_key >= version_key(version)
 
 
 @functools.lru_cache(maxsize=256)
-def _version_key(version: str) -> tuple[int, int, int]:
+def version_key(version: str) -> tuple[int, int, int]:
     """v1 > v1beta2 > v1beta1 > v1alpha2 > v1alpha1 (Kubernetes ordering); unknown shapes sort first."""
     match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
     if not match:
