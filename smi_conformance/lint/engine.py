@@ -106,26 +106,38 @@ def lint(
 
 
 def lint_documents(
-    documents: Sequence[Document], issues: Sequence[LoadIssue] = (), config: LintConfig | None = None
+    documents: Sequence[Document],
+    issues: Sequence[LoadIssue] = (),
+    config: LintConfig | None = None,
+    *,
+    context: Sequence[Document] = (),
+    scope: str | None = None,
 ) -> LintResult:
     """Lint documents already loaded (``smi_conformance.manifests.load_text``): what a server that receives
-    manifests (the reference mesh's control plane) runs on them."""
+    manifests (the reference mesh's control plane) runs on them.
+
+    ``context``: documents they are judged with but that are not reported on (the objects a mesh holds
+    already): they resolve references and count as duplicates. ``scope`` is what messages call the whole
+    ("Service shop/web is not in the mesh", "already defined in the mesh"); by default "the linted files".
+    """
     files = len({d.source.name for d in documents})
-    return _Run(config or LintConfig()).run(list(documents), list(issues), files)
+    run = _Run(config or LintConfig(), scope)
+    run.ctx.add_context(context)
+    return run.run([*context, *documents], list(issues), files)
 
 
 class _Run:
-    def __init__(self, config: LintConfig) -> None:
+    def __init__(self, config: LintConfig, scope: str | None = None) -> None:
         self.config = config
         self.enabled = config.enabled
         self.pending: list[_Pending] = []
-        self.ctx = LintContext()
+        self.ctx = LintContext(scope) if scope else LintContext()
         self.result = LintResult(rules=[RULES[code] for code in sorted(self.enabled)])
         self._by_kind: dict[str, list[Rule]] = {}
 
     def run(self, documents: list[Document], issues: list[LoadIssue], files: int) -> LintResult:
         self.result.files = files
-        self.result.documents = len(documents)
+        self.result.documents = sum(1 for d in documents if not self.ctx.is_context(d))
         for issue in issues:
             self.pending.append(
                 _Pending(_ISSUE_RULES[issue.kind], issue.message, None, location=issue.location)
@@ -174,7 +186,7 @@ class _Run:
             else:
                 self.result.skipped += 1
             self.ctx.add(resource)
-        self.result.smi_objects += len(smi)
+        self.result.smi_objects += sum(1 for r in smi if not self.ctx.is_context(r.document))
         return smi
 
     def validate(self, smi: list[Resource]) -> dict[int, list[Problem]]:
@@ -248,6 +260,8 @@ class _Run:
         for pending in self.pending:
             code = pending.rule.code
             resource = pending.resource
+            if pending.document is not None and self.ctx.is_context(pending.document):
+                continue  # judged with, not reported on
             if resource is not None and any(code in s.codes for s in suppressions.get(id(resource), ())):
                 used[id(resource)].add(code)
                 self.result.suppressed += 1
@@ -256,6 +270,8 @@ class _Run:
             else:
                 kept.append(pending)
         for resource in annotated:
+            if self.ctx.is_context(resource.document):
+                continue
             for suppression in suppressions[id(resource)]:
                 idle = sorted(
                     c for c in suppression.codes if c in self.enabled and c not in used[id(resource)]

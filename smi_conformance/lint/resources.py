@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -96,11 +96,28 @@ def version_key(version: str) -> tuple[int, int, int]:
 class LintContext:
     """Every object of the linted set, indexed for the cross-resource rules."""
 
+    #: What the linted set is, as messages name it: "X is not in the linted files" from ``smi lint``; the
+    #: reference mesh's admission lints a batch together with the mesh's objects, so it says "the mesh".
+    scope: str = "the linted files"
     resources: list[Resource] = field(default_factory=list)
     _by_key: dict[tuple[str, str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
     _kinds_in: set[tuple[str, str]] = field(default_factory=set)
     _split_roots: dict[tuple[str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
     _schema_errors: set[int] = field(default_factory=set)
+    _context: set[int] = field(default_factory=set)  #: ids of documents judged with, not reported on
+
+    def add_context(self, documents: Iterable[Document]) -> None:
+        """Mark documents as context (``lint_documents(context=...)``): found by rules, never reported on."""
+        self._context.update(id(d) for d in documents)
+
+    def is_context(self, document: Document) -> bool:
+        return id(document) in self._context
+
+    def at(self, resource: Resource, path: NodePath) -> str:
+        """Where another object is, for a message: ``at file:line:col``, or ``in the mesh`` for context."""
+        if self.is_context(resource.document):
+            return f"in {self.scope}"
+        return f"at {resource.document.locate(path)}"
 
     def add(self, resource: Resource) -> None:
         self.resources.append(resource)

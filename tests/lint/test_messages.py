@@ -1,4 +1,5 @@
-"""What a finding says about the commonest slips: tab indentation, and typos in apiVersion or kind (issue 14).
+"""What a finding says (issue 14): tab indentation, typos in apiVersion or kind, references judged against
+objects held elsewhere (a running mesh), and the one line format every finding is printed in.
 
 Each case is what a user would write; the assertion is the line `smi lint` prints for it.
 """
@@ -10,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from smi_conformance._yamlparse import TAB_INDENT
+from smi_conformance.lint import lint_documents
 from smi_conformance.lint.registry import ALIASES, rule
+from smi_conformance.lint.reporters.text import finding_line
+from smi_conformance.lint.rule import Severity
+from smi_conformance.manifests import load_text
 
 from .helpers import CLEAN, findings, smi, write
 
@@ -133,3 +138,57 @@ def test_the_former_rule_name_still_works_where_users_wrote_it(tmp_path: Path) -
     )
     code, found = findings(str(write(tmp_path, "annotated.yaml", annotated)))
     assert (code, found) == (0, [])  # suppressed, and the suppression counts as used
+
+
+MESH_OBJECTS = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-v1, namespace: shop}
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: live, namespace: shop}
+spec:
+  service: web
+  backends:
+  - {service: web-v1, weight: -1}
+"""
+
+
+def test_documents_judged_with_a_context_name_it_and_report_only_on_themselves() -> None:
+    """What a server that holds objects already (the reference mesh) asks of the linter."""
+    held = load_text(MESH_OBJECTS, "<held>").documents
+    batch = load_text(
+        CLEAN.replace("name: web,", "name: canary,").replace("web-v2", "web-v3"), "canary.yaml"
+    ).documents
+    result = lint_documents(batch, context=held, scope="the mesh")
+    assert [(f.code, str(f.location), f.message) for f in result.findings] == [
+        (
+            "SMI206",
+            "canary.yaml:5:12",
+            "root service 'web' is also split by TrafficSplit shop/live in the mesh; "
+            "only one of them takes effect",
+        ),
+        ("SMI303", "canary.yaml:8:15", "Service shop/web-v3 is not in the mesh"),
+    ]  # web-v1 resolves through the context; the held split's negative weight is not reported
+    assert (result.documents, result.smi_objects, result.files) == (1, 1, 1)
+    alone = lint_documents(batch + held)
+    assert "Service shop/web-v3 is not in the linted files" in [f.message for f in alone.findings]
+
+
+def test_one_line_format_for_every_finding() -> None:
+    line = finding_line(
+        "SMI303", "unresolved-service", Severity.WARNING, "Service shop/x is not in the mesh",
+        "a.yaml:7:14", "TrafficSplit shop/c",
+    )  # fmt: skip
+    assert line == (
+        "a.yaml:7:14: SMI303 warning Service shop/x is not in the mesh (unresolved-service) "
+        "[TrafficSplit shop/c]"
+    )
+    assert finding_line("MESH005", "no-objects", Severity.ERROR, "no objects in the input") == (
+        "MESH005 error no objects in the input (no-objects)"
+    )
