@@ -171,6 +171,38 @@ def test_check_and_top(running: tuple[Path, subprocess.Popen[str]]) -> None:
     ]
 
 
+def test_top_and_routes_show_policy_denials_in_their_own_column(
+    running: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    """bookthief has no TrafficTarget: its requests get 403, successes for Traffic Metrics, and DENIED."""
+    home, _ = running
+    pods = json.loads(cli(home, "get", "pods", "-o", "json").stdout)
+    thief = next(p for p in pods if p["metadata"]["name"] == "bookthief-0")["status"]["podIp"]
+    for _ in range(7):
+        request = urllib.request.Request(f"http://{thief}:15001/books-bought", headers={"Host": "bookstore"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 403 and refused.value.headers["x-mesh-denied"] == "authorization"
+    rows: list[dict[str, object]] = []
+    for _ in range(100):  # until the seconds they finished in are over and in the window (bounded)
+        top = json.loads(cli(home, "top", "-o", "json").stdout)
+        rows = [r for r in top if r["source"] == "default/bookthief-0"]
+        if sum(int(str(r["denied"])) for r in rows) == 7:
+            break
+        time.sleep(0.1)
+    assert sum(int(str(r["denied"])) for r in rows) == 7
+    assert sum(int(str(r["success"])) for r in rows) == 7 and all(r["failure"] == 0 for r in rows)
+    routes = json.loads(cli(home, "routes", "--to", "bookstore", "-o", "json").stdout)
+    bought = next(r for r in routes if r["route"] == "bookstore-service-routes/books-bought")
+    assert bought["denied"] == 7  # bookbuyer is allowed: only bookthief's requests are denials
+    table = cli(home, "top")
+    assert table.returncode == 0
+    header = next(line for line in table.stdout.splitlines() if "SOURCE" in line)
+    assert header.index("SUCCESS") < header.index("DENIED") < header.index("RPS")
+    assert "DENIED: of those, refused by policy (403)" in table.stdout
+
+
 def test_tap_prints_requests_as_they_happen(running: tuple[Path, subprocess.Popen[str]]) -> None:
     home, _ = running
     pods = json.loads(cli(home, "get", "pods", "-o", "json").stdout)
