@@ -19,3 +19,12 @@ def test_every_command_line_prints_the_installed_version(command: Group, prog: s
     assert result.exit_code == 0
     assert result.output == f"{prog}, version {__version__}\n"
     assert __version__ == version("smi-conformance")  # the package and its installed metadata agree
+
+
+def test_smi_help_names_only_commands_it_has() -> None:
+    """`smi --help` once advertised a `conformance` subcommand that never existed (issue 14)."""
+    text = CliRunner().invoke(smi, ["--help"]).output
+    summary = text.split("Options:")[0]
+    assert "lint" in summary and "convert" in summary
+    assert "conformance" not in summary.replace("smi-conformance", "")
+    assert set(smi.commands) == {"lint", "convert"}

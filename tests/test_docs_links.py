@@ -1,8 +1,8 @@
 """The README and docs/ link to files and headings that exist, and every benchmark's figures have a home.
 
-Content moves between the README and docs/ (issue 14: benchmark history to docs/performance.md, the offline kind
-build to docs/kind-offline.md); a moved section must not leave a dead link or a benchmark whose figures no page
-names.
+Content moves between the README and docs/ (issue 14: benchmark history to docs/performance.md, the offline
+kind build to docs/kind-offline.md); a moved section must not leave a dead link or a benchmark whose figures
+no page names.
 """
 
 from __future__ import annotations
