@@ -123,7 +123,8 @@ def test_the_former_rule_name_still_works_where_users_wrote_it(tmp_path: Path) -
     typo = SPLIT.replace("v1alpha4", "v1alpah4")
     assert ALIASES["unknown-kind"] == ALIASES["unknown-kind-or-version"] == "SMI106"
     assert rule("unknown-kind").name == "unknown-kind-or-version"
-    assert smi("lint", "--explain", "unknown-kind").stdout.startswith("SMI106 unknown-kind-or-version")
+    explained = smi("lint", "--explain", "unknown-kind").stdout
+    assert explained.startswith("SMI106 unknown-kind-or-version (error; formerly unknown-kind)")
 
     path = write(tmp_path, "typo.yaml", typo)
     assert smi("lint", "--ignore", "unknown-kind", str(path)).exit_code == 0

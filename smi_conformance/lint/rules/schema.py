@@ -168,7 +168,7 @@ class UnknownKindOrVersion(Rule):
     unreleased, `access.smi-spec.io/v1alpha5` does not exist). The message suggests the closest version
     that defines the kind, or the closest kind of that version. A group that is almost an SMI group
     (`spilt.smi-spec.io`) is reported too, instead of being skipped as another project's object.
-    `smi lint --list-kinds` shows every known pair. Former name: `unknown-kind` (still accepted).
+    `smi lint --list-kinds` shows every known pair.
 
     Bad:
     ```yaml
