@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: setup test run demo lint rules-doc tests-doc clean schemas
 
+# setuptools notes every editable install of a flat layout ("Editable installation. Please be careful with folders
+# in your working directory..."): information, not a problem with the project, so set-up leaves it out.
 $(BIN)/smi: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/smi
 
 setup: $(BIN)/smi

@@ -1,5 +1,5 @@
 """How evenly the default balancer (peak-EWMA) spreads sequential requests over two equal instances: the
-figure quoted in the README (issue 11 found 0 of 414).
+figure quoted in docs/performance.md (issue 11 found 0 of 414).
 
     .venv/bin/python benchmarks/balancer_fairness.py [--clients 20] [--requests 400]
 

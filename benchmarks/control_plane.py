@@ -1,5 +1,5 @@
-"""Control-plane figures quoted in the README: start-up, convergence after an apply, snapshot push to N
-proxies.
+"""Control-plane figures quoted in docs/performance.md: start-up, convergence after an apply, snapshot push
+to N proxies.
 
     .venv/bin/python benchmarks/control_plane.py [--quick]
 

@@ -1,4 +1,4 @@
-"""Figures for the sequential weight check (smi_conformance/suite/stats.py), quoted in the README and in
+"""Figures for the sequential weight check (smi_conformance/suite/stats.py), quoted in
 docs/conformance/statistics.md.
 
     .venv/bin/python benchmarks/split_check.py [--runs 1000] [--seed 1] [--quick]

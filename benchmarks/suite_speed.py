@@ -3,8 +3,8 @@ cluster, set-up included, and every weight check's time and sample size, from th
 
     .venv/bin/python benchmarks/suite_speed.py [--runs 3] [--profile core] [--split smooth_round_robin]
 
-Targets (issue 8): the core profile in <= 60 s with set-up, each weight check in <= 2 s. Prints a table the
-README quotes, with the machine's load average beside it (the machine is shared: read figures with it).
+Targets (issue 8): the core profile in <= 60 s with set-up, each weight check in <= 2 s. Prints a table for
+docs/performance.md, with the machine's load average beside it (the machine is shared: read figures with it).
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def parse_chunk(name: str, chunk: str, line: int) -> tuple[Any, list[LoadIssue]]
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_issue(name, exc, line)]
+        return None, [_syntax_issue(name, exc, line, chunk)]
     except yaml.reader.ReaderError as exc:
         row, column = _char_position(chunk.encode("utf-8")[: exc.position].decode("utf-8", "replace"))
         return None, [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))]
@@ -98,15 +98,31 @@ def parse_chunk(name: str, chunk: str, line: int) -> tuple[Any, list[LoadIssue]]
         return None, [exc.issue]
 
 
-def _syntax_issue(name: str, exc: yaml.MarkedYAMLError, line: int) -> LoadIssue:
+#: What a tab where libyaml expects indentation means, in words (libyaml says "found character that cannot
+#: start any token" for most of them).
+TAB_INDENT = "tabs are not allowed for indentation in YAML; indent with spaces"
+
+
+def _syntax_issue(name: str, exc: yaml.MarkedYAMLError, line: int, chunk: str) -> LoadIssue:
     mark = exc.problem_mark or exc.context_mark
     problem = (exc.problem or "invalid YAML").strip()
     message = f"YAML syntax error: {problem}"
-    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+    if mark is not None and _char_at(chunk, mark.line, mark.column) == "\t":
+        message = f"YAML syntax error: {TAB_INDENT}"
+    elif exc.context and exc.context_mark is not None and exc.context_mark is not mark:
         message += f" ({exc.context.strip()} at line {line + exc.context_mark.line + 1})"
     if mark is None:  # pragma: no cover - libyaml always marks problems
         return LoadIssue("syntax", message, Location(name, line + 1, 1))
     return LoadIssue("syntax", message, Location(name, line + mark.line + 1, mark.column + 1))
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based (line, column) of ``text``, or "" past its end."""
+    lines = LINE_BREAKS.split(text, maxsplit=line + 1)
+    if line >= len(lines):
+        return ""
+    row = lines[line]
+    return row[column] if column < len(row) else ""
 
 
 def _reader_message(exc: yaml.reader.ReaderError) -> str:

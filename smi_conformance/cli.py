@@ -12,7 +12,10 @@ from smi_conformance.lint.cli import lint_command
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="smi")
 def main() -> None:
-    """Service Mesh Interface tools: lint, convert, conformance."""
+    """Service Mesh Interface tools: lint and convert SMI manifests.
+
+    Certifying a mesh is the smi-conformance command.
+    """
 
 
 main.add_command(lint_command)

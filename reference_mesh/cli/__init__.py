@@ -10,11 +10,13 @@ from __future__ import annotations
 import click
 
 from reference_mesh.cli import apply, check, demo, get, logs, stats, tap, up
+from smi_conformance import __version__
 
 __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reference-mesh")
 def main() -> None:
     """The SMI reference mesh: a real, readable SMI implementation on loopback."""
 

@@ -1,7 +1,8 @@
 """``reference-mesh apply -f`` / ``delete -f``: send manifests to the running mesh's control plane.
 
-Everything named is sent as one batch: it is admitted whole or not at all. Findings print as
-``file:line:col: severity CODE: message``; the exit code is 1 when the batch was rejected.
+Everything named is sent as one batch: it is admitted whole or not at all. Findings print as ``smi lint``
+prints them (``file:line:col: CODE severity message (name) [object]``, its text reporter), errors on stderr;
+the exit code is 1 when the batch was rejected.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import click
 
 from reference_mesh.cli.client import MeshClient, mesh_option
+from smi_conformance.lint.reporters.text import finding_line
+from smi_conformance.lint.rule import Severity
 
 __all__ = ["apply", "delete"]
 
@@ -41,9 +44,10 @@ def report(status: int, body: Any, verb: str) -> None:
     if not isinstance(body, dict) or "findings" not in body:
         raise click.ClickException(f"the control plane answered {status}: {body}")
     for f in body["findings"]:
-        where = f"{f['location']}: " if f.get("location") else ""
-        line = f"{where}{f['severity']} {f['code']}: {f['message']}"
-        click.echo(line, err=f["severity"] == "error")
+        severity = Severity.parse(f["severity"])
+        name, where, about = f.get("name") or "", f.get("location"), f.get("object")
+        line = finding_line(f["code"], name, severity, f["message"], where, about, color=True)
+        click.echo(line, err=severity == Severity.ERROR)  # click drops the colours when not on a terminal
     if not body["ok"]:
         click.echo(f"rejected: nothing was {verb} (fix the errors above)", err=True)
         sys.exit(1)

@@ -1,6 +1,10 @@
 """``reference-mesh top`` (per edge: source pod -> destination pod) and ``routes`` (per route of each
-service, from its HTTPRouteGroups): success rate, requests per second and p50/p95/p99 latency over a window,
-measured by the callers' proxies."""
+service, from its HTTPRouteGroups): success rate, requests denied by policy, requests per second and
+p50/p95/p99 latency over a window, measured by the callers' proxies.
+
+SUCCESS is the Traffic Metrics API's: only 5xx and errors fail, so a request authorization denied (a 403)
+is a success there; DENIED counts those apart, so a client that is refused does not read as healthy.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,12 @@ from rich.table import Table
 
 from reference_mesh.cli.client import MeshClient, mesh_option
 
-__all__ = ["routes", "show", "top"]
+__all__ = ["CAPTION", "routes", "show", "top"]
+
+#: Under every table: what the two outcome columns mean (issue 14: a refused client read as healthy).
+CAPTION = (
+    "SUCCESS: all but 5xx and errors, as SMI Traffic Metrics count; DENIED: of those, refused by policy (403)"
+)
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -72,17 +81,20 @@ def show(
     table = Table(
         *headers,
         "SUCCESS",
+        "DENIED",
         "RPS",
         "P50 ms",
         "P95 ms",
         "P99 ms",
         "REQUESTS",
         title=f"{'routes' if by == 'route' else 'top'}: last {body['window']} until {body['timestamp']}",
+        caption=CAPTION,
     )
     for r in rows:
         table.add_row(
             *[escape(str(k(r))) for k in keys],  # `[default]` is not markup
             _fmt(r["success_rate"], pct=True),
+            str(r.get("denied", 0)),
             _fmt(r["rps"]),
             _fmt(r["p50_ms"]),
             _fmt(r["p95_ms"]),

@@ -44,6 +44,9 @@ from reference_mesh.control.resources import ObjectKey
 from reference_mesh.control.store import StoredObject, StoreState
 from smi_conformance import models
 from smi_conformance.lint import lint_documents
+from smi_conformance.lint.registry import RULES
+from smi_conformance.lint.reporters.text import finding_line
+from smi_conformance.lint.rule import Severity as LintSeverity
 from smi_conformance.manifests import Document, LoadResult, Location, load_text
 
 __all__ = ["AdmissionResult", "Finding", "admit_apply", "admit_delete", "documents_from_dicts"]
@@ -55,8 +58,19 @@ REJECT = frozenset(
 )
 SMI_GROUPS = ("split.smi-spec.io", "access.smi-spec.io", "specs.smi-spec.io", "metrics.smi-spec.io")
 MANAGED_KINDS = ("TrafficSplit", "TrafficTarget", "HTTPRouteGroup", "TCPRoute", "UDPRoute", "IdentityBinding")
-#: Where findings about the store's own objects would point (they are dropped: not the caller's documents).
+#: The source name of the store's objects as documents (judged with a batch, never reported on).
 STORE_SOURCE = "<mesh>"
+#: How the linter's reference findings name the set a batch is judged with ("Service shop/web is not in the
+#: mesh"): the store's objects and the batch's.
+LINT_SCOPE = "the mesh"
+#: Readable names of the control plane's own findings, like the linter's rules (``MESH003`` / ``not-found``).
+MESH_NAMES = {
+    "MESH001": "not-storable",
+    "MESH002": "does-not-compile",
+    "MESH003": "not-found",
+    "MESH004": "not-managed",
+    "MESH005": "no-objects",
+}
 
 
 @dataclass(frozen=True)
@@ -67,14 +81,22 @@ class Finding:
     location: Location | None = None
     object: str | None = None
 
+    @property
+    def name(self) -> str:
+        """The rule's readable name: the linter's for SMI codes, :data:`MESH_NAMES` for the mesh's own."""
+        rule = RULES.get(self.code)
+        return rule.name if rule is not None else MESH_NAMES.get(self.code, "")
+
     def __str__(self) -> str:
-        where = f"{self.location}: " if self.location else ""
-        what = f" [{self.object}]" if self.object else ""
-        return f"{where}{self.severity} {self.code}: {self.message}{what}"
+        """The finding as ``smi lint`` prints one (its text reporter's line)."""
+        return finding_line(
+            self.code, self.name, LintSeverity.parse(self.severity), self.message, self.location, self.object
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "name": self.name,
             "severity": self.severity,
             "message": self.message,
             "location": str(self.location) if self.location else None,
@@ -183,12 +205,11 @@ def admit_apply(
     batch = [d for d in loaded.documents if isinstance(d.data, dict)]
     replaced = {k for k in (_key_of(d.data) for d in batch) if k is not None}
     result = AdmissionResult()
-    lint = lint_documents(_context(state, replaced) + batch, loaded.issues)
-    for f in lint.findings:
-        if f.location.file != STORE_SOURCE:
-            result.findings.append(
-                Finding(f.code, _severity(f.code, f.severity.label), f.message, f.location, f.object)
-            )
+    lint = lint_documents(batch, loaded.issues, context=_context(state, replaced), scope=LINT_SCOPE)
+    result.findings += [
+        Finding(f.code, _severity(f.code, f.severity.label), f.message, f.location, f.object)
+        for f in lint.findings
+    ]
     if not loaded.documents and not loaded.issues:
         result.findings.append(Finding("MESH005", "error", "no objects in the input"))
     for doc in loaded.documents:

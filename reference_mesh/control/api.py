@@ -6,7 +6,8 @@
     POST /api/apply    {"manifests": [{"name": "file.yaml", "text": "..."}], "dryRun": false}
     POST /api/delete   {"manifests": [...], "ignoreNotFound": false}
          -> 200 {"ok": true, "revision": N, "applied"/"deleted": [...], "findings": [...]}
-         -> 422 {"ok": false, "findings": [{"code", "severity", "message", "location": "file:line:col"}]}
+         -> 422 {"ok": false, "findings": [{"code", "name", "severity", "message",
+                                             "location": "file:line:col", "object"}]}
     POST /api/control-plane/restart {"downSeconds": 2}
          stop the control plane, wait, start it (chaos testing)
 

@@ -95,10 +95,12 @@ class Stats:
     failure: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     codes: dict[str, int] = field(default_factory=dict)
+    denied: int = 0  #: of success + failure, refused by authorization (not a Traffic Metrics figure)
 
     def add(self, bucket: Mapping[str, Any]) -> None:
         self.success += int(bucket["success"])
         self.failure += int(bucket["failure"])
+        self.denied += int(bucket.get("denied", 0))  # absent from proxies of before the count
         self.latency.merge(LatencyHistogram.from_json(bucket["latency_ms"]))
         for code, n in bucket.get("codes", {}).items():
             self.codes[code] = self.codes.get(code, 0) + int(n)

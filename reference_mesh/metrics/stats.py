@@ -3,8 +3,10 @@ second and p50/p95/p99 latency per group of outbound telemetry rows over a windo
 
 Not part of the Traffic Metrics API (the SMI spec has no route resource); the metrics server serves these
 rows at ``/stats``. Every row: ``success``, ``failure`` (exact counts in the window), ``success_rate`` (None
-without requests), ``rps`` (requests / window length), ``p50_ms``/``p95_ms``/``p99_ms`` (None without
-requests; within 2.2%), ``codes`` (count per status code, or "tcp"/"udp"/"error" for flows).
+without requests), ``denied`` (of those, how many authorization refused: a 403 of the server's proxy; they
+count as successes, as in the Traffic Metrics API, where only 5xx and errors fail), ``rps`` (requests /
+window length), ``p50_ms``/``p95_ms``/``p99_ms`` (None without requests; within 2.2%), ``codes`` (count per
+status code, or "tcp"/"udp"/"error" for flows).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def _stat_row(keys: dict[str, Any], stats: Stats, window: Window) -> dict[str, A
         "success": stats.success,
         "failure": stats.failure,
         "success_rate": round(stats.success / stats.total, 4) if stats.total else None,
+        "denied": stats.denied,
         "rps": round(stats.total / window.length, 3),
         **{f"p{p}_ms": None if v is None else round(v, 3) for p, v in q.items()},
         "codes": stats.codes,

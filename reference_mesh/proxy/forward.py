@@ -22,6 +22,8 @@ from reference_mesh.proxy.streams import HeadTimer
 
 __all__ = [
     "DEADLINE_HEADER",
+    "DENIED_HEADER",
+    "DROP_FROM_APP",
     "RequestBody",
     "client_keeps_alive",
     "deadline_field",
@@ -37,6 +39,12 @@ IDENTITY_HEADERS = frozenset({"x-mesh-client-id", "l5d-client-id", "x-forwarded-
 #: Remaining milliseconds of the caller's deadline (relative, so clocks need not agree). Each proxy folds a
 #: received value into its own deadline and sends on only what is left of that, never the copy it received.
 DEADLINE_HEADER = "x-mesh-timeout-ms"
+#: Set by the server's proxy on the 403 it answers when authorization denies a request (never on an
+#: application's response: the server's proxy drops it from those), so the caller's proxy can count policy
+#: denials apart from the application's own 4xx.
+DENIED_HEADER = "x-mesh-denied"
+#: What the server's proxy drops from the application's responses.
+DROP_FROM_APP = frozenset({DENIED_HEADER})
 # content-length is re-added from the body's framing; Expect is answered by the proxy (read_request_body)
 _DROP_ON_SEND = IDENTITY_HEADERS | {"content-length", "expect", DEADLINE_HEADER}
 _DROP_WITH_HOST = _DROP_ON_SEND | {"host"}
@@ -194,15 +202,17 @@ async def relay_response(
     *,
     keep_alive: bool,
     http10: bool = False,
+    drop: frozenset[str] = frozenset(),
 ) -> int:
     """Stream the response (head already read) to the downstream client; return the body bytes relayed.
+    Header fields named in ``drop`` (lower case) are not relayed.
 
     A body delimited by connection close is re-framed as chunked so the client connection stays reusable;
     an HTTP/1.0 client gets an unframed body ended by closing (``keep_alive`` must then be False, see
     :func:`client_keeps_alive`).
     """
     status_line = b"HTTP/1.1 %d %s\r\n" % (response.status, (response.reason or "-").encode("latin-1"))
-    out = [status_line, *forward_fields(response)]
+    out = [status_line, *forward_fields(response, drop)]
     chunked = response.framing in ("chunked", "close") and not http10
     if chunked:
         out.append(b"transfer-encoding: chunked\r\n")

@@ -18,6 +18,8 @@ from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.flows import OpenFlow
 from reference_mesh.proxy.forward import (
     DEADLINE_HEADER,
+    DENIED_HEADER,
+    DROP_FROM_APP,
     client_keeps_alive,
     deadline_field,
     read_request_body,
@@ -124,7 +126,7 @@ async def _http_exchange(
 ) -> bool:
     started = time.monotonic()
     state = proxy.state
-    path, forward = head.target, None
+    path, forward, denied = head.target, None, False
     try:
         # decided on, and forwarded, in one canonical spelling: the application serves what was authorised
         target = canonical_target(head.target, head.method)
@@ -137,16 +139,19 @@ async def _http_exchange(
         status, reason = 403, f"forbidden: {decision.reason}"
         if decision.allowed:
             forward = target.origin_form
+        else:
+            denied = True
     keep_alive = head.keep_alive
     if forward is None:
         body = await read_request_body(head, conn, 64 * 1024)
         keep_alive = keep_alive and body.complete
-        conn.write(simple_response(status, reason, close=not keep_alive))
+        marker = [(DENIED_HEADER, "authorization")] if denied else None
+        conn.write(simple_response(status, reason, close=not keep_alive, extra=marker))
         await conn.flush()
     else:
         status, reason, keep_alive = await _to_app(proxy, listener, client_id, head, forward, conn)
     latency_ms = (time.monotonic() - started) * 1000.0
-    proxy.record(_edge(proxy, listener, "http", source), status < 500, str(status), latency_ms)
+    proxy.record(_edge(proxy, listener, "http", source), status < 500, str(status), latency_ms, denied=denied)
     if proxy.tap.active:
         _tap(
             proxy,
@@ -198,7 +203,10 @@ async def _to_app(
             response = await read_response(up.conn)
             relaying = True
             keep_alive = client_keeps_alive(head, response)
-            await relay_response(response, up.conn, conn, keep_alive=keep_alive, http10=head.version == "1.0")
+            http10 = head.version == "1.0"
+            await relay_response(
+                response, up.conn, conn, keep_alive=keep_alive, http10=http10, drop=DROP_FROM_APP
+            )
             proxy.app_pool.release(up, response.keep_alive and response.framing != "close")
             up = None
             return response.status, "", keep_alive
@@ -265,7 +273,9 @@ def _flow_done(
     started: float,
 ) -> None:
     """Telemetry and tap for a finished TCP connection or UDP flow."""
-    proxy.record(_edge(proxy, listener, protocol, source), ok, code, (time.monotonic() - started) * 1000.0)
+    latency_ms = (time.monotonic() - started) * 1000.0
+    denied = code in ("denied", "revoked")  # refused by policy, or closed when a new one denied it
+    proxy.record(_edge(proxy, listener, protocol, source), ok, code, latency_ms, denied=denied)
     _tap(
         proxy,
         {

@@ -19,6 +19,7 @@ from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.endpoints import EndpointState
 from reference_mesh.proxy.forward import (
     DEADLINE_HEADER,
+    DENIED_HEADER,
     RequestBody,
     client_keeps_alive,
     deadline_field,
@@ -89,10 +90,11 @@ async def serve_http(proxy: Proxy, conn: HttpConnection) -> None:
 class _Exchange:
     """One request's progress, for telemetry and for knowing what may still be written to the client."""
 
-    __slots__ = ("endpoint", "keep_alive", "reason", "relaying", "route", "status")
+    __slots__ = ("denied", "endpoint", "keep_alive", "reason", "relaying", "route", "status")
 
     def __init__(self) -> None:
         self.status = 502
+        self.denied = False  # the server's proxy refused it by policy (its 403 carries DENIED_HEADER)
         self.reason = ""
         self.endpoint: EndpointState | None = None
         self.relaying = False  # a response head went to the client: errors can only abort the connection
@@ -133,7 +135,8 @@ async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bo
     latency_ms = (time.monotonic() - started) * 1000.0
     ep = ex.endpoint
     if target is not None:
-        proxy.record(_edge(proxy, target, "http", ep, ex.route), ex.status < 500, str(ex.status), latency_ms)
+        edge = _edge(proxy, target, "http", ep, ex.route)
+        proxy.record(edge, ex.status < 500, str(ex.status), latency_ms, denied=ex.denied)
     if proxy.tap.active:
         proxy.tap.publish(
             {
@@ -295,6 +298,7 @@ async def _one_attempt(
         ):
             raise _Failed(response.status, f"{_where(ep)} answered {response.status}", True)
         ex.status, ex.relaying = response.status, True
+        ex.denied = response.status == 403 and response.header(DENIED_HEADER) is not None
         try:
             ex.keep_alive = ex.keep_alive and client_keeps_alive(head, response)
             await relay_response(

@@ -182,9 +182,12 @@ class Proxy:
             return None
         return int(self._admin.sockets[0].getsockname()[1])
 
-    def record(self, edge: Edge, success: bool, code: str, latency_ms: float) -> None:
+    def record(
+        self, edge: Edge, success: bool, code: str, latency_ms: float, *, denied: bool = False
+    ) -> None:
+        now = time.time()
         self.telemetry.record(
-            edge, finished_at=time.time(), success=success, code=code, latency_ms=latency_ms
+            edge, finished_at=now, success=success, code=code, latency_ms=latency_ms, denied=denied
         )
 
     # ------------------------------------------------------------------------------------------------ apply

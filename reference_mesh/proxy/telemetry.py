@@ -2,15 +2,19 @@
 
 Every finished request (or TCP connection / UDP flow) is recorded once, by the proxy that saw it, under an
 :class:`Edge` and the wall-clock second it finished in: success and failure counts, counts per status code,
-and a latency histogram. Buckets are kept for ``retention_s`` seconds (15 minutes by default). The control
-plane reads them from the admin endpoint (``GET /telemetry?since=<unix seconds>``) and sums the seconds of a
-window, so ``success_count`` for ``?t=30s`` is an exact integer, not a rate estimate.
+how many of them authorization denied, and a latency histogram. Buckets are kept for ``retention_s`` seconds
+(15 minutes by default). The control plane reads them from the admin endpoint
+(``GET /telemetry?since=<unix seconds>``) and sums the seconds of a window, so ``success_count`` for
+``?t=30s`` is an exact integer, not a rate estimate.
 
 Outcome (the Traffic Metrics API's success/failure, as smi-metrics computes it from Linkerd's classification):
 an HTTP response with status < 500 is a success; a 5xx, a timeout or a transport error is a failure. A TCP
 connection or UDP flow that the proxy could carry to its end is a success; one refused or broken by an error
-is a failure. A request denied by authorization is a 403, i.e. a success by that definition: ``codes`` lets
-consumers see it.
+is a failure. A request denied by authorization is a 403, i.e. a success by that definition; ``denied``
+counts those apart from the application's own answers (``reference-mesh top`` and ``routes`` show them in a
+column of their own). The server's proxy knows every denial (HTTP, TCP, UDP, and flows a new policy closed);
+the caller's proxy learns of an HTTP denial from the 403's ``x-mesh-denied`` header, but a denied TCP or UDP
+flow reaches it only as a closed connection.
 
 Latency histograms are log-linear: bucket ``i`` holds latencies in ``[0.01 ms * g**i, 0.01 ms * g**(i+1))``
 with ``g = 2 ** (1/16)``, so a quantile read from merged histograms is within 2.2% of the true value (reported
@@ -115,14 +119,19 @@ class SecondBucket:
     failure: int = 0
     codes: dict[str, int] = field(default_factory=dict)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: Of ``success + failure``, how many authorization denied (an HTTP 403 of the server's proxy, a refused
+    #: or revoked flow), as opposed to answers of the application.
+    denied: int = 0
 
-    def add(self, success: bool, code: str, latency_index: int, n: int = 1) -> None:
+    def add(self, success: bool, code: str, latency_index: int, n: int = 1, *, denied: bool = False) -> None:
         """Count ``n`` results whose latency falls in histogram bucket ``latency_index``
         (:func:`bucket_index`)."""
         if success:
             self.success += n
         else:
             self.failure += n
+        if denied:
+            self.denied += n
         self.codes[code] = self.codes.get(code, 0) + n
         counts = self.latency.counts
         counts[latency_index] = counts.get(latency_index, 0) + n
@@ -132,6 +141,7 @@ class SecondBucket:
             "success": self.success,
             "failure": self.failure,
             "codes": dict(self.codes),
+            "denied": self.denied,
             "latency_ms": self.latency.to_json(),
         }
 
@@ -150,19 +160,28 @@ class Telemetry:
         self.batch = batch
         self._seconds: dict[int, dict[Edge, SecondBucket]] = {}
         self._totals: dict[Edge, SecondBucket] = {}
-        self._queued: list[tuple[Edge, int, bool, str, int]] = []
+        self._queued: list[tuple[Edge, int, bool, str, int, bool]] = []
 
-    def record(self, edge: Edge, *, finished_at: float, success: bool, code: str, latency_ms: float) -> None:
+    def record(
+        self,
+        edge: Edge,
+        *,
+        finished_at: float,
+        success: bool,
+        code: str,
+        latency_ms: float,
+        denied: bool = False,
+    ) -> None:
         """``finished_at`` is wall-clock seconds (time.time()); ``code`` an HTTP status or e.g. "tcp",
-        "error"."""
-        self._queued.append((edge, int(finished_at), success, code, bucket_index(latency_ms)))
+        "error"; ``denied``: authorization refused it (the outcome and code say what the caller saw)."""
+        self._queued.append((edge, int(finished_at), success, code, bucket_index(latency_ms), denied))
         if len(self._queued) >= self.batch:
             self._add_queued()
 
     def _add_queued(self) -> None:
         queued, self._queued = self._queued, []
         seconds, totals = self._seconds, self._totals
-        for (edge, second, success, code, index), n in Counter(queued).items():
+        for (edge, second, success, code, index, denied), n in Counter(queued).items():
             per_edge = seconds.get(second)
             if per_edge is None:
                 per_edge = seconds[second] = {}
@@ -171,7 +190,7 @@ class Telemetry:
                 bucket = buckets.get(edge)
                 if bucket is None:
                     bucket = buckets[edge] = SecondBucket()
-                bucket.add(success, code, index, n)
+                bucket.add(success, code, index, n, denied=denied)
 
     @property
     def totals(self) -> dict[Edge, SecondBucket]:
@@ -210,6 +229,7 @@ def sum_window(entries: Iterable[dict[str, Any]]) -> SecondBucket:
         for bucket in entry["seconds"].values():
             out.success += bucket["success"]
             out.failure += bucket["failure"]
+            out.denied += bucket.get("denied", 0)
             for code, n in bucket["codes"].items():
                 out.codes[code] = out.codes.get(code, 0) + n
             out.latency.merge(LatencyHistogram.from_json(bucket["latency_ms"]))

@@ -35,7 +35,8 @@ def _explain(code: str) -> None:
             return
         _fail(f"unknown rule {code!r} (see smi lint --list-rules)")
         return
-    click.echo(f"{found.code} {found.name} ({found.severity.label})\n\n{found.summary}\n")
+    former = f"; formerly {', '.join(found.aliases)}" if found.aliases else ""
+    click.echo(f"{found.code} {found.name} ({found.severity.label}{former})\n\n{found.summary}\n")
     click.echo(found.explanation())
 
 

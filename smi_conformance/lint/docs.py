@@ -46,7 +46,7 @@ def rules_markdown() -> str:
             "",
             f"### {code}",
             "",
-            f"`{rule.name}`, {rule.severity.label} by default.",
+            f"`{rule.name}`{_former(rule.aliases)}, {rule.severity.label} by default.",
             "",
             rule.explanation(),
         ]
@@ -68,6 +68,12 @@ def rules_markdown() -> str:
     for code, rule in CONVERSION_RULES.items():
         out += ["", f"### {code}", "", f"`{rule.name}`, {rule.severity.label}.", "", rule.explanation()]
     return "\n".join(out) + "\n"
+
+
+def _former(aliases: tuple[str, ...]) -> str:
+    if not aliases:
+        return ""
+    return f" (formerly {', '.join(f'`{a}`' for a in aliases)}: still accepted)"
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.registry import RULES
-from smi_conformance.lint.resources import SMI_GROUPS, LintContext, Resource
+from smi_conformance.lint.resources import LintContext, Resource
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.rules import inputs, schema, versions
+from smi_conformance.lint.suggestions import close_smi_group, unknown_kind_or_version
 from smi_conformance.lint.suppression import ANNOTATION, AnnotationSuppression, parse_annotation
 from smi_conformance.manifests import Document, LoadIssue, Location, NodePath, load_paths
 
@@ -105,26 +106,38 @@ def lint(
 
 
 def lint_documents(
-    documents: Sequence[Document], issues: Sequence[LoadIssue] = (), config: LintConfig | None = None
+    documents: Sequence[Document],
+    issues: Sequence[LoadIssue] = (),
+    config: LintConfig | None = None,
+    *,
+    context: Sequence[Document] = (),
+    scope: str | None = None,
 ) -> LintResult:
     """Lint documents already loaded (``smi_conformance.manifests.load_text``): what a server that receives
-    manifests (the reference mesh's control plane) runs on them."""
+    manifests (the reference mesh's control plane) runs on them.
+
+    ``context``: documents they are judged with but that are not reported on (the objects a mesh holds
+    already): they resolve references and count as duplicates. ``scope`` is what messages call the whole
+    ("Service shop/web is not in the mesh", "already defined in the mesh"); by default "the linted files".
+    """
     files = len({d.source.name for d in documents})
-    return _Run(config or LintConfig()).run(list(documents), list(issues), files)
+    run = _Run(config or LintConfig(), scope)
+    run.ctx.add_context(context)
+    return run.run([*context, *documents], list(issues), files)
 
 
 class _Run:
-    def __init__(self, config: LintConfig) -> None:
+    def __init__(self, config: LintConfig, scope: str | None = None) -> None:
         self.config = config
         self.enabled = config.enabled
         self.pending: list[_Pending] = []
-        self.ctx = LintContext()
+        self.ctx = LintContext(scope) if scope else LintContext()
         self.result = LintResult(rules=[RULES[code] for code in sorted(self.enabled)])
         self._by_kind: dict[str, list[Rule]] = {}
 
     def run(self, documents: list[Document], issues: list[LoadIssue], files: int) -> LintResult:
         self.result.files = files
-        self.result.documents = len(documents)
+        self.result.documents = sum(1 for d in documents if not self.ctx.is_context(d))
         for issue in issues:
             self.pending.append(
                 _Pending(_ISSUE_RULES[issue.kind], issue.message, None, location=issue.location)
@@ -163,7 +176,7 @@ class _Run:
                 self.result.skipped += 1
                 continue
             resource = Resource(document, api_version, kind, data)
-            if resource.group in SMI_GROUPS:
+            if close_smi_group(resource.group) is not None:  # a misspelt SMI group is SMI106, not skipped
                 if lookup is None:  # the models (pydantic) load only when there is an SMI object
                     from smi_conformance.models import lookup as models_lookup
 
@@ -173,7 +186,7 @@ class _Run:
             else:
                 self.result.skipped += 1
             self.ctx.add(resource)
-        self.result.smi_objects += len(smi)
+        self.result.smi_objects += sum(1 for r in smi if not self.ctx.is_context(r.document))
         return smi
 
     def validate(self, smi: list[Resource]) -> dict[int, list[Problem]]:
@@ -183,16 +196,22 @@ class _Run:
             return found
         from smi_conformance.models import kinds, validate
 
-        known_versions = {info.api_version for info in kinds()}
+        known = kinds()
         for resource in smi:
             if resource.info is None:
                 if resource.api_version not in versions.DRAFT_API_VERSIONS:
-                    self.pending.append(_unknown_kind(resource, known_versions))
+                    message, path = unknown_kind_or_version(
+                        resource.api_version, resource.kind, known, versions.DRAFT_API_VERSIONS
+                    )
+                    rule = schema.UnknownKindOrVersion
+                    self.pending.append(_Pending(rule, message, resource.document, path, resource=resource))
                 continue
             try:
                 problems = validate(resource.data)
             except LookupError as exc:  # pragma: no cover - lookup() said it knows the kind
-                self.pending.append(_Pending(schema.UnknownKind, str(exc), resource.document, ("kind",)))
+                self.pending.append(
+                    _Pending(schema.UnknownKindOrVersion, str(exc), resource.document, ("kind",))
+                )
                 continue
             if problems:
                 found[id(resource)] = problems
@@ -241,6 +260,8 @@ class _Run:
         for pending in self.pending:
             code = pending.rule.code
             resource = pending.resource
+            if pending.document is not None and self.ctx.is_context(pending.document):
+                continue  # judged with, not reported on
             if resource is not None and any(code in s.codes for s in suppressions.get(id(resource), ())):
                 used[id(resource)].add(code)
                 self.result.suppressed += 1
@@ -249,6 +270,8 @@ class _Run:
             else:
                 kept.append(pending)
         for resource in annotated:
+            if self.ctx.is_context(resource.document):
+                continue
             for suppression in suppressions[id(resource)]:
                 idle = sorted(
                     c for c in suppression.codes if c in self.enabled and c not in used[id(resource)]
@@ -307,12 +330,3 @@ class _Run:
             pending.resource.display if pending.resource is not None else None,
         )
 
-
-def _unknown_kind(resource: Resource, known_versions: set[str]) -> _Pending:
-    if resource.api_version in known_versions:
-        message = f"{resource.api_version} has no kind {resource.kind!r}"
-        path: NodePath = ("kind",)
-    else:
-        message = f"{resource.api_version} is not an SMI API version this linter knows"
-        path = ("apiVersion",)
-    return _Pending(schema.UnknownKind, message, resource.document, path)

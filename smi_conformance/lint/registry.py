@@ -31,10 +31,13 @@ _ALL: tuple[type[Rule], ...] = (
 
 #: code -> rule instance, in code order.
 RULES: dict[str, Rule] = {cls.code: cls() for cls in sorted(_ALL, key=lambda cls: cls.code)}
-#: readable name -> code.
-ALIASES: dict[str, str] = {r.name: code for code, r in RULES.items()}
+#: readable name (current or former) -> code.
+ALIASES: dict[str, str] = {
+    name: code for code, r in RULES.items() for name in (r.name, *r.aliases)
+}  # fmt: skip
 
-if len(RULES) != len(_ALL) or len(ALIASES) != len(_ALL):  # pragma: no cover - caught by the registry test
+if len(RULES) != len(_ALL) or len(ALIASES) != sum(1 + len(r.aliases) for r in RULES.values()):
+    # pragma: no cover - caught by the registry test
     raise RuntimeError("duplicate rule code or name")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "dicts",
     "list_at",
     "str_at",
+    "version_key",
 ]
 
 SMI_GROUPS = frozenset(
@@ -61,7 +62,7 @@ class Resource:
         self.data = data
         self.info: KindInfo | None = None  #: set for SMI kinds the models know
         self.group, _, self.version = api_version.rpartition("/")
-        self._version_key = _version_key(self.version)
+        self._version_key = version_key(self.version)
         self.metadata: Mapping[str, Any] = dict_at(data, "metadata") or {}
         self.name: str | None = str_at(self.metadata, "name")
         self.namespace: str = str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE
@@ -78,11 +79,11 @@ class Resource:
 
     def version_at_least(self, version: str) -> bool:
         """Compare ``v1alphaN`` versions of the same group (``v1alpha10`` > ``v1alpha9``)."""
-        return self._version_key >= _version_key(version)
+        return self._version_key >= version_key(version)
 
 
 @functools.lru_cache(maxsize=256)
-def _version_key(version: str) -> tuple[int, int, int]:
+def version_key(version: str) -> tuple[int, int, int]:
     """v1 > v1beta2 > v1beta1 > v1alpha2 > v1alpha1 (Kubernetes ordering); unknown shapes sort first."""
     match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
     if not match:
@@ -95,11 +96,28 @@ def _version_key(version: str) -> tuple[int, int, int]:
 class LintContext:
     """Every object of the linted set, indexed for the cross-resource rules."""
 
+    #: What the linted set is, as messages name it: "X is not in the linted files" from ``smi lint``; the
+    #: reference mesh's admission lints a batch together with the mesh's objects, so it says "the mesh".
+    scope: str = "the linted files"
     resources: list[Resource] = field(default_factory=list)
     _by_key: dict[tuple[str, str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
     _kinds_in: set[tuple[str, str]] = field(default_factory=set)
     _split_roots: dict[tuple[str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
     _schema_errors: set[int] = field(default_factory=set)
+    _context: set[int] = field(default_factory=set)  #: ids of documents judged with, not reported on
+
+    def add_context(self, documents: Iterable[Document]) -> None:
+        """Mark documents as context (``lint_documents(context=...)``): found by rules, never reported on."""
+        self._context.update(id(d) for d in documents)
+
+    def is_context(self, document: Document) -> bool:
+        return id(document) in self._context
+
+    def at(self, resource: Resource, path: NodePath) -> str:
+        """Where another object is, for a message: ``at file:line:col``, or ``in the mesh`` for context."""
+        if self.is_context(resource.document):
+            return f"in {self.scope}"
+        return f"at {resource.document.locate(path)}"
 
     def add(self, resource: Resource) -> None:
         self.resources.append(resource)

@@ -62,6 +62,9 @@ class Rule:
     name: ClassVar[str]
     severity: ClassVar[Severity]
     summary: ClassVar[str]
+    #: Former names, still accepted wherever a name is (configuration, suppression annotations, --explain):
+    #: renaming a rule must not break the files that name it.
+    aliases: ClassVar[tuple[str, ...]] = ()
     #: SMI kinds whose objects ``check`` is called for; empty for rules the engine emits itself.
     kinds: ClassVar[frozenset[str]] = frozenset()
     #: When this rule reports a node, a generic schema finding about the same node is dropped (the rule says

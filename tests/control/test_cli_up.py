@@ -81,18 +81,57 @@ def test_apply_rejects_with_location_and_code(
     )
     result = cli(home, "apply", "-f", str(bad))
     assert result.returncode == 1
-    assert f"{bad}:8:13: error SMI202: backend weight 1.5 is not a whole number" in result.stderr
+    assert (
+        f"{bad}:8:13: SMI202 error backend weight 1.5 is not a whole number (fractional-weight) "
+        "[TrafficSplit default/x]"
+    ) in result.stderr.splitlines()
     # judged together with what the mesh already holds: the example's split has the same root
     assert (
-        f"{bad}:5:12: error SMI206: root service 'bookstore' is also split by TrafficSplit "
-        "default/bookstore-canary" in result.stderr
-    )
+        f"{bad}:5:12: SMI206 error root service 'bookstore' is also split by TrafficSplit "
+        "default/bookstore-canary in the mesh; only one of them takes effect (duplicate-split-root) "
+        "[TrafficSplit default/x]"
+    ) in result.stderr.splitlines()
     assert "nothing was applied" in result.stderr
     assert cli(home, "get", "trafficsplits", "-o", "json").stdout.count('"name": "x"') == 0
     syntax = cli(home, "apply", "-f", "-", input="kind: [unclosed\n")
-    assert syntax.returncode == 1 and "<stdin>:2:1: error SMI001" in syntax.stderr
+    assert syntax.returncode == 1 and "<stdin>:2:1: SMI001 error" in syntax.stderr
     scalar = cli(home, "apply", "-f", "-", input="just text\n")
-    assert scalar.returncode == 1 and "<stdin>:1:1: error SMI102: not an object" in scalar.stderr
+    assert scalar.returncode == 1 and "<stdin>:1:1: SMI102 error not an object" in scalar.stderr
+    empty = cli(home, "apply", "-f", "-", input="# nothing\n")
+    assert empty.returncode == 1 and "MESH005 error no objects in the input (no-objects)" in empty.stderr
+
+
+def test_apply_prints_findings_as_smi_lint_does(
+    running: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    """One formatter: a finding the mesh and the linter agree on prints the same line from both; a missing
+    reference is said to be missing from the mesh, not from "the linted files"."""
+    home, _ = running
+    split = tmp_path / "canary.yaml"
+    split.write_text(
+        "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: canary2}\n"
+        "spec:\n  service: bookstore-v1\n  backends:\n  - service: bookstore-v3\n    weight: 1\n"
+        "  - service: bookstore-v1\n    weight: 0\n"
+    )
+    applied = cli(home, "apply", "--dry-run", "-f", str(split))
+    linted = subprocess.run(
+        [sys.executable, "-m", "smi_conformance", "lint", str(split)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert applied.returncode == 0, applied.stderr
+    same = (
+        f"{split}:9:14: SMI205 warning backend 'bookstore-v1' is the root service of this split "
+        "(backend-is-root) [TrafficSplit default/canary2]"
+    )
+    assert same in applied.stdout.splitlines() and same in linted.stdout.splitlines()
+    assert (
+        f"{split}:7:14: SMI303 warning Service default/bookstore-v3 is not in the mesh (unresolved-service) "
+        "[TrafficSplit default/canary2]"
+    ) in applied.stdout.splitlines()
+    assert "linted files" not in applied.stdout + applied.stderr
+    assert "\x1b[" not in applied.stdout  # no colour when not on a terminal
 
 
 def test_apply_get_delete_roundtrip(running: tuple[Path, subprocess.Popen[str]], tmp_path: Path) -> None:
@@ -130,6 +169,38 @@ def test_check_and_top(running: tuple[Path, subprocess.Popen[str]]) -> None:
         "bookstore-service-routes/buy-a-book",
         "[default]",
     ]
+
+
+def test_top_and_routes_show_policy_denials_in_their_own_column(
+    running: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    """bookthief has no TrafficTarget: its requests get 403, successes for Traffic Metrics, and DENIED."""
+    home, _ = running
+    pods = json.loads(cli(home, "get", "pods", "-o", "json").stdout)
+    thief = next(p for p in pods if p["metadata"]["name"] == "bookthief-0")["status"]["podIp"]
+    for _ in range(7):
+        request = urllib.request.Request(f"http://{thief}:15001/books-bought", headers={"Host": "bookstore"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 403 and refused.value.headers["x-mesh-denied"] == "authorization"
+    rows: list[dict[str, object]] = []
+    for _ in range(100):  # until the seconds they finished in are over and in the window (bounded)
+        top = json.loads(cli(home, "top", "-o", "json").stdout)
+        rows = [r for r in top if r["source"] == "default/bookthief-0"]
+        if sum(int(str(r["denied"])) for r in rows) == 7:
+            break
+        time.sleep(0.1)
+    assert sum(int(str(r["denied"])) for r in rows) == 7
+    assert sum(int(str(r["success"])) for r in rows) == 7 and all(r["failure"] == 0 for r in rows)
+    routes = json.loads(cli(home, "routes", "--to", "bookstore", "-o", "json").stdout)
+    bought = next(r for r in routes if r["route"] == "bookstore-service-routes/books-bought")
+    assert bought["denied"] == 7  # bookbuyer is allowed: only bookthief's requests are denials
+    table = cli(home, "top")
+    assert table.returncode == 0
+    header = next(line for line in table.stdout.splitlines() if "SOURCE" in line)
+    assert header.index("SUCCESS") < header.index("DENIED") < header.index("RPS")
+    assert "DENIED: of those, refused by policy (403)" in table.stdout
 
 
 def test_tap_prints_requests_as_they_happen(running: tuple[Path, subprocess.Popen[str]]) -> None:

@@ -32,7 +32,7 @@ from smi_conformance import models
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "examples" / "mesh" / "bookstore-topology.yaml"
-#: Convergence after an apply must be within this bound (measured figures are in the README).
+#: Convergence after an apply must be within this bound (measured figures: docs/performance.md).
 CONVERGENCE_BOUND_S = 5.0
 
 

@@ -63,3 +63,16 @@ def test_quantiles_within_the_documented_error() -> None:
     merged.merge(hist)
     assert merged.total == 40000 and merged.quantile(0.5) == hist.quantile(0.5)
     assert LatencyHistogram().quantile(0.5) is None
+
+
+def test_denials_are_counted_within_the_outcome_not_instead_of_it() -> None:
+    t = Telemetry(retention_s=60, batch=3)
+    for i in range(10):
+        denied = i < 4
+        t.record(EDGE, finished_at=500, success=True, code="403", latency_ms=1.0, denied=denied)
+    t.record(EDGE, finished_at=500, success=False, code="503", latency_ms=1.0)
+    window = sum_window(t.to_json())
+    assert (window.success, window.failure, window.denied) == (10, 1, 4)
+    assert window.codes == {"403": 10, "503": 1}
+    assert t.to_json()[0]["seconds"]["500"]["denied"] == 4
+    assert t.totals[EDGE].denied == 4

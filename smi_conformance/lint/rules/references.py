@@ -79,12 +79,12 @@ class UnresolvedReference(Rule):
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         for path, kind, name, _ in route_refs(obj):
             if not ctx.find(kind, obj.namespace, name):
-                yield Hit(f"{kind} {obj.namespace}/{name} is not in the linted files", (*path, "name"))
+                yield Hit(f"{kind} {obj.namespace}/{name} is not in {ctx.scope}", (*path, "name"))
         if obj.kind == "TrafficTarget":
             for path, kind, namespace, name in subjects(obj):
                 if kind == "IdentityBinding" and not ctx.find(kind, namespace, name):
                     yield Hit(
-                        f"IdentityBinding {namespace}/{name} is not in the linted files", (*path, "name")
+                        f"IdentityBinding {namespace}/{name} is not in {ctx.scope}", (*path, "name")
                     )
 
 
@@ -172,7 +172,7 @@ class UnresolvedService(Rule):
         ]
         for path, service in refs:
             if isinstance(service, str) and not ctx.find("Service", obj.namespace, service):
-                yield Hit(f"Service {obj.namespace}/{service} is not in the linted files", path)
+                yield Hit(f"Service {obj.namespace}/{service} is not in {ctx.scope}", path)
 
 
 class UnresolvedServiceAccount(Rule):
@@ -208,7 +208,7 @@ class UnresolvedServiceAccount(Rule):
             if kind != "ServiceAccount" or not ctx.has_kind_in("ServiceAccount", namespace):
                 continue
             if not ctx.find("ServiceAccount", namespace, name):
-                yield Hit(f"ServiceAccount {namespace}/{name} is not in the linted files", (*path, "name"))
+                yield Hit(f"ServiceAccount {namespace}/{name} is not in {ctx.scope}", (*path, "name"))
 
 
 class DuplicateObject(Rule):
@@ -242,9 +242,9 @@ class DuplicateObject(Rule):
             return
         same = [r for r in ctx.find(obj.kind, obj.namespace, obj.name) if r.group == obj.group]
         if same and same[0] is not obj:
-            where = same[0].document.locate(("metadata", "name"))
+            where = ctx.at(same[0], ("metadata", "name"))
             yield Hit(
-                f"{obj.kind} {obj.namespace}/{obj.name} is already defined at {where}; applying both keeps "
+                f"{obj.kind} {obj.namespace}/{obj.name} is already defined {where}; applying both keeps "
                 "only the last",
                 ("metadata", "name"),
             )

@@ -160,17 +160,20 @@ class InvalidFormat(Rule):
     summary = "a string field does not have the required format"
 
 
-class UnknownKind(Rule):
-    """`apiVersion` names an SMI API group, but the kind or version does not exist in it.
+class UnknownKindOrVersion(Rule):
+    """`apiVersion` names an SMI API group, but the version does not exist, or the kind does not exist in it.
 
-    Why: the API server answers "no matches for kind"; usually a typo in the kind, or a version of another
-    group (`split.smi-spec.io/v1alpha3` exists, `access.smi-spec.io/v1alpha4` is unreleased,
-    `access.smi-spec.io/v1alpha5` does not exist). `smi lint --list-kinds` shows every known pair.
+    Why: the API server answers "no matches for kind"; usually a typo in the version or the kind, or a
+    version of another group (`split.smi-spec.io/v1alpha3` exists, `access.smi-spec.io/v1alpha4` is
+    unreleased, `access.smi-spec.io/v1alpha5` does not exist). The message suggests the closest version
+    that defines the kind, or the closest kind of that version. A group that is almost an SMI group
+    (`spilt.smi-spec.io`) is reported too, instead of being skipped as another project's object.
+    `smi lint --list-kinds` shows every known pair.
 
     Bad:
     ```yaml
-    apiVersion: split.smi-spec.io/v1alpha4
-    kind: TraficSplit
+    apiVersion: split.smi-spec.io/v1alpah4   # did you mean split.smi-spec.io/v1alpha4?
+    kind: TraficSplit                        # did you mean 'TrafficSplit'?
     ```
 
     Good:
@@ -181,9 +184,10 @@ class UnknownKind(Rule):
     """
 
     code = "SMI106"
-    name = "unknown-kind"
+    name = "unknown-kind-or-version"
+    aliases = ("unknown-kind",)
     severity = Severity.ERROR
-    summary = "an SMI apiVersion/kind pair that does not exist"
+    summary = "an SMI apiVersion that does not exist, or a kind it does not have"
 
 
 #: Problem.kind (from the models) -> the rule that reports it.
@@ -195,4 +199,4 @@ BY_PROBLEM_KIND: dict[str, type[Rule]] = {
     "format": InvalidFormat,
 }
 
-RULES = (UnknownField, MissingField, WrongType, InvalidValue, InvalidFormat, UnknownKind)
+RULES = (UnknownField, MissingField, WrongType, InvalidValue, InvalidFormat, UnknownKindOrVersion)

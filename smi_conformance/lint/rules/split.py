@@ -277,10 +277,10 @@ class DuplicateRoot(Rule):
                 return  # report on the later ones only
             if other.name == obj.name:
                 continue  # the same object twice: duplicate-object says so
-            where = other.document.locate(("spec", "service"))
+            where = ctx.at(other, ("spec", "service"))
             yield Hit(
                 f"root service {root!r} is also split by TrafficSplit {other.namespace}/{other.name} "
-                f"({where}); only one of them takes effect",
+                f"{where}; only one of them takes effect",
                 ("spec", "service"),
             )
             return
