@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 from reference_mesh.proxy.config import HttpMatch
+from smi_conformance.service_names import split_root
 
 __all__ = [
     "RouteRef",
@@ -86,17 +87,6 @@ def read_split(obj: Any) -> SplitView:
     matches = getattr(spec, "matches", None)
     names = None if matches is None else tuple(m.name for m in matches)
     return SplitView(_ns(obj), obj.metadata.name, split_root(spec.service, _ns(obj)), tuple(backends), names)
-
-
-def split_root(service: str, namespace: str) -> str:
-    """The root Service's name: the split docs call ``spec.service`` "the FQDN", so ``web``, ``web.<ns>``,
-    ``web.<ns>.svc`` and ``web.<ns>.svc.<cluster domain>`` all name Service ``web`` of the split's
-    namespace. A name in another namespace stays as written (it names no Service here: the split does
-    nothing)."""
-    name, _, rest = service.partition(".")
-    if rest == namespace or rest.startswith(f"{namespace}.svc"):
-        return name
-    return service
 
 
 def _subject(s: Any, default_ns: str) -> SubjectRef:

@@ -329,4 +329,3 @@ class _Run:
             location,
             pending.resource.display if pending.resource is not None else None,
         )
-

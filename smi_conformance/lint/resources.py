@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from smi_conformance.manifests import Document, NodePath
+from smi_conformance.service_names import split_root
 
 if TYPE_CHECKING:
     from smi_conformance.models import KindInfo
@@ -127,7 +128,8 @@ class LintContext:
         if resource.kind == "TrafficSplit" and resource.is_smi:
             root = str_at(dict_at(resource.data, "spec"), "service")
             if root is not None:
-                self._split_roots[(resource.namespace, root)].append(resource)
+                key = (resource.namespace, split_root(root, resource.namespace))
+                self._split_roots[key].append(resource)
 
     def mark_schema_error(self, resource: Resource) -> None:
         self._schema_errors.add(id(resource))
@@ -145,8 +147,9 @@ class LintContext:
         return (kind, namespace) in self._kinds_in
 
     def splits_for_root(self, namespace: str, service: str) -> list[Resource]:
-        """TrafficSplits (any version) whose root service is ``service`` in ``namespace``, in input order."""
-        return self._split_roots.get((namespace, service), [])
+        """TrafficSplits (any version) whose root service is ``service`` in ``namespace`` (written as a name or
+        a DNS name), in input order."""
+        return self._split_roots.get((namespace, split_root(service, namespace)), [])
 
 
 # ---------------------------------------------------------------------------------------------------------

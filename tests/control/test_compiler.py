@@ -521,7 +521,7 @@ def test_every_spec_example_compiles(smi_spec_dir: Path) -> None:
 
 
 def test_a_split_root_written_as_a_dns_name_names_the_service_of_its_namespace() -> None:
-    from reference_mesh.control.smi import split_root
+    from smi_conformance.service_names import split_root
 
     for written in ("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local"):
         assert split_root(written, "shop") == "web", written

@@ -57,7 +57,10 @@ metadata: {name: web-to-db, namespace: default}
 spec:
   destination: {kind: ServiceAccount, name: db, namespace: default}
   sources: [{kind: ServiceAccount, name: web, namespace: default}]
-  rules: [{kind: TCPRoute, name: db-tcp}, {kind: UDPRoute, name: db-udp}, {kind: HTTPRouteGroup, name: db-http}]
+  rules:
+    - {kind: TCPRoute, name: db-tcp}
+    - {kind: UDPRoute, name: db-udp}
+    - {kind: HTTPRouteGroup, name: db-http}
 """
 UNRELATED = """
 apiVersion: specs.smi-spec.io/v1alpha4

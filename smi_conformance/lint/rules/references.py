@@ -22,6 +22,7 @@ from smi_conformance.lint.resources import (
 )
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.manifests import NodePath
+from smi_conformance.service_names import split_root
 
 ROUTE_KINDS = ("HTTPRouteGroup", "TCPRoute", "UDPRoute")
 
@@ -83,9 +84,7 @@ class UnresolvedReference(Rule):
         if obj.kind == "TrafficTarget":
             for path, kind, namespace, name in subjects(obj):
                 if kind == "IdentityBinding" and not ctx.find(kind, namespace, name):
-                    yield Hit(
-                        f"IdentityBinding {namespace}/{name} is not in {ctx.scope}", (*path, "name")
-                    )
+                    yield Hit(f"IdentityBinding {namespace}/{name} is not in {ctx.scope}", (*path, "name"))
 
 
 class UnknownMatchName(Rule):
@@ -171,7 +170,9 @@ class UnresolvedService(Rule):
             for path, backend in dicts(spec, "backends", ("spec",))
         ]
         for path, service in refs:
-            if isinstance(service, str) and not ctx.find("Service", obj.namespace, service):
+            if isinstance(service, str) and not ctx.find(
+                "Service", obj.namespace, split_root(service, obj.namespace)
+            ):
                 yield Hit(f"Service {obj.namespace}/{service} is not in {ctx.scope}", path)
 
 
