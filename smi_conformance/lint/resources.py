@@ -147,8 +147,8 @@ class LintContext:
         return (kind, namespace) in self._kinds_in
 
     def splits_for_root(self, namespace: str, service: str) -> list[Resource]:
-        """TrafficSplits (any version) whose root service is ``service`` in ``namespace`` (written as a name or
-        a DNS name), in input order."""
+        """TrafficSplits (any version) whose root service is ``service`` in ``namespace`` (written as a name
+        or a DNS name), in input order."""
         return self._split_roots.get((namespace, split_root(service, namespace)), [])
 
 
