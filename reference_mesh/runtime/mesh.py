@@ -72,6 +72,8 @@ __all__ = ["CONTROL_PLANE_NAMESPACE", "EmbeddedMesh", "MeshStartError", "default
 
 log = logging.getLogger(__name__)
 CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_ACCOUNT = "mesh-system", "control-plane"
+#: Failed readiness probes in a row that make a ready pod not ready (the kubelet's default failureThreshold).
+PROBE_FAILURES = 3
 
 
 class MeshStartError(Exception):
@@ -444,11 +446,17 @@ class EmbeddedMesh:
             return False
 
     async def _probe(self, rt: PodRuntime) -> None:
-        """Readiness probe: both processes answer. Fast until ready, then every second."""
+        """Readiness probe: both processes answer. Fast until ready, then every second. Like the kubelet's
+        (failureThreshold 3), a ready pod turns not ready only after PROBE_FAILURES failed probes in a row:
+        one probe that times out on a busy machine must not take a healthy pod out of every Service (a
+        crashed process still does at once, through ``_crashed``)."""
+        failures = 0
         while True:
-            ready = await self._app_ready(rt) and await self._sidecar_ready(rt)
-            await self._set_ready(rt, ready)
-            await asyncio.sleep(1.0 if ready else 0.1)
+            ok = await self._app_ready(rt) and await self._sidecar_ready(rt)
+            failures = 0 if ok else failures + 1
+            if ok or failures >= PROBE_FAILURES or not rt.pod.status.ready:
+                await self._set_ready(rt, ok)
+            await asyncio.sleep(1.0 if rt.pod.status.ready else 0.1)
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

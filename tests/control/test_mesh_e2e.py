@@ -107,8 +107,10 @@ def test_zero_weight_gets_nothing(mesh: MeshThread) -> None:
 def test_hundred_weight_updates_under_load_fail_no_request(mesh: MeshThread) -> None:
     m = mesh.mesh
 
+    load = Load(m, "bookbuyer-0")
+
     async def scenario() -> tuple[Any, int]:
-        load = Load(m, "bookbuyer-0").start()
+        load.start()
         revisions = 0
         for i in range(100):
             outcome = await m.apply_text(split_doc(i % 7, 7 - i % 7 if i % 7 else 3))
@@ -121,7 +123,7 @@ def test_hundred_weight_updates_under_load_fail_no_request(mesh: MeshThread) -> 
 
     statuses, revisions = mesh.run(scenario(), 180)
     assert revisions == 100
-    assert set(statuses) == {200}, statuses
+    assert set(statuses) == {200}, (statuses, load.failures[:5])
     assert statuses[200] > 100
 
 

@@ -162,3 +162,49 @@ def test_sidecar_process_reports_bad_input(
         timeout=30,
     )
     assert result.returncode == code and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_ready_pod_turns_not_ready_only_after_three_failed_probes_in_a_row(tmp_path: Path) -> None:
+    """One probe that times out on a busy machine must not take a healthy pod out of every Service (a full
+    test run saw 503 "no endpoints" that way); three in a row do, as the kubelet's failureThreshold."""
+    import asyncio
+
+    from reference_mesh.runtime import mesh as runtime
+    from reference_mesh.runtime.topology import parse_topology
+
+    topology = parse_topology(
+        "deployments: [{name: web, ports: [{port: 8080, protocol: http}]}]\nservices: []\n", "probe.yaml"
+    )
+    em = runtime.EmbeddedMesh(topology, home=tmp_path)
+    em.prefix = "127.99.99"
+    em._core_objects()
+    rt = next(iter(em.pods.values()))
+    answers = iter([True, False, True, False, False, True, False, False, False])
+    seen: list[bool] = []
+
+    async def app_ready(_: object) -> bool:
+        return True
+
+    async def sidecar_ready(_: object) -> bool:
+        return next(answers)
+
+    async def set_ready(pod: object, ready: bool) -> None:
+        seen.append(ready)
+        rt.pod = rt.pod.model_copy(update={"status": rt.pod.status.model_copy(update={"ready": ready})})
+
+    async def no_wait(_: float) -> None:
+        if len(seen) >= 4:
+            raise asyncio.CancelledError
+
+    em._app_ready = app_ready  # type: ignore[method-assign]
+    em._sidecar_ready = sidecar_ready  # type: ignore[method-assign]
+    em._set_ready = set_ready  # type: ignore[method-assign]
+    real_sleep = runtime.asyncio.sleep
+    runtime.asyncio.sleep = no_wait  # type: ignore[assignment]
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(em._probe(rt))
+    finally:
+        runtime.asyncio.sleep = real_sleep
+    # ready; one failure: nothing changes; ready; two failures: nothing; ready; the third failure in a row
+    assert seen == [True, True, True, False]
