@@ -1,0 +1,15 @@
+"""The reference mesh on Kubernetes: install, the controller, admission, injection, interception, identity.
+
+Layers (imports go one way, down the list):
+
+* pure: ``names`` (every name, label and port), ``interception`` (packet filter rules), ``convert``
+  (Kubernetes objects -> the control plane's store models), ``inject`` (the sidecar added to a pod),
+  ``manifests`` (what ``install`` creates), ``webhooks`` (AdmissionReview in, verdict out);
+* the API: ``client`` (configuration, list/watch requests), ``informer`` (list + watch one resource, relist
+  after 410 Gone), ``store`` (:class:`~reference_mesh.control.store.Store` backed by informers), ``install``;
+* processes: ``controller`` (the control plane Deployment), ``sidecar`` (the proxy container), ``init``
+  (the interception init container).
+
+The control plane logic itself (admission, compiler, distributor, metrics API) is the embedded runtime's,
+unchanged: this package only feeds it from the Kubernetes API and serves it to the cluster.
+"""
