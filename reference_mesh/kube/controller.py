@@ -240,15 +240,16 @@ class Controller:
                 uid = review["request"]["uid"] if isinstance(review, dict) else ""
                 message = "the reference mesh's control plane is starting; try again in a moment"
                 return web.json_response(webhooks.response(uid, allowed=False, message=message, code=503))
-            result = webhooks.judge_smi(review, self.store.state(), self.settings)
-            if any(f.severity == "error" and f.code in webhooks.CROSS_OBJECT for f in result.findings):
-                result = await self._judge_fresh(review)
+            result = await self._judge_fresh(review)
             return web.json_response(webhooks.admit_smi(review, result))
         except webhooks.ReviewError as exc:
             return web.json_response({"error": str(exc)}, status=400)
 
     async def _judge_fresh(self, review: Any) -> AdmissionResult:
-        """Judge again against SMI objects read from the API now (a quorum read), not from the cache."""
+        """Judge against the SMI objects as the API holds them now (consistent lists), not the cache: an
+        HTTPRouteGroup created a moment ago changes a TrafficTarget's verdict (a missing group is a warning, a
+        misnamed match an error), and the informers may not have delivered it yet. Services, accounts and
+        pods come from the cache (they only change warnings and the compilation check)."""
         cached = self.store.state()
         kinds = {r.kind for r in smi_resources()}
         objects: dict[ObjectKey, StoredObject] = {

@@ -26,12 +26,8 @@ from reference_mesh.kube.inject import InjectionConfig, InjectionError, inject_p
 from smi_conformance.lint.registry import RULES
 from smi_conformance.manifests import load_text
 
-__all__ = ["CROSS_OBJECT", "ReviewError", "admit_pod", "admit_smi", "judge_smi", "response"]
+__all__ = ["ReviewError", "admit_pod", "admit_smi", "judge_smi", "response"]
 
-#: Refusals that depend on other objects: the controller checks them again against a fresh read of the API,
-#: since its cache may not have seen an object created a moment ago (an HTTPRouteGroup applied together with
-#: the TrafficTarget naming its matches) or deleted one.
-CROSS_OBJECT = frozenset({"SMI206", "SMI302", "MESH002"})
 _MAX_WARNINGS = 20
 
 

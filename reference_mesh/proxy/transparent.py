@@ -9,9 +9,10 @@ listeners in :mod:`reference_mesh.proxy.server` use it when :attr:`ProxyConfig.i
   snapshot does not declare is served as TCP to the same port of the application: the connection is still
   mTLS and authorized (a TCP rule must cover the port), never let through unchecked.
 * Outbound, the original ``address:port`` is a service port when the address is one of the service's
-  :attr:`OutboundService.addresses` (a cluster IP) or one of its endpoints (a pod addressed directly, e.g.
-  through a headless Service: routed as that service). Anything else (the Kubernetes API, DNS over TCP, a
-  service without meshed endpoints) is relayed untouched to where it was going.
+  :attr:`OutboundService.addresses` (a cluster IP) and the port has meshed endpoints (or the service is
+  split), or when it is one of its endpoints (a pod addressed directly, e.g. through a headless Service:
+  routed as that service). Anything else (the Kubernetes API, DNS over TCP, a service no meshed pod serves)
+  is relayed untouched to where it was going.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class TransparentTable:
             svc = config.outbound.services[key]
             for port in svc.ports:
                 destination = OutboundDestination(key, port.port, port.protocol)
-                for address in svc.addresses:
-                    services[(address, port.port)] = destination
+                if port.endpoints or svc.split is not None:  # else: not the mesh's (no meshed pod serves it)
+                    for address in svc.addresses:
+                        services[(address, port.port)] = destination
                 for ep in port.endpoints:  # the first service (by key) owning an endpoint names it
                     endpoints.setdefault((ep.address, ep.port), destination)
         self.services, self.endpoints = services, endpoints
