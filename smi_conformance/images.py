@@ -254,7 +254,7 @@ def build_image(
             f"set -e; python3 -m venv {VENV}; "
             f"{VENV}/bin/pip install -q --no-index --no-cache-dir --find-links /deps /wheels/{wheel.name}; "
             f"{VENV}/bin/reference-mesh --help >/dev/null; {VENV}/bin/smi --version >/dev/null; "
-            "rm -rf /root/.cache"
+            f"{VENV}/bin/python -m pip uninstall -q -y pip setuptools; rm -rf /root/.cache"
         )
         log(f"installing {wheel.name} and its dependencies into {base}")
         try:

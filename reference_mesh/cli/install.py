@@ -53,6 +53,7 @@ def _log(message: str) -> None:
 @click.option("--log-level", default="INFO", show_default=True, help="Of the control plane and proxies.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the mesh is ready.")
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds to wait at most.")
+@click.option("--skip-crds", is_flag=True, help="Use the SMI CRDs the cluster has (someone else's).")
 def install(
     kube_context: str | None,
     kubeconfig: Path | None,
@@ -63,6 +64,7 @@ def install(
     log_level: str,
     wait: bool,
     timeout_s: float,
+    skip_crds: bool,
 ) -> None:
     """Install the reference mesh on a cluster (CRDs, control plane, webhooks, metrics API)."""
     image = image or default_image()
@@ -76,7 +78,7 @@ def install(
     api = connect_cluster(kube_context, kubeconfig)
     started = time.monotonic()
     try:
-        install_mesh(api, options, wait=wait, timeout_s=timeout_s, log=_log)
+        install_mesh(api, options, wait=wait, timeout_s=timeout_s, skip_crds=skip_crds, log=_log)
     except (InstallError, ApiError) as exc:
         click.echo(f"install failed: {exc}", err=True)
         sys.exit(1)

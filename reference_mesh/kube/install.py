@@ -23,7 +23,7 @@ from reference_mesh.kube import names
 from reference_mesh.kube.client import ApiError, KubeApi
 from reference_mesh.kube.manifests import RESOURCES, InstallOptions, render, resource_of, smi_crds
 
-__all__ = ["InstallError", "Leftover", "install", "leftovers", "uninstall"]
+__all__ = ["InstallError", "Leftover", "foreign_crds", "install", "leftovers", "uninstall"]
 
 Log = Callable[[str], None]
 
@@ -119,23 +119,45 @@ def _apiservice_available(api: KubeApi) -> str | None:
     return None
 
 
+def foreign_crds(api: KubeApi) -> list[str]:
+    """SMI CRDs in the cluster that the reference mesh did not install (another SMI implementation's)."""
+    found = []
+    for crd in smi_crds():
+        current = _read(api, "CustomResourceDefinition", crd["metadata"]["name"])
+        labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+        if current is not None and labels.get(names.PART_OF[0]) != names.PART_OF[1]:
+            found.append(crd["metadata"]["name"])
+    return found
+
+
 def install(
     api: KubeApi,
     options: InstallOptions,
     *,
     wait: bool = True,
     timeout_s: float = 300,
+    skip_crds: bool = False,
     log: Log = lambda _: None,
 ) -> list[dict[str, Any]]:
     """Apply the installation (keeping the cluster's mesh CA if there is one) and wait until it is ready;
-    the objects applied."""
+    the objects applied. SMI CRDs installed by someone else are never taken over: install refuses, or with
+    ``skip_crds`` leaves the CRDs as they are and uses them."""
     deadline = time.monotonic() + timeout_s
+    if not skip_crds:
+        foreign = foreign_crds(api)
+        if foreign:
+            raise InstallError(
+                f"the cluster has SMI CRDs the reference mesh did not install ({', '.join(foreign)}); "
+                "install with --skip-crds to use them as they are, or remove them first"
+            )
     namespace = _read(api, "Namespace", names.NAMESPACE)
     if namespace is not None and "deletionTimestamp" in namespace["metadata"]:
         gone = lambda: _gone(api, "Namespace", names.NAMESPACE)  # noqa: E731
         _wait("the namespace of the previous installation to go", gone, deadline, log)
     ca = existing_ca(api, options.trust_domain) or CertificateAuthority.create(options.trust_domain)
     objects = render(options, ca)
+    if skip_crds:
+        objects = [o for o in objects if o["kind"] != "CustomResourceDefinition"]
     log(f"applying {len(objects)} objects (image {options.image})")
     apply_objects(api, objects)
     if wait:
@@ -149,9 +171,19 @@ def _gone(api: KubeApi, kind: str, name: str, namespace: str | None = None) -> s
     return None if _read(api, kind, name, namespace) is None else f"{kind} {name} still exists"
 
 
-#: What uninstall deletes, in order (the namespace takes the Deployment, Service, Secret... with it).
-def _deletions() -> list[tuple[str, str, str | None]]:
-    return [
+_SELECTOR = f"{names.PART_OF[0]}={names.PART_OF[1]}"
+
+
+def _ours(api: KubeApi, kind: str) -> list[tuple[str, str | None]]:
+    """(name, namespace) of the objects of ``kind`` labelled as the reference mesh's."""
+    listed = api.get(RESOURCES[kind].path(), labelSelector=_SELECTOR)
+    return [(i["metadata"]["name"], i["metadata"].get("namespace")) for i in listed.get("items") or []]
+
+
+def _deletions(api: KubeApi, *, keep_crds: bool) -> list[tuple[str, str, str | None]]:
+    """What uninstall deletes, in order (the namespace takes the Deployment, Service, Secret... with it).
+    CRDs only when they carry the reference mesh's label: SMI CRDs someone else installed stay."""
+    out: list[tuple[str, str, str | None]] = [
         ("APIService", names.APISERVICE, None),
         ("MutatingWebhookConfiguration", names.MUTATING_WEBHOOK, None),
         ("ValidatingWebhookConfiguration", names.VALIDATING_WEBHOOK, None),
@@ -159,8 +191,11 @@ def _deletions() -> list[tuple[str, str, str | None]]:
         ("ClusterRoleBinding", names.CLUSTER_ROLE, None),
         ("ClusterRole", names.CLUSTER_ROLE, None),
         ("RoleBinding", f"{names.PREFIX}-auth-reader", "kube-system"),
-        *(("CustomResourceDefinition", crd["metadata"]["name"], None) for crd in smi_crds()),
     ]
+    if not keep_crds:
+        crds = _ours(api, "CustomResourceDefinition")
+        out += [("CustomResourceDefinition", name, None) for name, _ in crds]
+    return out
 
 
 def uninstall(
@@ -169,9 +204,7 @@ def uninstall(
     """Delete everything install created and wait until it is gone; what was deleted."""
     deadline = time.monotonic() + timeout_s
     deleted = []
-    for kind, name, namespace in _deletions():
-        if keep_crds and kind == "CustomResourceDefinition":
-            continue
+    for kind, name, namespace in _deletions(api, keep_crds=keep_crds):
         try:
             api.request(
                 "DELETE", RESOURCES[kind].path(namespace, name), query=[("propagationPolicy", "Foreground")]
@@ -180,9 +213,8 @@ def uninstall(
         except ApiError as exc:
             if exc.status != 404:
                 raise
-    _wait(
-        "the installation to be gone", lambda: _describe(leftovers(api, keep_crds=keep_crds)), deadline, log
-    )
+    gone = lambda: _describe(leftovers(api, keep_crds=keep_crds))  # noqa: E731
+    _wait("the installation to be gone", gone, deadline, log)
     return deleted
 
 
@@ -191,22 +223,17 @@ def _describe(items: list[Leftover]) -> str | None:
 
 
 def leftovers(api: KubeApi, *, keep_crds: bool = False) -> list[Leftover]:
-    """What of the installation exists in the cluster: every object install creates, plus anything else
+    """What of the installation exists in the cluster: every object install creates by name, and anything
     labelled ``app.kubernetes.io/part-of=reference-mesh`` among the kinds it creates."""
-    found: list[Leftover] = []
-    for kind, name, namespace in _deletions():
+    found = [
+        Leftover(kind, name, namespace)
+        for kind, name, namespace in _deletions(api, keep_crds=True)
+        if _read(api, kind, name, namespace) is not None
+    ]
+    for kind in RESOURCES:
         if keep_crds and kind == "CustomResourceDefinition":
             continue
-        if _read(api, kind, name, namespace) is not None:
-            found.append(Leftover(kind, name, namespace))
-    selector = f"{names.PART_OF[0]}={names.PART_OF[1]}"
-    for kind, resource in RESOURCES.items():
-        if keep_crds and kind == "CustomResourceDefinition":
-            continue
-        listed = api.get(resource.path(), labelSelector=selector)
-        for item in listed.get("items") or []:
-            meta = item["metadata"]
-            leftover = Leftover(kind, meta["name"], meta.get("namespace"))
-            if leftover not in found:
-                found.append(leftover)
+        for name, namespace in _ours(api, kind):
+            if Leftover(kind, name, namespace) not in found:
+                found.append(Leftover(kind, name, namespace))
     return found

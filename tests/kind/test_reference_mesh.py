@@ -485,3 +485,29 @@ def test_uninstall_leaves_nothing(reference_mesh: InstalledMesh) -> None:
     assert not [r["metadata"]["name"] for r in roles if r["metadata"]["name"].startswith(names.PREFIX)]
     namespaces = [n["metadata"]["name"] for n in api.get("/api/v1/namespaces")["items"]]
     assert names.NAMESPACE not in namespaces
+
+
+def test_smi_crds_someone_else_installed_are_neither_taken_over_nor_deleted(
+    reference_mesh: InstalledMesh,
+) -> None:
+    from reference_mesh.kube.install import InstallError, install, uninstall
+    from reference_mesh.kube.manifests import InstallOptions, smi_crds
+
+    api = reference_mesh.api
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    foreign = next(c for c in smi_crds() if c["metadata"]["name"].startswith("trafficsplits."))
+    foreign["metadata"]["labels"] = {"app.kubernetes.io/part-of": "another-mesh"}
+    api.request("POST", crds, body=foreign)
+    name = foreign["metadata"]["name"]
+    try:
+        with pytest.raises(InstallError, match=name):
+            install(api, InstallOptions(reference_mesh.image), timeout_s=60)
+        assert leftovers(api) == []  # refused before anything was applied
+        uninstall(api, timeout_s=60)
+        assert api.get(f"{crds}/{name}")["metadata"]["labels"] == foreign["metadata"]["labels"]
+    finally:
+        api.request("DELETE", f"{crds}/{name}")
+        wait_for(
+            f"CRD {name} to go",
+            lambda: not [c for c in api.get(crds)["items"] if c["metadata"]["name"] == name],
+        )
