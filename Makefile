@@ -24,7 +24,7 @@ JUNIT_XSD ?= $(shell bash ci/junit-xsd.sh 2>/dev/null)
 CHROMIUM ?= $(shell bash ci/chromium.sh 2>/dev/null)
 test: setup
 	SARIF_SCHEMA='$(SARIF_SCHEMA)' JUNIT_XSD='$(JUNIT_XSD)' CHROMIUM='$(CHROMIUM)' \
-	  $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 ## run: the main job: certify the bundled reference mesh on the embedded (loopback) cluster and print the report
 ## (reports in smi-conformance-report/: YAML, JSON, HTML)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from reference_mesh.control.resources import ObjectKey, key_of
@@ -232,8 +232,3 @@ def _unchanged(change: Change, state: StoreState) -> bool:
     stored = state.objects.get(key_of(change.obj))
     return stored is not None and _same(stored.obj, change.obj)
 
-
-def resources_of(kinds: Iterable[str]) -> list[Resource]:
-    """The declared resources of these kinds (what RBAC must allow the controller to list and watch)."""
-    wanted = set(kinds)
-    return [r for r in (*CORE_RESOURCES, *smi_resources()) if r.kind in wanted]

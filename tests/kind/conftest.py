@@ -164,7 +164,8 @@ def mesh_image(kind_cluster: KindCluster) -> str:
 @pytest.fixture(scope="module")
 def reference_mesh(kind_cluster: KindCluster, mesh_image: str) -> Iterator[InstalledMesh]:
     """The reference mesh installed on the cluster for one test module (``reference-mesh install``, waiting
-    until ready), uninstalled afterwards. The module's tests must run in one process (an xdist group)."""
+    until ready), uninstalled afterwards. The module's tests must run in one process (tests/conftest.py:
+    ONE_WORKER_MODULES)."""
     import time
 
     from reference_mesh.kube.client import KubeApi, connect

@@ -4,7 +4,7 @@ TrafficSplits and admission enforced, identities issued only after TokenReview, 
 answering through the API server, the CLI reading the installation, and ``uninstall`` leaving nothing.
 
 One installation for the module (fixture ``reference_mesh``); its tests run in one process, in file order
-(xdist group), the last one uninstalls. Each test has its own namespace.
+(tests/conftest.py: ONE_WORKER_MODULES), the last ones uninstall. Each test has its own namespace.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .mesh import (
 )
 from .workloads import NotYet, wait_for
 
-pytestmark = [pytest.mark.kind, pytest.mark.xdist_group("reference-mesh")]
+pytestmark = pytest.mark.kind
 
 TRUST = "cluster.local"
 ALLOW_ALL = {"name": "everything", "pathRegex": ".*"}

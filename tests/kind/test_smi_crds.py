@@ -3,7 +3,7 @@ the API server accepts and refuses SMI objects as the models do, except where do
 not. The structural checker (smi_conformance.schema.structural) is held to the API server's verdicts too.
 
 Run with --kind (tests/kind/conftest.py); the fixture ``smi_crds`` installs the CRDs for this module (its
-tests run in one process, xdist group ``smi-crds``).
+tests run in one process, tests/conftest.py: ONE_WORKER_MODULES).
 Objects go in with ``fieldValidation=Strict`` (what kubectl sends): an unknown field is refused, not pruned.
 """
 
@@ -45,7 +45,7 @@ from crd_checker_cases import ACCEPTED, PITFALLS, REFUSED  # noqa: E402
 from model_strategies import MUTATIONS, Generated, documents, node_at  # noqa: E402
 from spec_examples import DOC_BUGS, example_objects  # noqa: E402
 
-pytestmark = [pytest.mark.kind, pytest.mark.xdist_group("smi-crds")]
+pytestmark = pytest.mark.kind
 
 DIFFERENCES = (REPO_ROOT / "docs" / "crd-differences.md").read_text(encoding="utf-8")
 CRDS = crd_files()
