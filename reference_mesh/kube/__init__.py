@@ -11,6 +11,8 @@ Layers (imports go one way, down the list):
 * processes: ``controller`` (the control plane Deployment), ``sidecar`` (the proxy container),
   ``interception`` (the init container that installs the packet filter rules).
 
-The control plane logic itself (admission, compiler, distributor, metrics API) is the embedded runtime's,
-unchanged: this package only feeds it from the Kubernetes API and serves it to the cluster.
+The control plane logic itself (admission, compiler, distributor, metrics API) is the embedded runtime's:
+this package feeds it from the Kubernetes API and serves it to the cluster. The snapshot contract gained two
+optional fields for it (a service's cluster IPs, the interception ports); the embedded runtime leaves them
+out.
 """
