@@ -29,12 +29,12 @@ from reference_mesh.proxy.config import (
     AuthorizationPolicy,
     AuthorizationRule,
     Endpoint,
+    HttpMatch,
     InboundConfig,
     InboundListener,
     Interception,
     OutboundConfig,
     OutboundService,
-    PortSet,
     ProxyConfig,
     ServicePort,
     WorkloadInfo,
@@ -140,12 +140,9 @@ def _configs(allow: bool, version: str) -> tuple[ProxyConfig, ProxyConfig]:
         outbound=OutboundConfig(services={web.key: web}),
         interception=interception,
     )
-    # a TCP rule covering every port also admits HTTP requests on them (proxy/config.py)
-    rules = (
-        (AuthorizationRule(name="default/allow-client", sources=(client_id,), tcp=PortSet()),)
-        if allow
-        else ()
-    )
+    # an HTTP match without conditions admits every request
+    allow_all = AuthorizationRule(name="default/allow-client", sources=(client_id,), http=(HttpMatch(),))
+    rules = (allow_all,) if allow else ()
     server = ProxyConfig(
         version=version,
         workload=_workload("web-0", SERVER_IP, "web"),
