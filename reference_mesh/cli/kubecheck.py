@@ -92,13 +92,18 @@ def _proxies(body: dict[str, Any], now: dt.datetime) -> list[Check]:
             )
         else:
             checks.append(Check(name, True, f"on the latest snapshot ({proxy['acked']})"))
-        if proxy.get("cert_not_after"):
-            left = (dt.datetime.fromisoformat(proxy["cert_not_after"]) - now).total_seconds()
-            checks.append(
-                Check(
-                    f"certificate {proxy['instance']}", left > 60, f"valid for {left / 60:.0f} more minutes"
-                )
-            )
+    for pod, cert in sorted((body.get("certificates") or {}).items()):
+        if "not_after" not in cert:
+            checks.append(Check(f"certificate {pod}", False, f"proxy admin unreachable: {cert.get('error')}"))
+            continue
+        start, end = (
+            dt.datetime.fromisoformat(cert["not_before"]),
+            dt.datetime.fromisoformat(cert["not_after"]),
+        )
+        left, lifetime = (end - now).total_seconds(), (end - start).total_seconds()
+        # renewal at 70% of the lifetime should have replaced it before a quarter is left
+        ok = left > max(60.0, 0.25 * lifetime)
+        checks.append(Check(f"certificate {pod}", ok, f"valid for {left / 60:.0f} more minutes"))
     return checks
 
 

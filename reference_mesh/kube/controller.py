@@ -237,7 +237,8 @@ class Controller:
         review = await self._review(request)
         try:
             if not self.store.synced.is_set():
-                uid = review["request"]["uid"] if isinstance(review, dict) else ""
+                asked = review.get("request") if isinstance(review, dict) else None
+                uid = str(asked.get("uid", "")) if isinstance(asked, dict) else ""
                 message = "the reference mesh's control plane is starting; try again in a moment"
                 return web.json_response(webhooks.response(uid, allowed=False, message=message, code=503))
             result = await self._judge_fresh(review)
@@ -316,7 +317,24 @@ class Controller:
         return body
 
     async def _status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.status_json())
+        body = self.status_json()
+        body["certificates"] = await self._certificates()
+        return web.json_response(body)
+
+    async def _certificates(self) -> dict[str, Any]:
+        """Every proxy's current certificate, from its admin endpoint (the snapshot stream's handshake saw the
+        one it had when it connected; renewals since are not in it)."""
+
+        async def one(pod: Any) -> tuple[str, Any]:
+            name = f"{pod.metadata.namespace}/{pod.metadata.name}"
+            try:
+                async with self.metrics.session.get(f"http://{pod.status.admin}/ready") as resp:
+                    return name, (await resp.json())["certificate"]
+            except Exception as exc:  # an unreachable or odd answer is what check reports
+                return name, {"error": f"{type(exc).__name__}: {exc}"}
+
+        pods = list(self.store.state().models("Pod"))
+        return dict(await asyncio.gather(*(one(p) for p in pods)))
 
 
 def _load_ca(ca_dir: Path, trust_domain: str) -> CertificateAuthority:
