@@ -1,7 +1,7 @@
 """The ``smi-conformance`` command line: certify a service mesh, and the tools that prepare a cluster for it.
 
 Each subcommand lives in the module that implements it and is added here (``run`` and ``list`` from
-:mod:`smi_conformance.suite.cli`).
+:mod:`smi_conformance.suite.cli`, ``images`` from :mod:`smi_conformance.images`).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from smi_conformance import __version__
+from smi_conformance.images import images
 from smi_conformance.suite.cli import list_command, run_command
 
 
@@ -20,6 +21,7 @@ def main() -> None:
 
 main.add_command(run_command)
 main.add_command(list_command)
+main.add_command(images)
 
 
 if __name__ == "__main__":

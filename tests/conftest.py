@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("kind") is not None:
             item.add_marker(skip)
+
+
+#: Test modules that run whole in one worker process, in file order: their tests share a module-scoped set-up
+#: in the kind cluster (an installation of the reference mesh; the SMI CRDs), and the two take turns on the
+#: SMI CRDs (tests/kind/conftest.py: smi_crd_owner). Every other test is handed out one by one, as
+#: ``--dist load`` does.
+ONE_WORKER_MODULES = frozenset({"tests/kind/test_reference_mesh.py", "tests/kind/test_smi_crds.py"})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n N`` (``--dist load``), except that a module of ONE_WORKER_MODULES is one unit of work. (xdist's
+    own ``--dist loadgroup`` relies on renaming test ids, which pytest 9.2 no longer lets it do.)"""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesInOneWorker(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return ModulesInOneWorker(config, log)

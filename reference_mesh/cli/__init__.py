@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from reference_mesh.cli import apply, check, demo, get, logs, stats, tap, up
+from reference_mesh.cli import apply, check, demo, get, inject, install, logs, stats, tap, up
 from smi_conformance import __version__
 
 __all__ = ["main"]
@@ -18,7 +18,7 @@ __all__ = ["main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reference-mesh")
 def main() -> None:
-    """The SMI reference mesh: a real, readable SMI implementation on loopback."""
+    """The SMI reference mesh: a real, readable SMI implementation, on loopback or on Kubernetes."""
 
 
 main.add_command(up.up)
@@ -31,3 +31,6 @@ main.add_command(stats.top)
 main.add_command(tap.tap)
 main.add_command(logs.logs)
 main.add_command(demo.demo)
+main.add_command(install.install)
+main.add_command(install.uninstall)
+main.add_command(inject.inject)

@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from reference_mesh.cli.client import MeshClient, mesh_option
+from reference_mesh.cli.client import KubeMeshClient, MeshClient, cluster_target, mesh_option
 
 __all__ = ["Check", "check", "print_checks", "run_checks"]
 
@@ -114,12 +114,18 @@ def print_checks(checks: list[Check], console: Console) -> None:
 )
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 @mesh_option
+@cluster_target
 def check(wait_s: float, output: str, mesh: str | None) -> None:
     """Check the health of every component of the running mesh."""
     client = MeshClient.from_context(mesh)
     deadline = time.monotonic() + wait_s
     while True:
-        checks = run_checks(client)
+        if isinstance(client, KubeMeshClient):
+            from reference_mesh.cli.kubecheck import kube_checks
+
+            checks = kube_checks(client)
+        else:
+            checks = run_checks(client)
         healthy = all(c.ok for c in checks)
         if healthy or time.monotonic() >= deadline:
             break

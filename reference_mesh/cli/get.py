@@ -9,7 +9,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from reference_mesh.cli.client import MeshClient, mesh_option
+from reference_mesh.cli.client import MeshClient, cluster_target, mesh_option
 
 __all__ = ["get"]
 
@@ -44,6 +44,7 @@ ALIASES = {
 @click.option("-n", "--namespace", default=None)
 @click.option("-o", "--output", type=click.Choice(["table", "yaml", "json"]), default="table")
 @mesh_option
+@cluster_target
 def get(kind: str | None, namespace: str | None, output: str, mesh: str | None) -> None:
     """List stored objects (all kinds, or KIND: trafficsplits, traffictargets, pods, services...)."""
     if kind is not None:

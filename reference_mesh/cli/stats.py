@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from reference_mesh.cli.client import MeshClient, mesh_option
+from reference_mesh.cli.client import MeshClient, cluster_target, mesh_option
 
 __all__ = ["CAPTION", "routes", "show", "top"]
 
@@ -122,7 +122,7 @@ def _options(f: Any) -> Any:
     f = click.option("-n", "--namespace", default=None, help="only this namespace's services (sources)")(f)
     f = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")(f)
     f = click.option("--watch", "watch_s", type=float, default=0.0, help="refresh every N seconds")(f)
-    return mesh_option(f)
+    return cluster_target(mesh_option(f))
 
 
 def _loop(mesh: str | None, watch_s: float, **kw: Any) -> None:

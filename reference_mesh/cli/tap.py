@@ -8,7 +8,7 @@ import urllib.parse
 
 import click
 
-from reference_mesh.cli.client import MeshClient, mesh_option
+from reference_mesh.cli.client import MeshClient, cluster_target, mesh_option
 
 __all__ = ["tap"]
 
@@ -29,6 +29,7 @@ def _line(event: dict[str, object]) -> str:
 @click.option("--max", "max_events", type=int, default=0, help="stop after N events")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @mesh_option
+@cluster_target
 def tap(
     namespace: str | None,
     pod: str | None,

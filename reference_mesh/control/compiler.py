@@ -52,6 +52,7 @@ from reference_mesh.proxy.config import (
     HttpMatch,
     InboundConfig,
     InboundListener,
+    Interception,
     OutboundConfig,
     OutboundPortBinding,
     OutboundService,
@@ -86,6 +87,9 @@ class MeshSettings:
     faults: frozenset[str] = frozenset()
     #: Services for which no Resilience is given get this one.
     default_resilience: Resilience = field(default_factory=Resilience)
+    #: Transparent interception (Kubernetes): proxies take redirected connections instead of listening on
+    #: the pod's ports and on ``outbound_http_port``.
+    interception: Interception | None = None
 
 
 def _spiffe(settings: MeshSettings, namespace: str, service_account: str) -> str:
@@ -170,6 +174,7 @@ def _outbound_services(
             ports=ports,
             split=_split_config(split, state, settings) if split is not None else None,
             resilience=resilience[key],
+            addresses=svc.spec.cluster_ips,
         )
     return services
 
@@ -419,12 +424,18 @@ def compile_instance(
         authorization=_authorization(pod, targets, state, settings),
     )
     outbound = OutboundConfig(
-        http_port=settings.outbound_http_port,
+        http_port=settings.outbound_http_port if settings.interception is None else None,
         tcp=_port_bindings(state, "tcp"),
         udp=_port_bindings(state, "udp"),
         services=services,
     )
-    return ProxyConfig(version=UNVERSIONED, workload=workload, inbound=inbound, outbound=outbound)
+    return ProxyConfig(
+        version=UNVERSIONED,
+        workload=workload,
+        inbound=inbound,
+        outbound=outbound,
+        interception=settings.interception,
+    )
 
 
 def compile_mesh(state: StoreState, settings: MeshSettings | None = None) -> dict[ObjectKey, ProxyConfig]:

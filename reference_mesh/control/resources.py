@@ -84,6 +84,9 @@ class ServiceSpec(_Core):
     selector: dict[str, str] = Field(default_factory=dict)
     ports: tuple[ServicePortSpec, ...] = ()
     resilience: Resilience | None = None
+    #: The virtual IPs clients dial (Kubernetes: ``spec.clusterIPs``); empty in the embedded runtime, where
+    #: clients name services in the Host header or dial a ``localPort``.
+    cluster_ips: tuple[str, ...] = ()
 
 
 class Service(_Core):

@@ -181,43 +181,85 @@ class CertificateAuthority:
         ``extra_uris`` exists so tests can build certificates that verification must refuse; a real issuer
         never passes it. ``bundle`` overrides the bundle handed out (e.g. old + new root during CA rotation).
         """
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = self.issue_for_key(spiffe_id, key.public_key(), ttl=ttl, now=now, extra_uris=extra_uris)
+        return WorkloadCredentials(spiffe_id, cert, key, bundle or self.bundle)
+
+    def issue_for_key(
+        self,
+        spiffe_id: SpiffeId,
+        public_key: ec.EllipticCurvePublicKey,
+        *,
+        ttl: dt.timedelta = DEFAULT_WORKLOAD_TTL,
+        now: dt.datetime | None = None,
+        extra_uris: Iterable[str] = (),
+    ) -> x509.Certificate:
+        """An X.509-SVID for ``spiffe_id`` certifying a key the workload holds (from its certificate signing
+        request: the private key never leaves the workload)."""
         if spiffe_id.trust_domain != self.trust_domain:
             raise ValueError(f"{spiffe_id} is not in trust domain {self.trust_domain!r}")
-        key = ec.generate_private_key(ec.SECP256R1())
         start = (now or _now()) - _BACKDATE
         uris = [x509.UniformResourceIdentifier(spiffe_id.uri)]
         uris += [x509.UniformResourceIdentifier(u) for u in extra_uris]
-        cert = (
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.trust_domain),
+                x509.NameAttribute(
+                    NameOID.COMMON_NAME, f"{spiffe_id.service_account}.{spiffe_id.namespace}"[:64]
+                ),
+            ]
+        )
+        return self._sign(
             x509.CertificateBuilder()
-            .subject_name(
-                x509.Name(
-                    [
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.trust_domain),
-                        x509.NameAttribute(
-                            NameOID.COMMON_NAME, f"{spiffe_id.service_account}.{spiffe_id.namespace}"[:64]
-                        ),
-                    ]
-                )
-            )
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
+            .subject_name(name)
             .not_valid_before(start)
             .not_valid_after(start + _BACKDATE + ttl)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                _key_usage(key_agreement=True),
-                critical=True,
-            )
+            .add_extension(_key_usage(key_agreement=True), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                 critical=False,
             )
-            .add_extension(x509.SubjectAlternativeName(uris), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.SubjectAlternativeName(uris), critical=False),
+            public_key,
+        )
+
+    def issue_serving(
+        self,
+        dns_names: Iterable[str],
+        *,
+        ttl: dt.timedelta = DEFAULT_WORKLOAD_TTL,
+        now: dt.datetime | None = None,
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """A TLS server certificate for DNS names (no SPIFFE id: it cannot pass as a workload), with its new
+        key: what the control plane presents to the API server (webhooks, the aggregated metrics API) and to
+        proxies asking for their identity."""
+        dns = list(dns_names)
+        key = ec.generate_private_key(ec.SECP256R1())
+        start = (now or _now()) - _BACKDATE
+        cert = self._sign(
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns[0][:64])]))
+            .not_valid_before(start)
+            .not_valid_after(start + _BACKDATE + ttl)
+            .add_extension(_key_usage(), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False),
+            key.public_key(),
+        )
+        return cert, key
+
+    def _sign(
+        self, builder: x509.CertificateBuilder, public_key: ec.EllipticCurvePublicKey
+    ) -> x509.Certificate:
+        """A leaf for ``public_key`` signed by this CA: issuer, serial, CA:false and key identifiers added."""
+        return (
+            builder.public_key(public_key)
+            .issuer_name(self.certificate.subject)
+            .serial_number(x509.random_serial_number())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
             )
             .sign(self._key, hashes.SHA256())
         )
-        return WorkloadCredentials(spiffe_id, cert, key, bundle or self.bundle)

@@ -72,6 +72,7 @@ __all__ = [
     "HttpMatch",
     "InboundConfig",
     "InboundListener",
+    "Interception",
     "LoadBalancing",
     "OutboundConfig",
     "OutboundPortBinding",
@@ -348,6 +349,9 @@ class OutboundService(_Model):
     ports: tuple[ServicePort, ...]
     split: TrafficSplitConfig | None = None
     resilience: Resilience = Resilience()
+    #: The virtual addresses clients dial for this service (a Kubernetes Service's cluster IPs). With
+    #: :attr:`ProxyConfig.interception`, a connection to one of them on a port of the service is this service.
+    addresses: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -413,6 +417,26 @@ class InboundConfig(_Model):
     authorization: AuthorizationPolicy = AuthorizationPolicy()
 
 
+# --------------------------------------------------------------------------------------------- interception
+class Interception(_Model):
+    """Transparent interception (the reference mesh on Kubernetes): the pod's packet filter redirects every
+    inbound TCP connection to ``inbound_port`` and every outbound one the application opens to
+    ``outbound_port`` (``reference_mesh/kube/interception.py``); the proxy reads the original destination from
+    the connection (``SO_ORIGINAL_DST``). Set, it replaces the per-port inbound listeners and the explicit
+    outbound listeners: inbound, the original port selects the :class:`InboundListener` (a port without one is
+    served as TCP); outbound, the original address selects the service by its
+    :attr:`OutboundService.addresses` or endpoints, and anything else is relayed untouched to where it was
+    going (the mesh only takes over traffic to its own services)."""
+
+    inbound_port: Port = 15006
+    outbound_port: Port = 15001
+    #: Where the outbound listener binds: the packet filter redirects locally generated connections to the
+    #: loopback address.
+    outbound_address: str = "127.0.0.1"
+    #: Where the inbound listener binds (every address of the pod).
+    inbound_address: str = "0.0.0.0"
+
+
 # ------------------------------------------------------------------------------------------------- snapshot
 class WorkloadInfo(_Model):
     """Which workload instance this proxy serves. Its identity must equal its certificate's."""
@@ -465,14 +489,23 @@ class ProxyConfig(_Model):
     inbound: InboundConfig = InboundConfig()
     outbound: OutboundConfig = OutboundConfig()
     settings: ProxySettings = ProxySettings()
+    #: None: listeners on the workload address as configured (the embedded runtime). Set: transparent
+    #: interception (see :class:`Interception`).
+    interception: Interception | None = None
 
     @model_validator(mode="after")
     def _ports_unique(self) -> ProxyConfig:
         seen: dict[tuple[str, int], str] = {}
-        stream = [(f"inbound {ln.port}", ln.port) for ln in self.inbound.listeners if ln.protocol != "udp"]
-        stream += [
-            (f"inbound udp {ln.port}", ln.port) for ln in self.inbound.listeners if ln.protocol == "udp"
-        ]
+        if self.interception is None:
+            stream = [
+                (f"inbound {'udp ' if ln.protocol == 'udp' else ''}{ln.port}", ln.port)
+                for ln in self.inbound.listeners
+            ]
+        else:  # the inbound ports are the application's; the proxy listens only on the interception ports
+            stream = [
+                ("inbound interception", self.interception.inbound_port),
+                ("outbound interception", self.interception.outbound_port),
+            ]
         stream += [(f"outbound tcp {b.listen_port}", b.listen_port) for b in self.outbound.tcp]
         if self.outbound.http_port is not None:
             stream.append(("outbound http", self.outbound.http_port))

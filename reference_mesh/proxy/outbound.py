@@ -46,7 +46,7 @@ from reference_mesh.proxy.timeouts import Deadline
 if TYPE_CHECKING:
     from reference_mesh.proxy.server import Proxy
 
-__all__ = ["DEADLINE_HEADER", "OutboundUdp", "serve_http", "serve_tcp"]
+__all__ = ["DEADLINE_HEADER", "OutboundUdp", "serve_http", "serve_tcp", "serve_tcp_to"]
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,16 @@ def _edge(proxy: Proxy, target: Target, protocol: str, ep: EndpointState | None,
     )
 
 
-async def serve_http(proxy: Proxy, conn: HttpConnection) -> None:
-    """Serve one application connection to the outbound HTTP listener."""
+async def serve_http(
+    proxy: Proxy, conn: HttpConnection, *, destination: tuple[str, int] | None = None
+) -> None:
+    """Serve one application connection to the outbound HTTP listener. ``destination`` (service key, port):
+    the connection was redirected there (transparent interception), so its requests go to that service
+    whatever their authority says; without it, the authority names the service."""
 
-    await serve_requests(conn, proxy.state.config.settings, lambda head: _exchange(proxy, head, conn))
+    await serve_requests(
+        conn, proxy.state.config.settings, lambda head: _exchange(proxy, head, conn, destination)
+    )
 
 
 class _Exchange:
@@ -102,7 +108,9 @@ class _Exchange:
         self.route = ""  # name of the RoutePolicy match that applied ("" = the default route)
 
 
-async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bool:
+async def _exchange(
+    proxy: Proxy, head: RequestHead, conn: HttpConnection, destination: tuple[str, int] | None = None
+) -> bool:
     """Handle one request; return whether the client connection may carry another."""
     started = time.monotonic()
     state = proxy.state  # this request uses this snapshot to the end
@@ -117,11 +125,14 @@ async def _exchange(proxy: Proxy, head: RequestHead, conn: HttpConnection) -> bo
         except BadTarget as exc:
             raise RouteError(400, str(exc)) from None
         path = request_target.path
-        # RFC 9112 3.2.2: an absolute-form target's authority wins over Host (and is sent on as Host)
-        authority = request_target.authority or authority
-        if not authority:
-            raise RouteError(400, "request has no Host header naming a service")
-        root, port = state.outbound.resolve_authority(authority)
+        if destination is not None:  # redirected to a service's address: that service, whatever the authority
+            root, port = state.outbound.service(destination[0]), destination[1]
+        else:
+            # RFC 9112 3.2.2: an absolute-form target's authority wins over Host (and is sent on as Host)
+            authority = request_target.authority or authority
+            if not authority:
+                raise RouteError(400, "request has no Host header naming a service")
+            root, port = state.outbound.resolve_authority(authority)
         route = root.route_policy(head.method, path, head.headers)
         if route is not None:
             ex.route = route.match.name
@@ -326,17 +337,27 @@ async def _one_attempt(
 async def serve_tcp(
     proxy: Proxy, listen_port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
+    """A connection to a local TCP port bound to a service port (``OutboundConfig.tcp``)."""
+    binding = next((b for b in proxy.state.config.outbound.tcp if b.listen_port == listen_port), None)
+    if binding is None:
+        await close_quietly(writer)
+        return
+    await serve_tcp_to(proxy, binding.service, binding.port, reader, writer)
+
+
+async def serve_tcp_to(
+    proxy: Proxy, service: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """A TCP connection of the application to ``port`` of ``service`` (key ``name.namespace``): one routing
+    decision, then an mTLS tunnel to the chosen endpoint's proxy."""
     started = time.monotonic()
     state = proxy.state
-    binding = next((b for b in state.config.outbound.tcp if b.listen_port == listen_port), None)
     target: Target | None = None
     ep: EndpointState | None = None
     ok, code = False, "error"
     try:
-        if binding is None:
-            return
-        root = state.outbound.service(binding.service)
-        target = state.outbound.route(root, binding.port)
+        root = state.outbound.service(service)
+        target = state.outbound.route(root, port)
         (up_reader, up_writer), ep = await _connect_flow(proxy, target)
         ep.active += 1
         try:
@@ -345,7 +366,7 @@ async def serve_tcp(
             ep.active -= 1
         code = "tcp"
     except (RouteError, ConnectError) as exc:
-        log.info("outbound tcp %s refused: %s", listen_port, exc)
+        log.info("outbound tcp %s:%s refused: %s", service, port, exc)
     finally:
         await close_quietly(writer)
         if target is not None:

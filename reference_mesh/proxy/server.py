@@ -35,6 +35,7 @@ from reference_mesh.proxy.sources import ConfigSource
 from reference_mesh.proxy.tap import TapHub
 from reference_mesh.proxy.telemetry import Edge, Telemetry
 from reference_mesh.proxy.tls import MeshTls
+from reference_mesh.proxy.transparent import TransparentTable, original_destination, relay_plain
 
 __all__ = ["ConfigRejected", "Proxy", "ProxyState"]
 
@@ -51,6 +52,19 @@ class _Refused(asyncio.Protocol):
         transport.abort()  # type: ignore[attr-defined]
 
 
+class _Deferred(asyncio.Protocol):
+    """A connection whose protocol is chosen once it is up (for TLS: after the handshake), when its original
+    destination can be read: the chosen protocol takes the transport over before any data is delivered."""
+
+    def __init__(self, choose: Callable[[asyncio.BaseTransport], asyncio.BaseProtocol]):
+        self._choose = choose
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        protocol = self._choose(transport)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+
+
 @dataclass(frozen=True)
 class ProxyState:
     """Everything compiled from one snapshot."""
@@ -62,10 +76,12 @@ class ProxyState:
     applied_at: float
     #: the workload's services, comma-separated (as inbound telemetry names them)
     services: str
+    #: lookups for redirected connections (with :attr:`ProxyConfig.interception`)
+    transparent: TransparentTable | None = None
 
 
 # (kind, address, port); kinds: "inbound" (mTLS, any protocol), "http", "tcp" (outbound TCP), "udp" (outbound
-# UDP)
+# UDP), "intercepted-inbound" / "intercepted-outbound" (transparent interception)
 ListenerKey = tuple[str, str, int]
 
 
@@ -214,11 +230,20 @@ class Proxy:
                 {ln.port: ln for ln in config.inbound.listeners},
                 time.time(),
                 ",".join(config.workload.services),
+                TransparentTable(config) if config.interception is not None else None,
             )
         except ValueError as exc:
             raise ConfigRejected(str(exc)) from exc
         address = config.workload.address
-        wanted: set[ListenerKey] = {("inbound", address, ln.port) for ln in config.inbound.listeners}
+        wanted: set[ListenerKey]
+        if config.interception is None:
+            wanted = {("inbound", address, ln.port) for ln in config.inbound.listeners}
+        else:
+            icp = config.interception
+            wanted = {
+                ("intercepted-inbound", icp.inbound_address, icp.inbound_port),
+                ("intercepted-outbound", icp.outbound_address, icp.outbound_port),
+            }
         if config.outbound.http_port is not None:
             wanted.add(("http", address, config.outbound.http_port))
         wanted |= {("tcp", address, b.listen_port) for b in config.outbound.tcp}
@@ -294,6 +319,43 @@ class Proxy:
         handler = functools.partial(inbound.serve_stream, self, listener)
         return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._tracked(handler))
 
+    # ------------------------------------------------------------------------------ transparent interception
+    def _intercepted_inbound(self, transport: asyncio.BaseTransport) -> asyncio.BaseProtocol:
+        """An mTLS connection redirected to the inbound interception port: served as the listener of the
+        port it was going to."""
+        table = self.state.transparent
+        destination = original_destination(transport)
+        if table is None or destination is None:
+            return _Refused()
+        listener = table.inbound(destination[1])
+        if listener.protocol == "http":
+            return self._http_connection(functools.partial(inbound.serve_http, self, listener))
+        handler = functools.partial(inbound.serve_stream, self, listener)
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._tracked(handler))
+
+    def _intercepted_outbound(self, transport: asyncio.BaseTransport) -> asyncio.BaseProtocol:
+        """A connection of the application redirected to the outbound interception port: a service of the
+        mesh (HTTP through the outbound HTTP path, TCP through an mTLS tunnel), or relayed as it is."""
+        table = self.state.transparent
+        destination = original_destination(transport)
+        sockname = transport.get_extra_info("sockname")
+        if table is None or destination is None or tuple(sockname or ())[:2] == destination:
+            return _Refused()  # not redirected (dialled directly): relaying it would loop back here
+        target = table.outbound(*destination)
+        if target is None:
+            address, port = destination
+            connect_s = 1.0
+
+            async def passthrough(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                await relay_plain(reader, writer, address, port, connect_s)
+
+            return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._tracked(passthrough))
+        if target.protocol == "http":
+            serve = functools.partial(outbound.serve_http, self, destination=(target.service, target.port))
+            return self._http_connection(serve)
+        handler = functools.partial(outbound.serve_tcp_to, self, target.service, target.port)
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._tracked(handler))
+
     async def _bind(self, key: ListenerKey) -> None:
         kind, address, port = key
         loop = asyncio.get_running_loop()
@@ -305,7 +367,20 @@ class Proxy:
             self._udp_transports[key] = transport
             return
         server: asyncio.AbstractServer
-        if kind == "inbound":
+        if kind == "intercepted-inbound":
+            server = await loop.create_server(
+                lambda: _Deferred(self._intercepted_inbound),
+                address,
+                port,
+                ssl=self.tls.server,
+                ssl_handshake_timeout=10.0,
+                backlog=1024,
+            )
+        elif kind == "intercepted-outbound":
+            server = await loop.create_server(
+                lambda: _Deferred(self._intercepted_outbound), address, port, backlog=1024
+            )
+        elif kind == "inbound":
             server = await loop.create_server(
                 lambda: self._inbound_connection(port),
                 address,

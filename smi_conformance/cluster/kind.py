@@ -25,7 +25,7 @@ import click
 DEFAULT_NAME = "smi-kind"
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
     """Where ci/kind/ caches what it builds (the kind binary among it): the same rule as ci/kind/lib.sh."""
     if os.environ.get("SMI_KIND_CACHE"):
         return Path(os.environ["SMI_KIND_CACHE"])
@@ -51,7 +51,7 @@ def kind_binary() -> str:
     explicit = os.environ.get("SMI_KIND_BIN")
     if explicit:
         return explicit
-    built = _cache_dir() / "bin" / "kind"
+    built = cache_dir() / "bin" / "kind"
     found = shutil.which("kind") or (str(built) if built.exists() else None)
     if not found:
         raise KindError(

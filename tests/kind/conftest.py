@@ -8,11 +8,13 @@ Delete it with ``python -m smi_conformance.cluster.kind delete``.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ k8s = pytest.importorskip(
     "kubernetes", reason="the kind tests need the kubernetes client (pip install -e '.[dev]')"
 )
 
+from .mesh import InstalledMesh  # noqa: E402
 from .smi_crds import ForeignCRD, installed  # noqa: E402  (as below)
 from .workloads import wait_for  # noqa: E402  (needs the kubernetes client, checked just above)
 
@@ -68,19 +71,35 @@ def api_client(kind_cluster: KindCluster) -> Iterator[k8s.client.ApiClient]:
     api.close()
 
 
-@pytest.fixture(scope="session")
+@contextmanager
+def smi_crd_owner(kind_cluster: KindCluster, *, exclusive: bool) -> Iterator[None]:
+    """Who owns the SMI CRDs of the shared cluster: the CRD tests install their own (shared between the
+    processes of a run), a reference mesh installation installs and removes its own. One at a time: the
+    CRD tests hold this lock shared, an installation exclusively (tests of either kind then wait)."""
+    path = kind_cluster.kubeconfig.with_suffix(".smi-crd-owner.lock")
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
 def smi_crds(
     api_client: k8s.client.ApiClient, kind_cluster: KindCluster
 ) -> Iterator[dict[str, dict[str, object]]]:
     """Our SMI CRDs (schemas/crds/, experimental/ included), installed and Established: as the API server
-    holds them, by name. Shared by the processes of a test run and removed when the last one ends
-    (tests/kind/smi_crds.py)."""
+    holds them, by name. Shared by the processes of a test run and removed when the last one leaves
+    (tests/kind/smi_crds.py). Module-scoped, so that a process holds the CRDs only while it runs their
+    tests (a reference mesh installation in the same process waits for them, see smi_crd_owner)."""
     foreign = None
-    try:
-        with installed(api_client, kind_cluster.kubeconfig) as crds:
-            yield crds
-    except ForeignCRD as exc:  # raised before the yield: nothing was installed
-        foreign = str(exc)
+    with smi_crd_owner(kind_cluster, exclusive=False):
+        try:
+            with installed(api_client, kind_cluster.kubeconfig) as crds:
+                yield crds
+        except ForeignCRD as exc:  # raised before the yield: nothing was installed
+            foreign = str(exc)
     if foreign:
         pytest.fail(foreign, pytrace=False)
 
@@ -124,3 +143,45 @@ def namespace(api_client: k8s.client.ApiClient, request: pytest.FixtureRequest) 
     except k8s.client.ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture(scope="session")
+def mesh_image(kind_cluster: KindCluster) -> str:
+    """The project's image (smi-conformance images build: cached by the hash of its inputs) in every node.
+    ``$SMI_MESH_IMAGE`` names a prebuilt one instead."""
+    from smi_conformance.images import ImageBuildError, build_image
+
+    image = os.environ.get("SMI_MESH_IMAGE")
+    with exclusive(kind_cluster.kubeconfig.with_suffix(".images.lock")):
+        try:
+            image = image or build_image(quiet=True)
+            load_image(image, kind_cluster.name)
+        except (ImageBuildError, KindError) as exc:
+            pytest.fail(f"the project's image could not be built or loaded:\n{exc}", pytrace=False)
+    return image
+
+
+@pytest.fixture(scope="module")
+def reference_mesh(kind_cluster: KindCluster, mesh_image: str) -> Iterator[InstalledMesh]:
+    """The reference mesh installed on the cluster for one test module (``reference-mesh install``, waiting
+    until ready), uninstalled afterwards. The module's tests must run in one process (tests/conftest.py:
+    ONE_WORKER_MODULES)."""
+    import time
+
+    from reference_mesh.kube.client import KubeApi, connect
+    from reference_mesh.kube.install import install, uninstall
+    from reference_mesh.kube.manifests import InstallOptions
+
+    api = KubeApi(connect(kind_cluster.kubeconfig))
+    with smi_crd_owner(kind_cluster, exclusive=True):
+        started = time.monotonic()
+        try:
+            install(api, InstallOptions(mesh_image), timeout_s=300)
+        except Exception:
+            uninstall(api, timeout_s=300)
+            raise
+        try:
+            yield InstalledMesh(api, mesh_image, kind_cluster.kubeconfig, time.monotonic() - started)
+        finally:
+            uninstall(api, timeout_s=300)  # nothing to do if a test uninstalled it already
+            api.api_client.close()

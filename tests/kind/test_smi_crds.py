@@ -2,7 +2,8 @@
 the API server accepts and refuses SMI objects as the models do, except where docs/crd-differences.md says why
 not. The structural checker (smi_conformance.schema.structural) is held to the API server's verdicts too.
 
-Run with --kind (tests/kind/conftest.py); the session fixture ``smi_crds`` installs the CRDs once per run.
+Run with --kind (tests/kind/conftest.py); the fixture ``smi_crds`` installs the CRDs for this module (its
+tests run in one process, tests/conftest.py: ONE_WORKER_MODULES).
 Objects go in with ``fieldValidation=Strict`` (what kubectl sends): an unknown field is refused, not pruned.
 """
 
