@@ -45,7 +45,9 @@ def _layout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         target.write_text(text)
         target.chmod(0o755)
     log = tmp_path / "ci.log"
-    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "CI_LOG": str(log)}
+    # the run's own environment only: a CI job runs this file with SMI_KIND set for the real cluster
+    outer = {k: v for k, v in os.environ.items() if not k.startswith("SMI_")}
+    env = {**outer, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "CI_LOG": str(log)}
     return log, env
 
 
