@@ -44,8 +44,10 @@ def main() -> None:
         "",
         "Each row is one run of the whole suite against the reference mesh started with one deliberate bug",
         "(`smi-conformance run --mesh-option faults=NAME`, maximum time to consistency "
-        f"{args.timeout:g} s). `tests/suite/test_faults.py` pins that each fault fails its own tests and",
-        "leaves a control test passing.",
+        f"{args.timeout:g} s).",
+        "`tests/suite/test_faults.py` pins that each fault fails its own tests and leaves a control test",
+        "passing. A fault may fail more tests than its own: `sticky-deletes` leaves objects behind for the",
+        "tests after it.",
         "",
         "| fault | what goes wrong | failed tests |",
         "|---|---|---|",
