@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if kind_enabled(config):
         return
     skip = pytest.mark.skip(
-        reason="needs a kind cluster: pass --kind or set SMI_KIND=1 (README: Kubernetes (kind) in CI)"
+        reason="needs a kind cluster: pass --kind or set SMI_KIND=1 (README: Kubernetes (kind))"
     )
     for item in items:
         if item.get_closest_marker("kind") is not None:
