@@ -57,17 +57,17 @@ def _crd_docs() -> list[Doc]:
 
 @pytest.fixture(scope="module")
 def conversion_crds(api_client: client.ApiClient) -> None:
-    """Installed once and left installed (the same content is not sent again)."""
+    """Installed once and left installed (replaced only when its versions differ). Each xdist worker runs this
+    fixture, so "already exists" (409, another worker or an earlier run) counts as installed."""
     api = client.CustomObjectsApi(api_client)
     for crd in _crd_docs():
         name = crd["metadata"]["name"]
         try:
-            held = api.get_cluster_custom_object(*_CRDS, name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
             api.create_cluster_custom_object(*_CRDS, crd)
-        else:
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            held = api.get_cluster_custom_object(*_CRDS, name)
             if held["spec"]["versions"] != crd["spec"]["versions"]:
                 crd = {
                     **crd,
