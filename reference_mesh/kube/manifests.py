@@ -82,6 +82,11 @@ class InstallOptions:
     trust_domain: str = "cluster.local"
     image_pull_policy: str = "IfNotPresent"
     log_level: str = "INFO"
+    #: How proxies split traffic (MeshSettings.split_algorithm), passed to the controller.
+    split_algorithm: str = "weighted_random"
+    #: Deliberate bugs (reference_mesh/faults.py), passed to the controller: only for showing that the
+    #: conformance suite catches them.
+    faults: tuple[str, ...] = ()
 
 
 def _meta(name: str, namespace: str | None = names.NAMESPACE, **labels: str) -> Obj:
@@ -156,6 +161,8 @@ def _deployment(options: InstallOptions) -> Obj:
             f"--ca-dir={CA_DIR}",
             f"--config={CONFIG_DIR}/config.json",
             f"--log-level={options.log_level}",
+            f"--split-algorithm={options.split_algorithm}",
+            *([f"--faults={','.join(sorted(options.faults))}"] if options.faults else []),
         ],
         "env": [
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smi_conformance import __version__
+from smi_conformance.cluster.backends import cluster_for
 from smi_conformance.cluster.base import Cluster, ClusterError
 from smi_conformance.mesh.adapter import AdapterError, MeshAdapter, MeshInfo
 from smi_conformance.mesh.loader import load_adapter
@@ -54,7 +55,14 @@ class ConformanceRun:
     def __init__(self, settings: SuiteSettings, adapter: MeshAdapter | None = None):
         self.settings = settings
         self.adapter = adapter or load_adapter(settings.mesh, settings.mesh_options)
-        info = self.adapter.info
+        if settings.cluster == "kubeconfig" and not settings.kube_context:
+            raise AdapterError(
+                "--smi-cluster=kubeconfig needs --smi-kube-context NAME (the suite never uses the current "
+                "context)"
+            )
+        if settings.cluster != "embedded":
+            self.adapter.kubernetes()  # NotSupported now, before anything starts
+        info = self.adapter.info_for(settings.cluster)
         features = (info.features | settings.claim) - settings.exempt
         self.mesh: MeshInfo = info.model_copy(update={"features": frozenset(features)})
         self.topology: Topology = standard_topology(settings.namespace)
@@ -72,14 +80,14 @@ class ConformanceRun:
         if self.cluster is not None:
             return self.cluster
         self.emit("step", f"starting the {self.settings.cluster} cluster with {self.mesh.name}")
-        if self.settings.cluster == "embedded":
-            cluster = self.adapter.embedded_cluster(self.topology, run_dir=None)
-        else:
-            raise AdapterError(f"--smi-cluster={self.settings.cluster} is not available yet")
+        cluster = cluster_for(self.settings, self.adapter, self.topology, lambda t: self.emit("step", t))
         try:
             cluster.start()
         except BaseException:
-            cluster.stop()
+            try:
+                cluster.stop()
+            except ClusterError as exc:  # the start's error is the one to report; say what is left
+                self.emit("step", f"clean-up after the failed start: {exc}")
             raise
         self.cluster = cluster
         return cluster
@@ -126,6 +134,12 @@ class ConformanceRun:
         args += ["--cluster", s.cluster]
         if s.kube_context:
             args += ["--kube-context", s.kube_context]
+        if s.kubeconfig:
+            args += ["--kubeconfig", str(s.kubeconfig)]
+        if s.cluster == "kind" and s.kind_cluster != SuiteSettings().kind_cluster:
+            args += ["--kind-cluster", s.kind_cluster]
+        if s.image:
+            args += ["--image", s.image]
         if s.profiles != frozenset(Profile):
             for p in sorted(p.value for p in s.profiles):
                 args += ["--profile", p]
