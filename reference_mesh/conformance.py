@@ -45,7 +45,7 @@ from reference_mesh.runtime.topology import Topology as MeshTopology
 from smi_conformance import __version__
 from smi_conformance.cluster.base import ApplyRefused, Cluster, ClusterError, MetricsUnavailable, Target
 from smi_conformance.mesh.adapter import MeshAdapter, MeshInfo, MetricsSupport
-from smi_conformance.mesh.kubernetes import KubeAccess, KubernetesSupport, PodRole, Stamp
+from smi_conformance.mesh.kubernetes import KubeAccess, KubernetesSupport, Stamp
 from smi_conformance.suite.features import Feature
 from smi_conformance.suite.topology import DRIVER_PORT, Protocol, ServiceSpec, Topology, WorkloadSpec
 
@@ -189,10 +189,10 @@ class ReferenceMeshOnKubernetes(KubernetesSupport):
 
         return Stamp(labels={names.INJECT_LABEL: "enabled"})
 
-    def pod(self, role: PodRole, driver_port: int) -> Stamp:
+    def pod(self, workload: WorkloadSpec, driver_port: int) -> Stamp:
         from reference_mesh.kube import names
 
-        if role == "client":
+        if workload.role == "client":
             return Stamp(annotations={names.SKIP_INBOUND_PORTS: str(driver_port)})
         return Stamp()
 

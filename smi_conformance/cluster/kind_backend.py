@@ -73,6 +73,7 @@ class KindBackend(KubernetesCluster):
         self.kubeconfig = Path(handle.kubeconfig)
         self.timings["cluster"] = round(time.monotonic() - started, 2)
         started = time.monotonic()
+        self.mesh.prepare()
         self._load_images()
         self.timings["images"] = round(time.monotonic() - started, 2)
         super().start()

@@ -105,7 +105,7 @@ def _container(w: WorkloadSpec, image: str, pull_policy: str) -> Obj:
 
 
 def _deployment(w: WorkloadSpec, mesh: KubernetesSupport, image: str, pull_policy: str) -> Obj:
-    pod = mesh.pod(w.role, DRIVER_PORT)
+    pod = mesh.pod(w, DRIVER_PORT)
     labels = dict(w.labels)
     template: Obj = {"labels": {**labels, **pod.labels}}
     if pod.annotations:

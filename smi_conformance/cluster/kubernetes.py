@@ -184,6 +184,7 @@ class KubernetesCluster(Cluster):
         started = time.monotonic()
         self._connect()
         assert self.access is not None
+        self.mesh.prepare()
         with self._timed("claimNamespaces"):
             self._claim_namespaces()
         self.log(f"installing the mesh on {self.context}")

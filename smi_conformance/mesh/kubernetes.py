@@ -22,14 +22,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from smi_conformance.cluster.kubeapi import KubeApi
 from smi_conformance.cluster.kubeobjects import Objects
+from smi_conformance.suite.topology import WorkloadSpec
 
-__all__ = ["KubeAccess", "KubernetesSupport", "PodRole", "Stamp"]
-
-PodRole = Literal["backend", "client"]
+__all__ = ["KubeAccess", "KubernetesSupport", "Stamp"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,10 @@ class KubernetesSupport(abc.ABC):
     #: Namespaces the mesh's own components run in: their events and logs go into the artifacts.
     system_namespaces: tuple[str, ...] = ()
 
+    def prepare(self) -> None:  # noqa: B027 (optional: nothing by default)
+        """Build on this machine what the mesh needs (images), before ``images`` and ``install``; called
+        once per run."""
+
     def images(self) -> list[str]:
         """Images the nodes need besides the suite's own (a kind cluster gets them loaded)."""
         return []
@@ -94,9 +97,9 @@ class KubernetesSupport(abc.ABC):
     def enrol(self, kube: KubeAccess, namespace: str) -> None:  # noqa: B027 (optional: nothing by default)
         """Anything else that meshes ``namespace``, after it is created and before its pods are."""
 
-    def pod(self, role: PodRole, driver_port: int) -> Stamp:
-        """Labels and annotations of the suite's pods; a client's must leave ``driver_port`` (the suite's
-        control channel to the traffic driver) out of interception."""
+    def pod(self, workload: WorkloadSpec, driver_port: int) -> Stamp:
+        """Labels and annotations of a workload's pods; a client's (``workload.role == "client"``) must leave
+        ``driver_port`` (the suite's control channel to the traffic driver) out of interception."""
         return Stamp()
 
     def service(self) -> Stamp:

@@ -114,6 +114,8 @@ class ConformanceRun:
         if missing:
             return Selection("not-supported", f"the mesh does not claim {', '.join(missing)}")
         docs = test.objects(self.topology) if test.objects is not None else []
+        if Feature.TRAFFIC_TARGET not in self.mesh.features | test.features:
+            docs = without_grants(docs)
         groups = sorted({test.group, *groups_of(docs)} - {"metrics.smi-spec.io"})
         try:
             versions = choose_versions(groups, self.mesh.api_versions, test.versions)
@@ -239,6 +241,25 @@ class ConformanceRun:
             artifacts_dir=str(s.artifacts),
             duration_seconds=round(time.monotonic() - self.started, 2),
         )
+
+
+def without_grants(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A test's objects without the TrafficTargets that only open the way for its traffic (and the routes
+    nothing else refers to), for a mesh without access control: it lets all traffic through, and may serve no
+    access API to apply them in."""
+    kept = [d for d in docs if d.get("kind") != "TrafficTarget"]
+    used = {
+        (d["metadata"].get("namespace"), m.get("name"))
+        for d in kept
+        if d.get("kind") == "TrafficSplit"
+        for m in (d.get("spec") or {}).get("matches") or []
+    }
+    routes = ("HTTPRouteGroup", "TCPRoute", "UDPRoute")
+    return [
+        d
+        for d in kept
+        if d.get("kind") not in routes or (d["metadata"].get("namespace"), d["metadata"]["name"]) in used
+    ]
 
 
 def known_feature_lines() -> list[str]:
