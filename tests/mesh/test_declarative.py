@@ -245,7 +245,8 @@ def test_steps_run_with_the_runs_cluster_and_the_built_images(tmp_path: Path) ->
         ).replace(
             "      - run: echo install",
             "      - run: >-\n"
-            '          echo "$KUBECONFIG $KUBE_CONTEXT $SUITE_IMAGE $IMAGE_PROXY $ADAPTER_DIR" > installed.txt\n'
+            '          echo "$KUBECONFIG $KUBE_CONTEXT $SUITE_IMAGE $IMAGE_PROXY $ADAPTER_DIR"\n'
+            "          > installed.txt\n"
             "      - {run: exit 3, ignoreErrors: true}",
         )
     )
