@@ -123,27 +123,16 @@ class ReferenceMeshAdapter(MeshAdapter):
             update={
                 "api_versions": versions,
                 "features": self.info.features - {Feature.UDP_ROUTE},
-                "notes": self.info.notes
-                + "; on Kubernetes: the versions its CRDs serve (no conversion webhook), and UDP is not "
-                "intercepted, so UDPRoute is not claimed",
+                "notes": self.info.notes + "; on Kubernetes UDP is not intercepted: UDPRoute is not claimed",
             }
         )
 
 
 def kubernetes_api_versions() -> dict[str, list[str]]:
-    """API group -> the versions every kind of the group is served in by the CRDs ``install`` creates (a
-    CRD without a conversion webhook serves only versions with the storage version's schema), oldest
-    first."""
-    from reference_mesh.kube.manifests import smi_crds
+    """API group -> the versions every kind of it is served in by the CRDs ``install`` creates."""
+    from reference_mesh.kube.manifests import served_versions
 
-    served: dict[str, set[str]] = {}
-    order: dict[str, list[str]] = {}
-    for crd in smi_crds():
-        group = crd["spec"]["group"]
-        names = [v["name"] for v in crd["spec"]["versions"] if v.get("served")]
-        served[group] = served[group] & set(names) if group in served else set(names)
-        order.setdefault(group, [v["name"] for v in crd["spec"]["versions"]])
-    return {g: [v for v in order[g] if v in served[g]] for g in sorted(served)}
+    return served_versions()
 
 
 class ReferenceMeshOnKubernetes(KubernetesSupport):

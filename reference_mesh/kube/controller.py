@@ -10,6 +10,7 @@ It is the embedded runtime's control plane, fed and served differently:
   of their lifetime: its SPIFFE id for the snapshot stream, and a serving certificate (DNS names of its
   Service) for the HTTPS port; proxies get theirs through :mod:`.identity` (TokenReview);
 * **HTTPS** (``:8443``, the Service's port 443): ``/validate-smi`` and ``/mutate-pod`` (admission webhooks),
+  ``/convert-smi`` (the SMI CRDs' conversion webhook: every released version is served),
   ``/v1/identity``, and the Traffic Metrics API under ``/apis/metrics.smi-spec.io/v1alpha1`` for the
   aggregator, which must present its front-proxy client certificate (verified against the CA and names of
   ``kube-system/extension-apiserver-authentication``, as extension API servers do);
@@ -196,6 +197,7 @@ class Controller:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_post("/validate-smi", self._validate_smi)
         app.router.add_post("/mutate-pod", self._mutate_pod)
+        app.router.add_post("/convert-smi", self._convert_smi)
         app.router.add_post("/v1/identity", self.identity.handle)
         app.router.add_get("/apis", self._api_groups)
         app.router.add_get(f"/apis/{names.METRICS_GROUP}", self._api_group)
@@ -240,6 +242,14 @@ class Controller:
             return await request.json()
         except ValueError:
             return None
+
+    async def _convert_smi(self, request: web.Request) -> web.Response:
+        review = await self._review(request)
+        try:
+            answer = await asyncio.to_thread(webhooks.convert_smi, review)
+        except webhooks.ReviewError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(answer)
 
     async def _validate_smi(self, request: web.Request) -> web.Response:
         review = await self._review(request)
