@@ -85,6 +85,12 @@ class Progress:
     def _keep(self, report: ConformanceReport) -> None:
         self.report = report
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """A run stopped by ``pytest.exit`` (the cluster did not start): say why, as pytest's terminal output
+        (switched off here) would."""
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            self.console.print(Text(excinfo.value.msg, style="red"))
+
     def pytest_sessionfinish(self) -> None:
         if self.live is not None:
             self.live.stop()

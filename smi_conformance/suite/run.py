@@ -74,6 +74,8 @@ class ConformanceRun:
         self.listeners: list[Callable[[str, str], None]] = []
         #: Called with the finished report.
         self.report_listeners: list[Callable[[ConformanceReport], None]] = []
+        #: Why the run stopped before its tests ran (the cluster did not start), for the report.
+        self.aborted = ""
 
     # ----------------------------------------------------------------------------------------- cluster
     def ensure_cluster(self) -> Cluster:
@@ -174,6 +176,8 @@ class ConformanceRun:
         """The report of what ran; ``interrupted``: the run was stopped (Ctrl-C) before every test ran."""
         s = self.settings
         not_run = "not run: the run was interrupted" if interrupted else "not run (deselected)"
+        if self.aborted:
+            not_run = f"not run: {self.aborted}"
         tests = []
         for test in registry.values():
             result = self.results.get(test.id)
