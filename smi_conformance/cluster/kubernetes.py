@@ -371,13 +371,12 @@ class KubernetesCluster(Cluster):
                 done += 1
         except (ApiError, NotServed) as exc:
             undo = self._roll_back(batch[:done], before[:done])
+            self.journal.append((f"apply, refused at {describe(batch[done])} and rolled back", batch))
             message = self._refusal(batch[done], exc)
             if message is None:
                 raise ClusterError(f"applying {describe(batch[done])}: {exc}; {undo}") from exc
             raise ApplyRefused([f"{message} ({undo})"]) from exc
-        finally:
-            if done:
-                self.journal.append(("apply", batch[:done]))
+        self.journal.append(("apply", batch))
 
     def _roll_back(self, applied: list[dict[str, Any]], before: list[Any]) -> str:
         """Put the objects of a half-applied batch back as they were; says how that went."""

@@ -55,7 +55,7 @@ from smi_conformance.cluster.kubeobjects import NotServed, describe
 from smi_conformance.manifests import Document, load_text
 from smi_conformance.mesh.adapter import AdapterError, MeshAdapter, MeshInfo
 from smi_conformance.mesh.kubernetes import KubeAccess, KubernetesSupport, Stamp
-from smi_conformance.suite.topology import WorkloadSpec
+from smi_conformance.suite.topology import DRIVER_PORT, WorkloadSpec
 
 __all__ = ["ADAPTER_API_VERSION", "AdapterFile", "DeclarativeAdapter", "load_adapter_file"]
 
@@ -284,7 +284,7 @@ class DeclarativeKubernetes(KubernetesSupport):
     def variables(self, kube: KubeAccess | None = None, /, **extra: str) -> dict[str, str]:
         out = {
             "ADAPTER_DIR": str(self.adapter.folder),
-            "DRIVER_PORT": extra.pop("DRIVER_PORT", "8000"),
+            "DRIVER_PORT": extra.pop("DRIVER_PORT", str(DRIVER_PORT)),
             **{f"IMAGE_{k.upper()}": v for k, v in self.built.items()},
         }
         if kube is not None:
