@@ -3,12 +3,17 @@
 
 It declares what the reference mesh implements and provides the embedded cluster: the suite's standard
 topology run on loopback by :class:`~reference_mesh.runtime.mesh.EmbeddedMesh`, backends as the echo workload,
-clients as the suite's traffic driver, every pod with its sidecar.
+clients as the suite's traffic driver, every pod with its sidecar. On Kubernetes (``--smi-cluster=kind`` or
+``kubeconfig``) the suite deploys the topology itself and :class:`ReferenceMeshOnKubernetes` installs the mesh
+(``reference_mesh.kube.install``, from the suite's own image), enrols the namespaces by the injection label
+and leaves the drivers' control port out of interception. UDP is not intercepted there, so UDPRoute is not
+claimed on Kubernetes.
 
 Options (``--smi-mesh-option KEY=VALUE``):
     split=weighted_random|smooth_round_robin   the split algorithm (default weighted_random)
     faults=NAME[,NAME...]                      deliberate bugs, to show the suite catches them (faults.py)
-    log-level=WARNING                          the sidecars' log level
+    log-level=LEVEL                            the sidecars' log level (embedded: WARNING; Kubernetes:
+                                               INFO, the control plane's and proxies')
 
 """
 
@@ -40,10 +45,11 @@ from reference_mesh.runtime.topology import Topology as MeshTopology
 from smi_conformance import __version__
 from smi_conformance.cluster.base import ApplyRefused, Cluster, ClusterError, MetricsUnavailable, Target
 from smi_conformance.mesh.adapter import MeshAdapter, MeshInfo, MetricsSupport
+from smi_conformance.mesh.kubernetes import KubeAccess, KubernetesSupport, Stamp
 from smi_conformance.suite.features import Feature
 from smi_conformance.suite.topology import DRIVER_PORT, Protocol, ServiceSpec, Topology, WorkloadSpec
 
-__all__ = ["EmbeddedCluster", "ReferenceMeshAdapter", "adapter"]
+__all__ = ["EmbeddedCluster", "ReferenceMeshAdapter", "ReferenceMeshOnKubernetes", "adapter"]
 
 SPLIT_ALGORITHMS = ("weighted_random", "smooth_round_robin")
 
@@ -100,6 +106,91 @@ class ReferenceMeshAdapter(MeshAdapter):
             log_level=self.options.get("log-level", "WARNING"),
             run_dir=run_dir,
         )
+
+    def kubernetes(self) -> KubernetesSupport:
+        return ReferenceMeshOnKubernetes(
+            split_algorithm=self.split_algorithm,
+            faults=self.faults,
+            log_level=self.options.get("log-level", "INFO"),
+        )
+
+    def info_for(self, cluster: str) -> MeshInfo:
+        if cluster == "embedded":
+            return self.info
+        versions = dict(self.info.api_versions)
+        versions.update(kubernetes_api_versions())
+        return self.info.model_copy(
+            update={
+                "api_versions": versions,
+                "features": self.info.features - {Feature.UDP_ROUTE},
+                "notes": self.info.notes + "; on Kubernetes UDP is not intercepted: UDPRoute is not claimed",
+            }
+        )
+
+
+def kubernetes_api_versions() -> dict[str, list[str]]:
+    """API group -> the versions every kind of it is served in by the CRDs ``install`` creates."""
+    from reference_mesh.kube.manifests import served_versions
+
+    return served_versions()
+
+
+class ReferenceMeshOnKubernetes(KubernetesSupport):
+    """The reference mesh installed by ``reference_mesh.kube.install`` from the suite's own image (one image
+    holds the control plane, the proxy and the workloads), faults and split algorithm passed to its
+    controller."""
+
+    system_namespaces = ("reference-mesh",)
+
+    def __init__(self, *, split_algorithm: str, faults: frozenset[str], log_level: str):
+        self.split_algorithm = split_algorithm
+        self.faults = faults
+        self.log_level = log_level
+
+    def install(self, kube: KubeAccess) -> None:
+        from reference_mesh.kube.client import ApiError
+        from reference_mesh.kube.install import InstallError, install
+        from reference_mesh.kube.manifests import InstallOptions
+
+        options = InstallOptions(
+            kube.image,
+            image_pull_policy=kube.image_pull_policy,
+            log_level=self.log_level,
+            split_algorithm=self.split_algorithm,
+            faults=tuple(sorted(self.faults)),
+        )
+        try:
+            install(kube.api, options, timeout_s=kube.timeout_s, log=kube.log)
+        except (InstallError, ApiError) as exc:
+            raise ClusterError(f"reference-mesh install: {exc}") from exc
+
+    def uninstall(self, kube: KubeAccess) -> None:
+        from reference_mesh.kube.client import ApiError
+        from reference_mesh.kube.install import InstallError, uninstall
+
+        try:
+            uninstall(kube.api, timeout_s=kube.timeout_s, log=kube.log)
+        except (InstallError, ApiError) as exc:
+            raise ClusterError(f"reference-mesh uninstall: {exc}") from exc
+
+    def namespace(self) -> Stamp:
+        from reference_mesh.kube import names
+
+        return Stamp(labels={names.INJECT_LABEL: "enabled"})
+
+    def pod(self, workload: WorkloadSpec, driver_port: int) -> Stamp:
+        from reference_mesh.kube import names
+
+        if workload.role == "client":
+            return Stamp(annotations={names.SKIP_INBOUND_PORTS: str(driver_port)})
+        return Stamp()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "installer": "reference_mesh.kube.install",
+            "splitAlgorithm": self.split_algorithm,
+            "faults": sorted(self.faults),
+        }
 
 
 def mesh_topology(topology: Topology, *, split_algorithm: str, faults: frozenset[str]) -> MeshTopology:

@@ -57,7 +57,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 #: in the kind cluster (an installation of the reference mesh; the SMI CRDs), and the two take turns on the
 #: SMI CRDs (tests/kind/conftest.py: smi_crd_owner). Every other test is handed out one by one, as
 #: ``--dist load`` does.
-ONE_WORKER_MODULES = frozenset({"tests/kind/test_reference_mesh.py", "tests/kind/test_smi_crds.py"})
+ONE_WORKER_MODULES = frozenset(
+    {
+        "tests/kind/test_reference_mesh.py",
+        "tests/kind/test_smi_crds.py",
+        "tests/kind/test_conformance_suite.py",
+    }
+)
 
 
 @pytest.hookimpl(optionalhook=True)

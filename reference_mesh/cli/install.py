@@ -18,6 +18,7 @@ import click
 import yaml
 
 from reference_mesh.cli.cluster import cluster_options, connect_cluster
+from reference_mesh.faults import parse_faults
 from reference_mesh.identity import CertificateAuthority
 from reference_mesh.kube.client import ApiError
 from reference_mesh.kube.install import InstallError
@@ -54,6 +55,18 @@ def _log(message: str) -> None:
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the mesh is ready.")
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds to wait at most.")
 @click.option("--skip-crds", is_flag=True, help="Use the SMI CRDs the cluster has (someone else's).")
+@click.option(
+    "--split-algorithm",
+    type=click.Choice(["weighted_random", "smooth_round_robin"]),
+    default="weighted_random",
+    show_default=True,
+)
+@click.option(
+    "--faults",
+    default="",
+    metavar="NAME[,NAME...]",
+    help="Deliberate bugs, to see the conformance suite catch them (reference_mesh/faults.py).",
+)
 def install(
     kube_context: str | None,
     kubeconfig: Path | None,
@@ -65,12 +78,25 @@ def install(
     wait: bool,
     timeout_s: float,
     skip_crds: bool,
+    split_algorithm: str,
+    faults: str,
 ) -> None:
     """Install the reference mesh on a cluster (CRDs, control plane, webhooks, metrics API)."""
     image = image or default_image()
     if image is None:
         raise click.UsageError("--image is required outside a source checkout (smi-conformance images build)")
-    options = InstallOptions(image, trust_domain, image_pull_policy, log_level)
+    try:
+        fault_set = parse_faults(faults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None
+    options = InstallOptions(
+        image,
+        trust_domain,
+        image_pull_policy,
+        log_level,
+        split_algorithm=split_algorithm,
+        faults=tuple(sorted(fault_set)),
+    )
     if render:
         objects = _render(options, trust_domain)
         click.echo(yaml.safe_dump_all(objects, sort_keys=False), nl=False)

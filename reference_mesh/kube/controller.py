@@ -10,6 +10,7 @@ It is the embedded runtime's control plane, fed and served differently:
   of their lifetime: its SPIFFE id for the snapshot stream, and a serving certificate (DNS names of its
   Service) for the HTTPS port; proxies get theirs through :mod:`.identity` (TokenReview);
 * **HTTPS** (``:8443``, the Service's port 443): ``/validate-smi`` and ``/mutate-pod`` (admission webhooks),
+  ``/convert-smi`` (the SMI CRDs' conversion webhook: every released version is served),
   ``/v1/identity``, and the Traffic Metrics API under ``/apis/metrics.smi-spec.io/v1alpha1`` for the
   aggregator, which must present its front-proxy client certificate (verified against the CA and names of
   ``kube-system/extension-apiserver-authentication``, as extension API servers do);
@@ -32,7 +33,7 @@ import ssl
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from aiohttp import web
@@ -43,6 +44,7 @@ from reference_mesh.control.compiler import MeshSettings
 from reference_mesh.control.controlplane import ControlPlane
 from reference_mesh.control.resources import ObjectKey
 from reference_mesh.control.store import StoredObject, StoreState
+from reference_mesh.faults import parse_faults
 from reference_mesh.identity import CertificateAuthority, SpiffeId, WorkloadCredentials
 from reference_mesh.kube import names, webhooks
 from reference_mesh.kube.client import ApiError, KubeApi, connect
@@ -80,11 +82,18 @@ class Controller:
         admin_port: int = names.ADMIN_PORT,
         address: str = "0.0.0.0",
         sync_timeout_s: float = 300.0,
+        split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random",
+        faults: frozenset[str] = frozenset(),
     ):
         self.api, self.ca, self.injection, self.namespace = api, ca, injection, namespace
         self.ports = {"https": https_port, "snapshot": snapshot_port, "admin": admin_port}
         self.address, self.sync_timeout_s = address, sync_timeout_s
-        self.settings = MeshSettings(trust_domain=ca.trust_domain, interception=Interception())
+        self.settings = MeshSettings(
+            trust_domain=ca.trust_domain,
+            interception=Interception(),
+            split_algorithm=split_algorithm,
+            faults=faults,
+        )
         self.store = KubeStore(api)
         self.identity = IdentityService(ca, kube_token_reviewer(api))
         self.metrics = MetricsApi(self.store, settings=self.settings)
@@ -188,6 +197,7 @@ class Controller:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_post("/validate-smi", self._validate_smi)
         app.router.add_post("/mutate-pod", self._mutate_pod)
+        app.router.add_post("/convert-smi", self._convert_smi)
         app.router.add_post("/v1/identity", self.identity.handle)
         app.router.add_get("/apis", self._api_groups)
         app.router.add_get(f"/apis/{names.METRICS_GROUP}", self._api_group)
@@ -232,6 +242,14 @@ class Controller:
             return await request.json()
         except ValueError:
             return None
+
+    async def _convert_smi(self, request: web.Request) -> web.Response:
+        review = await self._review(request)
+        try:
+            answer = await asyncio.to_thread(webhooks.convert_smi, review)
+        except webhooks.ReviewError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(answer)
 
     async def _validate_smi(self, request: web.Request) -> web.Response:
         review = await self._review(request)
@@ -357,6 +375,13 @@ def _load_ca(ca_dir: Path, trust_domain: str) -> CertificateAuthority:
 @click.option("--kubeconfig", type=click.Path(path_type=Path), default=None, help="(outside a cluster)")
 @click.option("--context", default=None, help="kubeconfig context (outside a cluster)")
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--split-algorithm",
+    type=click.Choice(["weighted_random", "smooth_round_robin"]),
+    default="weighted_random",
+    show_default=True,
+)
+@click.option("--faults", default="", help="Deliberate bugs, NAME[,NAME...] (reference_mesh/faults.py).")
 def main(
     trust_domain: str,
     ca_dir: Path,
@@ -364,9 +389,17 @@ def main(
     kubeconfig: Path | None,
     context: str | None,
     log_level: str,
+    split_algorithm: Literal["weighted_random", "smooth_round_robin"],
+    faults: str,
 ) -> None:
     """Run the reference mesh's control plane against the Kubernetes API until SIGTERM."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        fault_set = parse_faults(faults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None
+    if fault_set:
+        log.warning("deliberate faults switched on: %s", ", ".join(sorted(fault_set)))
     ca = _load_ca(ca_dir, trust_domain)
     injection = InjectionConfig.from_json(config_path.read_text())
     try:
@@ -376,7 +409,12 @@ def main(
 
     async def run() -> None:
         controller = Controller(
-            api, ca, injection, namespace=os.environ.get("POD_NAMESPACE", names.NAMESPACE)
+            api,
+            ca,
+            injection,
+            namespace=os.environ.get("POD_NAMESPACE", names.NAMESPACE),
+            split_algorithm=split_algorithm,
+            faults=fault_set,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -27,9 +27,10 @@ from reference_mesh.identity import CertificateAuthority
 from reference_mesh.kube import names
 from reference_mesh.kube.client import Resource
 from reference_mesh.kube.inject import InjectionConfig
+from smi_conformance.models.registry import lookup
 from smi_conformance.schema.crd import crds
 
-__all__ = ["RESOURCES", "InstallOptions", "render", "resource_of"]
+__all__ = ["RESOURCES", "InstallOptions", "render", "resource_of", "served_versions", "smi_crds"]
 
 Obj = dict[str, Any]
 CA_DIR = "/etc/reference-mesh/ca"
@@ -82,6 +83,11 @@ class InstallOptions:
     trust_domain: str = "cluster.local"
     image_pull_policy: str = "IfNotPresent"
     log_level: str = "INFO"
+    #: How proxies split traffic (MeshSettings.split_algorithm), passed to the controller.
+    split_algorithm: str = "weighted_random"
+    #: Deliberate bugs (reference_mesh/faults.py), passed to the controller: only for showing that the
+    #: conformance suite catches them.
+    faults: tuple[str, ...] = ()
 
 
 def _meta(name: str, namespace: str | None = names.NAMESPACE, **labels: str) -> Obj:
@@ -95,15 +101,42 @@ def _obj(api_version: str, kind: str, meta: Obj, **fields: Any) -> Obj:
     return {"apiVersion": api_version, "kind": kind, "metadata": meta, **fields}
 
 
-def smi_crds() -> list[Obj]:
+def smi_crds(ca_bundle: str | None = None) -> list[Obj]:
+    """The SMI CRDs ``install`` creates: ``schemas/crds/`` (experimental kinds left out), labelled as the
+    mesh's. With the CA bundle that trusts the control plane, every released version of every kind is served,
+    converted by the control plane's conversion webhook (:func:`reference_mesh.kube.webhooks.convert_smi`,
+    the models' conversion, which refuses what a version cannot express): a client that writes split v1alpha1
+    with Quantity weights gets them, as every SMI API version is an API of the mesh."""
     out = []
     for path, crd in sorted(crds().items()):
         if path.startswith("experimental/"):
             continue
         crd = copy.deepcopy(crd)
         crd["metadata"].setdefault("labels", {})[names.PART_OF[0]] = names.PART_OF[1]
+        if ca_bundle is not None:
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                info = lookup(f"{group}/{version['name']}", kind)
+                version["served"] = info is not None and info.status != "experimental"
+            crd["spec"]["conversion"] = {
+                "strategy": "Webhook",
+                "webhook": {
+                    "conversionReviewVersions": ["v1"],
+                    "clientConfig": _client_config("/convert-smi", ca_bundle),
+                },
+            }
         out.append(crd)
     return out
+
+
+def served_versions() -> dict[str, list[str]]:
+    """API group -> the versions every kind of it is served in once installed, oldest first."""
+    served: dict[str, list[str]] = {}
+    for crd in smi_crds(ca_bundle=""):
+        names_ = [v["name"] for v in crd["spec"]["versions"] if v["served"]]
+        group = crd["spec"]["group"]
+        served[group] = [v for v in served[group] if v in names_] if group in served else names_
+    return served
 
 
 def _rbac() -> list[Obj]:
@@ -156,6 +189,8 @@ def _deployment(options: InstallOptions) -> Obj:
             f"--ca-dir={CA_DIR}",
             f"--config={CONFIG_DIR}/config.json",
             f"--log-level={options.log_level}",
+            f"--split-algorithm={options.split_algorithm}",
+            *([f"--faults={','.join(sorted(options.faults))}"] if options.faults else []),
         ],
         "env": [
             {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -320,7 +355,7 @@ def render(options: InstallOptions, ca: CertificateAuthority) -> list[Obj]:
     )
     return [
         _obj("v1", "Namespace", _meta(names.NAMESPACE, None)),
-        *smi_crds(),
+        *smi_crds(ca_bundle),
         *_rbac(),
         _obj(
             "v1",

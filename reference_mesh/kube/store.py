@@ -231,4 +231,3 @@ def _unchanged(change: Change, state: StoreState) -> bool:
         return change.key not in state.objects
     stored = state.objects.get(key_of(change.obj))
     return stored is not None and _same(stored.obj, change.obj)
-

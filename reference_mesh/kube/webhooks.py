@@ -7,6 +7,10 @@
   returned as admission warnings, which ``kubectl`` prints.
 * **Pods** (mutating): the sidecar is injected (:mod:`.inject`) with a JSON patch; a pod labelled
   ``reference-mesh.smi-conformance.io/inject: disabled`` is left alone.
+* **SMI versions** (the CRDs' conversion webhook): a ``ConversionReview`` in, every object in the desired
+  version out, by the models' conversion (:mod:`smi_conformance.models.conversion`); an object the desired
+  version cannot express (split ``matches`` in v1alpha2, ratios that need weights beyond int32) fails the
+  request with the reason, instead of being returned with something dropped.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from reference_mesh.kube import names
 from reference_mesh.kube.inject import InjectionConfig, InjectionError, inject_pod
 from smi_conformance.lint.registry import RULES
 from smi_conformance.manifests import load_text
+from smi_conformance.models.conversion import convert
+from smi_conformance.models.problems import ConversionError, SMIValidationError
 
-__all__ = ["ReviewError", "admit_pod", "admit_smi", "judge_smi", "response"]
+__all__ = ["ReviewError", "admit_pod", "admit_smi", "convert_smi", "judge_smi", "response"]
 
 _MAX_WARNINGS = 20
 
@@ -115,3 +121,40 @@ def admit_pod(review: Any, config: InjectionConfig) -> dict[str, Any]:
         {"op": "add", "path": "/metadata/labels", "value": new_metadata["labels"]},
     ]
     return response(uid, patch=patch)
+
+
+def convert_smi(review: Any) -> dict[str, Any]:
+    """The ConversionReview answer: the objects in ``desiredAPIVersion`` (metadata untouched), or a failure
+    naming the first object that version cannot express."""
+    if not isinstance(review, dict) or review.get("kind") != "ConversionReview":
+        raise ReviewError("expected a ConversionReview")
+    request = review.get("request")
+    if not isinstance(request, dict) or not isinstance(request.get("uid"), str):
+        raise ReviewError("the ConversionReview has no request with a uid")
+    desired, objects = request.get("desiredAPIVersion"), request.get("objects")
+    if not isinstance(desired, str) or not isinstance(objects, list):
+        raise ReviewError("the ConversionReview request needs desiredAPIVersion and objects")
+    converted = []
+    for obj in objects:
+        meta = (obj.get("metadata") if isinstance(obj, dict) else None) or {}
+        if not isinstance(obj, dict) or obj.get("apiVersion") == desired:
+            converted.append(obj)
+            continue
+        body = {k: v for k, v in obj.items() if k != "metadata"}
+        body["metadata"] = {k: meta[k] for k in ("name", "namespace") if k in meta}
+        try:
+            out = convert(body, desired)
+        except (ConversionError, SMIValidationError, LookupError) as exc:
+            where = f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name', '')}"
+            failure = {"status": "Failure", "message": f"{where} cannot be served as {desired}: {exc}"}
+            return _conversion(request["uid"], failure)
+        out["metadata"] = meta
+        converted.append(out)
+    return _conversion(request["uid"], {"status": "Success"}, converted)
+
+
+def _conversion(uid: str, result: dict[str, Any], objects: list[Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"uid": uid, "result": result}
+    if objects is not None:
+        answer["convertedObjects"] = objects
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview", "response": answer}

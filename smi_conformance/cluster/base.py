@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from smi_conformance.suite.topology import Protocol, ServiceSpec, Topology, WorkloadSpec
 
 __all__ = ["ApplyRefused", "Cluster", "ClusterError", "MetricsUnavailable", "Target"]
@@ -80,6 +82,11 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     def driver_url(self, client: WorkloadSpec) -> str:
         """Base URL of the traffic driver running in a pod of ``client`` (the suite's control channel)."""
+
+    def driver_client(self) -> httpx.Client:
+        """A new HTTP client for ``driver_url`` (the caller closes it): a plain one, unless the drivers are
+        reached through something that wants credentials (a Kubernetes API server's pod proxy)."""
+        return httpx.Client(trust_env=False)
 
     @abc.abstractmethod
     def target(self, client: WorkloadSpec, service: ServiceSpec, protocol: Protocol) -> Target:

@@ -20,6 +20,7 @@ from smi_conformance.suite.features import Feature
 
 if TYPE_CHECKING:
     from smi_conformance.cluster.base import Cluster
+    from smi_conformance.mesh.kubernetes import KubernetesSupport
     from smi_conformance.suite.topology import Topology
 
 __all__ = ["AdapterError", "MeshAdapter", "MeshInfo", "MetricsSupport", "NotSupported"]
@@ -100,3 +101,13 @@ class MeshAdapter(abc.ABC):
             f"mesh {self.info.name!r} has no embedded cluster; run it on Kubernetes (--smi-cluster=kind or "
             "--smi-cluster=kubeconfig)"
         )
+
+    def kubernetes(self) -> KubernetesSupport:
+        """How to install the mesh on Kubernetes and enrol the suite's workloads (see
+        :mod:`smi_conformance.mesh.kubernetes`); only meshes that run there have it."""
+        raise NotSupported(f"mesh {self.info.name!r} cannot be installed on Kubernetes by its adapter")
+
+    def info_for(self, cluster: str) -> MeshInfo:
+        """What the mesh claims on a cluster of this kind (``embedded``, ``kind``, ``kubeconfig``): a mesh
+        may implement less on one than on another."""
+        return self.info

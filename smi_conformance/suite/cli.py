@@ -85,6 +85,12 @@ class Progress:
     def _keep(self, report: ConformanceReport) -> None:
         self.report = report
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """A run stopped by ``pytest.exit`` (the cluster did not start): say why, as pytest's terminal output
+        (switched off here) would."""
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            self.console.print(Text(excinfo.value.msg, style="red"))
+
     def pytest_sessionfinish(self) -> None:
         if self.live is not None:
             self.live.stop()
@@ -155,7 +161,15 @@ def _flags(kwargs: dict[str, Any]) -> list[str]:
 @click.option(
     "--cluster", type=click.Choice(["embedded", "kind", "kubeconfig"]), default="embedded", show_default=True
 )
-@click.option("--kube-context", help="Kubeconfig context (--cluster kubeconfig).")
+@click.option("--kube-context", help="Kubeconfig context (--cluster kubeconfig; required).")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Kubeconfig file (--cluster kubeconfig) [$KUBECONFIG, else ~/.kube/config].",
+)
+@click.option("--kind-cluster", help="Kind cluster to create or reuse (--cluster kind) [smi-conformance].")
+@click.option("--keep-cluster", is_flag=True, help="Keep the kind cluster this run created.")
+@click.option("--image", help="The suite's image on Kubernetes [built here for kind].")
 @click.option(
     "--profile", multiple=True, type=click.Choice(["core", "extended"]), help="Profiles (default both)."
 )
@@ -192,6 +206,8 @@ def run_command(no_progress: bool, pytest_arg: tuple[str, ...], **kwargs: Any) -
       smi-conformance run                                   # the reference mesh, embedded cluster
       smi-conformance run --profile core --report r.yaml --html r.html --junit r.xml
       smi-conformance run --mesh-option faults=ignore-weights --test split-two-backends
+      smi-conformance run --cluster kind --profile core      # on a kind cluster (created, then deleted)
+      smi-conformance run --cluster kubeconfig --kube-context prod-eu --mesh adapters/linkerd.yaml
     """
     console = Console(stderr=False, highlight=False)
     progress = Progress(console, live=not no_progress and console.is_terminal)

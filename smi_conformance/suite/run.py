@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smi_conformance import __version__
+from smi_conformance.cluster.backends import cluster_for
 from smi_conformance.cluster.base import Cluster, ClusterError
 from smi_conformance.mesh.adapter import AdapterError, MeshAdapter, MeshInfo
 from smi_conformance.mesh.loader import load_adapter
@@ -54,7 +55,14 @@ class ConformanceRun:
     def __init__(self, settings: SuiteSettings, adapter: MeshAdapter | None = None):
         self.settings = settings
         self.adapter = adapter or load_adapter(settings.mesh, settings.mesh_options)
-        info = self.adapter.info
+        if settings.cluster == "kubeconfig" and not settings.kube_context:
+            raise AdapterError(
+                "--smi-cluster=kubeconfig needs --smi-kube-context NAME (the suite never uses the current "
+                "context)"
+            )
+        if settings.cluster != "embedded":
+            self.adapter.kubernetes()  # NotSupported now, before anything starts
+        info = self.adapter.info_for(settings.cluster)
         features = (info.features | settings.claim) - settings.exempt
         self.mesh: MeshInfo = info.model_copy(update={"features": frozenset(features)})
         self.topology: Topology = standard_topology(settings.namespace)
@@ -66,20 +74,22 @@ class ConformanceRun:
         self.listeners: list[Callable[[str, str], None]] = []
         #: Called with the finished report.
         self.report_listeners: list[Callable[[ConformanceReport], None]] = []
+        #: Why the run stopped before its tests ran (the cluster did not start), for the report.
+        self.aborted = ""
 
     # ----------------------------------------------------------------------------------------- cluster
     def ensure_cluster(self) -> Cluster:
         if self.cluster is not None:
             return self.cluster
         self.emit("step", f"starting the {self.settings.cluster} cluster with {self.mesh.name}")
-        if self.settings.cluster == "embedded":
-            cluster = self.adapter.embedded_cluster(self.topology, run_dir=None)
-        else:
-            raise AdapterError(f"--smi-cluster={self.settings.cluster} is not available yet")
+        cluster = cluster_for(self.settings, self.adapter, self.topology, lambda t: self.emit("step", t))
         try:
             cluster.start()
         except BaseException:
-            cluster.stop()
+            try:
+                cluster.stop()
+            except ClusterError as exc:  # the start's error is the one to report; say what is left
+                self.emit("step", f"clean-up after the failed start: {exc}")
             raise
         self.cluster = cluster
         return cluster
@@ -106,6 +116,8 @@ class ConformanceRun:
         if missing:
             return Selection("not-supported", f"the mesh does not claim {', '.join(missing)}")
         docs = test.objects(self.topology) if test.objects is not None else []
+        if Feature.TRAFFIC_TARGET not in self.mesh.features | test.features:
+            docs = without_grants(docs)
         groups = sorted({test.group, *groups_of(docs)} - {"metrics.smi-spec.io"})
         try:
             versions = choose_versions(groups, self.mesh.api_versions, test.versions)
@@ -126,6 +138,12 @@ class ConformanceRun:
         args += ["--cluster", s.cluster]
         if s.kube_context:
             args += ["--kube-context", s.kube_context]
+        if s.kubeconfig:
+            args += ["--kubeconfig", str(s.kubeconfig)]
+        if s.cluster == "kind" and s.kind_cluster != SuiteSettings().kind_cluster:
+            args += ["--kind-cluster", s.kind_cluster]
+        if s.image:
+            args += ["--image", s.image]
         if s.profiles != frozenset(Profile):
             for p in sorted(p.value for p in s.profiles):
                 args += ["--profile", p]
@@ -158,6 +176,8 @@ class ConformanceRun:
         """The report of what ran; ``interrupted``: the run was stopped (Ctrl-C) before every test ran."""
         s = self.settings
         not_run = "not run: the run was interrupted" if interrupted else "not run (deselected)"
+        if self.aborted:
+            not_run = f"not run: {self.aborted}"
         tests = []
         for test in registry.values():
             result = self.results.get(test.id)
@@ -225,6 +245,25 @@ class ConformanceRun:
             artifacts_dir=str(s.artifacts),
             duration_seconds=round(time.monotonic() - self.started, 2),
         )
+
+
+def without_grants(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A test's objects without the TrafficTargets that only open the way for its traffic (and the routes
+    nothing else refers to), for a mesh without access control: it lets all traffic through, and may serve no
+    access API to apply them in."""
+    kept = [d for d in docs if d.get("kind") != "TrafficTarget"]
+    used = {
+        (d["metadata"].get("namespace"), m.get("name"))
+        for d in kept
+        if d.get("kind") == "TrafficSplit"
+        for m in (d.get("spec") or {}).get("matches") or []
+    }
+    routes = ("HTTPRouteGroup", "TCPRoute", "UDPRoute")
+    return [
+        d
+        for d in kept
+        if d.get("kind") not in routes or (d["metadata"].get("namespace"), d["metadata"]["name"]) in used
+    ]
 
 
 def known_feature_lines() -> list[str]:

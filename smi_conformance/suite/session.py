@@ -48,6 +48,7 @@ class SmiSession:
         try:
             return self.run.ensure_cluster()
         except (ClusterError, AdapterError) as exc:
+            self.run.aborted = f"the {self.run.settings.cluster} cluster did not start: {exc}"
             pytest.exit(f"smi-conformance: {exc}", returncode=4)
 
     def context(self, node: pytest.Item) -> TestContext:

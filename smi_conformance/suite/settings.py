@@ -27,8 +27,16 @@ class SuiteSettings(BaseModel):
     mesh_options: dict[str, str] = Field(default_factory=dict)
     cluster: Literal["embedded", "kind", "kubeconfig"] = "embedded"
     kube_context: str | None = None
-    kind_cluster: str = "smi-conformance"
+    #: The kubeconfig file (--smi-cluster=kubeconfig; default $KUBECONFIG, else ~/.kube/config).
+    kubeconfig: Path | None = None
+    kind_cluster: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)] = (
+        "smi-conformance"
+    )
+    #: Keep a kind cluster this run created (one it reused is always kept).
     keep_cluster: bool = False
+    #: The suite's image on Kubernetes (echo, traffic driver); default: built here (kind), or this tree's
+    #: image name (kubeconfig: the nodes must be able to pull it).
+    image: str | None = None
     profiles: frozenset[Profile] = frozenset(Profile)
     #: Features to claim beyond the adapter's, and to withdraw from them.
     claim: frozenset[Feature] = frozenset()

@@ -29,7 +29,7 @@ class Traffic:
         self.topology = cluster.topology
         self.on_sent = on_sent
         self.sent = 0
-        self._http = httpx.Client(trust_env=False)
+        self._http = cluster.driver_client()
 
     def close(self) -> None:
         self._http.close()

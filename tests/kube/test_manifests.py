@@ -29,16 +29,31 @@ def by_kind(objs: list[dict[str, object]], kind: str) -> list[dict[str, object]]
 
 
 def test_the_crds_are_the_checked_in_ones_and_come_before_what_uses_them() -> None:
-    _, objs = objects()
+    """The checked-in CRDs, except that every released version is served, through the control plane's
+    conversion webhook (the checked-in set serves only versions with the storage version's schema)."""
+    ca, objs = objects()
     crds = by_kind(objs, "CustomResourceDefinition")
     files = sorted(p for p in (REPO / "schemas" / "crds").glob("*.yaml"))
-    checked_in = [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
+    checked_in = {d["metadata"]["name"]: d for f in files for d in yaml.safe_load_all(f.read_text()) if d}
+    bundle = base64.b64encode(ca.bundle.pem()).decode()
     for crd in crds:
         crd["metadata"]["labels"].pop(names.PART_OF[0])
         if not crd["metadata"]["labels"]:
             del crd["metadata"]["labels"]
+        hook = crd["spec"]["conversion"]
+        crd["spec"]["conversion"] = checked_in[crd["metadata"]["name"]]["spec"].get("conversion")
+        if crd["spec"]["conversion"] is None:
+            del crd["spec"]["conversion"]
+        assert hook["strategy"] == "Webhook" and hook["webhook"]["conversionReviewVersions"] == ["v1"]
+        assert hook["webhook"]["clientConfig"]["caBundle"] == bundle
+        assert hook["webhook"]["clientConfig"]["service"]["path"] == "/convert-smi"
+        original = checked_in[crd["metadata"]["name"]]
+        for version, before in zip(crd["spec"]["versions"], original["spec"]["versions"], strict=True):
+            experimental = (crd["spec"]["names"]["kind"], version["name"]) == ("TrafficTarget", "v1alpha4")
+            assert version.pop("served") is not experimental, version["name"]
+            version["served"] = before["served"]
     assert sorted(crds, key=lambda c: c["metadata"]["name"]) == sorted(
-        checked_in, key=lambda c: c["metadata"]["name"]
+        checked_in.values(), key=lambda c: c["metadata"]["name"]
     )
     kinds = [o["kind"] for o in objs]
     assert kinds[0] == "Namespace" and kinds.index("CustomResourceDefinition") < kinds.index("Deployment")
