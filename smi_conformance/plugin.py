@@ -148,7 +148,13 @@ def settings_from(config: pytest.Config) -> SuiteSettings | None:
     values."""
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}  # field -> where its value came from, as the user wrote it
+    # `smi-conformance run` passes its options on as --smi-*: errors name them as its user wrote them
+    prefix = next(
+        (p.smi_flag_prefix for p in config.pluginmanager.get_plugins() if hasattr(p, "smi_flag_prefix")),
+        "--smi-",
+    )
     for flag, ini, field, kind, _ in OPTIONS:
+        flag = prefix + flag.removeprefix("--smi-")
         value = config.getoption(ini)
         shown = flag if kind in ("list", "flag") else f"{flag}={value}"
         if value is None:
@@ -209,8 +215,8 @@ def pytest_configure(config: pytest.Config) -> None:
         run = ConformanceRun(settings)
     except AdapterError as exc:
         raise pytest.UsageError(f"smi-conformance: {exc}") from None
-    if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args[:] = [str(SUITE_DIR)]  # no paths given: run the suite itself
+    if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
+        config.args[:] = [str(SUITE_DIR)]  # no paths, no testpaths: run the suite itself
     config.pluginmanager.register(SmiSession(run), PLUGIN_NAME)
 
 

@@ -32,6 +32,9 @@ OUTCOME_STYLE = {"passed": "green", "failed": "bold red", "skipped": "dim", "not
 class Progress:
     """A pytest plugin that shows the run as it goes (test, step, requests sent) and keeps the report."""
 
+    #: The plugin's errors name this command's options (`--alpha`), not pytest's (`--smi-alpha`).
+    smi_flag_prefix = "--"
+
     def __init__(self, console: Console, live: bool):
         self.console = console
         self.live_enabled = live

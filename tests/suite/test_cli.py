@@ -70,7 +70,8 @@ def test_list_json_with_a_mesh_gives_each_tests_selection() -> None:
 USAGE_ERRORS = [
     (["list", "--mesh", "nope"], "no mesh adapter named 'nope'"),
     (["list", "--mesh", "reference", "--mesh-option", "faults=bogus"], "unknown fault(s) bogus"),
-    (["run", "--alpha", "2"], "--smi-alpha=2.0: Input should be less than 0.5"),
+    (["run", "--alpha", "2"], "smi-conformance: --alpha=2.0: Input should be less than 0.5"),  # its own name
+    (["run", "--timeout", "-1"], "smi-conformance: --timeout=-1.0: Input should be greater than 0"),
     (["run", "--test", "nope"], "unknown test id(s) nope"),
     (["run", "--mesh", "nope"], "no mesh adapter named 'nope'"),
     (["run", "--mesh-option", "novalue"], "mesh option 'novalue' is not KEY=VALUE"),

@@ -354,3 +354,20 @@ def test_ctrl_c_leaves_no_mesh_process_and_still_writes_the_report(
     interrupted = next(t for t in report.tests if t.id == "access-listed-source-allowed")
     assert (interrupted.outcome, interrupted.reason) == ("skipped", "not run: the run was interrupted")
     assert report.summary["passed"] == report.summary["failed"] == 0
+
+
+def test_testpaths_in_the_ini_are_the_users_tests_not_the_suite(pytester: pytest.Pytester) -> None:
+    """A project that sets smi_mesh and testpaths runs its own tests; `pytest` with neither paths nor
+    testpaths runs the suite."""
+    pytester.makeini("[pytest]\nsmi_mesh = reference\ntestpaths = mine\n")
+    pytester.mkdir("mine")
+    pytester.makepyfile(**{"mine/test_mine": "def test_my_own(smi_settings): pass"})
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    collected = [line for line in result.outlines if "::" in line]
+    assert collected == ["mine/test_mine.py::test_my_own"], result.outlines
+
+    pytester.makeini("[pytest]\nsmi_mesh = reference\n")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    collected = [line for line in result.outlines if "::" in line]
+    assert "mine/test_mine.py::test_my_own" not in collected
+    assert any("test_split.py::" in line for line in collected), result.outlines
