@@ -235,6 +235,8 @@ def run_command(no_progress: bool, pytest_arg: tuple[str, ...], **kwargs: Any) -
     written = [str(p) for p in (kwargs.get("report") or ())]
     written += [str(kwargs[k]) for k in ("html", "junit") if kwargs.get(k)]
     print_summary(console, progress.report, written)
+    if code == pytest.ExitCode.INTERRUPTED:
+        sys.exit(130)  # as a shell reports Ctrl-C (128 + SIGINT), not as a usage error
     sys.exit(
         0
         if code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)

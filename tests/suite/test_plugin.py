@@ -312,17 +312,28 @@ def pytest_runtest_call(item):
 """
 
 
-@pytest.mark.parametrize("when", ["while the mesh starts", "in a test"])
+@pytest.mark.parametrize(
+    ("tool", "when"),
+    [("pytest", "while the mesh starts"), ("pytest", "in a test"), ("smi-conformance run", "in a test")],
+)
 def test_ctrl_c_leaves_no_mesh_process_and_still_writes_the_report(
-    pytester: pytest.Pytester, when: str
+    pytester: pytest.Pytester, tool: str, when: str
 ) -> None:
-    """SIGINT to pytest, as Ctrl-C in a terminal sends it: the run ends as interrupted (no traceback), every
-    process it started is gone, and the report is written and says so."""
+    """SIGINT, as Ctrl-C in a terminal sends it: the run ends as interrupted (no traceback; pytest's exit code
+    2, the command's 130 as a shell reports Ctrl-C), every process it started is gone, and the report is
+    written and says so."""
     pytester.makepyfile(pause_plugin=PAUSE_IN_TESTS)
     pytester.makeini("[pytest]\n")  # this folder's settings, not those of the repository holding the suite
-    command = [sys.executable, "-m", "pytest", str(SUITE_DIR / "test_access.py"), "-c", "tox.ini"]
-    command += ["--rootdir", ".", "-p", "no:cacheprovider", "-p", "pause_plugin"]
-    command += ["--smi-mesh=reference", "--smi-test=access-listed-source-allowed", "--smi-report=r.json"]
+    if tool == "pytest":
+        command = [sys.executable, "-m", "pytest", str(SUITE_DIR / "test_access.py"), "-c", "tox.ini"]
+        command += ["--rootdir", ".", "-p", "no:cacheprovider", "-p", "pause_plugin"]
+        command += ["--smi-mesh=reference", "--smi-test=access-listed-source-allowed", "--smi-report=r.json"]
+        interrupted_code = int(pytest.ExitCode.INTERRUPTED)
+    else:
+        command = [sys.executable, "-m", "smi_conformance.cli_conformance", "run", "--no-progress"]
+        command += ["--test", "access-listed-source-allowed", "--report", "r.json"]
+        command += ["--pytest-arg=-p", "--pytest-arg=pause_plugin"]
+        interrupted_code = 130
     proc = subprocess.Popen(
         command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -346,7 +357,7 @@ def test_ctrl_c_leaves_no_mesh_process_and_still_writes_the_report(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert proc.returncode == interrupted_code, output
     no_traceback(output)
     _, alive = psutil.wait_procs(started, timeout=10)
     assert alive == [], [p.cmdline() for p in alive]
