@@ -55,11 +55,11 @@ def main() -> None:
         for t in tests:
             for c in t["checks"]:
                 if c["kind"] == "split" and c.get("statistics"):
-                    checks.append((c["statistics"]["seconds"], c["statistics"]["n"]))
+                    checks.append((c["statistics"]["seconds"], c["statistics"]["n"], t["id"]))
         print(f"run {i + 1}: {took:.1f} s, {outcomes[-1]}", file=sys.stderr)
     load = os.getloadavg()[0]
-    seconds = sorted(s for s, _ in checks)
-    samples = sorted(n for _, n in checks)
+    seconds = sorted(s for s, _, _ in checks)
+    samples = sorted(n for _, n, _ in checks)
     print(f"| {args.profile} profile, {args.runs} runs (load average {load:.1f}) | median | max |")
     print("|---|---:|---:|")
     print(f"| whole run, set-up included | {statistics.median(walls):.1f} s | {max(walls):.1f} s |")
@@ -69,6 +69,10 @@ def main() -> None:
         print(f"| weight check ({len(checks)} checks) | {median:.2f} s | {seconds[-1]:.2f} s |")
         print(f"| requests per weight check | {statistics.median(samples):,.0f} | {samples[-1]:,} |")
     print(f"\noutcomes per run: {outcomes}")
+    slowest = sorted(checks, reverse=True)[:3]
+    print(
+        "slowest weight checks: " + "; ".join(f"{test} {s:.2f} s, {n:,} requests" for s, n, test in slowest)
+    )
 
 
 if __name__ == "__main__":
