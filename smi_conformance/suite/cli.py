@@ -105,28 +105,41 @@ class Progress:
             self.console.print(f"[red]cannot collect {report.nodeid}:[/red]\n{report.longreprtext}")
 
 
+#: Narrower than this, the verdicts leave the table (they would be squeezed to nothing) and follow it.
+VERDICT_IN_TABLE_WIDTH = 120
+
+
 def print_summary(console: Console, report: ConformanceReport, written: list[str]) -> None:
+    """The report as a table; every test that did not pass is followed by its reason (the evidence), at any
+    width (a CI log is 80 columns)."""
     impl = report.implementation
     table = Table(
         title=f"{impl.name} {impl.version} on the {report.cluster.get('kind')} cluster", expand=False
     )
+    wide = console.width >= VERDICT_IN_TABLE_WIDTH
     table.add_column("test", no_wrap=True)
     for col in ("profile", "outcome", "s", "requests"):
         table.add_column(col, justify="right" if col in ("s", "requests") else "left", no_wrap=True)
-    table.add_column("verdict", overflow="fold", max_width=90)
+    if wide:
+        table.add_column("verdict", overflow="fold", max_width=90)
     hidden = [t for t in report.tests if t.outcome == "skipped" and t.reason.startswith("not selected")]
-    for t in report.tests:
-        if t in hidden:
-            continue
-        table.add_row(
+    shown = [t for t in report.tests if t not in hidden]
+    for t in shown:
+        cells: list[str | Text] = [
             t.id,
             t.profile,
             Text(t.outcome, style=OUTCOME_STYLE[t.outcome]),
             f"{t.duration_seconds:.1f}" if t.outcome in ("passed", "failed") else "",
             f"{t.requests:,}" if t.requests else "",
-            t.reason if t.outcome != "passed" else (t.checks[-1].message if t.checks else ""),
-        )
+        ]
+        if wide:
+            cells.append(t.reason if t.outcome != "passed" else (t.checks[-1].message if t.checks else ""))
+        table.add_row(*cells)
     console.print(table)
+    if not wide:
+        for t in shown:
+            if t.outcome != "passed":
+                console.print(Text.assemble((t.id, OUTCOME_STYLE[t.outcome]), f" ({t.outcome}): {t.reason}"))
     if hidden:
         console.print(f"{len(hidden)} tests not selected")
     for p in report.profiles:

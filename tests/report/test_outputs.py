@@ -8,6 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from lxml import html
 
 from smi_conformance.report.writers import write_reports
@@ -71,3 +72,21 @@ def test_the_plugin_options_write_junit_html_and_the_report_from_a_run(tmp_path:
     (section,) = dom.xpath('//section[@data-test="metrics-api-discovery"]')
     assert "passed" in section.get("class")
     assert report["implementation"]["name"] in dom.findtext(".//h1")
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_the_console_summary_shows_every_failure_reason_at_any_width(width: int) -> None:
+    """A CI log is 80 columns: the verdicts then follow the table instead of being squeezed out of it."""
+    from rich.console import Console
+
+    from smi_conformance.suite.cli import print_summary
+
+    report = load(BROKEN)
+    console = Console(width=width, record=True, highlight=False)
+    print_summary(console, report, [])
+    text = " ".join(console.export_text().split())  # as read, whatever the folding
+    not_passed = [t for t in report.tests if t.outcome in ("failed", "not-supported")]
+    assert not_passed
+    for t in not_passed:
+        assert t.id in text
+        assert " ".join(t.reason.split())[:60] in text, (t.id, t.reason)
