@@ -272,18 +272,16 @@ class DuplicateRoot(Rule):
         root = str_at(dict_at(obj.data, "spec"), "service")
         if root is None:
             return
-        for other in ctx.splits_for_root(obj.namespace, root):
-            if other is obj:
-                return  # report on the later ones only
-            if other.name == obj.name:
-                continue  # the same object twice: duplicate-object says so
+        # Reported on the later ones only, naming the first split of that root with another name (the same
+        # object twice is duplicate-object's): an index lookup, not a scan of every earlier split.
+        other = ctx.earlier_split_of_root(obj, root)
+        if other is not None:
             where = ctx.at(other, ("spec", "service"))
             yield Hit(
                 f"root service {root!r} is also split by TrafficSplit {other.namespace}/{other.name} "
                 f"{where}; only one of them takes effect",
                 ("spec", "service"),
             )
-            return
 
 
 class NestedSplit(Rule):
@@ -312,6 +310,7 @@ class NestedSplit(Rule):
     severity = Severity.WARNING
     summary = "a backend is the root of another TrafficSplit (splits are not hierarchical)"
     kinds = _KINDS
+    deferred = True
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         root = str_at(dict_at(obj.data, "spec"), "service")
