@@ -152,7 +152,7 @@ class LintContext:
             if same and same[0].group != resource.group:
                 self._first_other.setdefault((kind, namespace, name, resource.group), resource)
             same.append(resource)
-            if kind in _BY_NAME_ANYWHERE and (not same[:-1]):
+            if kind in _BY_NAME_ANYWHERE and len(same) == 1 and str_at(resource.metadata, "namespace"):
                 self._namespaces[(kind, name)].append(namespace)
         self._kinds_in.add((kind, namespace))
         if kind in LISTED_KINDS:
@@ -216,7 +216,8 @@ class LintContext:
         return self._in_namespace.get((kind, namespace), [])
 
     def namespaces_of(self, kind: str, name: str) -> list[str]:
-        """Namespaces holding a Service or ServiceAccount named ``name``, in input order."""
+        """Namespaces holding a Service or ServiceAccount named ``name``, in input order: only objects
+        whose ``metadata.namespace`` is written (one without may be applied to any namespace with -n)."""
         return self._namespaces.get((kind, name), [])
 
     def earlier_split_of_root(self, split: Resource, root: str) -> Resource | None:
@@ -335,7 +336,7 @@ def kept_data(resource: Resource) -> Mapping[str, Any]:
         return {"spec": {"matches": spec["matches"]}} if spec is not None and "matches" in spec else EMPTY
     if kind == "Service":
         return (
-            {"spec": {f: spec[f] for f in ("ports", "selector") if f in spec}} if spec is not None else EMPTY
+            {"spec": {f: spec[f] for f in ("ports", "selector", "type") if f in spec}} if spec is not None else EMPTY
         )
     if kind == "Pod":
         return {"metadata": {"labels": dict_at(resource.metadata, "labels")}, "spec": _account(spec)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from smi_conformance.lint.resources import LintContext, Resource, dict_at, str_at
+from smi_conformance.lint.resources import LintContext, Resource, dict_at, list_at, str_at
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.rules.split import backends
 from smi_conformance.lint.workloads import selector, selects, service_ports, show_labels
@@ -40,12 +40,20 @@ def _service(ctx: LintContext, namespace: str, name: str) -> Resource | None:
     return found[0] if found else None
 
 
+def _defines_ports(service: Resource) -> bool:
+    """A Service written out in full (ports listed), not of type ExternalName (which has no pods)."""
+    spec = dict_at(service.data, "spec")
+    return bool(list_at(spec, "ports")) and str_at(spec, "type") != "ExternalName"
+
+
 class ServiceInOtherNamespace(Rule):
     """A TrafficSplit names a Service that the linted files define only in another namespace.
 
     Why: a TrafficSplit splits the traffic of Services of its own namespace: the root and every backend are
     looked up where the split lives. Written in the wrong namespace (often: no `metadata.namespace`, so
-    `default`), it splits nothing, and no error says so. Move the split to the Services' namespace.
+    `default`), it splits nothing, and no error says so. Move the split to the Services' namespace. Only
+    Services whose `metadata.namespace` is written count as evidence: one without it may be applied to
+    any namespace (`kubectl apply -n`, Helm, Kustomize).
 
     Bad:
     ```yaml
@@ -68,7 +76,7 @@ class ServiceInOtherNamespace(Rule):
 
     code = "SMI209"
     name = "service-in-other-namespace"
-    severity = Severity.ERROR
+    severity = Severity.WARNING
     summary = "a root or backend Service that the linted files define only in another namespace"
     kinds = _KINDS
     deferred = True
@@ -150,7 +158,8 @@ class BackendSelector(Rule):
 
     Why: a backend Service stands for one version of the root's pods: the root selects every version
     (`app: web`), each backend one of them (`app: web, version: v2`). A backend without a selector has
-    no pods unless someone maintains its Endpoints by hand, so its share of the traffic fails. A backend
+    no pods unless someone maintains its Endpoints by hand, so its share of the traffic fails (a Service
+    written without ports, or of type ExternalName, is not judged). A backend
     whose selector does not include the root's picks pods outside the root Service: they answer only
     while the split is in place, and clients that reach the root without it (requests that match none of
     the split's `matches`, a mesh that falls back to the root) never see them.
@@ -191,7 +200,7 @@ class BackendSelector(Rule):
             if service is None:
                 continue
             own = selector(service)
-            if not own:
+            if not own and _defines_ports(service):  # a stub without ports says nothing about pods
                 yield Hit(
                     f"backend Service {name!r} has no selector: it has no pods unless its Endpoints are "
                     "kept by hand, so its share of the traffic fails",
