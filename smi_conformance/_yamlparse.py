@@ -265,7 +265,8 @@ class _Builder:
             done = memo.get(id(node))
             if done is not None:
                 return done
-        if node.tag.__class__ is not slice and node.tag not in _PLAIN_TAGS:
+        tag: Any = node.tag  # a str, or a slice for an implicit tag (see _FastLoader)
+        if tag.__class__ is not slice and tag not in _PLAIN_TAGS:
             self.check_tag(node)
         result: Any
         if cls is MappingNode:
@@ -359,7 +360,8 @@ class _Builder:
         return node.value
 
     def check_tag(self, node: Node) -> None:
-        if node.tag.__class__ is not slice and node.tag not in _PLAIN_TAGS:
+        tag: Any = node.tag
+        if tag.__class__ is not slice and tag not in _PLAIN_TAGS:
             self.issues.append(
                 LoadIssue(
                     "unsupported-tag",
@@ -389,7 +391,7 @@ def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
     return total
 
 
-_RESOLVER = yaml.resolver.Resolver()  # type: ignore[no-untyped-call]
+_RESOLVER = yaml.resolver.Resolver()
 _IMPLICIT: dict[str, str] = {}
 
 
@@ -406,13 +408,13 @@ def _implicit(value: str) -> str:
 
 def _tag(node: Node) -> str:
     """A scalar node's tag, resolving an implicit one."""
-    tag = node.tag
+    tag: Any = node.tag
     if tag.__class__ is slice:
         return _implicit(node.value) if tag.step[0] else _STR
     return str(tag)
 
 
-class _FastLoader(_CParser):  # type: ignore[misc]
+class _FastLoader(_CParser):
     """libyaml's parser, building nodes only (``_Builder`` makes the data), with its resolver hooks
     replaced by C callables: libyaml calls ``resolve(kind, value, (plain, quoted))`` for every node and
     ``descend_resolver``/``ascend_resolver`` around it, and Python methods there cost as much as the

@@ -9,10 +9,9 @@ survive selection and suppression are located, so clean documents are never pars
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.registry import RULES
@@ -39,8 +38,7 @@ _ISSUE_RULES: dict[str, type[Rule]] = {
 }
 #: Objects the deferred rules check whose whole data stays in memory until they run; past that, data is
 #: let go and parsed again from the file (memory stays bounded on huge inputs, small ones parse once).
-KEEP_DEFERRED = 20_000
-_RELEASED: Mapping[str, Any] = MappingProxyType({})  #: the data of an object let go, to be read again
+KEEP_DEFERRED = 5_000
 SMI_KINDS = frozenset(
     {"TrafficSplit", "TrafficTarget", "IdentityBinding", "HTTPRouteGroup", "TCPRoute", "UDPRoute",
      "TrafficMetrics", "TrafficMetricsList"}
@@ -159,6 +157,7 @@ class _Run:
         self._lookup: Callable[[str, str], KindInfo | None] | None = None
         self._position = 0
         self.pending: list[_Pending] = []
+        self._released: set[int] = set()  #: ids of deferred objects whose data was let go
 
     def add(self, document: Document) -> None:
         """Classify, validate and check one document (deferred rules wait for ``finish``)."""
@@ -176,8 +175,9 @@ class _Run:
                 if self.release and len(self.deferred) <= KEEP_DEFERRED:
                     document.parent = None
                     return  # checked again once every object is in: keeps its data
-                if self.release:
-                    resource.data, resource.metadata = _RELEASED, EMPTY  # read again then
+                if self.release:  # read again then; meanwhile others' rules may look it up
+                    self._released.add(id(resource))
+                    resource.data, resource.metadata = kept_data(resource), EMPTY
                     document.data = document.parent = None
                     return
         if self.release:
@@ -289,21 +289,26 @@ class _Run:
             return rules + self._by_kind[(kind, True)]
         return self._by_kind[(kind, deferred)]
 
+    def _run_deferred(self) -> None:
+        """The deferred rules, now that every object is in: on each object's data, read again if it was
+        let go (past KEEP_DEFERRED)."""
+        for resource in self.deferred:
+            released = id(resource) in self._released
+            if released:
+                slim = resource.data
+                resource.data = resource.document.reload()
+                resource.metadata = dict_at(resource.data, "metadata") or EMPTY
+            self.check(resource, [], resource.position, deferred=True)
+            if released:
+                resource.data, resource.metadata = slim, EMPTY
+
     def finish(self, issues: Sequence[LoadIssue], files: int) -> LintResult:
         """Run the deferred rules; apply annotations and configured suppressions; locate and sort the rest."""
         self.result.files = files
-        for resource in self.deferred:
-            released = resource.data is _RELEASED
-            if released:  # let go past KEEP_DEFERRED: read again
-                resource.data = resource.document.reload()
-                resource.metadata = dict_at(resource.data, "metadata") or {}
-            self.check(resource, [], resource.position, deferred=True)
-            if released:
-                resource.data, resource.metadata = _RELEASED, EMPTY
+        self._run_deferred()
         self.checked.sort(key=lambda item: item[0])  # stable: each object's findings stay in rule order
-        pending = [_Pending(_ISSUE_RULES[i.kind], i.message, None, location=i.location) for i in issues]
-        pending += self.not_objects + self.unknown + [p for _, p in self.checked]
-        self.pending = pending
+        ordered = [_Pending(_ISSUE_RULES[i.kind], i.message, None, location=i.location) for i in issues]
+        self.pending = ordered + self.not_objects + self.unknown + [p for _, p in self.checked]
         annotated = [r for r in self.ctx.resources if r.is_smi and ANNOTATION in r.annotations]
         suppressions = {id(r): self._annotation(r) for r in annotated}
         used: dict[int, set[str]] = {id(r): set() for r in annotated}

@@ -319,9 +319,9 @@ _BY_NAME_ANYWHERE = frozenset({"Service", "ServiceAccount"})
 
 def kept_data(resource: Resource) -> Mapping[str, Any]:
     """What the deferred rules may still read of an object they look up, once the linter lets its data go:
-    route match names and ports, Service ports and selectors, the labels and ServiceAccount of a
-    workload's pods; nothing of other objects. Keeps memory proportional to the objects, not to the text.
-    """
+    route match names and ports, an IdentityBinding's SPIFFE ids, Service ports and selectors, the labels
+    and ServiceAccount of a workload's pods; nothing of other objects. Keeps memory proportional to the
+    objects, not to the text."""
     data = resource.data
     kind = resource.kind
     spec = dict_at(data, "spec")
@@ -332,11 +332,18 @@ def kept_data(resource: Resource) -> Mapping[str, Any]:
             ]
         }
         return {"spec": names} if resource.version_at_least("v1alpha3") else names
+    if kind == "IdentityBinding":  # the SPIFFE ids a TrafficTarget's destination binding lists
+        schemes = dict_at(spec, "schemes")
+        return (
+            {"spec": {"schemes": {"spiffeIdentities": schemes.get("spiffeIdentities")}}} if schemes else EMPTY
+        )
     if kind in ("TCPRoute", "UDPRoute"):
         return {"spec": {"matches": spec["matches"]}} if spec is not None and "matches" in spec else EMPTY
     if kind == "Service":
         return (
-            {"spec": {f: spec[f] for f in ("ports", "selector", "type") if f in spec}} if spec is not None else EMPTY
+            {"spec": {f: spec[f] for f in ("ports", "selector", "type") if f in spec}}
+            if spec is not None
+            else EMPTY
         )
     if kind == "Pod":
         return {"metadata": {"labels": dict_at(resource.metadata, "labels")}, "spec": _account(spec)}

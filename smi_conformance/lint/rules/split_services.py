@@ -200,7 +200,9 @@ class BackendSelector(Rule):
             if service is None:
                 continue
             own = selector(service)
-            if not own and _defines_ports(service):  # a stub without ports says nothing about pods
+            if not own:
+                if not _defines_ports(service):  # a stub without ports says nothing about pods
+                    continue
                 yield Hit(
                     f"backend Service {name!r} has no selector: it has no pods unless its Endpoints are "
                     "kept by hand, so its share of the traffic fails",
