@@ -237,7 +237,8 @@ def run_once(cmd: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[float, float
         code = os.waitstatus_to_exitcode(status)
         if code not in ok:
             raise SystemExit(f"{' '.join(cmd)} exited {code}: {err.decode()[-2000:]}")
-        fields = report.read().split()
+        lines = report.read().splitlines()  # "Command exited with non-zero status N" may come first
+        fields = lines[-1].split() if lines else []
     if timed is cmd or len(fields) < 3:
         return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
     return wall, float(fields[1]) + float(fields[2]), int(fields[0]) / 1024
