@@ -15,8 +15,34 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
-from yaml._yaml import CParser as _CParser
+from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.scanner import Scanner
+
+
+class PythonParser(Reader, Scanner, Parser, Composer):
+    """PyYAML's pure-Python parser and composer: the same nodes as libyaml's, about ten times slower. Used
+    where PyYAML was built without libyaml (``LIBYAML`` is False)."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+
+    def dispose(self) -> None:
+        pass
+
+
+try:
+    from yaml._yaml import CParser as _CParser
+
+    LIBYAML = True
+except ImportError:  # pragma: no cover - every PyYAML wheel of the supported platforms bundles libyaml
+    _CParser = PythonParser  # type: ignore[misc,assignment]
+    LIBYAML = False
 
 PathKey = str | int
 NodePath = tuple[PathKey, ...]
@@ -122,9 +148,12 @@ def json_int(text: str) -> int:
         return huge
 
 
-def parse_chunk(name: str, chunk: str, line: int) -> tuple[Any, list[LoadIssue]]:
-    """One document's text (starting at 0-based ``line`` of file ``name``) -> (plain data or None, issues)."""
-    loader = _FastLoader(chunk)
+def parse_chunk(name: str, chunk: str, line: int, *, python: bool = False) -> tuple[Any, list[LoadIssue]]:
+    """One document's text (starting at 0-based ``line`` of file ``name``) -> (plain data or None, issues).
+
+    ``python``: with PyYAML's pure-Python parser instead of libyaml (the same data; syntax errors may be
+    worded differently)."""
+    loader = _PythonLoader(chunk) if python or not LIBYAML else _FastLoader(chunk)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -414,19 +443,27 @@ def _tag(node: Node) -> str:
     return str(tag)
 
 
-class _FastLoader(_CParser):
-    """libyaml's parser, building nodes only (``_Builder`` makes the data), with its resolver hooks
-    replaced by C callables: libyaml calls ``resolve(kind, value, (plain, quoted))`` for every node and
-    ``descend_resolver``/``ascend_resolver`` around it, and Python methods there cost as much as the
-    parsing itself. ``slice`` takes those arguments and keeps them: a node whose tag is a slice had no
-    explicit tag, and the builder resolves it from ``slice.step`` (plain or quoted) and the value."""
+class _Hooks:
+    """The resolver hooks the composers call, as C callables: ``resolve(kind, value, (plain, quoted))``
+    for every node and ``descend_resolver``/``ascend_resolver`` around it. Python methods there cost as
+    much as libyaml's parsing itself. ``slice`` takes those arguments and keeps them: a node whose tag is a
+    slice had no explicit tag, and ``_Builder`` resolves it from ``slice.step`` (plain or quoted) and the
+    value."""
 
     resolve = staticmethod(slice)
     descend_resolver = staticmethod(slice)
     ascend_resolver = staticmethod(tuple)
 
+
+class _FastLoader(_Hooks, _CParser):
+    """libyaml's parser, building nodes only (``_Builder`` makes the data)."""
+
     def __init__(self, stream: str) -> None:
         _CParser.__init__(self, stream)
+
+
+class _PythonLoader(_Hooks, PythonParser):
+    """The same with PyYAML's pure-Python parser (``parse_chunk(..., python=True)``)."""
 
 
 class _MarkLoader(_CParser, yaml.resolver.BaseResolver):

@@ -9,9 +9,9 @@ survive selection and suppression are located, so clean documents are never pars
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.registry import RULES
@@ -154,7 +154,9 @@ class _Run:
         self.unknown: list[_Pending] = []
         self.checked: list[tuple[int, _Pending]] = []  #: (the object's position, finding)
         self.deferred: list[Resource] = []  #: objects the deferred rules look at once every object is in
+        # The models (pydantic) are imported when the first SMI object comes, not at start-up.
         self._lookup: Callable[[str, str], KindInfo | None] | None = None
+        self._validate: Callable[[Mapping[str, Any]], list[Problem]] | None = None
         self._position = 0
         self.pending: list[_Pending] = []
         self._released: set[int] = set()  #: ids of deferred objects whose data was let go
@@ -228,7 +230,7 @@ class _Run:
 
     def validate(self, resource: Resource) -> list[Problem]:
         """Schema problems of an SMI object the models know; unknown kinds/versions are reported here."""
-        from smi_conformance.models import kinds, validate
+        from smi_conformance.models import kinds
 
         if resource.info is None:
             if resource.api_version not in versions.DRAFT_API_VERSIONS:
@@ -238,8 +240,12 @@ class _Run:
                 rule = schema.UnknownKindOrVersion
                 self.unknown.append(_Pending(rule, message, resource.document, path, resource=resource))
             return []
+        if self._validate is None:
+            from smi_conformance.models import validate
+
+            self._validate = validate
         try:
-            problems = validate(resource.data)
+            problems = self._validate(resource.data)
         except LookupError as exc:  # pragma: no cover - lookup() said it knows the kind
             self.unknown.append(_Pending(schema.UnknownKindOrVersion, str(exc), resource.document, ("kind",)))
             return []
