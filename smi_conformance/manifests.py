@@ -418,10 +418,12 @@ def _parsed(
         yield from _members(Document(source, index, start, end, line, data))
 
 
-#: What a file must not hold to be read line by line (else it is read whole): line breaks other than
+#: What a file must not hold to be read a block at a time (else it is read whole): line breaks other than
 #: "\n" and "\r\n" (YAML also breaks lines at a lone "\r", NEL, LS and PS), and directives ("%" starting a
-#: line), which may move text between documents.
-_NEEDS_WHOLE_TEXT = re.compile(rb"\r(?!\n)|\xc2\x85|\xe2\x80[\xa8\xa9]|(?:^|\n)%")
+#: line), which may move text between documents. Searched for one by one: each is a fast substring search,
+#: where one regular expression with these alternatives tries every position.
+_WHOLE_TEXT_MARKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\n%")
+_LONE_CR = re.compile(rb"\r(?!\n)")
 _SCAN_CHUNK = 1 << 20
 
 
@@ -430,7 +432,7 @@ def _streamable(fh: BinaryIO) -> bool:
     no NUL in the first 8 KiB (binary), YAML rather than JSON, and nothing in ``_NEEDS_WHOLE_TEXT``.
     Anything else (including an encoding error, reported from the whole text) reads the file whole."""
     head = fh.read(8192)
-    if b"\x00" in head or any(head.startswith(bom) for bom, _ in _BOMS):
+    if b"\x00" in head or head.startswith(b"%") or any(head.startswith(bom) for bom, _ in _BOMS):
         return False
     if head.lstrip(b" \t\r\n")[:1] == b"{" or (not head.lstrip(b" \t\r\n") and head):
         return False  # JSON, or a file that starts with 8 KiB of blank lines: decided on the whole text
@@ -443,7 +445,9 @@ def _streamable(fh: BinaryIO) -> bool:
         except UnicodeDecodeError:
             return False
         window = tail + chunk
-        if _NEEDS_WHOLE_TEXT.search(window) or window.endswith(b"\r"):
+        if any(mark in window for mark in _WHOLE_TEXT_MARKS) or window.endswith(b"\r"):
+            return False
+        if b"\r" in window and _LONE_CR.search(window):
             return False
         tail = window[-2:]
         chunk = fh.read(_SCAN_CHUNK)
