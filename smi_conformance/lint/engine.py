@@ -176,13 +176,10 @@ class _Run:
                 self.deferred.append(resource)
                 if self.release and len(self.deferred) <= KEEP_DEFERRED:
                     document.parent = None
-                    return  # checked again once every object is in: keeps its data
-                if self.release:  # read again then; meanwhile others' rules may look it up
-                    self._released.add(id(resource))
-                    resource.data, resource.metadata = kept_data(resource), EMPTY
-                    document.data = document.parent = None
-                    return
-        if self.release:
+                    return  # checked again once every object is in, on the data it keeps
+                if self.release:
+                    self._released.add(id(resource))  # read again then; others may look it up meanwhile
+        if self.release:  # let the data go: keep what the deferred rules may look up
             if resource is not None:
                 resource.data, resource.metadata = kept_data(resource), EMPTY
             document.data = document.parent = None
