@@ -1,7 +1,7 @@
 """``smi lint`` as a whole process, side by side with kubeconform, on generated SMI manifests.
 
     python benchmarks/lint_speed.py [--repeat 5] [--docs 10000] [--files 1000] [--kubeconform PATH]
-                                    [--crds DIR] [--no-large]
+                                    [--crds DIR] [--no-large] [--baseline DIR]
 
 The corpus: 10,000 SMI documents of five kinds (TrafficSplit, HTTPRouteGroup, TrafficTarget, TCPRoute,
 UDPRoute), several API versions, 5% invalid (a negative weight, a string weight, an unknown field, a
@@ -20,6 +20,9 @@ installed. Its schemas are made from the official SMI CRDs (``--crds``: a folder
 ``../shared/smi-spec/crds/smi-controller-sdk``, which serves every version), or else taken from this
 project's ``schemas/json``, which has kubeconform's layout. It runs with ``-strict`` (unknown fields are
 errors, as in smi lint).
+
+``--baseline DIR`` runs ``smi lint`` from another source tree too (``git archive <commit> | tar -x -C DIR``),
+in the same rounds: before and after a change, on one machine at one time.
 
 Rounds are rotated (each round runs every case, the tools in alternating order) so that a busy machine
 slows both alike; the table gives the best and the median wall time, the median CPU time (user + system:
@@ -256,6 +259,11 @@ def main() -> None:
         "--crds", type=Path, default=ROOT.parent / "shared" / "smi-spec" / "crds" / "smi-controller-sdk"
     )
     parser.add_argument("--no-large", action="store_true", help="leave out the 16 MB and 50 MB files")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another source tree of this project (git archive of a commit) to run side by side as 'before'",
+    )
     args = parser.parse_args()
 
     py = sys.executable
@@ -322,6 +330,8 @@ def main() -> None:
                 record(results, (name, "smi"), run_once(cmd))
             for name, smi_cmd, kc_cmd in cases:
                 tools = [("smi", smi_cmd)] + ([("kubeconform", kc_cmd)] if kc and kc_cmd else [])
+                if args.baseline:
+                    tools.append(("before", _baseline(smi_cmd, args.baseline)))
                 if round_ % 2:
                     tools.reverse()
                 for tool, cmd in tools:
@@ -343,6 +353,16 @@ def main() -> None:
     for name, _, _ in cases:
         other = results.get((name, "kubeconform"))
         print(f"| {name} | {cells(results[(name, 'smi')])} | {cells(other) if other else '| |'} |")
+    if args.baseline:
+        print(f"\nBefore (smi lint from {args.baseline}), the same rounds:\n")
+        print("| case | best / median wall | CPU | peak memory |\n|---|---:|---:|---:|")
+        for name, _, _ in cases:
+            print(f"| {name} | {cells(results[(name, 'before')])} |")
+
+
+def _baseline(cmd: list[str], tree: Path) -> list[str]:
+    """``cmd`` (a smi lint command line) running the code of another source tree."""
+    return ["env", f"PYTHONPATH={tree}", *cmd]
 
 
 def record(
