@@ -225,14 +225,17 @@ class Runs:
 GNU_TIME = "/usr/bin/time"
 
 
-def run_once(cmd: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[float, float, float]:
+def run_once(
+    cmd: list[str], ok: tuple[int, ...] = (0, 1), cwd: Path | None = None
+) -> tuple[float, float, float]:
     """(wall s, CPU s, peak RSS MB) of one process. GNU time, when installed, reports the command's own
-    peak: a child forked from this (large) process would count this process's memory as its own."""
+    peak: a child forked from this (large) process would count this process's memory as its own. ``cwd``
+    matters for ``python -m``: the working directory comes first on its path, before ``PYTHONPATH``."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         gnu_time = os.access(GNU_TIME, os.X_OK)
         timed = [GNU_TIME, "-f", "%M %U %S", "-o", report.name, *cmd] if gnu_time else cmd
         start = time.perf_counter()
-        proc = subprocess.Popen(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
         assert proc.stderr is not None
         err = proc.stderr.read()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -327,7 +330,7 @@ def main() -> None:
         results: dict[tuple[str, str], Runs] = {}
         for round_ in range(args.repeat):
             for name, cmd in floors:
-                record(results, (name, "smi"), run_once(cmd))
+                record(results, (name, "smi"), run_once(cmd, cwd=root))
             for name, smi_cmd, kc_cmd in cases:
                 tools = [("smi", smi_cmd)] + ([("kubeconform", kc_cmd)] if kc and kc_cmd else [])
                 if args.baseline:
@@ -335,7 +338,7 @@ def main() -> None:
                 if round_ % 2:
                     tools.reverse()
                 for tool, cmd in tools:
-                    record(results, (name, tool), run_once(cmd))
+                    record(results, (name, tool), run_once(cmd, cwd=root))
         load_after = os.getloadavg()
 
     print(
@@ -362,7 +365,7 @@ def main() -> None:
 
 def _baseline(cmd: list[str], tree: Path) -> list[str]:
     """``cmd`` (a smi lint command line) running the code of another source tree."""
-    return ["env", f"PYTHONPATH={tree}", *cmd]
+    return ["env", f"PYTHONPATH={tree.resolve()}", *cmd]
 
 
 def record(
