@@ -9,13 +9,40 @@ constructed from a tag. Used by :mod:`smi_conformance.manifests`, which owns fil
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import yaml
-from yaml._yaml import CParser as _CParser
+from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.scanner import Scanner
+
+
+class PythonParser(Reader, Scanner, Parser, Composer):
+    """PyYAML's pure-Python parser and composer: the same nodes as libyaml's, about ten times slower. Used
+    where PyYAML was built without libyaml (``LIBYAML`` is False)."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+
+    def dispose(self) -> None:
+        pass
+
+
+try:
+    from yaml._yaml import CParser as _CParser
+
+    LIBYAML = True
+except ImportError:  # pragma: no cover - every PyYAML wheel of the supported platforms bundles libyaml
+    _CParser = PythonParser  # type: ignore[misc,assignment]
+    LIBYAML = False
 
 PathKey = str | int
 NodePath = tuple[PathKey, ...]
@@ -75,9 +102,58 @@ class LoadIssue:
     location: Location
 
 
-def parse_chunk(name: str, chunk: str, line: int) -> tuple[Any, list[LoadIssue]]:
-    """One document's text (starting at 0-based ``line`` of file ``name``) -> (plain data or None, issues)."""
-    loader = _FastLoader(chunk)
+class HugeInt(int):
+    """An integer written with more digits than Python converts from text (``sys.get_int_max_str_digits()``,
+    4300 by default): far outside any Kubernetes integer field (int64 at most).
+
+    Converting such text exactly takes time quadratic in its length, and the exact value is never needed:
+    this keeps the sign and a magnitude larger than any integer with fewer digits, so range checks judge it
+    right, and its text says how many digits it had (``str()`` of the real value would raise).
+    """
+
+    digits: int
+
+    def __new__(cls, negative: bool, digits: int) -> HugeInt:
+        self = super().__new__(cls, -_HUGE if negative else _HUGE)
+        self.digits = digits
+        return self
+
+    def __repr__(self) -> str:
+        return f"{'-' if self < 0 else ''}<an integer of {self.digits} digits>"
+
+    __str__ = __repr__
+
+
+_HUGE = 10 ** (getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300)
+_DECIMAL = re.compile(r"[-+]?[0-9_]+")
+
+
+def huge_int(text: str) -> HugeInt | None:
+    """The HugeInt of a decimal integer literal too long to convert (``[-+]digits``, YAML's ``_`` allowed);
+    None if ``text`` is not one."""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    digits = text.lstrip("+-").replace("_", "").lstrip("0")
+    return HugeInt(text.startswith("-"), len(digits))
+
+
+def json_int(text: str) -> int:
+    """``json.loads``' ``parse_int``: integers of any length, never the 4300-digit ValueError."""
+    try:
+        return int(text)
+    except ValueError:
+        huge = huge_int(text)
+        if huge is None:  # pragma: no cover - json only passes integer literals
+            raise
+        return huge
+
+
+def parse_chunk(name: str, chunk: str, line: int, *, python: bool = False) -> tuple[Any, list[LoadIssue]]:
+    """One document's text (starting at 0-based ``line`` of file ``name``) -> (plain data or None, issues).
+
+    ``python``: with PyYAML's pure-Python parser instead of libyaml (the same data; syntax errors may be
+    worded differently)."""
+    loader = _PythonLoader(chunk) if python or not LIBYAML else _FastLoader(chunk)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -218,7 +294,8 @@ class _Builder:
             done = memo.get(id(node))
             if done is not None:
                 return done
-        if node.tag not in _PLAIN_TAGS:
+        tag: Any = node.tag  # a str, or a slice for an implicit tag (see _FastLoader)
+        if tag.__class__ is not slice and tag not in _PLAIN_TAGS:
             self.check_tag(node)
         result: Any
         if cls is MappingNode:
@@ -245,13 +322,13 @@ class _Builder:
                 )
                 continue
             key = key_node.value
-            if key_node.tag == _MERGE:
+            if (key == "<<" and _tag(key_node) == _MERGE) or key_node.tag == _MERGE:
                 merges = [*(merges or []), value_node]
                 continue
             if key in result:
                 self.duplicate(node, key_node)
             if value_node.__class__ is ScalarNode:
-                result[key] = value_node.value if value_node.tag == _STR else self.scalar(value_node)
+                result[key] = self.scalar(value_node)
             else:
                 result[key] = self.value(value_node, depth)
         for merge in merges or ():
@@ -280,16 +357,26 @@ class _Builder:
 
     def scalar(self, node: Any) -> Any:
         tag = node.tag
+        if tag.__class__ is slice:  # implicit (see _FastLoader): quoted and block scalars are strings
+            if not tag.step[0]:
+                return node.value
+            tag = _implicit(node.value)
         if tag == _STR:
             return node.value
         try:
             if tag == _INT:
                 value = node.value
-                return (
-                    int(value)
-                    if value.isdigit() and (value[0] != "0" or value == "0")
-                    else _SAFE.construct_yaml_int(node)
-                )
+                try:
+                    return (
+                        int(value)
+                        if value.isdigit() and (value[0] != "0" or value == "0")
+                        else _SAFE.construct_yaml_int(node)
+                    )
+                except ValueError:  # longer than Python converts (4300 digits): still an integer
+                    huge = huge_int(value)
+                    if huge is None:
+                        raise
+                    return huge
             if tag == _NULL:
                 return None
             if tag == _BOOL:
@@ -302,7 +389,8 @@ class _Builder:
         return node.value
 
     def check_tag(self, node: Node) -> None:
-        if node.tag not in _PLAIN_TAGS:
+        tag: Any = node.tag
+        if tag.__class__ is not slice and tag not in _PLAIN_TAGS:
             self.issues.append(
                 LoadIssue(
                     "unsupported-tag",
@@ -332,36 +420,50 @@ def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
     return total
 
 
-class _FastResolver(yaml.resolver.Resolver):
-    """PyYAML's YAML 1.1 implicit typing, memoised for the plain scalars that repeat across manifests."""
-
-    _cache: ClassVar[dict[str, str]] = {}
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
-
-    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode and implicit[0]:
-            tag = self._cache.get(value)
-            if tag is None:
-                tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
-                if len(value) <= 64 and len(self._cache) < 100_000:
-                    self._cache[value] = tag
-            return tag
-        if kind is ScalarNode:
-            return _STR
-        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+_RESOLVER = yaml.resolver.Resolver()
+_IMPLICIT: dict[str, str] = {}
 
 
-class _FastLoader(_CParser, _FastResolver):
-    """libyaml parser + memoised resolver; builds nodes only (our _Builder makes the data)."""
+def _implicit(value: str) -> str:
+    """The tag YAML 1.1 gives a plain scalar (PyYAML's implicit resolvers), memoised: manifests repeat
+    the same plain scalars (kinds, versions, names, numbers) over and over."""
+    tag = _IMPLICIT.get(value)
+    if tag is None:
+        tag = str(_RESOLVER.resolve(ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
+        if len(value) <= 64 and len(_IMPLICIT) < 100_000:
+            _IMPLICIT[value] = tag
+    return tag
+
+
+def _tag(node: Node) -> str:
+    """A scalar node's tag, resolving an implicit one."""
+    tag: Any = node.tag
+    if tag.__class__ is slice:
+        return _implicit(node.value) if tag.step[0] else _STR
+    return str(tag)
+
+
+class _Hooks:
+    """The resolver hooks the composers call, as C callables: ``resolve(kind, value, (plain, quoted))``
+    for every node and ``descend_resolver``/``ascend_resolver`` around it. Python methods there cost as
+    much as libyaml's parsing itself. ``slice`` takes those arguments and keeps them: a node whose tag is a
+    slice had no explicit tag, and ``_Builder`` resolves it from ``slice.step`` (plain or quoted) and the
+    value."""
+
+    resolve = staticmethod(slice)
+    descend_resolver = staticmethod(slice)
+    ascend_resolver = staticmethod(tuple)
+
+
+class _FastLoader(_Hooks, _CParser):
+    """libyaml's parser, building nodes only (``_Builder`` makes the data)."""
 
     def __init__(self, stream: str) -> None:
         _CParser.__init__(self, stream)
-        _FastResolver.__init__(self)
+
+
+class _PythonLoader(_Hooks, PythonParser):
+    """The same with PyYAML's pure-Python parser (``parse_chunk(..., python=True)``)."""
 
 
 class _MarkLoader(_CParser, yaml.resolver.BaseResolver):

@@ -6,6 +6,17 @@ objects. Every :class:`Document` remembers the file and line where it starts; :m
 finds the ``file:line:column`` of any node path *lazily*: only documents that end up with a finding are
 parsed a second time with marks, so clean documents cost one fast libyaml pass and nothing more.
 
+Whether an input is JSON or YAML is decided by its content, as ``kubectl`` decides it: an input whose first
+character (after whitespace and a byte order mark) is ``{`` is JSON, anything else YAML; the file name plays
+no part, so a file and the same bytes on stdin get one verdict.
+
+:class:`Inputs` reads lazily, one document at a time: the linter streams documents through its checks and
+keeps none of their data, so memory does not grow with the size of a file. A regular file is read line by
+line and never held whole; its documents are located later by reading their bytes again. Stdin, devices,
+JSON and the rare YAML that needs the whole text (UTF-16/32, directives, line breaks other than ``\\n``
+and ``\\r\\n``) are read whole, up to the size limit. :func:`load_paths` and :func:`load_text` collect
+everything in memory, for callers that need the text (``smi convert``) or the documents (the reference mesh).
+
 Everything that stops a file or document from being read (syntax errors, duplicate keys, bad encodings,
 binary content, alias bombs, excessive nesting or size) becomes a located :class:`LoadIssue`, never an
 exception: callers decide how to report it.
@@ -13,12 +24,13 @@ exception: callers decide how to report it.
 
 from __future__ import annotations
 
+import codecs
 import json
-import marshal
 import os
 import re
+import stat
 import sys
-import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +48,7 @@ from smi_conformance._yamlparse import (
     compose_marks,
     count_breaks,
     find_duplicates,
+    json_int,
     parse_chunk,
     walk,
 )
@@ -46,6 +59,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_EXPANDED_NODES",
     "Document",
+    "Inputs",
     "LoadIssue",
     "LoadResult",
     "Location",
@@ -58,30 +72,77 @@ __all__ = [
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 #: Files larger than this are reported, not parsed (bounded time and memory); ``--max-bytes`` overrides.
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+#: Marked node trees kept per source for locating (findings come mostly in input order, so few are re-used).
+_TREES_KEPT = 32
 
 
 @dataclass(eq=False)
 class Source:
-    """One input: a file or stdin. ``name`` is what reports show (the path as given, or ``<stdin>``)."""
+    """One input: a file or stdin. ``name`` is what reports show (the path as given, or ``<stdin>``).
+
+    In memory (``text`` set), document offsets index ``text``; read from a file (``path`` set), they are
+    byte offsets into the file, which is read again to locate a document.
+    """
 
     name: str
     text: str = ""
     is_json: bool = False
-    _trees: dict[int, Node | None] = field(default_factory=dict, repr=False)
+    path: Path | None = None
+    _trees: OrderedDict[int, Node | None] = field(default_factory=OrderedDict, repr=False)
+    _parsed: tuple[int, Any] | None = field(default=None, repr=False)  #: the last document reloaded
+
+    def document_text(self, start: int, end: int) -> str:
+        """The text of one document (``start``/``end`` as its Document holds them)."""
+        if self.path is None:
+            return self.text[start:end]
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            return fh.read(end - start).decode("utf-8", "replace")
+
+    def tree(self, start: int, end: int) -> Node | None:
+        """The marked node tree of the document at ``start`` (composed on first use, a few kept)."""
+        trees = self._trees
+        if start in trees:
+            trees.move_to_end(start)
+            return trees[start]
+        text = self.document_text(start, end)
+        if self.is_json:  # JSON allows tabs as whitespace, YAML 1.1 does not; same columns
+            text = text.replace("\t", " ")
+        tree = trees[start] = compose_marks(text)
+        if len(trees) > _TREES_KEPT:
+            trees.popitem(last=False)
+        return tree
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Document:
     """One manifest: its data plus enough to locate any node in it later."""
 
     source: Source
     index: int  #: 0-based position among the documents of its source
-    start: int  #: offset of the document's text in ``source.text``
+    start: int  #: offset of the document's text in its source (see :class:`Source`)
     end: int
     first_line: int  #: 0-based line of ``start`` in the source
     data: Any
     base: NodePath = ()  #: path of this object inside its document (``("items", 3)`` for List members)
     parent: Any = None  #: for List members: the whole List document
+
+    def reload(self) -> Any:
+        """This object's data, parsed again from its source (after a reader let it go: the linter keeps
+        the data of few objects). Consecutive members of one List document parse it once."""
+        source = self.source
+        cached = source._parsed
+        if cached is None or cached[0] != self.start:
+            text = source.document_text(self.start, self.end)
+            if source.is_json:
+                data = json.loads(text, parse_int=json_int)
+            else:
+                data, _ = parse_chunk(source.name, text, self.first_line)  # its issues were reported
+            cached = source._parsed = (self.start, data)
+        data = cached[1]
+        for step in self.base:
+            data = data[step]
+        return data
 
     def locate(self, path: NodePath = (), *, key: bool = False) -> Location:
         """Where the node at ``path`` (relative to this object) is.
@@ -89,7 +150,7 @@ class Document:
         ``key=True`` points at the mapping key instead of its value (unknown fields). A path that does not
         exist (a missing field) resolves to its deepest existing ancestor, at that ancestor's key.
         """
-        root = self._tree()
+        root = self.source.tree(self.start, self.end)
         if root is None:
             return Location(self.source.name, self.first_line + 1, 1)
         node, key_node, complete = walk(root, self.base + tuple(path))
@@ -103,15 +164,6 @@ class Document:
             end.column + 1,
         )
 
-    def _tree(self) -> Node | None:
-        trees = self.source._trees
-        if self.start not in trees:
-            text = self.source.text[self.start : self.end]
-            if self.source.is_json:  # JSON allows tabs as whitespace, YAML 1.1 does not; same columns
-                text = text.replace("\t", " ")
-            trees[self.start] = compose_marks(text)
-        return trees[self.start]
-
 
 @dataclass
 class LoadResult:
@@ -122,12 +174,103 @@ class LoadResult:
     sources: list[Source] = field(default_factory=list)
     #: Paths that could not be opened at all (missing, permission denied): a usage error, not a finding.
     unreadable: list[tuple[str, str]] = field(default_factory=list)
-    #: YAML documents waiting to be parsed: (source, index, start, end, first line).
-    _pending: list[tuple[Source, int, int, int, int]] = field(default_factory=list, repr=False)
 
 
 # --------------------------------------------------------------------------------------------------------
 # Reading inputs
+
+
+class Inputs:
+    """The documents of files, directories (recursively) and ``-`` (stdin), read lazily.
+
+    Iterate for documents, in input order; ``issues``, ``sources`` and ``unreadable`` fill as iteration goes.
+    ``exclude`` filters files found by walking directories; files named explicitly are always read. With
+    ``stream`` (the linter), regular YAML files are read line by line and their documents located by
+    reading them again; without it every input is held in memory (``Source.text``).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        *,
+        stdin: BinaryIO | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        exclude: Callable[[Path], bool] | None = None,
+        stream: bool = False,
+    ) -> None:
+        self.paths = paths
+        self.stdin = stdin
+        self.max_bytes = max_bytes
+        self.exclude = exclude
+        self.stream = stream
+        self.issues: list[LoadIssue] = []
+        self.sources: list[Source] = []
+        self.unreadable: list[tuple[str, str]] = []
+
+    def __iter__(self) -> Iterator[Document]:
+        seen: set[str] = set()  # a file named twice (or inside a folder also named) is read once
+        for raw in self.paths:
+            if raw == "-":
+                if "-" not in seen:
+                    seen.add("-")
+                    stream = self.stdin if self.stdin is not None else sys.stdin.buffer
+                    yield from self._bytes("<stdin>", stream.read(self.max_bytes + 1))
+                continue
+            path = Path(raw)
+            if path.is_dir():
+                files: Iterator[Path] = _walk_dir(path, self.exclude)
+            elif path.exists():
+                files = iter((path,))
+            else:
+                self.unreadable.append((raw, "no such file or directory"))
+                continue
+            for file in files:
+                key = os.path.realpath(file)
+                if key not in seen:
+                    seen.add(key)
+                    yield from self._file(file)
+
+    def _file(self, path: Path) -> Iterator[Document]:
+        name = str(path)
+        try:
+            info = path.stat()
+            if info.st_size > self.max_bytes:
+                self.sources.append(Source(name))
+                self.issues.append(_too_large(name, info.st_size, self.max_bytes))
+                return
+            with path.open("rb") as fh:
+                if self.stream and stat.S_ISREG(info.st_mode) and _streamable(fh):
+                    source = Source(name, path=path)
+                    self.sources.append(source)
+                    fh.seek(0)
+                    yield from _stream_yaml(source, fh, self.issues)
+                    return
+                fh.seek(0) if fh.seekable() else None
+                data = fh.read(
+                    self.max_bytes + 1
+                )  # never more than the limit: /dev/zero or a FIFO has no size
+        except OSError as exc:
+            self.unreadable.append((name, exc.strerror or str(exc)))
+            return
+        yield from self._bytes(name, data)
+
+    def _bytes(self, name: str, data: bytes) -> Iterator[Document]:
+        source = Source(name)
+        self.sources.append(source)
+        if len(data) > self.max_bytes:
+            self.issues.append(_too_large(name, None, self.max_bytes))
+            return
+        text, issue = _decode(name, data)
+        if issue is not None:
+            self.issues.append(issue)
+            return
+        assert text is not None
+        source.text = text
+        if is_json_text(text):
+            source.is_json = True
+            yield from _load_json(source, self.issues)
+        else:
+            yield from _load_yaml(source, self.issues)
 
 
 def load_paths(
@@ -137,46 +280,25 @@ def load_paths(
     max_bytes: int = DEFAULT_MAX_BYTES,
     exclude: Callable[[Path], bool] | None = None,
 ) -> LoadResult:
-    """Read files, directories (recursively) and ``-`` (stdin) into documents and issues.
+    """Read files, directories (recursively) and ``-`` (stdin) into documents and issues, all in memory.
 
     ``exclude`` filters files found by walking directories; files named explicitly are always read.
     """
-    result = LoadResult()
-    seen: set[str] = set()  # a file named twice (or inside a folder also named) is read once
-
-    def read(file: Path) -> None:
-        key = os.path.realpath(file)
-        if key not in seen:
-            seen.add(key)
-            _load_file(result, file, max_bytes)
-
-    for raw in paths:
-        if raw == "-":
-            if "-" not in seen:
-                seen.add("-")
-                stream = stdin if stdin is not None else sys.stdin.buffer
-                data = stream.read(max_bytes + 1)
-                _load_bytes(result, "<stdin>", data, max_bytes=max_bytes, is_json=False)
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            for file in _walk_dir(path, exclude):
-                read(file)
-        elif path.exists():
-            read(path)
-        else:
-            result.unreadable.append((raw, "no such file or directory"))
-    _parse_pending(result)
-    return result
+    inputs = Inputs(paths, stdin=stdin, max_bytes=max_bytes, exclude=exclude)
+    documents = list(inputs)
+    return LoadResult(documents, inputs.issues, inputs.sources, inputs.unreadable)
 
 
 def load_text(text: str | bytes, name: str = "<string>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
     """Read one in-memory input (tests, stdin-like callers)."""
-    result = LoadResult()
-    data = text.encode() if isinstance(text, str) else text
-    _load_bytes(result, name, data, max_bytes=max_bytes, is_json=name.endswith(".json"))
-    _parse_pending(result)
-    return result
+    inputs = Inputs((), max_bytes=max_bytes)
+    documents = list(inputs._bytes(name, text.encode() if isinstance(text, str) else text))
+    return LoadResult(documents, inputs.issues, inputs.sources, inputs.unreadable)
+
+
+def is_json_text(text: str) -> bool:
+    """JSON or YAML, decided by content as kubectl decides it: JSON starts with ``{`` (after whitespace)."""
+    return text.lstrip(" \t\r\n").startswith("{")
 
 
 def _walk_dir(root: Path, exclude: Callable[[Path], bool] | None) -> Iterator[Path]:
@@ -190,22 +312,6 @@ def _walk_dir(root: Path, exclude: Callable[[Path], bool] | None) -> Iterator[Pa
                     yield file
 
 
-def _load_file(result: LoadResult, path: Path, max_bytes: int) -> None:
-    name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            result.sources.append(Source(name))
-            result.issues.append(_too_large(name, size, max_bytes))
-            return
-        with path.open("rb") as fh:  # never more than the limit: /dev/zero or a FIFO has no size
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        result.unreadable.append((name, exc.strerror or str(exc)))
-        return
-    _load_bytes(result, name, data, max_bytes=max_bytes, is_json=path.suffix == ".json")
-
-
 def _too_large(name: str, size: int | None, max_bytes: int) -> LoadIssue:
     """``size`` None: read only up to the limit (stdin, devices), so the real size is unknown."""
     how_big = f"{size} bytes, more than" if size is not None else "larger than"
@@ -214,24 +320,6 @@ def _too_large(name: str, size: int | None, max_bytes: int) -> LoadIssue:
         f"input is {how_big} the {max_bytes}-byte limit; not parsed (raise the limit with --max-bytes)",
         Location(name, 1, 1),
     )
-
-
-def _load_bytes(result: LoadResult, name: str, data: bytes, *, max_bytes: int, is_json: bool) -> None:
-    source = Source(name, is_json=is_json)
-    result.sources.append(source)
-    if len(data) > max_bytes:
-        result.issues.append(_too_large(name, None, max_bytes))
-        return
-    text, issue = _decode(name, data)
-    if issue is not None:
-        result.issues.append(issue)
-        return
-    assert text is not None
-    source.text = text
-    if is_json:
-        _load_json(result, source)
-    else:
-        _load_yaml(result, source)
 
 
 _BOMS = (
@@ -310,112 +398,115 @@ def _split(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _load_yaml(result: LoadResult, source: Source) -> None:
-    """Queue the documents of one source; :func:`_parse_pending` parses every queued document at once."""
+def _load_yaml(source: Source, issues: list[LoadIssue]) -> Iterator[Document]:
+    """The documents of a source held in memory, parsed one at a time."""
     text = source.text
     line = 0
     previous = 0
     for index, (start, end) in enumerate(_split(text)):
         line += count_breaks(text, previous, start)
         previous = start
-        result._pending.append((source, index, start, end, line))
+        yield from _parsed(source, index, start, end, line, text[start:end], issues)
 
 
-#: Inputs at least this large are parsed by two processes (libyaml parsing is most of the time of a run).
-PARALLEL_MIN_CHARS = 1_000_000
-Parsed = list[tuple[Any, list[LoadIssue]]]
+def _parsed(
+    source: Source, index: int, start: int, end: int, line: int, chunk: str, issues: list[LoadIssue]
+) -> Iterator[Document]:
+    data, found = parse_chunk(source.name, chunk, line)
+    issues.extend(found)
+    if data is not None:  # None: a syntax error, or an empty document ("---" and comments): skipped
+        yield from _members(Document(source, index, start, end, line, data))
 
 
-def _parse_pending(result: LoadResult) -> None:
-    """Parse the queued YAML documents in input order, the second half in a forked process when large."""
-    tasks, result._pending = result._pending, []
-    size = sum(end - start for _, _, start, end, _ in tasks)
-    parsed: Parsed | None = None
-    if size >= PARALLEL_MIN_CHARS and len(tasks) > 1 and _can_fork():
-        parsed = _parse_two_processes(tasks)
-    if parsed is None:
-        parsed = _parse(tasks)
-    for (source, index, start, end, line), (data, issues) in zip(tasks, parsed, strict=True):
-        result.issues.extend(issues)
-        if data is not None:  # None: a syntax error, or an empty document ("---" and comments): skipped
-            _add_documents(result, Document(source, index, start, end, line, data))
+#: What a file must not hold to be read a block at a time (else it is read whole): line breaks other than
+#: "\n" and "\r\n" (YAML also breaks lines at a lone "\r", NEL, LS and PS), and directives ("%" starting a
+#: line), which may move text between documents. Searched for one by one: each is a fast substring search,
+#: where one regular expression with these alternatives tries every position.
+_WHOLE_TEXT_MARKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\n%")
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_SCAN_CHUNK = 1 << 20
 
 
-def _issue_tuple(issue: LoadIssue) -> tuple[Any, ...]:
-    loc = issue.location
-    return (issue.kind, issue.message, loc.file, loc.line, loc.column, loc.end_line, loc.end_column)
-
-
-def _issue_from_tuple(fields: tuple[Any, ...]) -> LoadIssue:
-    kind, message, *location = fields
-    return LoadIssue(kind, message, Location(*location))
-
-
-def _can_fork() -> bool:
-    """Forking is safe and useful: a POSIX system, no other thread running, and a core to spare (on a
-    machine whose cores are all busy, a second process only adds the cost of sending the results back)."""
-    if not hasattr(os, "fork") or threading.active_count() != 1:
+def _streamable(fh: BinaryIO) -> bool:
+    """Can this file be read line by line with the same result as whole? UTF-8 without a byte order mark,
+    no NUL in the first 8 KiB (binary), YAML rather than JSON, and nothing in ``_NEEDS_WHOLE_TEXT``.
+    Anything else (including an encoding error, reported from the whole text) reads the file whole."""
+    head = fh.read(8192)
+    if b"\x00" in head or head.startswith(b"%") or any(head.startswith(bom) for bom, _ in _BOMS):
         return False
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # pragma: no cover - no load average on this system
-        busy = 0.0
-    return cores > 1 and busy <= cores - 1
-
-
-def _parse(tasks: Sequence[tuple[Source, int, int, int, int]]) -> Parsed:
-    return [parse_chunk(source.name, source.text[start:end], line) for source, _, start, end, line in tasks]
-
-
-def _parse_two_processes(tasks: list[tuple[Source, int, int, int, int]]) -> Parsed | None:
-    """Parse the second half of ``tasks`` in a forked child while this process parses the first half.
-
-    The child sends its results back with ``marshal`` (plain data and issue tuples only: faster than
-    pickle). Any failure of the child falls back to parsing its half here: the result never depends on
-    whether the fork worked.
-    """
-    half = len(tasks) // 2
-    read_fd, write_fd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
-    if pid == 0:  # the child: parse, send, leave without running any cleanup of the parent's
-        status = 1
+    if head.lstrip(b" \t\r\n")[:1] == b"{" or (not head.lstrip(b" \t\r\n") and head):
+        return False  # JSON, or a file that starts with 8 KiB of blank lines: decided on the whole text
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    tail = b""
+    chunk = head
+    while chunk:
         try:
-            os.close(read_fd)
-            with os.fdopen(write_fd, "wb") as pipe:
-                marshal.dump(
-                    [(data, [_issue_tuple(i) for i in issues]) for data, issues in _parse(tasks[half:])], pipe
+            decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return False
+        window = tail + chunk
+        if any(mark in window for mark in _WHOLE_TEXT_MARKS) or window.endswith(b"\r"):
+            return False
+        if b"\r" in window and _LONE_CR.search(window):
+            return False
+        tail = window[-2:]
+        chunk = fh.read(_SCAN_CHUNK)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+#: A "---" line that starts a document (not the first): after a line break, before a blank or a break.
+_MARKER = re.compile(rb"\n---(?=[ \t\r\n])")
+_MARKER_AT_END = re.compile(rb"\n---\Z")
+
+
+def _stream_yaml(source: Source, fh: BinaryIO, issues: list[LoadIssue]) -> Iterator[Document]:
+    """The documents of a UTF-8 file read a block at a time (see ``_streamable``): the same documents,
+    lines and offsets ``_split`` finds in the whole text, with byte offsets. Only the document being read
+    is held."""
+    buffer = b""
+    start = 0  # file offset of buffer[0], where the current document starts
+    line = 0
+    index = 0
+    while True:
+        block = fh.read(_SCAN_CHUNK)
+        buffer += block
+        # Without more input a marker at the very end may still be followed by a blank: wait for it.
+        limit = len(buffer) if not block else max(0, len(buffer) - 4)
+        cut = 0
+        for marker in _MARKER.finditer(buffer, 0, limit):
+            end = marker.start() + 1
+            yield from _parsed(
+                source, index, start + cut, start + end, line, buffer[cut:end].decode(), issues
+            )
+            line += buffer.count(b"\n", cut, end)
+            index += 1
+            cut = end
+        if not block:
+            if _MARKER_AT_END.search(buffer, cut):  # "---" ending the file starts an empty document
+                end = len(buffer) - 3
+                yield from _parsed(
+                    source, index, start + cut, start + end, line, buffer[cut:end].decode(), issues
                 )
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    first = _parse(tasks[:half])
-    with os.fdopen(read_fd, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    second: Parsed | None = None
-    if status == 0 and payload:
-        try:
-            received = marshal.loads(payload)  # our own child's output, through a private pipe
-            second = [(data, [_issue_from_tuple(i) for i in issues]) for data, issues in received]
-        except (EOFError, ValueError, TypeError):
-            second = None
-    return first + (
-        second if second is not None and len(second) == len(tasks) - half else _parse(tasks[half:])
-    )
+                line += buffer.count(b"\n", cut, end)
+                index += 1
+                cut = end
+            yield from _parsed(
+                source, index, start + cut, start + len(buffer), line, buffer[cut:].decode(), issues
+            )
+            return
+        buffer = buffer[cut:]
+        start += cut
 
 
 # --------------------------------------------------------------------------------------------------------
 # JSON: json.loads for data (exact JSON semantics), YAML composition of the same text for locations
 
 
-def _load_json(result: LoadResult, source: Source) -> None:
+def _load_json(source: Source, issues: list[LoadIssue]) -> Iterator[Document]:
     duplicates: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -427,19 +518,19 @@ def _load_json(result: LoadResult, source: Source) -> None:
         return obj
 
     try:
-        data = json.loads(source.text, object_pairs_hook=pairs)
+        data = json.loads(source.text, object_pairs_hook=pairs, parse_int=json_int)
     except json.JSONDecodeError as exc:
-        result.issues.append(
+        issues.append(
             LoadIssue("syntax", f"JSON syntax error: {exc.msg}", Location(source.name, exc.lineno, exc.colno))
         )
         return
     except RecursionError:
-        result.issues.append(
+        issues.append(
             LoadIssue("too-complex", "JSON nested too deeply; not checked", Location(source.name, 1, 1))
         )
         return
     if _depth_exceeds(data, MAX_DEPTH):
-        result.issues.append(
+        issues.append(
             LoadIssue(
                 "too-complex",
                 f"nested more than {MAX_DEPTH} levels deep; not checked",
@@ -449,14 +540,14 @@ def _load_json(result: LoadResult, source: Source) -> None:
         return
     document = Document(source, 0, 0, len(source.text), 0, data)
     if duplicates:
-        root = document._tree()
+        root = source.tree(0, len(source.text))
         located = find_duplicates(root) if root is not None else []
         unlocated: list[tuple[str, Node | None]] = [(d, None) for d in duplicates]
         for key, node in located or unlocated:
             line, column = (
                 (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
             )
-            result.issues.append(
+            issues.append(
                 LoadIssue(
                     "duplicate-key",
                     f"duplicate key {key!r}; JSON parsers keep only the last value, so the earlier one is "
@@ -464,7 +555,7 @@ def _load_json(result: LoadResult, source: Source) -> None:
                     Location(source.name, line, column),
                 )
             )
-    _add_documents(result, document)
+    yield from _members(document)
 
 
 def _depth_exceeds(data: Any, limit: int) -> bool:
@@ -484,25 +575,23 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
 # Lists
 
 
-def _add_documents(result: LoadResult, document: Document) -> None:
-    """Add a document; a ``kind: List`` (or ``<Kind>List`` from ``kubectl get -o yaml``) adds its items."""
+def _members(document: Document) -> Iterator[Document]:
+    """A document; a ``kind: List`` (or ``<Kind>List`` from ``kubectl get -o yaml``): its items."""
     data = document.data
-    if _is_list(data):
-        for i, item in enumerate(data["items"]):
-            result.documents.append(
-                Document(
-                    document.source,
-                    document.index,
-                    document.start,
-                    document.end,
-                    document.first_line,
-                    item,
-                    base=(*document.base, "items", i),
-                    parent=data,
-                )
-            )
+    if not _is_list(data):
+        yield document
         return
-    result.documents.append(document)
+    for i, item in enumerate(data["items"]):
+        yield Document(
+            document.source,
+            document.index,
+            document.start,
+            document.end,
+            document.first_line,
+            item,
+            base=(*document.base, "items", i),
+            parent=data,
+        )
 
 
 #: List kinds that are objects in their own right, not wrappers of other objects.

@@ -1,24 +1,26 @@
 """One lint run: inputs -> documents -> objects -> schema problems and rule hits -> suppression -> findings.
 
-The flow is a single pass over the inputs; every validator is built once (the models compile their
-validators at import). Only findings that survive selection and suppression are located, so clean
-documents are never parsed a second time.
+The flow is a single pass over the inputs, one document at a time: each object is classified, validated
+and checked by the rules that need only it and the objects before it, then its data is let go, except what
+the *deferred* rules (references that may point forward) read once every object is in. So memory follows
+the number of objects, never the size of the text. Every validator is built once. Only findings that
+survive selection and suppression are located, so clean documents are never parsed a second time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.registry import RULES
-from smi_conformance.lint.resources import LintContext, Resource
+from smi_conformance.lint.resources import EMPTY, LOOKED_UP_KINDS, LintContext, Resource, dict_at, kept_data
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.rules import inputs, schema, versions
 from smi_conformance.lint.suggestions import close_smi_group, unknown_kind_or_version
 from smi_conformance.lint.suppression import ANNOTATION, AnnotationSuppression, parse_annotation
-from smi_conformance.manifests import Document, LoadIssue, Location, NodePath, load_paths
+from smi_conformance.manifests import Document, Inputs, LoadIssue, Location, NodePath
 
 if TYPE_CHECKING:
     from smi_conformance.models import KindInfo, Problem
@@ -34,6 +36,9 @@ _ISSUE_RULES: dict[str, type[Rule]] = {
     "too-complex": inputs.TooComplex,
     "unsupported-tag": inputs.UnsupportedTag,
 }
+#: Objects the deferred rules check whose whole data stays in memory until they run; past that, data is
+#: let go and parsed again from the file (memory stays bounded on huge inputs, small ones parse once).
+KEEP_DEFERRED = 5_000
 SMI_KINDS = frozenset(
     {"TrafficSplit", "TrafficTarget", "IdentityBinding", "HTTPRouteGroup", "TCPRoute", "UDPRoute",
      "TrafficMetrics", "TrafficMetricsList"}
@@ -97,12 +102,15 @@ def lint(
 ) -> LintResult:
     """Lint files, directories and ``-`` (stdin). Raises :class:`InputError` for unreadable or empty input."""
     config = config or LintConfig()
-    loaded = load_paths(paths, stdin=stdin, max_bytes=config.max_bytes, exclude=config.excluded)
-    if loaded.unreadable:
-        raise InputError("; ".join(f"{path}: {reason}" for path, reason in loaded.unreadable))
-    if not loaded.documents and not loaded.issues:
+    inputs = Inputs(paths, stdin=stdin, max_bytes=config.max_bytes, exclude=config.excluded, stream=True)
+    run = _Run(config, release=True)
+    for document in inputs:
+        run.add(document)
+    if inputs.unreadable:
+        raise InputError("; ".join(f"{path}: {reason}" for path, reason in inputs.unreadable))
+    if not run.result.documents and not inputs.issues:
         raise EmptyInputError(f"no manifests found in {', '.join(paths)} (looked for .yaml, .yml and .json)")
-    return _Run(config).run(loaded.documents, loaded.issues, len(loaded.sources))
+    return run.finish(inputs.issues, len(inputs.sources))
 
 
 def lint_documents(
@@ -123,136 +131,187 @@ def lint_documents(
     files = len({d.source.name for d in documents})
     run = _Run(config or LintConfig(), scope)
     run.ctx.add_context(context)
-    return run.run([*context, *documents], list(issues), files)
+    for document in (*context, *documents):
+        run.add(document)
+    return run.finish(issues, files)
 
 
 class _Run:
-    def __init__(self, config: LintConfig, scope: str | None = None) -> None:
+    """One run's state. ``add`` each document in input order, then ``finish``. With ``release``, the data
+    of documents is let go once checked (the documents are the run's own: ``lint`` read them)."""
+
+    def __init__(self, config: LintConfig, scope: str | None = None, *, release: bool = False) -> None:
         self.config = config
         self.enabled = config.enabled
-        self.pending: list[_Pending] = []
+        self.release = release
         self.ctx = LintContext(scope) if scope else LintContext()
         self.result = LintResult(rules=[RULES[code] for code in sorted(self.enabled)])
-        self._by_kind: dict[str, list[Rule]] = {}
+        self._by_kind: dict[tuple[str, bool], list[Rule]] = {}
+        # What is found, by the stage that finds it: the report lists files in the order their first
+        # finding appears in these stages (input problems, then objects without apiVersion, unknown kinds,
+        # rule and schema findings by object), so it is the same whichever stage runs when.
+        self.not_objects: list[_Pending] = []
+        self.unknown: list[_Pending] = []
+        self.checked: list[tuple[int, _Pending]] = []  #: (the object's position, finding)
+        self.deferred: list[Resource] = []  #: objects the deferred rules look at once every object is in
+        # The models (pydantic) are imported when the first SMI object comes, not at start-up.
+        self._lookup: Callable[[str, str], KindInfo | None] | None = None
+        self._validate: Callable[[Mapping[str, Any]], list[Problem]] | None = None
+        self._position = 0
+        self.pending: list[_Pending] = []
+        self._released: set[int] = set()  #: ids of deferred objects whose data was let go
 
-    def run(self, documents: list[Document], issues: list[LoadIssue], files: int) -> LintResult:
-        self.result.files = files
-        self.result.documents = sum(1 for d in documents if not self.ctx.is_context(d))
-        for issue in issues:
-            self.pending.append(
-                _Pending(_ISSUE_RULES[issue.kind], issue.message, None, location=issue.location)
-            )
-        smi = self.classify(documents)
-        problems = self.validate(smi)
-        for resource in smi:
-            self.check(resource, problems.get(id(resource), []))
-        self.result.findings = self.finish()
-        return self.result
+    def add(self, document: Document) -> None:
+        """Classify, validate and check one document (deferred rules wait for ``finish``)."""
+        context = self.ctx.is_context(document)
+        if not context:
+            self.result.documents += 1
+        resource = self.classify(document, context)
+        if resource is not None and resource.is_checked:
+            resource.position = self._position
+            self._position += 1
+            problems = self.validate(resource)
+            self.check(resource, problems, resource.position, deferred=False)
+            if self._rules_for(resource.kind, deferred=True):
+                self.deferred.append(resource)
+                if self.release and len(self.deferred) <= KEEP_DEFERRED:
+                    document.parent = None
+                    return  # checked again once every object is in, on the data it keeps
+                if self.release:
+                    self._released.add(id(resource))  # read again then; others may look it up meanwhile
+        if self.release:  # let the data go: keep what the deferred rules may look up
+            if resource is not None:
+                resource.data, resource.metadata = kept_data(resource), EMPTY
+            document.data = document.parent = None
 
-    def classify(self, documents: Iterable[Document]) -> list[Resource]:
-        """Index every Kubernetes object; keep the SMI ones for checking."""
-        smi: list[Resource] = []
-        lookup: Callable[[str, str], KindInfo | None] | None = None
-        for document in documents:
-            data = document.data
-            kind = data.get("kind") if isinstance(data, dict) else None
-            if not isinstance(kind, str):
-                self.result.skipped += 1  # not a Kubernetes object: a values file, a bare list...
-                continue
-            api_version = data.get("apiVersion")
-            if kind in SMI_KINDS and (not isinstance(api_version, str) or "/" not in api_version):
-                self.result.smi_objects += 1
-                if isinstance(api_version, str):
-                    message = (
-                        f"apiVersion {api_version!r} has no API group: {kind} lives in an *.smi-spec.io group"
-                    )
-                    self.pending.append(_Pending(inputs.NotAnObject, message, document, ("apiVersion",)))
-                else:
-                    self.pending.append(
-                        _Pending(inputs.NotAnObject, f"{kind} has no apiVersion", document, ("kind",))
-                    )
-                continue
-            if not isinstance(api_version, str):
-                self.result.skipped += 1
-                continue
-            resource = Resource(document, api_version, kind, data)
-            if close_smi_group(resource.group) is not None:  # a misspelt SMI group is SMI106, not skipped
-                if lookup is None:  # the models (pydantic) load only when there is an SMI object
-                    from smi_conformance.models import lookup as models_lookup
-
-                    lookup = models_lookup
-                resource.info = lookup(api_version, kind)
-                smi.append(resource)
-            else:
-                self.result.skipped += 1
-            self.ctx.add(resource)
-        self.result.smi_objects += sum(1 for r in smi if not self.ctx.is_context(r.document))
-        return smi
-
-    def validate(self, smi: list[Resource]) -> dict[int, list[Problem]]:
-        """Schema problems of every SMI object the models know; unknown kinds/versions are reported here."""
-        found: dict[int, list[Problem]] = {}
-        if not smi:
-            return found
-        from smi_conformance.models import kinds, validate
-
-        known = kinds()
-        for resource in smi:
-            if resource.info is None:
-                if resource.api_version not in versions.DRAFT_API_VERSIONS:
-                    message, path = unknown_kind_or_version(
-                        resource.api_version, resource.kind, known, versions.DRAFT_API_VERSIONS
-                    )
-                    rule = schema.UnknownKindOrVersion
-                    self.pending.append(_Pending(rule, message, resource.document, path, resource=resource))
-                continue
-            try:
-                problems = validate(resource.data)
-            except LookupError as exc:  # pragma: no cover - lookup() said it knows the kind
-                self.pending.append(
-                    _Pending(schema.UnknownKindOrVersion, str(exc), resource.document, ("kind",))
+    def classify(self, document: Document, context: bool) -> Resource | None:
+        """Index a Kubernetes object; the SMI ones (``is_checked``) are checked."""
+        data = document.data
+        kind = data.get("kind") if isinstance(data, dict) else None
+        if not isinstance(kind, str):
+            self.result.skipped += 1  # not a Kubernetes object: a values file, a bare list...
+            return None
+        api_version = data.get("apiVersion")
+        if kind in SMI_KINDS and (not isinstance(api_version, str) or "/" not in api_version):
+            self.result.smi_objects += 1
+            if isinstance(api_version, str):
+                message = (
+                    f"apiVersion {api_version!r} has no API group: {kind} lives in an *.smi-spec.io group"
                 )
-                continue
-            if problems:
-                found[id(resource)] = problems
-                self.ctx.mark_schema_error(resource)
-        return found
+                self.not_objects.append(_Pending(inputs.NotAnObject, message, document, ("apiVersion",)))
+            else:
+                self.not_objects.append(
+                    _Pending(inputs.NotAnObject, f"{kind} has no apiVersion", document, ("kind",))
+                )
+            return None
+        if not isinstance(api_version, str):
+            self.result.skipped += 1
+            return None
+        resource = Resource(document, api_version, kind, data)
+        if close_smi_group(resource.group) is not None:  # a misspelt SMI group is SMI106, not skipped
+            if self._lookup is None:  # the models (pydantic) load only when there is an SMI object
+                from smi_conformance.models import lookup
 
-    def check(self, resource: Resource, problems: list[Problem]) -> None:
-        """Run the enabled rules on one object and merge their hits with its schema problems."""
+                self._lookup = lookup
+            resource.info = self._lookup(api_version, kind)
+            resource.is_checked = True
+            if not context:
+                self.result.smi_objects += 1
+        else:
+            self.result.skipped += 1
+            if self.release and kind not in LOOKED_UP_KINDS:
+                self.ctx.add_kind(resource)  # nothing looks it up by name: its namespace is enough
+                return None
+        self.ctx.add(resource)
+        return resource
+
+    def validate(self, resource: Resource) -> list[Problem]:
+        """Schema problems of an SMI object the models know; unknown kinds/versions are reported here."""
+        from smi_conformance.models import kinds
+
+        if resource.info is None:
+            if resource.api_version not in versions.DRAFT_API_VERSIONS:
+                message, path = unknown_kind_or_version(
+                    resource.api_version, resource.kind, kinds(), versions.DRAFT_API_VERSIONS
+                )
+                rule = schema.UnknownKindOrVersion
+                self.unknown.append(_Pending(rule, message, resource.document, path, resource=resource))
+            return []
+        if self._validate is None:
+            from smi_conformance.models import validate
+
+            self._validate = validate
+        try:
+            problems = self._validate(resource.data)
+        except LookupError as exc:  # pragma: no cover - lookup() said it knows the kind
+            self.unknown.append(_Pending(schema.UnknownKindOrVersion, str(exc), resource.document, ("kind",)))
+            return []
+        if problems:
+            self.ctx.mark_schema_error(resource)
+        return problems
+
+    def check(self, resource: Resource, problems: list[Problem], position: int, *, deferred: bool) -> None:
+        """Run the enabled rules (the deferred ones, or the others) on one object, and merge their hits with
+        its schema problems."""
         document = resource.document
         hits: list[tuple[Rule, Hit]] = []
         if resource.info is not None or resource.api_version in versions.DRAFT_API_VERSIONS:
             ctx = self.ctx
-            for rule in self._rules_for(resource.kind):
+            for rule in self._rules_for(resource.kind, deferred):
                 for hit in rule.check(resource, ctx):
                     hits.append((rule, hit))
         replaced = {hit.path for rule, hit in hits if rule.replaces_schema} if problems else set()
+        checked = self.checked
         for problem in problems:
             if tuple(problem.path) in replaced:
                 continue
             rule_cls = schema.BY_PROBLEM_KIND.get(problem.kind, schema.InvalidValue)
-            self.pending.append(
-                _Pending(rule_cls, problem.message, document, tuple(problem.path),
-                         key=problem.kind == "unknown-field", resource=resource)
+            checked.append(
+                (position, _Pending(rule_cls, problem.message, document, tuple(problem.path),
+                                    key=problem.kind == "unknown-field", resource=resource))
             )  # fmt: skip
         for rule, hit in hits:
-            self.pending.append(_Pending(rule, hit.message, document, hit.path, hit.key, resource=resource))
+            checked.append(
+                (position, _Pending(rule, hit.message, document, hit.path, hit.key, resource=resource))
+            )
 
-    def _rules_for(self, kind: str) -> list[Rule]:
-        rules = self._by_kind.get(kind)
+    def _rules_for(self, kind: str, deferred: bool | None = None) -> list[Rule]:
+        """The rules to run on objects of ``kind``: all, or only the deferred ones, or only the others."""
+        rules = self._by_kind.get((kind, False))
         if rules is None:
             # Rules that replace schema findings run even when not selected: ignoring negative-weight must not
             # bring back the generic schema error it stands for. Their hits are dropped in finish().
-            rules = self._by_kind[kind] = [
+            selected = [
                 rule
                 for code, rule in RULES.items()
                 if kind in rule.kinds and (code in self.enabled or rule.replaces_schema)
             ]
-        return rules
+            rules = self._by_kind[(kind, False)] = [r for r in selected if not r.deferred]
+            self._by_kind[(kind, True)] = [r for r in selected if r.deferred]
+        if deferred is None:
+            return rules + self._by_kind[(kind, True)]
+        return self._by_kind[(kind, deferred)]
 
-    def finish(self) -> list[Finding]:
-        """Apply annotations and configured suppressions, locate what is left, sort."""
+    def _run_deferred(self) -> None:
+        """The deferred rules, now that every object is in: on each object's data, read again if it was
+        let go (past KEEP_DEFERRED)."""
+        for resource in self.deferred:
+            released = id(resource) in self._released
+            if released:
+                slim = resource.data
+                resource.data = resource.document.reload()
+                resource.metadata = dict_at(resource.data, "metadata") or EMPTY
+            self.check(resource, [], resource.position, deferred=True)
+            if released:
+                resource.data, resource.metadata = slim, EMPTY
+
+    def finish(self, issues: Sequence[LoadIssue], files: int) -> LintResult:
+        """Run the deferred rules; apply annotations and configured suppressions; locate and sort the rest."""
+        self.result.files = files
+        self._run_deferred()
+        self.checked.sort(key=lambda item: item[0])  # stable: each object's findings stay in rule order
+        ordered = [_Pending(_ISSUE_RULES[i.kind], i.message, None, location=i.location) for i in issues]
+        self.pending = ordered + self.not_objects + self.unknown + [p for _, p in self.checked]
         annotated = [r for r in self.ctx.resources if r.is_smi and ANNOTATION in r.annotations]
         suppressions = {id(r): self._annotation(r) for r in annotated}
         used: dict[int, set[str]] = {id(r): set() for r in annotated}
@@ -290,7 +349,8 @@ class _Run:
         for finding in findings:
             order.setdefault(finding.location.file, len(order))
         findings.sort(key=lambda f: (order[f.location.file], f.location.line, f.location.column, f.code))
-        return findings
+        self.result.findings = findings
+        return self.result
 
     def _annotation(self, resource: Resource) -> list[AnnotationSuppression]:
         """The valid suppressions of one object; malformed ones become findings (never suppressible here)."""

@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from smi_conformance.lint.rule import Rule
 from smi_conformance.lint.rules import (
     access,
+    access_workloads,
     inputs,
     portability,
     references,
     routes,
     schema,
     split,
+    split_services,
     versions,
 )
 
@@ -22,8 +24,10 @@ _ALL: tuple[type[Rule], ...] = (
     *inputs.RULES,
     *schema.RULES,
     *split.RULES,
+    *split_services.RULES,
     *references.RULES,
     *access.RULES,
+    *access_workloads.RULES,
     *routes.RULES,
     *versions.RULES,
     *portability.RULES,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from smi_conformance.manifests import Document, NodePath
@@ -22,16 +24,22 @@ if TYPE_CHECKING:
     from smi_conformance.models import KindInfo
 
 __all__ = [
+    "EMPTY",
+    "LISTED_KINDS",
+    "LOOKED_UP_KINDS",
     "SMI_GROUPS",
+    "WORKLOADS",
     "LintContext",
     "Resource",
     "dict_at",
     "dicts",
+    "kept_data",
     "list_at",
     "str_at",
     "version_key",
 ]
 
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 SMI_GROUPS = frozenset(
     {"split.smi-spec.io", "access.smi-spec.io", "specs.smi-spec.io", "metrics.smi-spec.io"}
 )
@@ -49,25 +57,30 @@ class Resource:
         "document",
         "group",
         "info",
+        "is_checked",
         "kind",
         "metadata",
         "name",
         "namespace",
+        "position",
         "version",
     )  # fmt: skip
 
     def __init__(self, document: Document, api_version: str, kind: str, data: Mapping[str, Any]) -> None:
         self.document = document
-        self.api_version = api_version
-        self.kind = kind
+        self.api_version = api_version = sys.intern(api_version)  # shared by thousands of objects
+        self.kind = sys.intern(kind)
         self.data = data
         self.info: KindInfo | None = None  #: set for SMI kinds the models know
-        self.group, _, self.version = api_version.rpartition("/")
+        self.is_checked = False  #: an SMI object (or one of a misspelt SMI group): the rules check it
+        self.position = 0  #: among the checked objects, in input order
+        group, _, version = api_version.rpartition("/")
+        self.group, self.version = sys.intern(group), sys.intern(version)
         self._version_key = version_key(self.version)
         self.metadata: Mapping[str, Any] = dict_at(data, "metadata") or {}
         self.name: str | None = str_at(self.metadata, "name")
-        self.namespace: str = str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE
-        self.annotations: Mapping[str, Any] = dict_at(self.metadata, "annotations") or {}
+        self.namespace: str = sys.intern(str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE)
+        self.annotations: Mapping[str, Any] = dict_at(self.metadata, "annotations") or EMPTY
 
     @property
     def is_smi(self) -> bool:
@@ -104,6 +117,17 @@ class LintContext:
     _by_key: dict[tuple[str, str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
     _kinds_in: set[tuple[str, str]] = field(default_factory=set)
     _split_roots: dict[tuple[str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
+    #: (kind, namespace, name, group) -> the first object with that identity, when the first object of that
+    #: kind, namespace and name is of another group (duplicate-object; otherwise that one is the first).
+    _first_other: dict[tuple[str, str, str, str], Resource] = field(default_factory=dict)
+    #: (kind, namespace) -> Services and workloads of a namespace (rules that follow selectors).
+    _in_namespace: dict[tuple[str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
+    #: (kind, name) -> namespaces holding an object of that kind and name (Services, ServiceAccounts).
+    _namespaces: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    #: (namespace, root) -> the first split of that root named differently from the first (duplicate roots).
+    _other_split: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    #: (namespace, IdentityBinding name) -> TrafficTargets whose destination is that binding.
+    _binding_users: dict[tuple[str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
     _schema_errors: set[int] = field(default_factory=set)
     _context: set[int] = field(default_factory=set)  #: ids of documents judged with, not reported on
 
@@ -122,14 +146,37 @@ class LintContext:
 
     def add(self, resource: Resource) -> None:
         self.resources.append(resource)
-        if resource.name is not None:
-            self._by_key[(resource.kind, resource.namespace, resource.name)].append(resource)
-        self._kinds_in.add((resource.kind, resource.namespace))
+        kind, namespace, name = resource.kind, resource.namespace, resource.name
+        if name is not None:
+            same = self._by_key[(kind, namespace, name)]
+            if same and same[0].group != resource.group:
+                self._first_other.setdefault((kind, namespace, name, resource.group), resource)
+            same.append(resource)
+            if kind in _BY_NAME_ANYWHERE and len(same) == 1 and str_at(resource.metadata, "namespace"):
+                self._namespaces[(kind, name)].append(namespace)
+        self._kinds_in.add((kind, namespace))
+        if kind in LISTED_KINDS:
+            self._in_namespace[(kind, namespace)].append(resource)
         if resource.kind == "TrafficSplit" and resource.is_smi:
             root = str_at(dict_at(resource.data, "spec"), "service")
             if root is not None:
                 key = (resource.namespace, split_root(root, resource.namespace))
-                self._split_roots[key].append(resource)
+                splits = self._split_roots[key]
+                if splits and splits[0].name != resource.name:
+                    self._other_split.setdefault(key, resource)
+                splits.append(resource)
+        if resource.kind == "TrafficTarget" and resource.is_smi:
+            _, body, _ = target_body(resource)
+            destination = dict_at(body, "destination")
+            name = str_at(destination, "name")
+            if str_at(destination, "kind") == "IdentityBinding" and name is not None:
+                namespace = str_at(destination, "namespace") or resource.namespace
+                self._binding_users[(namespace, name)].append(resource)
+
+    def add_kind(self, resource: Resource) -> None:
+        """Note only that the linted set holds an object of this kind in this namespace (nothing looks it up
+        by name)."""
+        self._kinds_in.add((resource.kind, resource.namespace))
 
     def mark_schema_error(self, resource: Resource) -> None:
         self._schema_errors.add(id(resource))
@@ -151,23 +198,71 @@ class LintContext:
         or a DNS name), in input order."""
         return self._split_roots.get((namespace, split_root(service, namespace)), [])
 
+    def first(self, resource: Resource) -> Resource:
+        """The first object of the linted set with ``resource``'s kind, group, namespace and name (itself if
+        it is the first, or has no name): an index lookup, however many copies there are."""
+        if resource.name is None:
+            return resource
+        key = (resource.kind, resource.namespace, resource.name)
+        same = self._by_key.get(key)
+        if not same:
+            return resource
+        if same[0].group == resource.group:
+            return same[0]
+        return self._first_other.get((*key, resource.group), resource)
+
+    def in_namespace(self, kind: str, namespace: str) -> list[Resource]:
+        """Objects of ``kind`` (Services, Pods and workloads only) in ``namespace``, in input order."""
+        return self._in_namespace.get((kind, namespace), [])
+
+    def namespaces_of(self, kind: str, name: str) -> list[str]:
+        """Namespaces holding a Service or ServiceAccount named ``name``, in input order: only objects
+        whose ``metadata.namespace`` is written (one without may be applied to any namespace with -n)."""
+        return self._namespaces.get((kind, name), [])
+
+    def earlier_split_of_root(self, split: Resource, root: str) -> Resource | None:
+        """The first TrafficSplit before ``split`` with the same root and another name (one lookup: the
+        first split of the root, or else the first one named differently from it)."""
+        key = (split.namespace, split_root(root, split.namespace))
+        splits = self._split_roots.get(key, [])
+        if not splits or splits[0] is split:
+            return None
+        if splits[0].name != split.name:
+            return splits[0]
+        other = self._other_split.get(key)
+        return other if other is not None and other.position < split.position else None
+
+    def targets_of_binding(self, namespace: str, name: str) -> list[Resource]:
+        """TrafficTargets whose destination is the IdentityBinding ``namespace/name``, in input order."""
+        return self._binding_users.get((namespace, name), [])
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Shape-tolerant accessors: rules run on documents that may also have schema errors.
 
 
+# Plain dicts (what the loader builds) and None (a missing field) are tested first: an isinstance check
+# against the Mapping ABC costs several times a type() comparison, and these run for every field read.
+
+
 def dict_at(obj: Any, key: str) -> Mapping[str, Any] | None:
-    value = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None
-    return value if type(value) is dict or isinstance(value, Mapping) else None
+    if type(obj) is not dict and (obj is None or not isinstance(obj, Mapping)):
+        return None
+    value = obj.get(key)
+    return value if type(value) is dict or (value is not None and isinstance(value, Mapping)) else None
 
 
 def list_at(obj: Any, key: str) -> Sequence[Any] | None:
-    value = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None
+    if type(obj) is not dict and (obj is None or not isinstance(obj, Mapping)):
+        return None
+    value = obj.get(key)
     return value if type(value) is list else None
 
 
 def str_at(obj: Any, key: str) -> str | None:
-    value = obj.get(key) if type(obj) is dict or isinstance(obj, Mapping) else None
+    if type(obj) is not dict and (obj is None or not isinstance(obj, Mapping)):
+        return None
+    value = obj.get(key)
     return value if type(value) is str else None
 
 
@@ -210,3 +305,58 @@ def headers(match: Mapping[str, Any], prefix: NodePath) -> Iterator[tuple[NodePa
             if isinstance(item, Mapping):
                 for name, regex in item.items():
                     yield (*prefix, "headers", i, name), str(name), regex
+
+
+WORKLOADS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
+)
+#: Kinds other than SMI's that rules look up by name or namespace (``LintContext.find``, ``has_kind_in``).
+LOOKED_UP_KINDS = frozenset({"Service", "ServiceAccount", "Pod", *WORKLOADS})
+#: Kinds listed per namespace (``LintContext.in_namespace``) and looked up by name in any namespace.
+LISTED_KINDS = frozenset({"Service", "Pod", *WORKLOADS})
+_BY_NAME_ANYWHERE = frozenset({"Service", "ServiceAccount"})
+
+
+def kept_data(resource: Resource) -> Mapping[str, Any]:
+    """What the deferred rules may still read of an object they look up, once the linter lets its data go:
+    route match names and ports, an IdentityBinding's SPIFFE ids, Service ports and selectors, the labels
+    and ServiceAccount of a workload's pods; nothing of other objects. Keeps memory proportional to the
+    objects, not to the text."""
+    data = resource.data
+    kind = resource.kind
+    spec = dict_at(data, "spec")
+    if kind == "HTTPRouteGroup":
+        names = {
+            "matches": [
+                {"name": m.get("name")} for m in list_at(spec or data, "matches") or () if type(m) is dict
+            ]
+        }
+        return {"spec": names} if resource.version_at_least("v1alpha3") else names
+    if kind == "IdentityBinding":  # the SPIFFE ids a TrafficTarget's destination binding lists
+        schemes = dict_at(spec, "schemes")
+        return (
+            {"spec": {"schemes": {"spiffeIdentities": schemes.get("spiffeIdentities")}}} if schemes else EMPTY
+        )
+    if kind in ("TCPRoute", "UDPRoute"):
+        return {"spec": {"matches": spec["matches"]}} if spec is not None and "matches" in spec else EMPTY
+    if kind == "Service":
+        return (
+            {"spec": {f: spec[f] for f in ("ports", "selector", "type") if f in spec}}
+            if spec is not None
+            else EMPTY
+        )
+    if kind == "Pod":
+        return {"metadata": {"labels": dict_at(resource.metadata, "labels")}, "spec": _account(spec)}
+    if kind in WORKLOADS:
+        template = dict_at(spec, "template")
+        labels = dict_at(dict_at(template, "metadata"), "labels")
+        return {
+            "spec": {
+                "template": {"metadata": {"labels": labels}, "spec": _account(dict_at(template, "spec"))}
+            }
+        }
+    return EMPTY
+
+
+def _account(pod_spec: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: pod_spec[k] for k in ("serviceAccountName", "serviceAccount") if pod_spec and k in pod_spec}

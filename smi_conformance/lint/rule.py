@@ -70,6 +70,10 @@ class Rule:
     #: When this rule reports a node, a generic schema finding about the same node is dropped (the rule says
     #: more precisely what is wrong).
     replaces_schema: ClassVar[bool] = False
+    #: The rule looks up other objects that may come later in the input (references): it runs once every
+    #: object is read, on what the engine keeps of them (``resources.kept_data``). Other rules run while
+    #: the input streams by and may only look back (``LintContext.first``, earlier splits of a root).
+    deferred: ClassVar[bool] = False
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         """Yield what is wrong with ``obj``; the default (engine-emitted rules) yields nothing."""

@@ -78,6 +78,7 @@ class SMIModel(BaseModel):
         validate_by_name=False,
         serialize_by_alias=True,
         hide_input_in_errors=False,
+        defer_build=True,
         json_schema_extra=lambda schema, cls: _describe(schema, cls),
     )
 
@@ -148,6 +149,9 @@ def describe_value(value: Any) -> str:
         text = value if len(value) <= 40 else value[:37] + "..."
         return f"{text!r} (a string)"
     if isinstance(value, int):
+        digits = getattr(value, "digits", None)  # smi_conformance._yamlparse.HugeInt: too long to convert
+        if isinstance(digits, int):
+            return f"an integer of {digits} digits"
         if value.bit_length() > 64:  # str() of huge ints is slow, and refused above 4300 digits
             return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
         return repr(value)

@@ -97,7 +97,7 @@ kind: TrafficTarget
 metadata: {name: t}
 spec:
   destination: {kind: ServiceAccount, name: bookstore}
-  sources: [{kind: ServiceAccount, name: bookbuyer}]
+  sources: [{kind: ServiceAccount, name: bookbuyer, namespace: default}]
   rules: [{kind: HTTPRouteGroup, name: routes, matches: [buy, sell]}]
 """
     )

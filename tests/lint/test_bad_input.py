@@ -132,6 +132,28 @@ def test_malformed_json_is_located(tmp_path: Path) -> None:
     assert [(f["code"], f["line"], f["column"]) for f in found] == [("SMI001", 2, 11)]
 
 
+@pytest.mark.parametrize("name", ["huge.json", "huge.yaml", "-"])
+def test_an_integer_of_five_thousand_digits_is_an_integer(tmp_path: Path, name: str) -> None:
+    """Past Python's 4,300-digit conversion limit, a weight is still read (and reported) as an integer,
+    from a file of either kind or from stdin; ``smi convert`` refuses it with a location."""
+    weight = "1" * 5000
+    text = (
+        '{"apiVersion": "split.smi-spec.io/v1alpha4", "kind": "TrafficSplit", "metadata": {"name": "web"},\n'
+        f' "spec": {{"service": "web", "backends": [{{"service": "web-v1", "weight": {weight}}}]}}}}\n'
+    )
+    if name != "-":
+        write(tmp_path, name, text)
+    code, found = findings(name, input=text if name == "-" else None)
+    weights = [(f["code"], f["line"], f["column"], f["message"]) for f in found if f["code"] == "SMI104"]
+    assert code == 1 and weights == [
+        ("SMI104", 2, 74, "weight must be <= 9223372036854775807, got an integer of 5000 digits")
+    ]
+    result = smi("convert", "--to", "split.smi-spec.io/v1alpha2", name, input=text if name == "-" else None)
+    assert result.exit_code == 1 and "Traceback" not in result.output  # 1: refused, nothing converted
+    where = "<stdin>" if name == "-" else name
+    assert f"{where}:2:74: TrafficSplit is not valid" in result.stderr and "5000 digits" in result.stderr
+
+
 def test_locations_survive_crlf_and_bom(tmp_path: Path) -> None:
     text = "\ufeff# deploy\r\n" + (CLEAN.replace("weight: 90", "weight: -1")).replace("\n", "\r\n")
     write(tmp_path, "crlf.yaml", text.encode())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smi_conformance.manifests import load_paths, load_text
+import pytest
+
+from smi_conformance.manifests import Inputs, load_paths, load_text
 
 
 def test_documents_and_their_locations() -> None:
@@ -83,40 +85,81 @@ def test_walking_directories(tmp_path: Path) -> None:
     ]
 
 
-def test_large_inputs_parse_in_two_processes_with_the_same_result(monkeypatch) -> None:
-    from smi_conformance import manifests
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_read_line_by_line_gives_what_its_whole_text_gives(tmp_path: Path, newline: str) -> None:
+    docs = [f"kind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{key: '{'x' * 20}'}}\n" for i in range(600)]
+    docs[450] = "kind: ConfigMap\nmetadata: {name: dup, name: again}\n"
+    docs[500] = "kind: [\n"
+    docs[550] = "--- # a marker with a comment\n---\nkind: Late\n"  # empty documents
+    text = ("# header\n" + "---\n".join(docs) + "---").replace("\n", newline)  # a marker at the very end
+    path = tmp_path / "big.yaml"
+    path.write_bytes(text.encode())
+    inputs = Inputs([str(path)], stream=True)
+    streamed = [(d.index, d.start, d.end, d.first_line, d.data, str(d.locate(("metadata",)))) for d in inputs]
+    (source,) = inputs.sources
+    assert source.path == path and source.text == ""  # never held whole: offsets are bytes of the file
+    whole = load_text(text, str(path))
+    assert [(d.index, d.first_line, d.data, str(d.locate(("metadata",)))) for d in whole.documents] == [
+        (index, line, data, where) for index, _, _, line, data, where in streamed
+    ]
+    assert inputs.issues == whole.issues
+    assert [(i.kind, i.location.line) for i in inputs.issues] == [("duplicate-key", 1803), ("syntax", 2002)]
+    assert [path.read_bytes()[start:end].decode() for _, start, end, *_ in streamed[:2]] == [
+        text[whole.documents[0].start : whole.documents[0].end],
+        text[whole.documents[1].start : whole.documents[1].end],
+    ]
 
-    docs = [
-        f"kind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{key: '{'x' * 200}'}}\n" for i in range(6000)
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kind: A\r---\rkind: B\r",  # lone CR line breaks
+        "kind: A\n...\n%YAML 1.1\n---\nkind: B\n",  # a directive
+        "\ufeffkind: A\n---\nkind: B\n",  # a byte order mark
+        "kind: A\u2028---\u2028kind: B\n",  # a line separator
+    ],
+)
+def test_files_that_need_their_whole_text_are_read_whole(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_bytes(text.encode())
+    inputs = Inputs([str(path)], stream=True)
+    documents = list(inputs)
+    assert inputs.sources[0].path is None and inputs.sources[0].text
+    expected = load_text(text, str(path))
+    assert [d.data for d in documents] == [d.data for d in expected.documents]
+    assert [str(d.locate(("kind",))) for d in documents] == [
+        str(d.locate(("kind",))) for d in expected.documents
     ]
-    docs[4500] = "kind: ConfigMap\nmetadata: {name: dup, name: again}\n"  # in the child's half
-    docs[5000] = "kind: [\n"
-    text = "---\n".join(docs)
-    assert len(text) > manifests.PARALLEL_MIN_CHARS
-    # Fork whatever the machine's load, and whatever threads an earlier test in this worker left running
-    # (_can_fork declines both; the child only parses and writes to its pipe)
-    monkeypatch.setattr(manifests, "_can_fork", lambda: True)
-    forks, parent_parses = [], []
-    real_fork, real_parse = manifests._parse_two_processes, manifests._parse
-    monkeypatch.setattr(manifests, "_parse_two_processes", lambda tasks: forks.append(1) or real_fork(tasks))
-    monkeypatch.setattr(
-        manifests, "_parse", lambda tasks: parent_parses.append(len(tasks)) or real_parse(tasks)
-    )
-    parallel = load_text(text, "big.yaml")
-    assert parent_parses == [3000]  # this process parsed its half only: the child's half came back
-    monkeypatch.setattr(manifests, "PARALLEL_MIN_CHARS", 10**12)
-    sequential = load_text(text, "big.yaml")
-    assert forks == [1]
-    assert [d.data for d in parallel.documents] == [d.data for d in sequential.documents]
-    assert parallel.issues == sequential.issues
-    assert [(i.kind, i.location.line) for i in parallel.issues] == [
-        ("duplicate-key", 18002),
-        ("syntax", 20001),
-    ]
-    assert str(parallel.documents[-1].locate(("metadata", "name"))) == "big.yaml:23995:18"
 
 
 def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("kind: X\n")
     result = load_paths([str(tmp_path / "a.yaml"), str(tmp_path), str(tmp_path / "." / "a.yaml")])
     assert len(result.documents) == 1
+
+
+def test_the_pure_python_parser_reads_what_libyaml_reads(smi_spec_dir: Path) -> None:
+    """Where PyYAML has no libyaml, its pure-Python parser takes over: the same data and the same located
+    issues on real manifests (the spec's examples, the bundled ones, every rule case)."""
+    import yaml
+
+    from smi_conformance._yamlparse import parse_chunk
+    from smi_conformance.manifests import _split
+
+    root = Path(__file__).parents[2]
+    texts = [p.read_text() for p in sorted((smi_spec_dir / "examples").glob("*.yaml"))]
+    texts += [p.read_text() for p in sorted((root / "examples").rglob("*.yaml"))]
+    for file in sorted((Path(__file__).parent / "rule_cases").glob("*.yaml")):
+        texts += [case["input"] for case in yaml.safe_load(file.read_text())["cases"]]
+    compared = issues = 0
+    for text in texts:
+        for start, end in _split(text):
+            fast, slow = (
+                parse_chunk("x", text[start:end], 0),
+                parse_chunk("x", text[start:end], 0, python=True),
+            )
+            assert fast[0] == slow[0], text[start:end]
+            assert [(i.kind, i.location) for i in fast[1]] == [(i.kind, i.location) for i in slow[1]]
+            compared += 1
+            issues += len(fast[1])
+    assert compared > 250 and issues >= 4  # syntax errors, duplicate keys and tags among them

@@ -133,6 +133,7 @@ class CrossNamespaceDestination(Rule):
     severity = Severity.ERROR
     summary = "a TrafficTarget that opens workloads of another namespace"
     kinds = frozenset({"TrafficTarget", "IdentityBinding"})
+    deferred = True
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         if obj.kind == "IdentityBinding":
@@ -169,13 +170,8 @@ class CrossNamespaceDestination(Rule):
             return
         users = [
             t.display
-            for t in ctx.resources
-            if t.kind == "TrafficTarget"
-            and t.namespace == binding.namespace
-            and (d := _destination(t)) is not None
-            and str_at(d[1], "kind") == "IdentityBinding"
-            and str_at(d[1], "name") == binding.name
-            and (str_at(d[1], "namespace") or t.namespace) == binding.namespace
+            for t in ctx.targets_of_binding(binding.namespace, binding.name)
+            if t.namespace == binding.namespace
         ]
         if not users:
             return
@@ -259,6 +255,7 @@ class IncompatibleVersions(Rule):
     severity = Severity.WARNING
     summary = "a route reference across API versions the spec does not pair"
     kinds = frozenset({"TrafficTarget", "TrafficSplit"})
+    deferred = True
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         allowed = COMPATIBLE_SPECS.get(obj.api_version)
@@ -275,4 +272,49 @@ class IncompatibleVersions(Rule):
                 )
 
 
-RULES = (EmptySources, EmptyRules, IncompatibleVersions, CrossNamespaceDestination)
+class SourceWithoutNamespace(Rule):
+    """A TrafficTarget source ServiceAccount has no namespace.
+
+    Why: a ServiceAccount is only an identity together with its namespace
+    (`spiffe://.../ns/<namespace>/sa/<name>`). The spec's examples always write it; meshes read a missing
+    one differently: as the TrafficTarget's namespace, as any namespace, or as matching nobody. The same
+    manifest then allows different callers in different meshes. Write the namespace.
+
+    Bad:
+    ```yaml
+    sources:
+    - kind: ServiceAccount
+      name: website
+    ```
+
+    Good:
+    ```yaml
+    sources:
+    - kind: ServiceAccount
+      name: website
+      namespace: default
+    ```
+    """
+
+    code = "SMI405"
+    name = "source-without-namespace"
+    severity = Severity.WARNING
+    summary = "a source ServiceAccount without a namespace, which meshes read differently"
+    kinds = _TARGET
+
+    def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
+        prefix, body, _ = target_body(obj)
+        for i, source in enumerate(list_at(body, "sources") or ()):
+            if not isinstance(source, Mapping) or source.get("kind") != "ServiceAccount":
+                continue
+            name = str_at(source, "name")
+            if name is not None and "namespace" not in source:
+                yield Hit(
+                    f"source ServiceAccount {name!r} has no namespace: meshes read it as this TrafficTarget's"
+                    " "
+                    f"namespace ({_namespace(obj)}), as any namespace or as nobody; write it",
+                    (*prefix, "sources", i, "name"),
+                )
+
+
+RULES = (EmptySources, EmptyRules, IncompatibleVersions, CrossNamespaceDestination, SourceWithoutNamespace)

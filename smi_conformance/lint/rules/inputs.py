@@ -11,7 +11,9 @@ class SyntaxError_(Rule):
     Why: `kubectl apply` and every mesh controller reject the whole file. The location is where the parser
     gave up, which is usually at or just after the mistake (an unclosed bracket, a tab used for indentation,
     a key without a colon). Helm or Kustomize templates are not YAML until rendered: lint their output
-    (`helm template . | smi lint -`) and exclude the template folders.
+    (`helm template . | smi lint -`) and exclude the template folders. An input whose first character
+    (after blanks) is `{` is read as JSON, anything else as YAML, whatever the file is called: kubectl
+    decides the same way, and a file and the same bytes on stdin get the same verdict.
 
     Bad:
     ```yaml

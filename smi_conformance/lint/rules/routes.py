@@ -150,4 +150,87 @@ class DuplicateMatchName(Rule):
             seen.setdefault(name, path)
 
 
-RULES = (InvalidRegex, Re2Unsupported, DuplicateMatchName)
+class MatchWithoutCriteria(Rule):
+    """An HTTPRouteGroup match has no pathRegex, no methods and no headers: it matches every request.
+
+    Why: the spec says a match without pathRegex and methods applies to any path and method, so a
+    TrafficTarget rule naming it allows everything, and a TrafficSplit `matches` group with it splits
+    every request. That may be meant (a catch-all), but more often a field was misspelt at the wrong
+    level or left out; name it `all` or similar so readers see it is deliberate, and suppress this.
+
+    Bad:
+    ```yaml
+    matches:
+    - name: metrics      # the pathRegex was forgotten
+    ```
+
+    Good:
+    ```yaml
+    matches:
+    - name: metrics
+      pathRegex: /metrics
+      methods: [GET]
+    ```
+    """
+
+    code = "SMI504"
+    name = "match-without-criteria"
+    severity = Severity.INFO
+    summary = "a match with no pathRegex, methods or headers, which matches every request"
+    kinds = _GROUP
+
+    def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
+        for path, match in route_matches(obj):
+            if not any(match.get(field) for field in ("pathRegex", "methods", "headers")):
+                name = str_at(match, "name")
+                what = f"match {name!r}" if name is not None else "this match"
+                yield Hit(f"{what} has no pathRegex, methods or headers: it matches every request", path)
+
+
+#: Characters that stand for themselves at the start of a regex and can start no path ("/" starts them).
+_LITERAL_START = re.compile(r"\^?[A-Za-z0-9_~%!$&',;=:@-](?![?*{])")
+
+
+class PathRegexWithoutSlash(Rule):
+    """A pathRegex starts with a character other than `/`, so it can never match a path.
+
+    Why: a pathRegex is matched from the beginning of the request path (the spec anchors it), and every
+    path starts with `/`. `api/.*` matches nothing, not `/api/...`: the rule allows nothing, the split
+    splits nothing. (Regexes that start with `.`, `(`, `[`, `\\` or an alternation are not judged.)
+
+    Bad:
+    ```yaml
+    matches:
+    - name: api
+      pathRegex: api/v1/.*
+    ```
+
+    Good:
+    ```yaml
+    matches:
+    - name: api
+      pathRegex: /api/v1/.*
+    ```
+    """
+
+    code = "SMI505"
+    name = "path-regex-without-slash"
+    severity = Severity.WARNING
+    summary = "a pathRegex that starts with something other than / and so never matches a path"
+    kinds = _GROUP
+
+    def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
+        for path, match in route_matches(obj):
+            pattern = match.get("pathRegex")
+            if isinstance(pattern, str) and "|" not in pattern and _LITERAL_START.match(pattern):
+                yield Hit(
+                    f"pathRegex {pattern!r} does not start with '/': it is matched from the start of the "
+                    "path, "
+                    "which always begins with '/', so it never matches",
+                    (*path, "pathRegex"),
+                )
+
+
+RULES = (
+    InvalidRegex, Re2Unsupported, DuplicateMatchName, MatchWithoutCriteria, PathRegexWithoutSlash,
+)  # fmt: skip

@@ -13,14 +13,15 @@ from smi_conformance.manifests import NodePath
 _KINDS = frozenset({"TrafficSplit"})
 
 
-def weight_value(obj: Resource, weight: Any) -> Fraction | None:
-    """A backend weight as an exact number (v1alpha1 Kubernetes quantities included); None if unreadable."""
+def weight_number(obj: Resource, weight: Any) -> int | float | Fraction | None:
+    """A backend weight as a number to compare (v1alpha1 Kubernetes quantities as exact fractions); None if
+    unreadable. Integers stay integers: building a Fraction for each is most of a rule's time."""
     if isinstance(weight, bool):
         return None
     if isinstance(weight, int):
-        return Fraction(weight)
+        return weight
     if isinstance(weight, float):
-        return Fraction(weight) if weight == weight and abs(weight) != float("inf") else None
+        return weight if weight == weight and abs(weight) != float("inf") else None
     if isinstance(weight, str) and not obj.version_at_least("v1alpha2"):
         # imported here: the models package (pydantic) is loaded only when a run needs it, not at CLI start-up
         from smi_conformance.models.quantity import QuantityError, parse_quantity
@@ -30,6 +31,12 @@ def weight_value(obj: Resource, weight: Any) -> Fraction | None:
         except QuantityError:
             return None
     return None
+
+
+def weight_value(obj: Resource, weight: Any) -> Fraction | None:
+    """A backend weight as an exact number (v1alpha1 Kubernetes quantities included); None if unreadable."""
+    number = weight_number(obj, weight)
+    return None if number is None else Fraction(number)
 
 
 def backends(obj: Resource) -> Iterator[tuple[NodePath, Mapping[str, Any]]]:
@@ -67,7 +74,7 @@ class NegativeWeight(Rule):
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         for path, backend in backends(obj):
-            value = weight_value(obj, backend.get("weight"))
+            value = weight_number(obj, backend.get("weight"))
             if value is not None and value < 0:
                 yield Hit(f"backend weight {backend.get('weight')!r} is negative", (*path, "weight"))
 
@@ -148,7 +155,7 @@ class AllWeightsZero(Rule):
     kinds = _KINDS
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
-        values = [weight_value(obj, backend.get("weight")) for _, backend in backends(obj)]
+        values = [weight_number(obj, backend.get("weight")) for _, backend in backends(obj)]
         if values and all(value == 0 for value in values):
             yield Hit(
                 "every backend weight is 0: the split sends traffic nowhere", ("spec", "backends"), key=True
@@ -272,18 +279,16 @@ class DuplicateRoot(Rule):
         root = str_at(dict_at(obj.data, "spec"), "service")
         if root is None:
             return
-        for other in ctx.splits_for_root(obj.namespace, root):
-            if other is obj:
-                return  # report on the later ones only
-            if other.name == obj.name:
-                continue  # the same object twice: duplicate-object says so
+        # Reported on the later ones only, naming the first split of that root with another name (the same
+        # object twice is duplicate-object's): an index lookup, not a scan of every earlier split.
+        other = ctx.earlier_split_of_root(obj, root)
+        if other is not None:
             where = ctx.at(other, ("spec", "service"))
             yield Hit(
                 f"root service {root!r} is also split by TrafficSplit {other.namespace}/{other.name} "
                 f"{where}; only one of them takes effect",
                 ("spec", "service"),
             )
-            return
 
 
 class NestedSplit(Rule):
@@ -312,6 +317,7 @@ class NestedSplit(Rule):
     severity = Severity.WARNING
     summary = "a backend is the root of another TrafficSplit (splits are not hierarchical)"
     kinds = _KINDS
+    deferred = True
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         root = str_at(dict_at(obj.data, "spec"), "service")

@@ -1,0 +1,105 @@
+"""The linter streams its input: memory does not follow the size of the text, the rules that look forward
+see what they would see with everything in memory, and one input gets one verdict however it arrives."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+from pathlib import Path
+
+import pytest
+import yaml
+
+from smi_conformance.lint import LintConfig, lint
+from smi_conformance.lint import engine as lint_engine
+
+from .helpers import CLEAN
+
+CASES = Path(__file__).parent / "rule_cases"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def _peak(path: Path) -> int:
+    tracemalloc.start()
+    try:
+        lint([str(path)], LintConfig(root=path.parent))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_follow_the_size_of_the_text(tmp_path: Path) -> None:
+    """Four times the documents, not four times the memory: each document is let go once checked."""
+    import re2  # type: ignore[import-untyped]  # noqa: F401  # loaded on first use: not part of the measure
+
+    import smi_conformance.models  # noqa: F401
+
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}}}\ndata: {{key: '{pad}'}}\n"
+    sizes = {}
+    for count in (2_000, 8_000):
+        docs = [config_map.format(i=i, pad="x" * 400) for i in range(count)]
+        path = tmp_path / f"{count}.yaml"
+        path.write_text(CLEAN + "---\n" + "---\n".join(docs))
+        sizes[count] = _peak(path)
+    assert sizes[8_000] < 1.5 * sizes[2_000], sizes
+
+
+def _case_inputs() -> list[str]:
+    inputs = []
+    for file in sorted(CASES.glob("*.yaml")):
+        inputs += [case["input"] for case in yaml.safe_load(file.read_text())["cases"]]
+    return inputs
+
+
+def _findings(paths: list[str]) -> list[tuple[str, str, str]]:
+    return [(f.code, str(f.location), f.message) for f in lint(paths, LintConfig()).findings]
+
+
+def test_objects_read_again_give_the_same_findings(
+    tmp_path: Path, smi_spec_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past KEEP_DEFERRED objects the deferred rules see objects parsed again from the file: the same."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for i, text in enumerate(_case_inputs()):
+        (cases / f"case-{i:03d}.yaml").write_text(text)
+    (tmp_path / "all-cases.yaml").write_text("---\n".join(_case_inputs()))
+    inputs = [
+        [str(cases)],
+        [str(tmp_path / "all-cases.yaml")],
+        [str(smi_spec_dir / "examples")],
+        [str(EXAMPLES)],
+    ]
+    kept = [_findings(paths) for paths in inputs]
+    assert all(kept[:2]) and sum(len(k) for k in kept) > 200
+    monkeypatch.setattr(lint_engine, "KEEP_DEFERRED", 0)
+    assert [_findings(paths) for paths in inputs] == kept
+
+
+ONE_INPUT = [
+    b"[1,]",  # a YAML flow sequence, invalid JSON
+    b'"\\ud800"',  # a lone surrogate: JSON takes it, YAML does not
+    b'{"a": 1,}',  # starts like JSON: judged as JSON
+    b'{"apiVersion": "split.smi-spec.io/v1alpha4", "kind": "TrafficSplit", "metadata": {"name": "a"},\n'
+    b'\t"spec": {"service": "a", "backends": [{"service": "b", "weight": 1e3}]}}',
+    CLEAN.encode(),
+    b"  \n\t{apiVersion: v1}",  # a YAML flow mapping where JSON is expected
+    b'{"kind": "X", "n": ' + b"9" * 5000 + b"}",
+    b"kind: X\nn: -" + b"9" * 5000 + b"\n",
+]
+
+
+@pytest.mark.parametrize("data", ONE_INPUT, ids=lambda d: d[:20].decode("utf-8", "replace"))
+def test_one_input_one_verdict_through_any_file_name_or_stdin(tmp_path: Path, data: bytes) -> None:
+    def verdict(paths: list[str], stdin: bytes | None = None) -> object:
+        try:
+            result = lint(paths, LintConfig(root=tmp_path), stdin=io.BytesIO(stdin) if stdin else None)
+        except lint_engine.InputError as exc:
+            return type(exc).__name__
+        return [(f.code, f.location.line, f.location.column) for f in result.findings]
+
+    seen = [verdict(["-"], data)]
+    for name in ("input.json", "input.yaml", "input.yml"):
+        (tmp_path / name).write_bytes(data)
+        seen.append(verdict([str(tmp_path / name)]))
+    assert seen[1:] == seen[:1] * 3, seen
