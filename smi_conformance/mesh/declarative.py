@@ -30,7 +30,8 @@ to the run's cluster (tools must be pointed at it: ``kubectl --context "$KUBE_CO
 ``SUITE_IMAGE``, ``IMAGE_PULL_POLICY``, ``DRIVER_PORT``, ``ADAPTER_DIR``, ``IMAGE_<NAME>`` of each build step
 and, for enrolment steps, ``NAMESPACE``. The same ``${NAME}`` variables are substituted in images, labels,
 annotations (pod ones also take ``WORKLOAD``, ``APP`` and ``VERSION``), ``serviceHost`` (``SERVICE`` and
-``NAMESPACE`` only) and the manifest files of ``apply`` and ``delete`` steps. An error in the file is reported
+``NAMESPACE`` only) and the manifest files of ``apply`` and ``delete`` steps (there a ``$`` that starts no
+name, as in a regex, stays as it is). An error in the file is reported
 with its ``file:line:column``, before anything runs.
 """
 
@@ -411,10 +412,11 @@ class DeclarativeKubernetes(KubernetesSupport):
             text = path.read_text()
         except OSError as exc:
             raise ClusterError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            filled = string.Template(text).substitute(variables)
-        except (KeyError, ValueError) as exc:
-            raise ClusterError(f"{where}: {path}: unknown variable {exc}") from None
+        # a `$` that starts no name is left as it is (regex anchors in CRD schemas); unknown names are errors
+        unknown = sorted(_variables(text) - set(variables))
+        if unknown:
+            raise ClusterError(f"{where}: {path}: unknown variable(s) {', '.join(unknown)}")
+        filled = string.Template(text).safe_substitute(variables)
         try:
             docs = [d for d in yaml.safe_load_all(filled) if d]
         except yaml.YAMLError as exc:

@@ -50,7 +50,7 @@ EXPECTED: dict[str, tuple[set[str], dict[str, str]]] = {
         {"split.smi-spec.io": "v1alpha2", "access.smi-spec.io": "v1alpha3", "specs.smi-spec.io": "v1alpha4"},
     ),
     "traefik-mesh": (
-        SPLITS | BASIC_ACCESS | HTTP_RULES | NAMESPACED_ACCESS,
+        SPLITS | BASIC_ACCESS | HTTP_RULES | NAMESPACED_ACCESS | {"access-http-headers", "split-matches"},
         {"split.smi-spec.io": "v1alpha3", "access.smi-spec.io": "v1alpha2", "specs.smi-spec.io": "v1alpha3"},
     ),
     # intentions between services: connection-level TrafficTargets only, no splits
@@ -71,12 +71,16 @@ def test_the_four_meshes_are_shipped() -> None:
     assert set(bundled()) == set(EXPECTED)
 
 
+#: Shipped adapters CI installs and runs the suite against (tests/kind/test_traefik_mesh.py).
+VERIFIED = {"traefik-mesh"}
+
+
 @pytest.mark.parametrize("mesh", sorted(EXPECTED))
-def test_a_shipped_adapter_loads_and_says_it_is_not_verified(mesh: str) -> None:
+def test_a_shipped_adapter_loads_and_says_whether_it_is_verified(mesh: str) -> None:
     adapter = load_adapter(mesh)
     assert isinstance(adapter, DeclarativeAdapter)
-    assert adapter.info.verified is False
-    assert "not verified here" in adapter.info.notes.lower()
+    assert adapter.info.verified is (mesh in VERIFIED)
+    assert ("not verified here" in adapter.info.notes.lower()) is (mesh not in VERIFIED)
     assert adapter.spec.spec.sources, "the claims must say which docs they come from"
     assert adapter.spec.spec.kubernetes.install and adapter.spec.spec.kubernetes.uninstall
     # the same file by path
@@ -132,11 +136,13 @@ def test_without_access_control_the_grants_are_left_out_and_the_splits_kept() ->
     assert sorted(o["kind"] for o in kept) == ["HTTPRouteGroup", "TrafficSplit"]
 
 
-def test_the_docs_say_the_shipped_adapters_are_not_verified_here() -> None:
+def test_the_docs_say_which_shipped_adapters_are_verified_here() -> None:
     text = (REPO / "docs" / "conformance" / "README.md").read_text()
     assert "not verified here" in text.lower()
     for mesh in EXPECTED:
         assert f"`{mesh}`" in text, mesh
+    for mesh in VERIFIED:
+        assert f"../certification/{mesh}/README.md" in text, mesh
 
 
 # -------------------------------------------------------------------------------------------- bad files
