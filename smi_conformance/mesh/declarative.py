@@ -433,21 +433,28 @@ class DeclarativeKubernetes(KubernetesSupport):
         while True:
             missing = []
             try:
-                found = kube.objects.items(DEPLOYMENTS, wait.namespace) + kube.objects.items(
-                    DAEMONSETS, wait.namespace
-                )
+                # the items of a list carry no kind: it is the resource's
+                found = [
+                    (resource.kind, obj)
+                    for resource in (DEPLOYMENTS, DAEMONSETS)
+                    for obj in kube.objects.items(resource, wait.namespace)
+                ]
             except ApiError as exc:
                 raise ClusterError(f"{where}: {exc}") from exc
-            names = {o["metadata"]["name"] for o in found}
+            names = {o["metadata"]["name"] for _, o in found}
             missing += [f"{n} (not found)" for n in wait.names if n not in names]
-            for obj in found:
-                if wait.names and obj["metadata"]["name"] not in wait.names:
+            for kind, obj in found:
+                name = obj["metadata"]["name"]
+                if wait.names and name not in wait.names:
                     continue
                 status = obj.get("status") or {}
+                if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 1):
+                    missing.append(f"{kind} {name} not yet seen by its controller")
+                    continue
                 want = status.get("desiredNumberScheduled", (obj.get("spec") or {}).get("replicas", 1))
                 ready = status.get("numberReady", status.get("readyReplicas", 0))
                 if ready < want:
-                    missing.append(f"{obj['kind']} {obj['metadata']['name']} {ready}/{want} ready")
+                    missing.append(f"{kind} {name} {ready}/{want} ready")
             if not found and not wait.names:
                 missing.append("nothing deployed yet")
             if not missing:

@@ -27,6 +27,7 @@ from smi_conformance.suite.metrics import PREFIX, MetricSample, MetricsError, Me
 from smi_conformance.suite.settings import SuiteSettings
 from smi_conformance.suite.topology import Protocol, ServiceSpec, Topology, WorkloadSpec
 from smi_conformance.suite.traffic import Traffic
+from smi_conformance.suite.versions import render
 from smi_conformance.workload.traffic import Outcome, TrafficResult
 
 __all__ = ["ConformanceFailure", "TestContext"]
@@ -93,6 +94,8 @@ class TestContext:
         self.checks: list[CheckResult] = []
         #: Objects the body applied (deleted after the test).
         self.applied: list[dict[str, Any]] = []
+        #: API group -> the version the test's objects are sent in (set when the test is selected).
+        self.versions: dict[str, str] = {}
         self._on_step = on_step
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -106,11 +109,20 @@ class TestContext:
             raise ConformanceFailure(check)
         return check
 
+    def in_versions(self, docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Objects a test body builds (in the latest versions), converted to the versions its objects were
+        sent in; a group the test had no object of goes in the newest version the mesh serves. Without
+        this, a mesh that serves older versions would refuse them for their version, not their content (a
+        false pass where a refusal is allowed), and a delete would miss them."""
+        versions = {g: v[-1] for g, v in self.mesh.api_versions.items() if v} | self.versions
+        return render(docs, versions)
+
     def apply(self, docs: Sequence[Mapping[str, Any]]) -> None:
         """Apply more objects in the middle of a test; they are deleted after the test, with its own."""
         self.step(f"apply {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
+        docs = self.in_versions(docs)
         self.cluster.apply(docs)
-        self.applied.extend(dict(d) for d in docs)
+        self.applied.extend(docs)
 
     def apply_unless_refused(self, docs: Sequence[Mapping[str, Any]], what: str) -> bool:
         """Apply objects a mesh may rightly refuse; a refusal is recorded as a passed check and False is
@@ -126,7 +138,7 @@ class TestContext:
 
     def delete(self, docs: Sequence[Mapping[str, Any]]) -> None:
         self.step(f"delete {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
-        self.cluster.delete(docs)
+        self.cluster.delete(self.in_versions(docs))
 
     def eventually(self, probe: Callable[[], T], ok: Callable[[T], bool]) -> consistency.Convergence[T]:
         """Probe until ``ok`` holds for the configured number of probes in a row, or the maximum time to

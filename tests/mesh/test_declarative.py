@@ -3,12 +3,14 @@ refused with file:line:column before anything runs; steps run with the run's clu
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
 from smi_conformance.cluster.base import ClusterError
+from smi_conformance.cluster.kubeapi import Resource
 from smi_conformance.mesh.adapter import AdapterError
 from smi_conformance.mesh.declarative import DeclarativeAdapter, load_adapter_file
 from smi_conformance.mesh.kubernetes import KubeAccess
@@ -285,3 +287,46 @@ def test_a_failing_step_says_where_it_is_and_what_it_printed(tmp_path: Path) -> 
         support.install(_access(tmp_path))
     assert f"{path}:13:9" in str(caught.value)
     assert "exit 4" in str(caught.value) and "no cluster here" in str(caught.value)
+
+
+class _ListedObjects:
+    """Deployments and DaemonSets as a list answer gives them (items without kind), turning ready on the
+    ``ready_after``-th look."""
+
+    def __init__(self, ready_after: int):
+        self.looks = 0
+        self.ready_after = ready_after
+
+    def items(self, resource: Resource, namespace: str | None = None) -> list[dict[str, object]]:
+        self.looks += 1
+        ready = (self.looks + 1) // 2 >= self.ready_after  # two resources per look
+        meta = {"name": "controller" if resource.kind == "Deployment" else "proxy", "generation": 2}
+        if resource.kind == "Deployment":
+            return [
+                {
+                    "metadata": meta,
+                    "spec": {"replicas": 1},
+                    "status": {"observedGeneration": 2, "readyReplicas": int(ready)},
+                }
+            ]
+        status = {"observedGeneration": 2 if ready else 1, "desiredNumberScheduled": 1, "numberReady": 1}
+        return [{"metadata": meta, "status": status}]
+
+
+def test_wait_for_reads_listed_objects_and_names_what_is_not_ready(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text(
+        GOOD.replace(
+            "      - run: echo install",
+            "      - waitFor: {namespace: mesh}\n        timeoutSeconds: 2",
+        )
+    )
+    support = load_adapter_file(path).kubernetes()
+    objects = _ListedObjects(ready_after=2)
+    support.install(dataclasses.replace(_access(tmp_path), objects=objects))  # type: ignore[arg-type]
+    assert objects.looks == 4
+    with pytest.raises(ClusterError) as caught:
+        support.install(dataclasses.replace(_access(tmp_path), objects=_ListedObjects(10**6)))  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert f"{path}:13:9" in message and "not ready after 2 s" in message
+    assert "Deployment controller 0/1 ready" in message and "DaemonSet proxy not yet seen" in message
