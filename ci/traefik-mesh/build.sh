@@ -90,7 +90,7 @@ if [[ ! -f "$bin/.complete" ]]; then
       go_build "$bin" github.com/traefik/mesh/cmd/mesh
   )
   log "traefik mesh built in $((SECONDS - start)) s"
-  "$bin/traefik" version | grep -q "Version:\s*${TRAEFIK_VERSION#v}" || die "traefik reports: $("$bin/traefik" version)"
+  "$bin/traefik" version | grep -q "Version:\s*${TRAEFIK_VERSION}$" || die "traefik reports: $("$bin/traefik" version)"
   "$bin/mesh" version | grep -q "${MESH_VERSION}" || die "mesh reports: $("$bin/mesh" version)"
   touch "$bin/.complete"
 fi

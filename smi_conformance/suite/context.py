@@ -176,11 +176,14 @@ class TestContext:
         client_namespace: str | None = None,
         service_namespace: str | None = None,
         name: str | None = None,
+        hold: bool = False,
     ) -> CheckResult:
         """``client``'s requests to ``service`` are (eventually, then consistently) allowed or denied.
         Allowed:
         every request answered (2xx) by the Service's own backends; denied: none answered (403, 404, reset,
-        refused, timeout: the form is recorded)."""
+        refused, timeout: the form is recorded). ``hold``: for a denial right after a change that must not
+        allow anything (nothing then shows that the mesh has read the change), every probe over the whole
+        maximum time to consistency must be denied."""
         who, svc = self._names(client, service, client_namespace, service_namespace)
         app = svc.selector.get("app", svc.name)
         what = f"{method} {path}" if protocol == "http" else f"{protocol.upper()} :{svc.port(protocol).port}"
@@ -205,7 +208,17 @@ class TestContext:
                 return r.count(ok=True) == r.sent and answered == {(svc.namespace, app)}
             return r.count(ok=True) == 0
 
-        waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
+        if hold and not allowed:
+            s = self.settings
+            waited = consistency.consistently(
+                lambda: send(ACCESS_PROBE),
+                as_expected,
+                timeout_s=s.consistency_timeout_s,
+                interval_s=max(s.probe_interval_s, 0.001),
+                describe=_describe,
+            )
+        else:
+            waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
         convergence = _convergence(waited)
         expected = {
             "client": f"{who.namespace}/{who.name} (service account {who.service_account})",
@@ -221,8 +234,13 @@ class TestContext:
                     name=label,
                     kind="access",
                     passed=False,
-                    message=f"{label}: expected {verdict}; after {self.settings.consistency_timeout_s:g} s "
-                    f"still not: {last.summary()} (last probe of {last.sent})",
+                    message=(
+                        f"{label}: expected {verdict} for {self.settings.consistency_timeout_s:g} s; after "
+                        f"{waited.total_s:.2f} s not: {last.summary()} (probe {waited.probes} of {last.sent})"
+                        if hold and not allowed
+                        else f"{label}: expected {verdict}; after {self.settings.consistency_timeout_s:g} s "
+                        f"still not: {last.summary()} (last probe of {last.sent})"
+                    ),
                     expected=expected,
                     observed={"lastProbe": last.summary(), "examples": [g.example for g in last.groups][:3]},
                     convergence=convergence,
