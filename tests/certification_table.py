@@ -31,7 +31,8 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     cluster = report["cluster"]
     return {
         "mesh": f"{report['implementation']['name']} {report['implementation'].get('version', '')}".strip(),
-        "cluster": cluster["kind"] + (f" ({cluster['kubernetesVersion']})" if "kubernetesVersion" in cluster else ""),
+        "cluster": cluster["kind"]
+        + (f" ({cluster['kubernetesVersion']})" if "kubernetesVersion" in cluster else ""),
         "date": report["date"],
         "suiteVersion": report["suiteVersion"],
         "reproduce": report["reproduce"],

@@ -12,8 +12,7 @@ import yaml
 
 from smi_conformance.suite.registry import load_suite
 from tests.certification_table import REFERENCE, current, render
-
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 HERE = REPO_ROOT / "docs" / "certification" / "traefik-mesh"
 CLASSES = ("mesh bug", "documented limitation", "spec disagreement")
@@ -53,11 +52,9 @@ def test_every_failure_is_explained_and_classified() -> None:
         assert row, f"{test_id}: no row in the failures table"
         assert row.group(1).strip().startswith(CLASSES), row.group(0)
         assert f"**`{test_id}`: " in text, f"{test_id}: no explanation"
-    counts = {o: list(pinned().values()).count(o) for o in ("passed", "failed", "not-supported")}
-    assert (
-        f"**Result: {counts['passed']} passed, {counts['failed']} failed, {counts['not-supported']} not supported**"
-        in text
-    )
+    n = {o: list(pinned().values()).count(o) for o in ("passed", "failed", "not-supported")}
+    said = f"**Result: {n['passed']} passed, {n['failed']} failed, {n['not-supported']} not supported**"
+    assert said in text
 
 
 def test_the_readme_table_is_the_published_runs() -> None:
