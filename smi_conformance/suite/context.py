@@ -236,7 +236,8 @@ class TestContext:
                     passed=False,
                     message=(
                         f"{label}: expected {verdict} for {self.settings.consistency_timeout_s:g} s; after "
-                        f"{waited.total_s:.2f} s not: {last.summary()} (probe {waited.probes}, of {last.sent} requests)"
+                        f"{waited.total_s:.2f} s not: {last.summary()} "
+                        f"(probe {waited.probes}, of {last.sent} requests)"
                         if hold and not allowed
                         else f"{label}: expected {verdict}; after {self.settings.consistency_timeout_s:g} s "
                         f"still not: {last.summary()} (last probe of {last.sent})"
