@@ -146,11 +146,16 @@ class Objects:
         return self.api.request("PUT", self._path(resource, obj), body=dict(obj))
 
     def delete(self, obj: Mapping[str, Any], *, propagation: str = "Background") -> bool:
-        """Delete ``obj``; False when it was not there (or its kind is not served)."""
+        """Delete ``obj``; False when it was not there (or its kind is not served). An object is the same in
+        every version of its kind, so one written in a version the cluster does not serve is deleted
+        through a version it does serve."""
         try:
             resource = self.resource_of(obj)
         except NotServed:
-            return False
+            found = self._served_elsewhere(obj)
+            if found is None:
+                return False
+            resource = found
         try:
             self.api.request("DELETE", self._path(resource, obj), query=[("propagationPolicy", propagation)])
         except ApiError as exc:
@@ -158,6 +163,16 @@ class Objects:
                 return False
             raise
         return True
+
+    def _served_elsewhere(self, obj: Mapping[str, Any]) -> Resource | None:
+        """The resource of ``obj``'s kind in another version of its group that the cluster serves."""
+        group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+        for version in self.served_versions(group) if group else []:
+            try:
+                return self.resource(f"{group}/{version}", str(obj.get("kind", "")))
+            except NotServed:
+                continue
+        return None
 
     def items(self, resource: Resource, namespace: str | None = None, **query: Any) -> list[Any]:
         """The objects of ``resource`` (in ``namespace``, or everywhere), filtered by ``query``."""

@@ -30,7 +30,8 @@ to the run's cluster (tools must be pointed at it: ``kubectl --context "$KUBE_CO
 ``SUITE_IMAGE``, ``IMAGE_PULL_POLICY``, ``DRIVER_PORT``, ``ADAPTER_DIR``, ``IMAGE_<NAME>`` of each build step
 and, for enrolment steps, ``NAMESPACE``. The same ``${NAME}`` variables are substituted in images, labels,
 annotations (pod ones also take ``WORKLOAD``, ``APP`` and ``VERSION``), ``serviceHost`` (``SERVICE`` and
-``NAMESPACE`` only) and the manifest files of ``apply`` and ``delete`` steps. An error in the file is reported
+``NAMESPACE`` only) and the manifest files of ``apply`` and ``delete`` steps (there a ``$`` that starts no
+name, as in a regex, stays as it is). An error in the file is reported
 with its ``file:line:column``, before anything runs.
 """
 
@@ -411,10 +412,11 @@ class DeclarativeKubernetes(KubernetesSupport):
             text = path.read_text()
         except OSError as exc:
             raise ClusterError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            filled = string.Template(text).substitute(variables)
-        except (KeyError, ValueError) as exc:
-            raise ClusterError(f"{where}: {path}: unknown variable {exc}") from None
+        # a `$` that starts no name is left as it is (regex anchors in CRD schemas); unknown names are errors
+        unknown = sorted(_variables(text) - set(variables))
+        if unknown:
+            raise ClusterError(f"{where}: {path}: unknown variable(s) {', '.join(unknown)}")
+        filled = string.Template(text).safe_substitute(variables)
         try:
             docs = [d for d in yaml.safe_load_all(filled) if d]
         except yaml.YAMLError as exc:
@@ -431,21 +433,28 @@ class DeclarativeKubernetes(KubernetesSupport):
         while True:
             missing = []
             try:
-                found = kube.objects.items(DEPLOYMENTS, wait.namespace) + kube.objects.items(
-                    DAEMONSETS, wait.namespace
-                )
+                # the items of a list carry no kind: it is the resource's
+                found = [
+                    (resource.kind, obj)
+                    for resource in (DEPLOYMENTS, DAEMONSETS)
+                    for obj in kube.objects.items(resource, wait.namespace)
+                ]
             except ApiError as exc:
                 raise ClusterError(f"{where}: {exc}") from exc
-            names = {o["metadata"]["name"] for o in found}
+            names = {o["metadata"]["name"] for _, o in found}
             missing += [f"{n} (not found)" for n in wait.names if n not in names]
-            for obj in found:
-                if wait.names and obj["metadata"]["name"] not in wait.names:
+            for kind, obj in found:
+                name = obj["metadata"]["name"]
+                if wait.names and name not in wait.names:
                     continue
                 status = obj.get("status") or {}
+                if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 1):
+                    missing.append(f"{kind} {name} not yet seen by its controller")
+                    continue
                 want = status.get("desiredNumberScheduled", (obj.get("spec") or {}).get("replicas", 1))
                 ready = status.get("numberReady", status.get("readyReplicas", 0))
                 if ready < want:
-                    missing.append(f"{obj['kind']} {obj['metadata']['name']} {ready}/{want} ready")
+                    missing.append(f"{kind} {name} {ready}/{want} ready")
             if not found and not wait.names:
                 missing.append("nothing deployed yet")
             if not missing:

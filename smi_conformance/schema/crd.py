@@ -249,3 +249,25 @@ def _structural(node: Any) -> Any:
 
 def _is_int_or_string(arms: list[dict[str, Any]]) -> bool:
     return sorted(a.get("type", "") for a in arms) == ["integer", "string"]
+
+
+def crds_for_versions(
+    versions: dict[str, str], *, labels: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The CRDs of the kinds that exist in ``versions`` (group -> version), each serving and storing only
+    that version: what a mesh that reads one version per group installs (Traefik Mesh refuses to start
+    unless each group's preferred version is the one it reads, so the main set, which prefers the latest,
+    will not do). Same schemas as the main set; kinds not in that version are left out."""
+    out = []
+    for path, full in sorted(crds().items()):
+        group = full["spec"]["group"]
+        if path.startswith("experimental/") or group not in versions:
+            continue
+        kept = [v for v in full["spec"]["versions"] if v["name"] == versions[group]]
+        if not kept:
+            continue
+        version = {k: v for k, v in kept[0].items() if k not in ("deprecated", "deprecationWarning")}
+        version.update(served=True, storage=True)
+        metadata = {**full["metadata"], **({"labels": dict(labels)} if labels else {})}
+        out.append({**full, "metadata": metadata, "spec": {**full["spec"], "versions": [version]}})
+    return out

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Convergence", "ProbeRecord", "eventually"]
+__all__ = ["Convergence", "ProbeRecord", "consistently", "eventually"]
 
 T = TypeVar("T")
 
@@ -131,6 +131,52 @@ def eventually(
                 total_s=now - start,
                 probes=probes,
                 consecutive=consecutive,
+                timeout_s=timeout_s,
+                last=result,
+                history=tuple(records),
+            )
+        sleep(min(interval_s, deadline - now))
+
+
+def consistently(
+    probe: Callable[[], T],
+    ok: Callable[[T], bool],
+    *,
+    timeout_s: float = 30.0,
+    interval_s: float = 0.2,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    describe: Callable[[T], str] = repr,
+    history: int = 10,
+) -> Convergence[T]:
+    """Call ``probe()`` until ``timeout_s`` has passed, stopping at the first result ``ok`` rejects: the
+    other half of the consistency rule. After a change that must make no difference (a TrafficTarget that
+    must allow nothing), agreeing at once proves nothing, since the mesh may not have read the change yet;
+    the behaviour must hold for the whole time a mesh has to show a change. ``converged`` is True when
+    every probe agreed (``seconds`` is then 0: it held from the start). Bounded like :func:`eventually`."""
+    if not math.isfinite(timeout_s) or timeout_s < 0:
+        raise ValueError(f"timeout_s={timeout_s!r}: must be a finite number >= 0")
+    if not math.isfinite(interval_s) or interval_s <= 0:
+        raise ValueError(f"interval_s={interval_s!r}: must be a finite number > 0")
+    max_probes = 1 + math.ceil(timeout_s / interval_s)
+    start = clock()
+    deadline = start + timeout_s
+    records: deque[ProbeRecord] = deque(maxlen=max(history, 1))
+    probes = 0
+    while True:
+        began = clock()
+        result = probe()
+        probes += 1
+        good = bool(ok(result))
+        records.append(ProbeRecord(began - start, good, _summary(describe(result))))
+        now = clock()
+        if not good or now >= deadline or probes >= max_probes:
+            return Convergence(
+                converged=good,
+                seconds=0.0 if good else None,
+                total_s=now - start,
+                probes=probes,
+                consecutive=probes if good else 0,
                 timeout_s=timeout_s,
                 last=result,
                 history=tuple(records),

@@ -27,6 +27,7 @@ from smi_conformance.suite.metrics import PREFIX, MetricSample, MetricsError, Me
 from smi_conformance.suite.settings import SuiteSettings
 from smi_conformance.suite.topology import Protocol, ServiceSpec, Topology, WorkloadSpec
 from smi_conformance.suite.traffic import Traffic
+from smi_conformance.suite.versions import render
 from smi_conformance.workload.traffic import Outcome, TrafficResult
 
 __all__ = ["ConformanceFailure", "TestContext"]
@@ -93,6 +94,8 @@ class TestContext:
         self.checks: list[CheckResult] = []
         #: Objects the body applied (deleted after the test).
         self.applied: list[dict[str, Any]] = []
+        #: API group -> the version the test's objects are sent in (set when the test is selected).
+        self.versions: dict[str, str] = {}
         self._on_step = on_step
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -106,11 +109,20 @@ class TestContext:
             raise ConformanceFailure(check)
         return check
 
+    def in_versions(self, docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Objects a test body builds (in the latest versions), converted to the versions its objects were
+        sent in; a group the test had no object of goes in the newest version the mesh serves. Without
+        this, a mesh that serves older versions would refuse them for their version, not their content (a
+        false pass where a refusal is allowed), and a delete would miss them."""
+        versions = {g: v[-1] for g, v in self.mesh.api_versions.items() if v} | self.versions
+        return render(docs, versions)
+
     def apply(self, docs: Sequence[Mapping[str, Any]]) -> None:
         """Apply more objects in the middle of a test; they are deleted after the test, with its own."""
         self.step(f"apply {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
+        docs = self.in_versions(docs)
         self.cluster.apply(docs)
-        self.applied.extend(dict(d) for d in docs)
+        self.applied.extend(docs)
 
     def apply_unless_refused(self, docs: Sequence[Mapping[str, Any]], what: str) -> bool:
         """Apply objects a mesh may rightly refuse; a refusal is recorded as a passed check and False is
@@ -126,7 +138,7 @@ class TestContext:
 
     def delete(self, docs: Sequence[Mapping[str, Any]]) -> None:
         self.step(f"delete {', '.join(d['kind'] + ' ' + d['metadata']['name'] for d in docs)}")
-        self.cluster.delete(docs)
+        self.cluster.delete(self.in_versions(docs))
 
     def eventually(self, probe: Callable[[], T], ok: Callable[[T], bool]) -> consistency.Convergence[T]:
         """Probe until ``ok`` holds for the configured number of probes in a row, or the maximum time to
@@ -164,11 +176,14 @@ class TestContext:
         client_namespace: str | None = None,
         service_namespace: str | None = None,
         name: str | None = None,
+        hold: bool = False,
     ) -> CheckResult:
         """``client``'s requests to ``service`` are (eventually, then consistently) allowed or denied.
         Allowed:
         every request answered (2xx) by the Service's own backends; denied: none answered (403, 404, reset,
-        refused, timeout: the form is recorded)."""
+        refused, timeout: the form is recorded). ``hold``: for a denial right after a change that must not
+        allow anything (nothing then shows that the mesh has read the change), every probe over the whole
+        maximum time to consistency must be denied."""
         who, svc = self._names(client, service, client_namespace, service_namespace)
         app = svc.selector.get("app", svc.name)
         what = f"{method} {path}" if protocol == "http" else f"{protocol.upper()} :{svc.port(protocol).port}"
@@ -193,7 +208,17 @@ class TestContext:
                 return r.count(ok=True) == r.sent and answered == {(svc.namespace, app)}
             return r.count(ok=True) == 0
 
-        waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
+        if hold and not allowed:
+            s = self.settings
+            waited = consistency.consistently(
+                lambda: send(ACCESS_PROBE),
+                as_expected,
+                timeout_s=s.consistency_timeout_s,
+                interval_s=max(s.probe_interval_s, 0.001),
+                describe=_describe,
+            )
+        else:
+            waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
         convergence = _convergence(waited)
         expected = {
             "client": f"{who.namespace}/{who.name} (service account {who.service_account})",
@@ -209,8 +234,14 @@ class TestContext:
                     name=label,
                     kind="access",
                     passed=False,
-                    message=f"{label}: expected {verdict}; after {self.settings.consistency_timeout_s:g} s "
-                    f"still not: {last.summary()} (last probe of {last.sent})",
+                    message=(
+                        f"{label}: expected {verdict} for {self.settings.consistency_timeout_s:g} s; after "
+                        f"{waited.total_s:.2f} s not: {last.summary()} "
+                        f"(probe {waited.probes}, of {last.sent} requests)"
+                        if hold and not allowed
+                        else f"{label}: expected {verdict}; after {self.settings.consistency_timeout_s:g} s "
+                        f"still not: {last.summary()} (last probe of {last.sent})"
+                    ),
                     expected=expected,
                     observed={"lastProbe": last.summary(), "examples": [g.example for g in last.groups][:3]},
                     convergence=convergence,

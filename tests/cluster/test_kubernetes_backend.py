@@ -16,6 +16,8 @@ from smi_conformance.cluster.backends import cluster_for
 from smi_conformance.cluster.base import ClusterError
 from smi_conformance.cluster.kind_backend import KindBackend
 from smi_conformance.cluster.kube_topology import MANAGED_BY, namespace_objects, workload_objects
+from smi_conformance.cluster.kubeapi import ApiError
+from smi_conformance.cluster.kubeobjects import Objects
 from smi_conformance.cluster.kubernetes import KubernetesCluster
 from smi_conformance.mesh.kubernetes import KubernetesSupport
 from smi_conformance.suite.features import Feature
@@ -132,3 +134,33 @@ def test_the_run_says_why_an_unreachable_cluster_did_not_start(tmp_path: Path) -
     said = " ".join(result.stdout.split())
     assert "cannot reach the cluster of context 'gone'" in said
     assert "cluster did not start" in (tmp_path / "r.json").read_text()
+
+
+class _OneVersionApi:
+    """An API server's discovery and DELETE for access.smi-spec.io serving v1alpha2 only."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def get(self, path: str, **_: object) -> dict[str, object]:
+        if path == "/apis/access.smi-spec.io":
+            return {"versions": [{"version": "v1alpha2"}]}
+        if path == "/apis/access.smi-spec.io/v1alpha2":
+            return {"resources": [{"name": "traffictargets", "kind": "TrafficTarget", "namespaced": True}]}
+        raise ApiError(404, "not found")
+
+    def request(self, method: str, path: str, **_: object) -> None:
+        assert method == "DELETE"
+        self.deleted.append(path)
+
+
+def test_an_object_written_in_an_unserved_version_is_deleted_through_a_served_one() -> None:
+    """Deleting is the same in every version of a kind: a TrafficTarget written as v1alpha3 on a cluster that
+    serves v1alpha2 goes (it was silently left behind, and the next test saw its grant)."""
+    api = _OneVersionApi()
+    objects = Objects(api)  # type: ignore[arg-type]
+    target = {"apiVersion": "access.smi-spec.io/v1alpha3", "kind": "TrafficTarget"}
+    target["metadata"] = {"name": "t", "namespace": "ns"}
+    assert objects.delete(target) is True
+    assert api.deleted == ["/apis/access.smi-spec.io/v1alpha2/namespaces/ns/traffictargets/t"]
+    assert objects.delete({**target, "kind": "IdentityBinding"}) is False  # no version serves the kind

@@ -3,12 +3,14 @@ refused with file:line:column before anything runs; steps run with the run's clu
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
 from smi_conformance.cluster.base import ClusterError
+from smi_conformance.cluster.kubeapi import Resource
 from smi_conformance.mesh.adapter import AdapterError
 from smi_conformance.mesh.declarative import DeclarativeAdapter, load_adapter_file
 from smi_conformance.mesh.kubernetes import KubeAccess
@@ -50,7 +52,7 @@ EXPECTED: dict[str, tuple[set[str], dict[str, str]]] = {
         {"split.smi-spec.io": "v1alpha2", "access.smi-spec.io": "v1alpha3", "specs.smi-spec.io": "v1alpha4"},
     ),
     "traefik-mesh": (
-        SPLITS | BASIC_ACCESS | HTTP_RULES | NAMESPACED_ACCESS,
+        SPLITS | BASIC_ACCESS | HTTP_RULES | NAMESPACED_ACCESS | {"access-http-headers", "split-matches"},
         {"split.smi-spec.io": "v1alpha3", "access.smi-spec.io": "v1alpha2", "specs.smi-spec.io": "v1alpha3"},
     ),
     # intentions between services: connection-level TrafficTargets only, no splits
@@ -71,12 +73,16 @@ def test_the_four_meshes_are_shipped() -> None:
     assert set(bundled()) == set(EXPECTED)
 
 
+#: Shipped adapters CI installs and runs the suite against (tests/kind/test_traefik_mesh.py).
+VERIFIED = {"traefik-mesh"}
+
+
 @pytest.mark.parametrize("mesh", sorted(EXPECTED))
-def test_a_shipped_adapter_loads_and_says_it_is_not_verified(mesh: str) -> None:
+def test_a_shipped_adapter_loads_and_says_whether_it_is_verified(mesh: str) -> None:
     adapter = load_adapter(mesh)
     assert isinstance(adapter, DeclarativeAdapter)
-    assert adapter.info.verified is False
-    assert "not verified here" in adapter.info.notes.lower()
+    assert adapter.info.verified is (mesh in VERIFIED)
+    assert ("not verified here" in adapter.info.notes.lower()) is (mesh not in VERIFIED)
     assert adapter.spec.spec.sources, "the claims must say which docs they come from"
     assert adapter.spec.spec.kubernetes.install and adapter.spec.spec.kubernetes.uninstall
     # the same file by path
@@ -132,11 +138,13 @@ def test_without_access_control_the_grants_are_left_out_and_the_splits_kept() ->
     assert sorted(o["kind"] for o in kept) == ["HTTPRouteGroup", "TrafficSplit"]
 
 
-def test_the_docs_say_the_shipped_adapters_are_not_verified_here() -> None:
+def test_the_docs_say_which_shipped_adapters_are_verified_here() -> None:
     text = (REPO / "docs" / "conformance" / "README.md").read_text()
     assert "not verified here" in text.lower()
     for mesh in EXPECTED:
         assert f"`{mesh}`" in text, mesh
+    for mesh in VERIFIED:
+        assert f"../certification/{mesh}/README.md" in text, mesh
 
 
 # -------------------------------------------------------------------------------------------- bad files
@@ -279,3 +287,46 @@ def test_a_failing_step_says_where_it_is_and_what_it_printed(tmp_path: Path) -> 
         support.install(_access(tmp_path))
     assert f"{path}:13:9" in str(caught.value)
     assert "exit 4" in str(caught.value) and "no cluster here" in str(caught.value)
+
+
+class _ListedObjects:
+    """Deployments and DaemonSets as a list answer gives them (items without kind), turning ready on the
+    ``ready_after``-th look."""
+
+    def __init__(self, ready_after: int):
+        self.looks = 0
+        self.ready_after = ready_after
+
+    def items(self, resource: Resource, namespace: str | None = None) -> list[dict[str, object]]:
+        self.looks += 1
+        ready = (self.looks + 1) // 2 >= self.ready_after  # two resources per look
+        meta = {"name": "controller" if resource.kind == "Deployment" else "proxy", "generation": 2}
+        if resource.kind == "Deployment":
+            return [
+                {
+                    "metadata": meta,
+                    "spec": {"replicas": 1},
+                    "status": {"observedGeneration": 2, "readyReplicas": int(ready)},
+                }
+            ]
+        status = {"observedGeneration": 2 if ready else 1, "desiredNumberScheduled": 1, "numberReady": 1}
+        return [{"metadata": meta, "status": status}]
+
+
+def test_wait_for_reads_listed_objects_and_names_what_is_not_ready(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text(
+        GOOD.replace(
+            "      - run: echo install",
+            "      - waitFor: {namespace: mesh}\n        timeoutSeconds: 2",
+        )
+    )
+    support = load_adapter_file(path).kubernetes()
+    objects = _ListedObjects(ready_after=2)
+    support.install(dataclasses.replace(_access(tmp_path), objects=objects))  # type: ignore[arg-type]
+    assert objects.looks == 4
+    with pytest.raises(ClusterError) as caught:
+        support.install(dataclasses.replace(_access(tmp_path), objects=_ListedObjects(10**6)))  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert f"{path}:13:9" in message and "not ready after 2 s" in message
+    assert "Deployment controller 0/1 ready" in message and "DaemonSet proxy not yet seen" in message

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from smi_conformance.suite.consistency import eventually
+from smi_conformance.suite.consistency import consistently, eventually
 
 
 class FakeClock:
@@ -182,3 +182,38 @@ def test_one_probe_when_consecutive_is_one_and_long_results_are_cut() -> None:
 def test_bad_settings(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         eventually(lambda: "new", is_new, **kwargs)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------- consistently
+def test_consistently_holds_for_the_whole_window() -> None:
+    clock = FakeClock()
+    held = consistently(
+        prober(clock, lambda t: "old"),
+        lambda r: r == "old",
+        timeout_s=30,
+        interval_s=1.0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert held.converged and held.seconds == 0.0
+    assert held.total_s >= 30 and held.probes == 31
+
+
+def test_consistently_fails_at_the_first_change_however_late() -> None:
+    """A mesh that takes 12 s to (wrongly) act on a change is caught; checking at once would have passed."""
+    clock = FakeClock()
+    state = lambda t: "old" if t < 12 else "new"  # noqa: E731
+    held = consistently(
+        prober(clock, state),
+        lambda r: r == "old",
+        timeout_s=30,
+        interval_s=0.5,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert not held.converged and held.seconds is None
+    assert held.last == "new" and 12 <= held.total_s < 12.5
+    at_once = FakeClock()
+    assert eventually(
+        prober(at_once, state), lambda r: r == "old", timeout_s=30, clock=at_once, sleep=at_once.sleep
+    ).converged

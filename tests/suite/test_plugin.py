@@ -382,3 +382,43 @@ def test_testpaths_in_the_ini_are_the_users_tests_not_the_suite(pytester: pytest
     collected = [line for line in result.outlines if "::" in line]
     assert "mine/test_mine.py::test_my_own" not in collected
     assert any("test_split.py::" in line for line in collected), result.outlines
+
+
+CLEAN_UP_FAILS = """
+from smi_conformance.cluster.base import ClusterError
+from smi_conformance.suite.run import ConformanceRun
+
+stop = ConformanceRun.stop
+
+
+def failing_stop(self):
+    stop(self)  # the cluster does stop; then say that something could not be removed
+    raise ClusterError("namespace smi-conformance still there after 300 s")
+
+
+ConformanceRun.stop = failing_stop
+"""
+
+
+def test_a_failed_clean_up_is_said_and_fails_the_run_without_a_traceback(pytester: pytest.Pytester) -> None:
+    """Found certifying Traefik Mesh on kind: an uninstall step that failed ended the run with a traceback."""
+    pytester.makeconftest(CLEAN_UP_FAILS)
+    pytester.makepyfile(
+        test_user="def test_uses_the_cluster(smi_cluster):\n    assert smi_cluster.topology\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "test_user.py",
+        "-p",
+        "no:cacheprovider",
+        "--smi-mesh=reference",
+        "--smi-report=r.json",
+        timeout=MESH_RUN_TIMEOUT_S,
+    )
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    said = (
+        "smi-conformance: cleaning up the cluster failed: namespace smi-conformance still there after 300 s"
+    )
+    assert said in result.stderr.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert (pytester.path / "r.json").exists()  # the verdicts were written before the clean-up

@@ -173,7 +173,8 @@ def _empty(t: Topology) -> list[dict[str, Any]]:
     objects=_empty,
 )
 def test_empty_target_allows_nothing(smi: TestContext) -> None:
-    smi.expect_access("client", "web", allowed=False)
+    # held: denial is also what a mesh shows before it has read the targets
+    smi.expect_access("client", "web", allowed=False, hold=True)
     smi.expect_access("client", "web", allowed=False, method="POST", path="/anything")
     smi.expect_access("intruder", "web", allowed=False)
     missing_match = m.traffic_target(
@@ -184,7 +185,7 @@ def test_empty_target_allows_nothing(smi: TestContext) -> None:
         rules=[{"kind": "HTTPRouteGroup", "name": "empty-all", "matches": ["no-such-match"]}],
     )
     if smi.apply_unless_refused([missing_match], "a rule naming a match its HTTPRouteGroup lacks"):
-        smi.expect_access("client", "web", allowed=False)
+        smi.expect_access("client", "web", allowed=False, hold=True)
 
 
 def _tcp(t: Topology, ports: list[int] | None = None) -> list[dict[str, Any]]:
@@ -222,7 +223,7 @@ def test_tcp_route(smi: TestContext) -> None:
     objects=lambda t: _tcp(t, [9999]),
 )
 def test_tcp_route_ports(smi: TestContext) -> None:
-    smi.expect_access("client", "web", allowed=False, protocol="tcp")
+    smi.expect_access("client", "web", allowed=False, protocol="tcp", hold=True)
     smi.apply(_tcp(smi.topology, [9000]))
     smi.expect_access("client", "web", allowed=True, protocol="tcp")
 
@@ -303,4 +304,4 @@ def test_no_foreign_grants(smi: TestContext) -> None:
     foreign[-1]["spec"]["destination"]["namespace"] = t.main
     smi.expect_access("client", "web", allowed=False, client_namespace=t.other)
     if smi.apply_unless_refused(foreign, "a TrafficTarget for a destination in another namespace"):
-        smi.expect_access("client", "web", allowed=False, client_namespace=t.other)
+        smi.expect_access("client", "web", allowed=False, client_namespace=t.other, hold=True)
