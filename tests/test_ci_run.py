@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import REPO_ROOT
@@ -29,6 +30,12 @@ DOWN = """\
 #!/usr/bin/env bash
 echo down >> "$CI_LOG"
 """
+TRAEFIK = """\
+#!/usr/bin/env bash
+echo "traefik $*" >> "$CI_LOG.traefik"
+if [[ "${TRAEFIK:-}" == fail ]]; then echo "no toolchain"; exit 1; fi
+if [[ "${TRAEFIK:-}" == hang ]]; then sleep 60; fi
+"""
 MAKE = """\
 #!/usr/bin/env bash
 echo "make $* SMI_KIND=${SMI_KIND:-} SMI_KIND_KUBECONFIG=${SMI_KIND_KUBECONFIG:-}" >> "$CI_LOG"
@@ -39,7 +46,8 @@ if [[ "$1" == "${MAKE_FAILS:-}" ]]; then exit 2; fi
 def _layout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (tmp_path / ".ci").mkdir()
     shutil.copy2(REPO_ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
-    for path, text in (("ci/kind/up.sh", UP), ("ci/kind/down.sh", DOWN), ("bin/make", MAKE)):
+    stand_ins = (("ci/kind/up.sh", UP), ("ci/kind/down.sh", DOWN), ("ci/traefik-mesh/build.sh", TRAEFIK))
+    for path, text in (*stand_ins, ("bin/make", MAKE)):
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -87,7 +95,7 @@ def test_a_run_stopped_while_the_cluster_is_being_created_deletes_it(tmp_path: P
     """A CI time-out sends SIGTERM to the job's process group while up.sh is still at work."""
     log, env = _layout(tmp_path)
     run = [str(tmp_path / ".ci" / "run")]
-    proc = subprocess.Popen(run, env={**env, "UP": "hang"}, start_new_session=True)
+    proc = subprocess.Popen(run, env={**env, "UP": "hang", "TRAEFIK": "hang"}, start_new_session=True)
     try:
         for _ in range(500):  # until the cluster is half there (bounded: 50 s at most)
             if log.exists() and "half-created" in log.read_text():
@@ -99,3 +107,22 @@ def test_a_run_stopped_while_the_cluster_is_being_created_deletes_it(tmp_path: P
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert log.read_text().splitlines()[-2:] == ["half-created", "down"]
+    left = [
+        p
+        for p in psutil.process_iter(["cmdline", "cwd"])
+        if "ci/traefik-mesh/build.sh" in (p.info["cmdline"] or []) and p.info["cwd"] == str(tmp_path)
+    ]
+    assert left == [], "the Traefik Mesh build (its own process group) outlived the run"
+
+
+def test_traefik_mesh_binaries_build_beside_the_cluster_and_a_failure_fails_the_run(tmp_path: Path) -> None:
+    code, log = _run(tmp_path)
+    assert code == 0
+    assert (tmp_path / "ci.log.traefik").read_text().splitlines() == ["traefik --binaries"]
+    (tmp_path / "failing").mkdir()
+    code, log = _run(tmp_path / "failing", TRAEFIK="fail")
+    assert code == 1
+    assert (
+        "make test SMI_KIND=1 SMI_KIND_KUBECONFIG=/tmp/kubeconfig" not in log
+    )  # no tests without Traefik Mesh
+    assert log[-1] == "down"

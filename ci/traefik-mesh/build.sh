@@ -7,6 +7,7 @@
 #                        TRAEFIK_MESH_PROXY_IMAGE=IMAGE (what the adapter file reads: `export $(build.sh)`)
 #   build.sh --name      print the two names only (nothing is built)
 #   build.sh --load      build, then load both into the kind cluster $SMI_KIND_CLUSTER (default smi-kind)
+#   build.sh --binaries  build the two binaries only (no Docker needed: .ci/run builds them beside the node image)
 #
 # Both modules pin Go 1.19 (traefik's quic-go refuses newer compilers on purpose), so the go command fetches
 # that toolchain from the module proxy (GOTOOLCHAIN). Both go.mod files carry replace directives, which
@@ -38,9 +39,11 @@ PROXY="${REPO}-proxy:${TRAEFIK_VERSION}-${KEY}"
 # in the form the adapter file reads them: export $(build.sh)
 print_names() { printf 'TRAEFIK_MESH_CONTROLLER_IMAGE=%s\nTRAEFIK_MESH_PROXY_IMAGE=%s\n' "$CONTROLLER" "$PROXY"; }
 load=0
+binaries_only=0
 case "${1:-}" in
   --name) print_names; exit 0 ;;
   --load) load=1 ;;
+  --binaries) binaries_only=1 ;;
   "") ;;
   *) die "unknown option $1 (see the header of $0)" ;;
 esac
@@ -93,6 +96,10 @@ if [[ ! -f "$bin/.complete" ]]; then
   "$bin/traefik" version | grep -q "Version:\s*${TRAEFIK_VERSION}$" || die "traefik reports: $("$bin/traefik" version)"
   "$bin/mesh" version | grep -q "${MESH_VERSION}" || die "mesh reports: $("$bin/mesh" version)"
   touch "$bin/.complete"
+fi
+if ((binaries_only)); then
+  log "binaries in $bin"
+  exit 0
 fi
 
 # image NAME BINARY: one static binary at / in an image of nothing else
