@@ -13,6 +13,7 @@ own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -182,8 +183,8 @@ class TestContext:
         Allowed:
         every request answered (2xx) by the Service's own backends; denied: none answered (403, 404, reset,
         refused, timeout: the form is recorded). ``hold``: for a denial right after a change that must not
-        allow anything (nothing then shows that the mesh has read the change), every probe over the whole
-        maximum time to consistency must be denied."""
+        allow anything (nothing then shows that the mesh has read the change): denied eventually, then at
+        every probe until the maximum time to consistency since the check began is over."""
         who, svc = self._names(client, service, client_namespace, service_namespace)
         app = svc.selector.get("app", svc.name)
         what = f"{method} {path}" if protocol == "http" else f"{protocol.upper()} :{svc.port(protocol).port}"
@@ -209,14 +210,25 @@ class TestContext:
             return r.count(ok=True) == 0
 
         if hold and not allowed:
+            # Denied eventually (what an earlier test allowed may still be in force: its deletion is a change
+            # too), then denied at every probe until the maximum time to consistency since the change is over.
             s = self.settings
-            waited = consistency.consistently(
-                lambda: send(ACCESS_PROBE),
-                as_expected,
-                timeout_s=s.consistency_timeout_s,
-                interval_s=max(s.probe_interval_s, 0.001),
-                describe=_describe,
-            )
+            began = time.monotonic()
+            waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
+            if waited.converged:
+                held = consistency.consistently(
+                    lambda: send(ACCESS_PROBE),
+                    as_expected,
+                    timeout_s=max(s.consistency_timeout_s - (time.monotonic() - began), 0.0),
+                    interval_s=max(s.probe_interval_s, 0.001),
+                    describe=_describe,
+                )
+                waited = dataclasses.replace(
+                    held,
+                    seconds=waited.seconds if held.converged else None,
+                    total_s=time.monotonic() - began,
+                    probes=waited.probes + held.probes,
+                )
         else:
             waited = self.eventually(lambda: send(ACCESS_PROBE), as_expected)
         convergence = _convergence(waited)

@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import json
 import random
+import time
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -70,6 +72,26 @@ class Forbidding(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\n\r\nforbidden")
 
 
+#: When the flipping server changes its answer (time.monotonic()), and what it answers before and after.
+FLIP: dict[str, Any] = {"at": 0.0, "allow_before": True}
+
+
+class Flipping(asyncio.Protocol):
+    """Answers as web (200) or 403, switching at ``FLIP["at"]``: a mesh that reads a change late."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        for _ in range(data.count(b"\r\n\r\n")):
+            allow = FLIP["allow_before"] == (time.monotonic() < FLIP["at"])
+            if allow:
+                body = json.dumps({"service": "web", "version": "v1", "instance": "web-v1-0"}).encode()
+                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            else:
+                self.transport.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\n\r\nforbidden")
+
+
 @pytest.fixture(scope="module")
 def stand_ins() -> Iterator[dict[str, object]]:
     """The driver and the stand-in servers, on one background loop."""
@@ -90,6 +112,7 @@ def stand_ins() -> Iterator[dict[str, object]]:
             "correct": await loop.create_server(weighted_server({"v1": 90, "v2": 10}, 1), LOOPBACK, 0),
             "skewed": await loop.create_server(weighted_server({"v1": 82, "v2": 18}, 2), LOOPBACK, 0),
             "forbidding": await loop.create_server(Forbidding, LOOPBACK, 0),
+            "flipping": await loop.create_server(Flipping, LOOPBACK, 0),
         }
         ports = {name: s.sockets[0].getsockname()[1] for name, s in servers.items()}
         return {
@@ -164,6 +187,35 @@ def test_a_mesh_that_does_not_deny_fails_after_the_maximum_time_to_consistency(
     )
     assert check.convergence is not None and not check.convergence.converged
     assert check.convergence.history  # the probes that did not agree, for the report
+
+
+def test_a_held_denial_waits_out_what_an_earlier_change_allowed_then_holds_to_the_end(
+    stand_ins: dict[str, object],
+) -> None:
+    """hold=True: an allow still in force from before (an earlier test's objects being deleted) is waited
+    out; after that every probe must deny until the maximum time to consistency since the check began."""
+    window = SETTINGS.model_copy(update={"consistency_timeout_s": 1.0})
+    FLIP.update(at=time.monotonic() + 0.3, allow_before=True)
+    with context(stand_ins, "flipping", settings=window) as ctx:
+        began = time.monotonic()
+        check = ctx.expect_access("client", "web", allowed=False, hold=True)
+        took = time.monotonic() - began
+    assert check.passed, check.message
+    assert check.convergence is not None and check.convergence.converged
+    assert took >= window.consistency_timeout_s  # held to the end of the window, not stopped at the denial
+
+
+def test_a_held_denial_fails_when_the_mesh_allows_late(stand_ins: dict[str, object]) -> None:
+    """Denied at first (the mesh had not read the change yet), allowed 0.3 s later: a false pass without the
+    hold."""
+    window = SETTINGS.model_copy(update={"consistency_timeout_s": 1.0})
+    FLIP.update(at=time.monotonic() + 0.3, allow_before=False)
+    with context(stand_ins, "flipping", settings=window) as ctx, pytest.raises(ConformanceFailure) as err:
+        ctx.expect_access("client", "web", allowed=False, hold=True)
+    check = err.value.check
+    assert not check.passed
+    assert "expected denied for 1 s" in check.message and "200 from web/v1" in check.message
+    assert check.convergence is not None and not check.convergence.converged
 
 
 def test_a_split_within_its_weights_passes_and_one_8_points_off_fails_saying_by_how_much(
