@@ -50,9 +50,11 @@ tests-doc: setup
 rules-doc: setup
 	$(BIN)/python -m smi_conformance.lint.docs > docs/rules.md
 
+## lint: ruff, mypy --strict, and the layers' import contracts ([tool.importlinter] in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check smi_conformance reference_mesh tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .hypothesis

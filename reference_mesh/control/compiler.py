@@ -43,8 +43,9 @@ from reference_mesh.control.smi import (
     read_split,
     read_target,
 )
-from reference_mesh.control.store import StoreState
-from reference_mesh.identity import SpiffeId, SpiffeIdError
+from reference_mesh.control.state import StoreState
+from reference_mesh.identity.errors import SpiffeIdError
+from reference_mesh.identity.spiffe import SpiffeId
 from reference_mesh.proxy.config import (
     AuthorizationPolicy,
     AuthorizationRule,

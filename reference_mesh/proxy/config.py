@@ -60,7 +60,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reference_mesh.identity import SpiffeId, SpiffeIdError
+from reference_mesh.identity.errors import SpiffeIdError
+from reference_mesh.identity.spiffe import SpiffeId
 from reference_mesh.proxy.regex import compile_re2
 
 __all__ = [
