@@ -18,7 +18,8 @@ setup: $(BIN)/smi
 ## test: the project's own test suite (what CI runs). SARIF_SCHEMA: the official SARIF schema, fetched with npm
 ## when npm is there (ci/sarif-schema.sh); JUNIT_XSD: the Jenkins JUnit schema, from pytest's source distribution
 ## (ci/junit-xsd.sh); CHROMIUM: Debian's chromium for the HTML report's browser test, installed with apt-get when
-## missing (ci/chromium.sh). Without one of them the test that needs it skips and says so.
+## missing (ci/chromium.sh). Without one of them the test that needs it skips and says so, except under CI=true
+## (.ci/run sets it), where it fails: CI must run it (tests/conftest.py: missing_input).
 SARIF_SCHEMA ?= $(shell bash ci/sarif-schema.sh 2>/dev/null)
 JUNIT_XSD ?= $(shell bash ci/junit-xsd.sh 2>/dev/null)
 CHROMIUM ?= $(shell bash ci/chromium.sh 2>/dev/null)
