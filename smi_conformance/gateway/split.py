@@ -17,7 +17,6 @@ weights                         the smallest integers with the same ratios (v1al
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any
 
@@ -27,6 +26,7 @@ from smi_conformance.gateway.matches import gateway_matches
 from smi_conformance.gateway.sources import ServicePort, http_matches, read_split, service_ports
 from smi_conformance.lint.resources import Resource
 from smi_conformance.manifests import NodePath
+from smi_conformance.weights import whole_weights
 
 __all__ = ["MAX_WEIGHT", "convert_split", "integer_weights"]
 
@@ -44,18 +44,14 @@ def integer_weights(weights: list[Fraction]) -> tuple[list[int], bool]:
     """(integer weights with the same ratios, exact?) within 0..MAX_WEIGHT.
 
     Whole weights in range are kept as written. Others (v1alpha1 fractions such as ``500m``, or weights
-    above the range) become the smallest integers with exactly the same ratios; only when those still
-    exceed the range is each weight scaled so the largest is MAX_WEIGHT and rounded (``exact`` False).
+    above the range) become the smallest integers with exactly the same ratios
+    (:func:`~smi_conformance.weights.whole_weights`); only when those still exceed the range is each weight
+    scaled so the largest is MAX_WEIGHT and rounded (``exact`` False).
     """
-    if all(w.denominator == 1 for w in weights) and max(weights, default=Fraction(0)) <= MAX_WEIGHT:
-        return [int(w) for w in weights], True
-    scale = math.lcm(*(w.denominator for w in weights))
-    ints = [int(w * scale) for w in weights]
-    divisor = math.gcd(*ints)
-    ints = [i // divisor for i in ints]
-    if max(ints) <= MAX_WEIGHT:
+    ints = whole_weights(weights, MAX_WEIGHT)
+    top = max(ints, default=0)
+    if top <= MAX_WEIGHT:
         return ints, True
-    top = max(ints)
     return [round(Fraction(i * MAX_WEIGHT, top)) for i in ints], False
 
 

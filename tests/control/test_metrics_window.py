@@ -196,12 +196,6 @@ def test_split_backends() -> None:
         assert models.validate(item) == []
 
 
-def test_integer_weights_keep_ratios() -> None:
-    assert aggregate.integer_weights([Fraction(90), Fraction(10)]) == [90, 10]
-    assert aggregate.integer_weights([Fraction(1), Fraction(1, 2)]) == [2, 1]
-    assert aggregate.integer_weights([Fraction(1, 10), Fraction(9, 10), Fraction(0)]) == [1, 9, 0]
-
-
 def test_stats_for_top() -> None:
     w = Window(T0, 30)
     rows = aggregate.rows_from(samples(KNOWN), w)

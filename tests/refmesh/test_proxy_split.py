@@ -9,16 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom, integer_weights, make_chooser
-
-
-def test_integer_weights_keep_ratios_exactly() -> None:
-    assert integer_weights([Fraction(1), Fraction(1, 2)]) == [2, 1]  # v1alpha1 "1" and "500m"
-    assert integer_weights([Fraction(1, 3), Fraction(2, 3), Fraction(0)]) == [1, 2, 0]
-    assert integer_weights([Fraction(50), Fraction(150)]) == [1, 3]
-    assert integer_weights([Fraction(0), Fraction(0)]) == [0, 0]
-    with pytest.raises(ValueError):
-        integer_weights([Fraction(-1)])
+from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom, make_chooser
 
 
 def test_smooth_round_robin_is_exact_in_every_window() -> None:

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom, integer_weights
+from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom
 from smi_conformance.suite.stats import (
     BatchSource,
     Decision,
@@ -38,6 +38,7 @@ from smi_conformance.suite.stats import (
     run_check,
     simulate,
 )
+from smi_conformance.weights import smallest_whole_weights
 
 LOOSE = SplitSettings(alpha=0.05, beta=0.05)
 #: Per case, the probability that a correct implementation fails a rate assertion by chance.
@@ -95,7 +96,7 @@ def swrr_mesh(shares: Mapping[str, int | Fraction], rng: random.Random) -> Batch
     """The reference mesh's deterministic smooth weighted round robin, started at a random phase."""
     backends = [(name, Fraction(w)) for name, w in shares.items()]
     chooser = SmoothWeightedRoundRobin(backends)
-    for _ in range(rng.randrange(sum(integer_weights([w for _, w in backends])))):
+    for _ in range(rng.randrange(sum(smallest_whole_weights([w for _, w in backends])))):
         chooser.choose()
     return lambda size: Counter(str(chooser.choose()) for _ in range(size))
 
