@@ -28,7 +28,7 @@ from smi_conformance.lint.resources import Resource
 from smi_conformance.manifests import NodePath
 from smi_conformance.weights import whole_weights
 
-__all__ = ["MAX_WEIGHT", "convert_split", "integer_weights"]
+__all__ = ["MAX_WEIGHT", "convert_split", "route_weights"]
 
 MAX_WEIGHT = 1_000_000
 MAX_RULES = 16
@@ -40,7 +40,7 @@ _NON_HTTP_NAME_PREFIXES = frozenset({"tcp", "tls", "https", "udp", "mongo", "mys
 GROUP_ANNOTATION = "smi-conformance.io/converted-from"
 
 
-def integer_weights(weights: list[Fraction]) -> tuple[list[int], bool]:
+def route_weights(weights: list[Fraction]) -> tuple[list[int], bool]:
     """(integer weights with the same ratios, exact?) within 0..MAX_WEIGHT.
 
     Whole weights in range are kept as written. Others (v1alpha1 fractions such as ``500m``, or weights
@@ -159,7 +159,7 @@ def convert_split(conv: Conversion, split: Resource) -> None:
                     f"backend Service {service!r} has no port {port}: it gets none of port {port}'s traffic",
                 )  # fmt: skip
         # weights are scaled per route: the shares SMI gives on this port are those of these backends
-        weights, exact = integer_weights([w for _, w in present])
+        weights, exact = route_weights([w for _, w in present])
         if not exact:
             before, after = _shares([w for _, w in present]), _shares(weights)
             moved = max(abs(a - b) for a, b in zip(before, after, strict=True)) * 100

@@ -21,7 +21,7 @@ MAX_CONVERTED_WEIGHT = 2**31 - 1
 """Largest integer weight a conversion produces (int32, what Envoy-style proxies and most meshes accept)."""
 
 
-def integer_weights(weights: list[int | str]) -> tuple[list[int], int | None]:
+def converted_weights(weights: list[int | str]) -> tuple[list[int], int | None]:
     """Integer weights with exactly the ratios of ``weights`` (ints or Quantity strings), and the index of a
     weight above MAX_CONVERTED_WEIGHT if exact ratios need one (then the list is the unbounded result)."""
     ints = whole_weights([parse_quantity(w) for w in weights], MAX_CONVERTED_WEIGHT)
@@ -55,7 +55,7 @@ def _from_hub(version: str, *, quantities: bool, matches: bool) -> Codec:
             del spec["matches"]
         if not quantities:
             originals = [b["weight"] for b in spec["backends"]]
-            ints, too_big = integer_weights(originals)
+            ints, too_big = converted_weights(originals)
             if too_big is not None:
                 losses.add(
                     ("spec", "backends", too_big, "weight"),
