@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
-from reference_mesh.proxy.regex import compile_re2
+from smi_conformance.regex import compile_re2
 
 __all__ = ["Authorizer", "CompiledMatch", "Decision"]
 

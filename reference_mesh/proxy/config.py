@@ -62,7 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from reference_mesh.identity.errors import SpiffeIdError
 from reference_mesh.identity.spiffe import SpiffeId
-from reference_mesh.proxy.regex import compile_re2
+from smi_conformance.regex import compile_re2
 
 __all__ = [
     "AuthorizationPolicy",
