@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from reference_mesh import faults
 from reference_mesh.control.resources import ObjectKey, Pod, Service
@@ -61,6 +60,7 @@ from reference_mesh.proxy.config import (
     ProxyConfig,
     Resilience,
     ServicePort,
+    SplitAlgorithm,
     SplitBackend,
     TrafficSplitConfig,
     WorkloadInfo,
@@ -81,7 +81,7 @@ class MeshSettings:
     trust_domain: str = "cluster.local"
     cluster_domain: str = "cluster.local"
     outbound_http_port: int = 15001
-    split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
+    split_algorithm: SplitAlgorithm = "weighted_random"
     #: Do not enforce TrafficTargets (would-be denials are reported): a migration switch, off by default.
     permissive: bool = False
     #: Deliberate bugs (reference_mesh/faults.py); empty unless a test of the conformance suite asks.

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Protocol
 
 from smi_conformance.weights import smallest_whole_weights
 
-__all__ = ["SmoothWeightedRoundRobin", "SplitChooser", "WeightedRandom", "make_chooser"]
+__all__ = ["CHOOSERS", "SmoothWeightedRoundRobin", "SplitChooser", "WeightedRandom", "make_chooser"]
 
 
 class SplitChooser(Protocol):
@@ -67,11 +67,19 @@ class SmoothWeightedRoundRobin:
         return self._items[best][0]
 
 
+#: ``TrafficSplitConfig.algorithm`` -> how its chooser is made from (backend, weight) pairs and a random
+#: source: the registry a new algorithm is added to (with its name in the config's ``Literal``; a test keeps
+#: the two the same).
+CHOOSERS: dict[str, Callable[[Sequence[tuple[str, Fraction]], random.Random | None], SplitChooser]] = {
+    "smooth_round_robin": lambda backends, _rng: SmoothWeightedRoundRobin(backends),
+    "weighted_random": WeightedRandom,
+}
+
+
 def make_chooser(
     algorithm: str, backends: Sequence[tuple[str, Fraction]], rng: random.Random | None = None
 ) -> SplitChooser:
-    if algorithm == "smooth_round_robin":
-        return SmoothWeightedRoundRobin(backends)
-    if algorithm == "weighted_random":
-        return WeightedRandom(backends, rng)
-    raise ValueError(f"unknown split algorithm {algorithm!r}")
+    make = CHOOSERS.get(algorithm)
+    if make is None:
+        raise ValueError(f"unknown split algorithm {algorithm!r}")
+    return make(backends, rng)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from reference_mesh.faults import parse_faults
-from reference_mesh.proxy.config import Resilience
+from reference_mesh.proxy.config import Resilience, SplitAlgorithm
 from reference_mesh.proxy.loopback import APP_PORT_OFFSET, OUTBOUND_HTTP_PORT
 from smi_conformance.manifests import Document, load_text
 
@@ -181,7 +181,7 @@ class Topology(_M):
     subnet: str = "auto"
     control_plane: ControlPlaneDecl = ControlPlaneDecl()
     certificates: CertificatesDecl = CertificatesDecl()
-    split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
+    split_algorithm: SplitAlgorithm = "weighted_random"
     permissive: bool = False
     #: Deliberate bugs (reference_mesh/faults.py), for testing the conformance suite; none by default.
     faults: tuple[str, ...] = ()

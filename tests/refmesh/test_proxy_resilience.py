@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from typing import get_args
 
 import pytest
 
-from reference_mesh.proxy.balancer import Balancer
+from reference_mesh.proxy.balancer import PICKERS, Balancer
 from reference_mesh.proxy.config import (
+    BalancerAlgorithm,
     Endpoint,
     FaultInjection,
     LoadBalancing,
@@ -27,6 +29,14 @@ def pool(n: int) -> list:  # type: ignore[type-arg]
     return EndpointRegistry().resolve(
         Endpoint(address=f"127.0.0.{i}", port=80, identity=ID) for i in range(1, n + 1)
     )
+
+
+def test_every_configurable_balancer_is_in_the_registry() -> None:
+    assert set(PICKERS) == set(get_args(BalancerAlgorithm))
+    for algorithm in PICKERS:
+        eps = pool(3)
+        b = Balancer(eps, LoadBalancing(algorithm=algorithm), random.Random(1))
+        assert {id(b.pick(0.0)) for _ in range(200)} == {id(e) for e in eps}  # each tried, none left out
 
 
 def test_round_robin_visits_each_endpoint_in_turn() -> None:

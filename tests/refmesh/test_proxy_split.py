@@ -6,10 +6,12 @@ import math
 import random
 from collections import Counter
 from fractions import Fraction
+from typing import get_args
 
 import pytest
 
-from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom, make_chooser
+from reference_mesh.proxy.config import SplitAlgorithm
+from reference_mesh.proxy.split import CHOOSERS, SmoothWeightedRoundRobin, WeightedRandom, make_chooser
 
 
 def test_smooth_round_robin_is_exact_in_every_window() -> None:
@@ -40,3 +42,10 @@ def test_weighted_random_follows_the_weights() -> None:
     sd = math.sqrt(n * p * (1 - p))
     assert abs(counts["b"] - n * p) < 5 * sd
     assert counts["z"] == 0
+
+
+def test_every_configurable_split_algorithm_is_in_the_registry() -> None:
+    assert set(CHOOSERS) == set(get_args(SplitAlgorithm))
+    for algorithm in CHOOSERS:
+        chooser = make_chooser(algorithm, [("a", Fraction(1)), ("b", Fraction(3))], random.Random(3))
+        assert set(Counter(chooser.choose() for _ in range(200))) == {"a", "b"}
