@@ -67,10 +67,19 @@ from reference_mesh.proxy.config import (
     service_key,
 )
 
-__all__ = ["MeshSettings", "compile_instance", "compile_mesh", "config_fingerprint", "route_table"]
+__all__ = [
+    "OUTBOUND_HTTP_PORT",
+    "MeshSettings",
+    "compile_instance",
+    "compile_mesh",
+    "config_fingerprint",
+    "route_table",
+]
 
 #: The version placeholder of compiled configs; the distributor stamps the real version.
 UNVERSIONED = "0"
+#: Where a sidecar takes its workload's outbound HTTP (on the pod's address), unless traffic is intercepted.
+OUTBOUND_HTTP_PORT = 15001
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class MeshSettings:
 
     trust_domain: str = "cluster.local"
     cluster_domain: str = "cluster.local"
-    outbound_http_port: int = 15001
+    outbound_http_port: int = OUTBOUND_HTTP_PORT
     split_algorithm: SplitAlgorithm = "weighted_random"
     #: Do not enforce TrafficTargets (would-be denials are reported): a migration switch, off by default.
     permissive: bool = False

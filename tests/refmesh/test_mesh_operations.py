@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from loopback import OUTBOUND_HTTP_PORT
 from mesh_support import HTTP_PORT, HttpClient, LoopThread, Topology, tap_first
 
 from reference_mesh.identity import load_credentials, write_credentials
 from reference_mesh.proxy import pool
 from reference_mesh.proxy.config import CircuitBreaker, HttpMatch, Resilience, RoutePolicy
-from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 from reference_mesh.proxy.server import ConfigRejected, Proxy
 from reference_mesh.proxy.sources import FileConfigSource, QueueConfigSource
 from reference_mesh.proxy.telemetry import sum_window

@@ -13,6 +13,7 @@ from pathlib import Path
 from authz_oracle import header_lists, oracle_allows, paths, policy_strategy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loopback import OUTBOUND_HTTP_PORT
 from mesh_support import (
     HTTP_PORT,
     TCP_OUT,
@@ -30,7 +31,6 @@ from mesh_support import (
 
 from reference_mesh.identity import CertificateAuthority, WorkloadCredentials
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch, PortSet
-from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 from reference_mesh.proxy.server import Proxy
 
 

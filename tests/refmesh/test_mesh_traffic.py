@@ -10,6 +10,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any
 
+from loopback import OUTBOUND_HTTP_PORT
 from mesh_support import (
     HTTP_PORT,
     TCP_OUT,
@@ -34,7 +35,6 @@ from reference_mesh.proxy.config import (
     SplitBackend,
     TrafficSplitConfig,
 )
-from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 
 
 def split(v1: object, v2: object, algorithm: str = "weighted_random", **kw: object) -> TrafficSplitConfig:
