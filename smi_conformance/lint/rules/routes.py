@@ -57,9 +57,13 @@ class InvalidRegex(Rule):
 
     Good:
     ```yaml
-    matches:
-    - name: api
-      pathRegex: /api/\\[v1
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: api
+        pathRegex: /api/\\[v1
     ```
     """
 
@@ -85,14 +89,20 @@ class Re2Unsupported(Rule):
 
     Bad:
     ```yaml
-    headers:
-      cookie: "^(?!.*beta=off).*$"     # negative lookahead
+    matches:
+    - name: copies
+      pathRegex: /books/([0-9]+)/copies/\\1     # a backreference
     ```
 
     Good:
     ```yaml
-    headers:
-      cookie: "^(.*;)?\\s*beta=on(;.*)?$"
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: copies}
+    spec:
+      matches:
+      - name: copies
+        pathRegex: /books/[0-9]+/copies/[0-9]+
     ```
     """
 
@@ -122,6 +132,19 @@ class DuplicateMatchName(Rule):
       pathRegex: /api
     - name: api
       pathRegex: /v2/api
+    ```
+
+    Good:
+    ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: api
+        pathRegex: /api
+      - name: api-v2
+        pathRegex: /v2/api
     ```
     """
 
