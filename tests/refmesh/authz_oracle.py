@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch, PortSet
 
-IDS = [f"spiffe://cluster.local/ns/default/sa/{n}" for n in ("web", "batch", "admin", "other")]
+#: The same account names in two namespaces: a decision by name alone would let the wrong one in.
+IDS = [f"spiffe://cluster.local/ns/{ns}/sa/{n}" for ns in ("default", "shop") for n in ("web", "batch")]
 PORTS = [80, 8080, 9000]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 SEGMENTS = ["api", "v1", "v2", "admin", "x"]
