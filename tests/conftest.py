@@ -7,6 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+#: ``--hypothesis-profile=mutation`` (benchmarks/mutation.py): the same examples on every run and no example
+#: database, so whether a mutant is killed does not depend on luck or on the mutants before it.
+settings.register_profile(
+    "mutation", derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 #: pytester runs pytest inside the tests (the conformance plugin is tested the way users run it).
 pytest_plugins = ["pytester"]

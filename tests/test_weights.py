@@ -22,7 +22,7 @@ def test_smallest_whole_weights_reduce_to_the_exact_ratio() -> None:
     assert smallest_whole_weights([F(0), F(7)]) == [0, 1]
     assert smallest_whole_weights([F(0), F(0)]) == [0, 0]
     assert smallest_whole_weights([]) == []
-    with pytest.raises(ValueError, match="weights must be >= 0"):
+    with pytest.raises(ValueError, match=r"^weights must be >= 0$"):
         smallest_whole_weights([F(3), F(-1)])
 
 
@@ -35,6 +35,7 @@ def test_whole_weights_keep_whole_weights_as_written() -> None:
     assert whole_weights([F(100), F(300)], limit=200) == [1, 3]  # above it: reduced
     assert whole_weights([F(1000), F(1)], limit=200) == [1000, 1]  # reduced, still above: the caller decides
     assert whole_weights([]) == []
+    assert whole_weights([], limit=5) == []
 
 
 weights = st.lists(st.fractions(min_value=0, max_value=10**6, max_denominator=1000), min_size=1, max_size=6)
