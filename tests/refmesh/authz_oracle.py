@@ -53,6 +53,8 @@ def oracle_allows(
     for rule in policy.rules:
         if source is None or source not in rule.sources:
             continue
+        if rule.ports.ports and port not in rule.ports.ports:
+            continue  # the TrafficTarget's destination port limits every route kind
         if kind == "udp":
             if rule.udp is not None and (not rule.udp.ports or port in rule.udp.ports):
                 return True
@@ -93,6 +95,7 @@ def policy_strategy(ids: list[str], ports: list[int] = PORTS) -> st.SearchStrate
         http=st.lists(matches, max_size=3).map(tuple),
         tcp=port_sets,
         udp=port_sets,
+        ports=st.builds(PortSet, ports=st.lists(st.sampled_from(ports), max_size=2, unique=True).map(tuple)),
     )
     return st.builds(
         AuthorizationPolicy,
