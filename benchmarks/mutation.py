@@ -54,7 +54,16 @@ class Selection:
     tests: tuple[str, ...]
     #: Extra pytest arguments (e.g. leaving out the slow calibration runs).
     pytest_args: tuple[str, ...] = ()
+    #: Only these functions are mutated (mutmut's mutant-name globs, ``pkg.mod.x_func*`` or
+    #: ``pkg.mod.xǁClassǁmethod*``): a big module's verdict code first; empty = every function in ``files``.
+    functions: tuple[str, ...] = ()
 
+
+#: The statistical calibration tests: each simulates thousands of checks to measure an error rate.
+STATS_CALIBRATION = (
+    "not error_rates_hold and not passes_at_most_beta and not fails_at_most_alpha"
+    " and not holds_by_simulation and not false_alarm_rate"
+)
 
 SELECTIONS: dict[str, Selection] = {
     "split": Selection(
@@ -106,7 +115,32 @@ SELECTIONS: dict[str, Selection] = {
     "stats": Selection(
         ("smi_conformance/suite/stats.py", "smi_conformance/suite/consistency.py"),
         ("tests/suite/test_stats.py", "tests/suite/test_consistency.py"),
-        ("-m", "not slow"),  # the many-runs calibration (50 s) decides nothing the others do not
+        # the calibration runs (thousands of simulated checks each, 6 minutes together on this machine) are
+        # left out: every surviving mutant would run them all; what they alone would catch is listed
+        ("-m", "not slow", "-k", STATS_CALIBRATION),
+        # the verdict: settings, shares, the sides' log-likelihood ratios, thresholds, the decision, the
+        # p-value, the per-batch consistency check and the exact count comparison (not the evidence's
+        # wording, the confidence intervals or the planning and simulation helpers)
+        tuple(
+            f"smi_conformance.suite.stats.{f}__mutmut_*"
+            for f in (
+                "xǁSplitSettingsǁ__post_init__",
+                "x__shares",
+                "x__log_ratio",
+                "xǁ_Sideǁllr",
+                "x__design",
+                "x__fail_alpha",
+                "x__fail_threshold",
+                "x__deterministic_pass_n",
+                "xǁWeightCheckǁ__init__",
+                "xǁWeightCheckǁupdate",
+                "xǁWeightCheckǁ_llrs",
+                "xǁWeightCheckǁ_decide",
+                "xǁWeightCheckǁp_value",
+                "x_batch_consistent",
+                "x_compare_counts",
+            )
+        ),
     ),
     "oracle": Selection(
         (
@@ -114,7 +148,40 @@ SELECTIONS: dict[str, Selection] = {
             "smi_conformance/suite/policy.py",
             "smi_conformance/suite/readings.py",
         ),
-        ("tests/suite/test_oracle.py", "tests/suite/test_generated.py"),
+        # test_generated.py tests the case generator (its searches run the oracle thousands of times each)
+        ("tests/suite/test_oracle.py",),
+        (),
+        # the decisions: where a request goes (roots, splits, matches, weights) and whether it is let in
+        # (targets, rules, routes, matches), the policy's namespaces, the readings' exploration
+        (
+            *(
+                f"smi_conformance.suite.oracle.xǁOracleǁ{m}__mutmut_*"
+                for m in (
+                    "answer",
+                    "_routing",
+                    "_route",
+                    "_apply",
+                    "_selects",
+                    "_weights",
+                    "_root",
+                    "_access",
+                    "_verdict",
+                    "_authorise",
+                    "_rules",
+                    "_http_rule",
+                    "_port_rule",
+                    "_http_match",
+                )
+            ),
+            "smi_conformance.suite.oracle.x__traffic__mutmut_*",
+            "smi_conformance.suite.policy.x_load_policy__mutmut_*",
+            "smi_conformance.suite.policy.x__target__mutmut_*",
+            "smi_conformance.suite.policy.x__split__mutmut_*",
+            "smi_conformance.suite.policy.x__port_route__mutmut_*",
+            "smi_conformance.suite.policy.x__group__mutmut_*",
+            "smi_conformance.suite.readings.xǁChooserǁ__call____mutmut_*",
+            "smi_conformance.suite.readings.x_explore__mutmut_*",
+        ),
     ),
 }
 
@@ -186,13 +253,13 @@ def run_module(name: str, children: int) -> dict[str, Any]:
     work = _scratch(name, sel)
     load = os.getloadavg()[0]
     started = time.monotonic()
-    log = _mutmut(work, "run", "--max-children", str(children))
+    log = _mutmut(work, "run", "--max-children", str(children), *sel.functions)
     seconds = time.monotonic() - started
     (work / "run.log").write_text(log)
     results: dict[str, str] = {}
     for line in _mutmut(work, "results", "--all", "true").splitlines():
         key, sep, status = line.strip().rpartition(": ")
-        if sep and key:
+        if sep and key and status != "not checked":  # outside sel.functions
             results[key] = status
     if not results:
         raise RuntimeError(f"mutmut found no mutants for {name}; see {work / 'run.log'}:\n{log[-2000:]}")
@@ -208,6 +275,7 @@ def run_module(name: str, children: int) -> dict[str, Any]:
         "module": name,
         "files": list(sel.files),
         "tests": list(sel.tests) + list(sel.pytest_args),
+        "functions": [_function(f.replace("__mutmut_*", "__mutmut_0")) for f in sel.functions],
         "counts": dict(Counter(results.values())),
         "mutants": len(results),
         "seconds": round(seconds),
@@ -345,6 +413,9 @@ def main() -> int:
             print(f"mutation: {name} ...", flush=True)
             results[name] = run_module(name, args.children)
             store.parent.mkdir(parents=True, exist_ok=True)
+            # read again: another module's run may have recorded its figures meanwhile
+            recorded = json.loads(store.read_text()) if store.exists() else {}
+            results = {**recorded, name: results[name]}
             store.write_text(json.dumps(results, indent=1, ensure_ascii=False))
             r = results[name]
             print(f"mutation: {name}: {r['counts']} in {r['seconds']} s (load {r['load']})", flush=True)

@@ -552,6 +552,49 @@ def test_expected_sample_size_orders_cases_sensibly() -> None:
     assert expected_sample_size({"v1": 1}, true_shares={"v1": 9, "web": 1}) == pytest.approx(10)
 
 
+def test_the_ceiling_follows_the_settings() -> None:
+    """Without ``max_samples`` the ceiling is derived from the check's own alpha, beta and tolerance."""
+    weights = EXACT["75/25"]
+    assert WeightCheck(weights, LOOSE).max_samples == default_max_samples(weights, LOOSE)
+    assert default_max_samples(weights, LOOSE) < default_max_samples(weights)
+    assert WeightCheck(weights, SplitSettings(max_samples=500)).max_samples == 500
+
+
+def test_the_thresholds_are_inclusive() -> None:
+    """Pass at ``L <= ln(beta)`` and fail at ``L >= ln(m / alpha')`` (module docstring), checked where an LLR
+    equals a threshold to the last bit: each request to ``a`` doubles the likelihood ratio of "a gets
+    everything" (50/50 at tolerance 0.5), and a single backend at tolerance 0.5 halves it."""
+    one = WeightCheck({"a": 1}, SplitSettings(tolerance=0.5, beta=0.25))
+    assert one.update({"a": 1}) is Decision.CONTINUE
+    assert one.update({"a": 1}) is Decision.PASS and one._llrs() == [one.pass_threshold]
+    alpha = 2**-19 / (1 - 1e-3)  # m = 2, so ln(m / alpha') = ln(2**20) = 20 ln 2
+    check = WeightCheck({"a": 1, "b": 1}, SplitSettings(alpha=alpha, tolerance=0.5))
+    assert check.update({"a": 19}) is Decision.CONTINUE
+    assert check.update({"a": 1}) is Decision.FAIL and max(check._llrs()) == check.fail_threshold
+
+
+def test_p_value() -> None:
+    """``m`` times the smallest inverse likelihood ratio, at most 1; 0 once a backend outside the split
+    answered; 1 when no side can fire (no backend can be off by the tolerance)."""
+    check = WeightCheck({"a": 7, "b": 3}, SplitSettings(tolerance=0.5))
+    assert check.p_value() == 1.0  # nothing seen: m * 1 = 1
+    check.update({"a": 3, "b": 7})
+    # m = 1 (a's "below" and b's "above" are one side); L = 3 ln(0.2/0.7) + 7 ln(0.8/0.3)
+    assert check.p_value() == pytest.approx((7 / 2) ** 3 * (3 / 8) ** 7, rel=1e-12)
+    paired = WeightCheck({"a": 1, "b": 1})
+    paired.update({"a": 5, "b": 5})
+    assert paired.p_value() == 1.0  # m = 2 and a ratio below 1: capped at 1
+    paired.update({"a": 60, "b": 20})  # L = 65 ln(1.1) + 25 ln(0.9) for a's "above" side
+    assert paired.p_value() == pytest.approx(2 * 1.1**-65 * 0.9**-25, rel=1e-12)
+    assert 0 < paired.p_value() < 1
+    outside = WeightCheck({"a": 1, "b": 1})
+    outside.update({"a": 5, "b": 5, "web": 1})
+    assert outside.p_value() == 0.0 and outside.evidence().p_value == 0.0
+    nothing_to_test = WeightCheck({"a": 1, "b": 1}, SplitSettings(tolerance=0.6))
+    assert nothing_to_test._llrs() == [] and nothing_to_test.p_value() == 1.0
+    assert nothing_to_test.update({"a": 1}) is Decision.PASS
+
+
 # -------------------------------------------------------------------------------------------------------
 # Per-batch consistency and exact count comparison
 
@@ -566,6 +609,10 @@ def test_batch_consistent() -> None:
     assert batch_consistent({"v1": 1, "v2": 0}, {"v1": 10})
     # lenient: a batch a 5-point-off mesh could produce passes; the sequential check is what certifies
     assert batch_consistent(weights, {"v1": 140, "v2": 60})
+    # "not rejected at p_threshold": a p-value equal to the threshold is consistent
+    at = min(binomial_two_sided_p(2, 10, 0.5), binomial_two_sided_p(8, 10, 0.5))
+    assert batch_consistent({"v1": 1, "v2": 1}, {"v1": 2, "v2": 8}, p_threshold=at)
+    assert not batch_consistent({"v1": 1, "v2": 1}, {"v1": 2, "v2": 8}, p_threshold=at * 1.001)
 
 
 def test_batch_consistent_false_alarm_rate_is_at_most_its_threshold() -> None:
@@ -587,7 +634,8 @@ def test_compare_counts() -> None:
     )
     assert [i.ok for i in off.items] == [False, False]
     tolerant = compare_counts({"success_count": 200}, {"success_count": 191.5}, relative_tolerance=0.05)
-    assert tolerant.ok and tolerant.items[0].allowed == 10
+    assert tolerant.ok and tolerant.items[0].allowed == 10 and tolerant.relative_tolerance == 0.05
+    assert tolerant.to_dict()["relative_tolerance"] == 0.05 and exact.relative_tolerance == 0.0
     assert not compare_counts({"success_count": 200}, {"success_count": 189.9}, relative_tolerance=0.05).ok
     assert "(allowed +- 5%)" in compare_counts({"c": 200}, {"c": 1}, relative_tolerance=0.05).message
     json.dumps(off.to_dict(), allow_nan=False)
