@@ -292,7 +292,10 @@ def _commit() -> str:
 
 
 def load_equivalents() -> list[dict[str, str]]:
-    data = yaml.safe_load(EQUIVALENTS.read_text()) or {}
+    try:
+        data = yaml.safe_load(EQUIVALENTS.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SystemExit(f"{EQUIVALENTS.relative_to(ROOT)}: {exc}") from None
     out = []
     for file, entries in data.items():
         for e in entries or ():
