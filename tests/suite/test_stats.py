@@ -341,6 +341,7 @@ def test_pass_message_and_evidence() -> None:
     check = WeightCheck({"v1": 75, "v2": 25, "v3": 0})
     assert check.update({"v1": 3000, "v2": 1000}) is Decision.PASS
     evidence = check.evidence()
+    assert evidence.inconclusive is False and evidence.to_dict()["inconclusive"] is False
     assert evidence.message == (
         "split as weighted over 4,000 requests, every backend within 5 points: "
         "v1 75.0% (75%), v2 25.0% (25%), v3 none (weight 0)"
@@ -387,6 +388,8 @@ def test_run_check_never_asks_past_max_samples_and_rejects_a_silent_source() -> 
 
 def test_weights_need_not_sum_to_100() -> None:
     a, b = WeightCheck({"v1": 3, "v2": 1}), WeightCheck({"v1": 75, "v2": 25})
+    floats = WeightCheck({"v1": 0.75, "v2": 0.25})  # finite floats are weights too
+    assert floats._design.shares == a._design.shares == (Fraction(3, 4), Fraction(1, 4))
     for check in (a, b):
         check.update({"v1": 700, "v2": 300})
     ea, eb = a.evidence(), b.evidence()
@@ -430,7 +433,7 @@ def test_weight_one_backend_with_zero_weight_siblings() -> None:
     [
         ({"v1": 0, "v2": 0}, "every weight is zero: nothing can be checked"),
         ({"v1": 1, "v2": -1}, "backend 'v2': weight -1 is negative"),
-        ({}, "no backends"),
+        ({}, "^no backends: a split needs at least one$"),
         ({"v1": math.nan}, "backend 'v1': weight nan is not a finite number"),
         ({"v1": True}, "backend 'v1': weight True is not a number"),
         ({"v1": "1"}, "backend 'v1': weight '1' is not a number"),
@@ -452,7 +455,16 @@ def test_bad_counts_are_clear_errors(count: object) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"alpha": 0}, {"beta": 1}, {"tolerance": 1.5}, {"confidence": 0}, {"max_samples": 0}, {"alpha": "x"}],
+    [
+        {"alpha": 0},
+        {"beta": 1},
+        {"tolerance": 1.5},
+        {"confidence": 0},
+        {"max_samples": 0},
+        {"max_samples": 10.5},
+        {"max_samples": True},
+        {"alpha": "x"},
+    ],
 )
 def test_bad_settings_are_clear_errors(kwargs: dict[str, object]) -> None:
     name = next(iter(kwargs))
@@ -552,12 +564,31 @@ def test_expected_sample_size_orders_cases_sensibly() -> None:
     assert expected_sample_size({"v1": 1}, true_shares={"v1": 9, "web": 1}) == pytest.approx(10)
 
 
+def test_the_design_shares_alpha_among_the_sides_that_can_fire() -> None:
+    """``m`` counts the sides with 0 < p0 < 1, halved for exactly two such backends, and the fail threshold is
+    ln(max(m, 1) / alpha'), alpha' = alpha (1 - 1e-3) (module docstring)."""
+    alpha_ = 1e-6 * (1 - 1e-3)
+    cases = [
+        ({"a": 1, "b": 1}, 0.05, 2),  # four sides, two pairs
+        ({"a": 50, "b": 30, "c": 20}, 0.05, 6),
+        ({"a": 75, "b": 25, "c": 0}, 0.05, 2),  # c's only side ("above" from 0) cannot fire by chance
+        ({"a": 9, "b": 1}, 0.5, 1),  # a's "below" and b's "above": one pair
+        ({"a": 1, "b": 0}, 0.05, 0),  # nothing can fire by chance: ln(1 / alpha')
+        ({"a": 1}, 0.05, 0),
+    ]
+    for weights, tolerance, m in cases:
+        check = WeightCheck(weights, SplitSettings(tolerance=tolerance))
+        assert check._design.m == m, weights
+        assert check.fail_threshold == pytest.approx(math.log(max(m, 1) / alpha_), rel=1e-12), weights
+
+
 def test_the_ceiling_follows_the_settings() -> None:
     """Without ``max_samples`` the ceiling is derived from the check's own alpha, beta and tolerance."""
     weights = EXACT["75/25"]
     assert WeightCheck(weights, LOOSE).max_samples == default_max_samples(weights, LOOSE)
     assert default_max_samples(weights, LOOSE) < default_max_samples(weights)
     assert WeightCheck(weights, SplitSettings(max_samples=500)).max_samples == 500
+    assert WeightCheck(weights, SplitSettings(max_samples=1)).max_samples == 1  # 1 is a whole number >= 1
 
 
 def test_the_thresholds_are_inclusive() -> None:
