@@ -729,6 +729,70 @@ def test_open_access_questions(docs: list[dict[str, Any]], request_: Request, qu
     assert f"{question}=" in answer.explanation
 
 
+@pytest.mark.parametrize(
+    ("docs", "request_", "allowing", "denying"),
+    [
+        (
+            [group("g", {"name": "m", "methods": []}), target("t", [rule("HTTPRouteGroup", "g")])],
+            get(),
+            "empty-methods=any",
+            "empty-methods=none",
+        ),
+        (
+            [ALL, target("t", [{"kind": "HTTPRouteGroup", "name": "all", "matches": []}])],
+            get(),
+            "empty-rule-matches=all",
+            "empty-rule-matches=none",
+        ),
+        (
+            [
+                port_route("TCPRoute", "tcp", [9000], match="db"),
+                target("t", [rule("TCPRoute", "tcp", "other")]),
+            ],
+            Request.tcp(CLIENT, WEB),
+            "l4-match-names=ignored",
+            "l4-match-names=honoured",
+        ),
+        (
+            [
+                group("g", {"name": "m", "headers": {"x-tenant": "acme"}}),
+                target("t", [rule("HTTPRouteGroup", "g")]),
+            ],
+            get(headers={"x-tenant": "old-acme"}),
+            "header-regex=search",
+            "header-regex=full",
+        ),
+        (
+            [
+                group("g", {"name": "m", "headers": {"x-debug": ".*"}}),
+                target("t", [rule("HTTPRouteGroup", "g")]),
+            ],
+            get(),
+            "absent-header=empty-value",
+            "absent-header=no-match",
+        ),
+        (
+            [
+                ALL,
+                port_route("TCPRoute", "tcp", [9000]),
+                target("t", [rule("HTTPRouteGroup", "all"), rule("TCPRoute", "tcp")]),
+            ],
+            get(),
+            "tcp-rules-for-http=separate",
+            "tcp-rules-for-http=restrict",
+        ),
+    ],
+)
+def test_an_open_access_question_names_the_reading_that_allows_and_the_one_that_denies(
+    docs: list[dict[str, Any]], request_: Request, allowing: str, denying: str
+) -> None:
+    explanation = ask(docs, request_).destinations[0].why
+    assert explanation.startswith(f"the spec leaves this open: allowed [{allowing}]: allowed by "), (
+        explanation
+    )
+    assert f" | denied [{denying}]: denied: " in explanation
+
+
 def test_l4_match_names_that_name_the_route_match_are_decided() -> None:
     docs = [port_route("TCPRoute", "tcp", [9000], match="db"), target("t", [rule("TCPRoute", "tcp", "db")])]
     assert only(ask(docs, Request.tcp(CLIENT, WEB))) is True
@@ -809,6 +873,88 @@ def test_open_routing_questions(
     assert all(share is None for share in shares(answer).values())
     assert f"{question}=" in answer.routing
     assert answer.routing.startswith("the spec leaves open where this request goes")
+
+
+DUPLICATED = splits("web", {"web-v1": 1, "web-v2": 1}, namespace=MAIN) | {
+    "spec": {
+        "service": "web",
+        "backends": [
+            {"service": "web-v1", "weight": 1},
+            {"service": "web-v2", "weight": 1},
+            {"service": "web-v1", "weight": 2},
+        ],
+    }
+}
+SPLIT = f"TrafficSplit {MAIN}/web-split"
+TO_ROOT = "so the root Service's own workloads receive it (plain Kubernetes)"
+EVERY = "applies (it splits every request)"
+
+
+@pytest.mark.parametrize(
+    ("docs", "request_", "outcomes"),
+    [
+        (
+            [BETA, splits("web", {"web-v2": 1}, ["beta"], namespace=MAIN)],
+            Request.tcp(CLIENT, WEB),
+            [
+                f"[split-matches-for-l4=split] {SPLIT} applies (its HTTP matches do not apply to tcp): "
+                "web-v2 1",
+                f"[split-matches-for-l4=root] {SPLIT} selects HTTP requests only, this is tcp, {TO_ROOT}",
+            ],
+        ),
+        (
+            [splits("web", {"web-v2": 1}, [], namespace=MAIN)],
+            get(),
+            [
+                f"[split-empty-matches=all] {SPLIT} applies (it splits every request): web-v2 1",
+                f"[split-empty-matches=none] {SPLIT} has `matches: []`, which selects nothing, {TO_ROOT}",
+            ],
+        ),
+        (
+            [splits("web", {"web-v2": 1}, ["nowhere"], namespace=MAIN)],
+            get(),
+            [
+                f"[split-unresolved-group=matches-nothing] {SPLIT} splits only requests its HTTPRouteGroups "
+                f"select; it matches none of them (they have no matches), {TO_ROOT}",
+                f"[split-unresolved-group=matches-ignored] {SPLIT} applies (its `matches` name missing "
+                "HTTPRouteGroups (nowhere), ignored): web-v2 1",
+            ],
+        ),
+        (
+            [splits("web", {"web-v2": 1, "web-v9": 1}, namespace=MAIN)],
+            get(),
+            [
+                f"[split-missing-backend=excluded] {SPLIT} applies (it splits every request): web-v2 1 "
+                "(backend web-v9 does not exist and is left out)",
+                f"[split-missing-backend=fails] {SPLIT} applies (it splits every request): web-v2 1/2, "
+                "web-v9 1/2 (backend web-v9 does not exist, so its share fails)",
+            ],
+        ),
+        (
+            [splits("web", {"web-v1": 0, "web-v2": 0}, namespace=MAIN)],
+            get(),
+            [
+                f"[split-no-weight=root] {SPLIT} has no weighted backend for port 8080, {TO_ROOT}",
+                f"[split-no-weight=fails] {SPLIT} has no weighted backend for port 8080: the requests fail",
+            ],
+        ),
+        (
+            [DUPLICATED],
+            get(),
+            [
+                f"[duplicate-backend=summed] {SPLIT} {EVERY}: web-v1 3/4, web-v2 1/4",
+                f"[duplicate-backend=first] {SPLIT} {EVERY}: web-v1 1/2, web-v2 1/2",
+                f"[duplicate-backend=last] {SPLIT} {EVERY}: web-v1 2/3, web-v2 1/3",
+            ],
+        ),
+    ],
+)
+def test_an_open_routing_says_where_each_reading_sends_the_request(
+    docs: list[dict[str, Any]], request_: Request, outcomes: list[str]
+) -> None:
+    """The report's routing explanation pairs every reading with where it sends the request, exactly."""
+    routing = ask(docs, request_).routing
+    assert routing == "the spec leaves open where this request goes: " + " | ".join(outcomes)
 
 
 def test_an_open_routing_still_judges_access_at_every_candidate() -> None:
