@@ -793,6 +793,84 @@ def test_an_open_access_question_names_the_reading_that_allows_and_the_one_that_
     assert f" | denied [{denying}]: denied: " in explanation
 
 
+TT = f"TrafficTarget {MAIN}/t"
+BY = f"allowed by {TT} for ServiceAccount {MAIN}/client"
+OPEN = "the spec leaves this open: "
+
+
+@pytest.mark.parametrize(
+    ("docs", "request_", "why"),
+    [
+        ([target("t", [])], get(), f"denied: {TT}: it has no rules"),
+        (
+            [target("t", [rule("HTTPRouteGroup", "nope")])],
+            get(),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/nope: no such HTTPRouteGroup",
+        ),
+        (
+            [ALL, target("t", [rule("HTTPRouteGroup", "all", "x", "y")])],
+            get(),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/all: names matches (x, y) the group does not define",
+        ),
+        (
+            [
+                group("g", {"name": "a", "methods": ["POST"]}, {"name": "b", "pathRegex": "/api"}),
+                target("t", [rule("HTTPRouteGroup", "g"), rule("HTTPRouteGroup", "g2")]),
+            ],
+            get("/x"),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits ('a': method GET is not among POST; "
+            f"'b': path /x does not match pathRegex '/api' from its start); rule HTTPRouteGroup {MAIN}/g2: "
+            "no such HTTPRouteGroup",
+        ),
+        (
+            [group("g"), target("t", [rule("HTTPRouteGroup", "g")])],
+            get(),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits (the group has no matches)",
+        ),
+        (
+            [group("g", {"name": "m", "pathRegex": "/api"}), target("t", [rule("HTTPRouteGroup", "g")])],
+            get("/api/books"),
+            f"{OPEN}allowed [path-anchoring=start]: {BY}: rule HTTPRouteGroup {MAIN}/g match 'm' | denied "
+            f"[path-anchoring=full]: denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits ('m': path "
+            "/api/books does not match pathRegex '/api' as a whole)",
+        ),
+        (
+            [group("g", {"name": "m", "methods": []}), target("t", [rule("HTTPRouteGroup", "g")])],
+            get(),
+            f"{OPEN}allowed [empty-methods=any]: {BY}: rule HTTPRouteGroup {MAIN}/g match 'm' | denied "
+            f"[empty-methods=none]: denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits ('m': "
+            "`methods: []` lists no method)",
+        ),
+        (
+            [
+                port_route("TCPRoute", "tcp", [9000], match="db"),
+                target("t", [rule("TCPRoute", "tcp", "x", "y"), rule("TCPRoute", "other")]),
+            ],
+            Request.tcp(CLIENT, WEB),
+            f"{OPEN}allowed [l4-match-names=ignored]: {BY}: rule TCPRoute {MAIN}/tcp (port 9000) | denied "
+            f"[l4-match-names=honoured]: denied: {TT}: rule TCPRoute {MAIN}/tcp: names matches (x, y) the "
+            f"route does not define; rule TCPRoute {MAIN}/other: no such TCPRoute",
+        ),
+        (
+            [
+                port_route("TCPRoute", "tcp", [9000]),
+                target("t", [{"kind": "TCPRoute", "name": "tcp", "matches": []}]),
+            ],
+            Request.tcp(CLIENT, WEB),
+            f"{OPEN}allowed [empty-rule-matches=all]: {BY}: rule TCPRoute {MAIN}/tcp (port 9000) | denied "
+            f"[empty-rule-matches=none]: denied: {TT}: rule TCPRoute {MAIN}/tcp: `matches: []` names no "
+            "match",
+        ),
+    ],
+)
+def test_the_explanation_of_an_access_decision(
+    docs: list[dict[str, Any]], request_: Request, why: str
+) -> None:
+    """What the report says about a verdict, exactly: the TrafficTarget, the rule and why it does not fit,
+    and under an open question which reading allows and which denies."""
+    assert ask(docs, request_).destinations[0].why == why
+
+
 def test_l4_match_names_that_name_the_route_match_are_decided() -> None:
     docs = [port_route("TCPRoute", "tcp", [9000], match="db"), target("t", [rule("TCPRoute", "tcp", "db")])]
     assert only(ask(docs, Request.tcp(CLIENT, WEB))) is True
