@@ -871,6 +871,79 @@ def test_the_explanation_of_an_access_decision(
     assert ask(docs, request_).destinations[0].why == why
 
 
+def test_more_access_decisions_in_words() -> None:
+    """Exact reasons where several TrafficTargets, several rules, several readings or several identities are
+    involved; and a later TrafficTarget still allows after an earlier one does not list the caller."""
+    elsewhere = ask(
+        [ALL, target("t", [rule("HTTPRouteGroup", "all")], namespace=OTHER, destination_namespace=MAIN)],
+        get(),
+    )
+    assert elsewhere.destinations[0].why == (
+        f"denied: no TrafficTarget has destination ServiceAccount {MAIN}/web (TrafficTarget {OTHER}/t name "
+        "it from another namespace, and a TrafficTarget only governs destinations in its own namespace)"
+    )
+    t1 = target("t1", [rule("HTTPRouteGroup", "all")], ["intruder"])
+    denied = ask([ALL, t1, target("t2", [rule("HTTPRouteGroup", "all")], [])], get())
+    assert denied.destinations[0].why == (
+        f"denied: TrafficTarget {MAIN}/t1 does not list ServiceAccount {MAIN}/client; "
+        f"TrafficTarget {MAIN}/t2 has no sources"
+    )
+    later = ask([ALL, t1, target("t2", [rule("HTTPRouteGroup", "all")])], get())
+    assert only(later) is True
+    assert later.destinations[0].why.startswith(f"allowed by TrafficTarget {MAIN}/t2 ")
+    tcp_only = ask([port_route("TCPRoute", "tcp", [9000]), target("t", [rule("TCPRoute", "tcp")])], get())
+    assert tcp_only.destinations[0].why == (
+        f"denied: {TT}: it has no HTTPRouteGroup rule; TCPRoute and UDPRoute rules allow no HTTP request"
+    )
+    two_misses = ask(
+        [
+            port_route("TCPRoute", "tcp", [9001]),
+            target("t", [rule("TCPRoute", "tcp"), rule("TCPRoute", "nope")]),
+        ],
+        Request.tcp(CLIENT, WEB),
+    )
+    assert two_misses.destinations[0].why == (
+        f"denied: {TT}: rule TCPRoute {MAIN}/tcp: port 9000 is not among 9001; rule TCPRoute {MAIN}/nope: no "
+        "such TCPRoute"
+    )
+    three = ask(
+        [
+            group("g", {"name": "m", "methods": [], "pathRegex": "/api"}),
+            target("t", [rule("HTTPRouteGroup", "g")]),
+        ],
+        get("/api/books"),
+    )
+    assert three.destinations[0].why == (
+        f"{OPEN}allowed [empty-methods=any, path-anchoring=start]: {BY}: rule HTTPRouteGroup {MAIN}/g match "
+        f"'m' | denied [path-anchoring=full] or [empty-methods=none]: denied: {TT}: rule HTTPRouteGroup "
+        f"{MAIN}/g: no match fits ('m': path /api/books does not match pathRegex '/api' as a whole)"
+    )
+    # a TCPRoute rule with `matches: []` beside an HTTP rule: both questions are asked for an HTTP request
+    beside = [
+        ALL,
+        port_route("TCPRoute", "tcp", [9000]),
+        target("t", [rule("HTTPRouteGroup", "all"), {"kind": "TCPRoute", "name": "tcp", "matches": []}]),
+    ]
+    assert (
+        "denied [empty-rule-matches=all, tcp-rules-for-http=restrict] or "
+        in ask(beside, get()).destinations[0].why
+    )
+    mixed = topology(
+        (NS, "other"),
+        [("api", {"app": "api"}, ((8080, "http"),))],
+        [("api-a", "a", {"app": "api"}), ("api-b", "b", {"app": "api"}), ("client", "client", {})],
+    )
+    docs = [
+        group("all", {"name": "all"}, namespace=NS),
+        target("a", [rule("HTTPRouteGroup", "all")], ["client"], "a", namespace=NS),
+    ]
+    assert Oracle(mixed, docs).answer(http("client", "api")).destinations[0].why == (
+        f"as ServiceAccount a: allowed by TrafficTarget {NS}/a for ServiceAccount {NS}/client: rule "
+        f"HTTPRouteGroup {NS}/all match 'all'; as ServiceAccount b: denied: no TrafficTarget has destination "
+        f"ServiceAccount {NS}/b"
+    )
+
+
 def test_l4_match_names_that_name_the_route_match_are_decided() -> None:
     docs = [port_route("TCPRoute", "tcp", [9000], match="db"), target("t", [rule("TCPRoute", "tcp", "db")])]
     assert only(ask(docs, Request.tcp(CLIENT, WEB))) is True
@@ -966,6 +1039,7 @@ DUPLICATED = splits("web", {"web-v1": 1, "web-v2": 1}, namespace=MAIN) | {
 SPLIT = f"TrafficSplit {MAIN}/web-split"
 TO_ROOT = "so the root Service's own workloads receive it (plain Kubernetes)"
 EVERY = "applies (it splits every request)"
+LEAVES = "the spec leaves open where this request goes: "
 
 
 @pytest.mark.parametrize(
@@ -1033,6 +1107,76 @@ def test_an_open_routing_says_where_each_reading_sends_the_request(
     """The report's routing explanation pairs every reading with where it sends the request, exactly."""
     routing = ask(docs, request_).routing
     assert routing == "the spec leaves open where this request goes: " + " | ".join(outcomes)
+
+
+def test_more_routings_in_words() -> None:
+    """Exact routing explanations where a note, another namespace, two roots or two failures are involved."""
+    other = f"TrafficSplit {OTHER}/web-split"
+    cross = ask([splits(f"web.{MAIN}", {"web-v1": 1}, namespace=OTHER)], get())
+    assert cross.routing == (
+        f"{LEAVES}[cross-namespace-root=ignored] no TrafficSplit has root Service {MAIN}/web: the workloads "
+        f"it selects receive it ({other} name it from another namespace and do not apply) | "
+        "[cross-namespace-root=applies, split-missing-backend=excluded] "
+        f"{other} has no weighted backend for port 8080 (backend web-v1 does not exist and is left out): the "
+        "requests fail | [cross-namespace-root=applies, split-missing-backend=fails] "
+        f"{other} {EVERY}: web-v1 1 (backend web-v1 does not exist, so its share fails)"
+    )
+    assert (
+        cross.destination("web-v1", OTHER).why == f"Service {OTHER}/web-v1 does not exist: nothing can answer"
+    )
+    two = ask(
+        [
+            splits("web", {"web-v1": 1}, namespace=MAIN, name="a"),
+            splits("web", {"web-v2": 1}, namespace=MAIN, name="b"),
+        ],
+        get(),
+    )
+    assert two.routing == (
+        f"{LEAVES}[duplicate-root={MAIN}/a] TrafficSplit {MAIN}/a {EVERY}: web-v1 1 | "
+        f"[duplicate-root={MAIN}/b] TrafficSplit {MAIN}/b {EVERY}: web-v2 1 | [duplicate-root=none] "
+        f"TrafficSplit {MAIN}/a, TrafficSplit {MAIN}/b share one root and none applies: the root Service "
+        "gets it"
+    )
+    # every weight zero and a missing backend: failing with or without it is one outcome
+    zero = ask([splits("web", {"web-v1": 0, "web-v9": 0}, namespace=MAIN)], get())
+    note = "(backend web-v9 does not exist and is left out)"
+    assert zero.routing == (
+        f"{LEAVES}[split-no-weight=root] {SPLIT} has no weighted backend for port 8080 {note}, {TO_ROOT} | "
+        f"[split-no-weight=fails] {SPLIT} has no weighted backend for port 8080 {note}: the requests fail"
+    )
+
+
+def test_a_missing_backend_that_keeps_its_share_lets_nothing_in() -> None:
+    answer = ask(
+        [
+            ALL,
+            splits("web", {"web-v2": 1, "web-v9": 1}, namespace=MAIN),
+            target("t", [rule("HTTPRouteGroup", "all")]),
+        ],
+        get(),
+    )
+    assert allowed(answer) == {"web-v2": True, "web-v9": False}
+    assert answer.destination("web-v9").why == f"Service {MAIN}/web-v9 does not exist: nothing can answer"
+
+
+def test_a_backend_without_the_port_is_left_out_and_the_next_one_counts() -> None:
+    api = topology(
+        (NS, "other"),
+        [
+            ("api", {"app": "api"}, ((8080, "http"),)),
+            ("api-v2", {"app": "api", "version": "v2"}, ((9090, "http"),)),
+            ("api-v3", {"app": "api", "version": "v3"}, ((8080, "http"),)),
+        ],
+        [("api-c", "c", {"app": "api", "version": "v3"}), ("client", "client", {})],
+    )
+    answer = Oracle(api, [splits("api", {"api-v2": 1, "api-v3": 1}, namespace=NS)]).answer(
+        http("client", "api")
+    )
+    assert shares(answer) == {"api-v3": 1}
+    assert answer.routing == (
+        f"TrafficSplit {NS}/api-split {EVERY}: api-v3 1 (backend api-v2 has no port 8080 and is left out "
+        "(spec: Ports))"
+    )
 
 
 def test_an_open_routing_still_judges_access_at_every_candidate() -> None:
