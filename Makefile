@@ -57,8 +57,9 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## mutation: mutation testing of the decision modules, one module at a time, nice'd (not part of `test`; about
-## 30 minutes on 2 shared cores); writes docs/mutation.md and fails if a surviving mutant is unexplained.
+## mutation: mutation testing of the decision modules, one module at a time, nice'd (not part of `test`); writes
+## docs/mutation.md (with each module's time: split, authz, stats and oracle take 1-10 minutes each on 2 shared
+## cores) and fails if a surviving mutant is unexplained.
 ## MODULES: some of split authz routing compiler metrics lint-rules stats oracle (default: all)
 mutation: setup
 	$(BIN)/python benchmarks/mutation.py $(MODULES)
