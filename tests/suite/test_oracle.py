@@ -640,7 +640,8 @@ def test_a_service_without_workloads_cannot_answer() -> None:
         (NS, "other"), [("ghost", {"app": "ghost"}, ((8080, "http"),))], [("client", "client", {})]
     )
     answer = Oracle(empty, []).answer(http("client", "ghost"))
-    assert only(answer) is False and "selects no workload" in answer.explanation
+    assert only(answer) is False
+    assert answer.destinations[0].why == f"Service {NS}/ghost selects no workload: nothing can answer"
 
 
 # -- the open questions: None, and the readings that part ------------------------------------------------
@@ -891,6 +892,12 @@ def test_more_access_decisions_in_words() -> None:
     later = ask([ALL, t1, target("t2", [rule("HTTPRouteGroup", "all")])], get())
     assert only(later) is True
     assert later.destinations[0].why.startswith(f"allowed by TrafficTarget {MAIN}/t2 ")
+    other_port = target("t1", [rule("HTTPRouteGroup", "all")], version="v1alpha2", port=9999)
+    assert (
+        ask([ALL, other_port], get()).destinations[0].why
+        == f"denied: TrafficTarget {MAIN}/t1 allows port 9999 only"
+    )
+    assert only(ask([ALL, other_port, target("t2", [rule("HTTPRouteGroup", "all")])], get())) is True
     tcp_only = ask([port_route("TCPRoute", "tcp", [9000]), target("t", [rule("TCPRoute", "tcp")])], get())
     assert tcp_only.destinations[0].why == (
         f"denied: {TT}: it has no HTTPRouteGroup rule; TCPRoute and UDPRoute rules allow no HTTP request"
@@ -1143,6 +1150,46 @@ def test_more_routings_in_words() -> None:
     assert zero.routing == (
         f"{LEAVES}[split-no-weight=root] {SPLIT} has no weighted backend for port 8080 {note}, {TO_ROOT} | "
         f"[split-no-weight=fails] {SPLIT} has no weighted backend for port 8080 {note}: the requests fail"
+    )
+
+
+def test_routings_past_missing_backends_and_duplicates() -> None:
+    """Backends after missing ones still count; a split with every backend listed twice is still open; a
+    split of the root from another namespace beside the root's own split raises the duplicate-root
+    question (so "none applies" is a candidate too)."""
+    missing = ask([splits("web", {"web-v9": 1, "web-v8": 1, "web-v2": 1}, namespace=MAIN)], get())
+    gone = "does not exist and is left out"
+    fails = "does not exist, so its share fails"
+    assert missing.routing == (
+        f"{LEAVES}[split-missing-backend=excluded] {SPLIT} {EVERY}: web-v2 1 (backend web-v9 {gone}; backend "
+        f"web-v8 {gone}) | [split-missing-backend=fails] {SPLIT} {EVERY}: web-v9 1/3, web-v8 1/3, web-v2 1/3 "
+        f"(backend web-v9 {fails}; backend web-v8 {fails})"
+    )
+    twice = {"web-v1": [1, 2], "web-v2": [1, 3]}
+    both = splits("web", {}, namespace=MAIN)
+    both["spec"]["backends"] = [
+        {"service": name, "weight": weights[i]} for i in (0, 1) for name, weights in twice.items()
+    ]
+    assert ask([both], get()).routing == (
+        f"{LEAVES}[duplicate-backend=summed] {SPLIT} {EVERY}: web-v1 3/7, web-v2 4/7 | "
+        f"[duplicate-backend=first] {SPLIT} {EVERY}: web-v1 1/2, web-v2 1/2 | "
+        f"[duplicate-backend=last] {SPLIT} {EVERY}: web-v1 2/5, web-v2 3/5"
+    )
+    own_and_cross = ask(
+        [
+            splits("web", {"web-v1": 1}, namespace=MAIN),
+            splits(f"web.{MAIN}", {"web": 1}, namespace=OTHER, name="x"),
+        ],
+        get(),
+    )
+    assert {(d.namespace, d.service) for d in own_and_cross.destinations} == {
+        (MAIN, "web-v1"),
+        (OTHER, "web"),
+        (MAIN, "web"),
+    }
+    assert own_and_cross.routing.endswith(
+        f"[cross-namespace-root=applies, duplicate-root=none] {SPLIT}, TrafficSplit {OTHER}/x share one "
+        "root and none applies: the root Service gets it"
     )
 
 
