@@ -289,7 +289,13 @@ def run_module(name: str, children: int) -> dict[str, Any]:
 
 def _commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    # the report itself does not count: it is rewritten after every module
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", ".", f":!{REPORT.relative_to(ROOT)}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
     return out.stdout.strip() + ("+" if dirty.strip() else "")
 
 
