@@ -46,6 +46,31 @@ def test_round_robin_visits_each_endpoint_in_turn() -> None:
     assert Counter(id(p) for p in picks) == {id(e): 3 for e in eps}
 
 
+def test_round_robin_goes_to_the_next_endpoint_from_a_random_start() -> None:
+    eps = pool(4)
+    b = Balancer(eps, LoadBalancing(algorithm="round_robin"), random.Random(7))
+    order = [eps.index(b.pick(0.0)) for _ in range(8)]
+    assert all(order[i + 1] == (order[i] + 1) % 4 for i in range(7)), order
+    # the start is random per balancer, so proxies that start together do not all hit the first endpoint
+    firsts = {
+        eps.index(Balancer(eps, LoadBalancing(algorithm="round_robin"), random.Random(s)).pick(0.0))
+        for s in range(40)
+    }
+    assert firsts == {0, 1, 2, 3}
+
+
+def test_a_retry_avoids_the_endpoint_that_failed_unless_it_is_the_only_one() -> None:
+    for algorithm in PICKERS:
+        for n in (2, 3):
+            eps = pool(n)
+            b = Balancer(eps, LoadBalancing(algorithm=algorithm), random.Random(3))
+            assert all(b.pick(0.0, exclude=eps[0]) is not eps[0] for _ in range(100)), (algorithm, n)
+        one = pool(1)
+        single = Balancer(one, LoadBalancing(algorithm=algorithm), random.Random(3))
+        assert single.pick(0.0) is one[0] and single.pick(0.0, exclude=one[0]) is one[0]
+        assert Balancer([], LoadBalancing(algorithm=algorithm), random.Random(3)).pick(0.0) is None
+
+
 def within_binomial(count: int, n: int, p: float) -> bool:
     """Two-sided, normal approximation: 5 standard deviations make a false failure about 6 in 10 million."""
     return abs(count - n * p) <= 5 * math.sqrt(n * p * (1 - p))
