@@ -278,7 +278,7 @@ class IncompatibleVersions(Rule):
     metadata: {name: website-to-api}
     spec:
       destination: {kind: ServiceAccount, name: api}
-      sources: [{kind: ServiceAccount, name: website}]
+      sources: [{kind: ServiceAccount, name: website, namespace: default}]
       rules: [{kind: HTTPRouteGroup, name: api-routes}]
     ```
     """
@@ -322,10 +322,22 @@ class SourceWithoutNamespace(Rule):
 
     Good:
     ```yaml
-    sources:
-    - kind: ServiceAccount
-      name: website
-      namespace: default
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches: [{name: all, pathRegex: /.*}]
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: website-to-api}
+    spec:
+      destination: {kind: ServiceAccount, name: api}
+      rules: [{kind: HTTPRouteGroup, name: api-routes}]
+      sources:
+      - kind: ServiceAccount
+        name: website
+        namespace: default
     ```
     """
 

@@ -147,7 +147,7 @@ class UnknownMatchName(Rule):
     metadata: {name: prometheus-to-api}
     spec:
       destination: {kind: ServiceAccount, name: api}
-      sources: [{kind: ServiceAccount, name: prometheus}]
+      sources: [{kind: ServiceAccount, name: prometheus, namespace: default}]
       rules:
       - kind: HTTPRouteGroup
         name: api-routes
@@ -291,6 +291,7 @@ class UnresolvedServiceAccount(Rule):
       sources:
       - kind: ServiceAccount
         name: website
+        namespace: default
     ```
     """
 

@@ -140,7 +140,7 @@ class InvalidValue(Rule):
     metadata: {name: website-to-api}
     spec:
       destination: {kind: ServiceAccount, name: api}
-      sources: [{kind: ServiceAccount, name: website}]
+      sources: [{kind: ServiceAccount, name: website, namespace: default}]
       rules:
       - kind: HTTPRouteGroup
         name: api-routes
