@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test run demo lint rules-doc tests-doc clean schemas
+.PHONY: setup test run demo lint rules-doc tests-doc clean schemas mutation
 
 # setuptools notes every editable install of a flat layout ("Editable installation. Please be careful with folders
 # in your working directory..."): information, not a problem with the project, so set-up leaves it out.
@@ -18,7 +18,8 @@ setup: $(BIN)/smi
 ## test: the project's own test suite (what CI runs). SARIF_SCHEMA: the official SARIF schema, fetched with npm
 ## when npm is there (ci/sarif-schema.sh); JUNIT_XSD: the Jenkins JUnit schema, from pytest's source distribution
 ## (ci/junit-xsd.sh); CHROMIUM: Debian's chromium for the HTML report's browser test, installed with apt-get when
-## missing (ci/chromium.sh). Without one of them the test that needs it skips and says so.
+## missing (ci/chromium.sh). Without one of them the test that needs it skips and says so, except under CI=true
+## (.ci/run sets it), where it fails: CI must run it (tests/conftest.py: missing_input).
 SARIF_SCHEMA ?= $(shell bash ci/sarif-schema.sh 2>/dev/null)
 JUNIT_XSD ?= $(shell bash ci/junit-xsd.sh 2>/dev/null)
 CHROMIUM ?= $(shell bash ci/chromium.sh 2>/dev/null)
@@ -50,9 +51,18 @@ tests-doc: setup
 rules-doc: setup
 	$(BIN)/python -m smi_conformance.lint.docs > docs/rules.md
 
+## lint: ruff, mypy --strict, and the layers' import contracts ([tool.importlinter] in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check smi_conformance reference_mesh tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## mutation: mutation testing of the decision modules, one module at a time, nice'd (not part of `test`); writes
+## docs/mutation.md (with each module's time: split, authz, stats and oracle take 1-10 minutes each on 2 shared
+## cores) and fails if a surviving mutant is unexplained.
+## MODULES: some of split authz routing compiler metrics lint-rules stats oracle (default: all)
+mutation: setup
+	$(BIN)/python benchmarks/mutation.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .hypothesis

@@ -37,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_PORT = 9090  # the relay pair's listeners (benchmarks/relay_floor.py)
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "refmesh"))  # loopback.py: a small mesh built in-process
 
 
 # ------------------------------------------------------------------------------------------- load generator
@@ -202,8 +203,9 @@ class Bench:
     """echo-0 (echo app + server sidecar) and bench-client-0 (client sidecar), each component a process."""
 
     def __init__(self, workdir: Path):
+        from loopback import LoopbackMesh
+
         from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
-        from reference_mesh.proxy.loopback import LoopbackMesh
         from reference_mesh.proxy.process import ProxyProcess, spawn_proxy
 
         self.mesh = LoopbackMesh()
@@ -281,7 +283,7 @@ class Bench:
         return {"echo": self.echo.pid, **self.proxy_pids}
 
     def target(self, path: str) -> dict:
-        from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
+        from loopback import OUTBOUND_HTTP_PORT
 
         if path == "direct":
             return {"host": self.echo_addr[0], "port": self.echo_addr[1], "host_header": "echo"}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from functools import partial
 
-from reference_mesh.proxy.split import SmoothWeightedRoundRobin, integer_weights
+from reference_mesh.proxy.split import SmoothWeightedRoundRobin
 from smi_conformance.suite.stats import (
     BatchSource,
     SimulationSummary,
@@ -37,6 +37,7 @@ from smi_conformance.suite.stats import (
     recommended_batch,
     simulate,
 )
+from smi_conformance.weights import smallest_whole_weights
 
 SPLITS: dict[str, dict[str, Fraction]] = {
     "90/10": {"v1": Fraction(90), "v2": Fraction(10)},
@@ -61,7 +62,7 @@ def shifted(weights: Mapping[str, Fraction], points: int) -> dict[str, Fraction]
 def swrr_mesh(shares: Mapping[str, Fraction], rng: random.Random) -> BatchSource:
     backends = list(shares.items())
     chooser = SmoothWeightedRoundRobin(backends)
-    for _ in range(rng.randrange(sum(integer_weights([w for _, w in backends])))):
+    for _ in range(rng.randrange(sum(smallest_whole_weights([w for _, w in backends])))):
         chooser.choose()
     return lambda size: Counter(str(chooser.choose()) for _ in range(size))
 

@@ -24,13 +24,14 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import yaml
 
 from reference_mesh.control.admission import documents_from_dicts
 from reference_mesh.faults import FAULTS, parse_faults
+from reference_mesh.proxy.config import SplitAlgorithm
 from reference_mesh.runtime.mesh import EmbeddedMesh
 from reference_mesh.runtime.sync import MeshThread
 from reference_mesh.runtime.topology import (
@@ -51,7 +52,7 @@ from smi_conformance.suite.topology import DRIVER_PORT, Protocol, ServiceSpec, T
 
 __all__ = ["EmbeddedCluster", "ReferenceMeshAdapter", "ReferenceMeshOnKubernetes", "adapter"]
 
-SPLIT_ALGORITHMS = ("weighted_random", "smooth_round_robin")
+SPLIT_ALGORITHMS: tuple[str, ...] = get_args(SplitAlgorithm)
 
 
 def adapter(options: Mapping[str, str]) -> ReferenceMeshAdapter:

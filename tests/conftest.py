@@ -7,11 +7,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+#: ``--hypothesis-profile=mutation`` (benchmarks/mutation.py): the same examples on every run and no example
+#: database, so whether a mutant is killed does not depend on luck or on the mutants before it.
+settings.register_profile(
+    "mutation", derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 #: pytester runs pytest inside the tests (the conformance plugin is tested the way users run it).
 pytest_plugins = ["pytester"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def missing_input(reason: str) -> None:
+    """A test's outside input (reference data, a schema, a browser) is missing: skip, saying why, except under
+    CI=true, where the test fails with the same reason: CI installs every input, so a missing one is a broken
+    set-up that a skip would hide."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true, and CI must run this test: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def shared_dir() -> Path:
@@ -25,7 +41,7 @@ def smi_spec_dir() -> Path:
     """../shared/smi-spec, or skip: the official CRDs and spec examples are reference data, not ours."""
     path = shared_dir() / "smi-spec"
     if not (path / "examples").is_dir():
-        pytest.skip(f"SMI reference data not found at {path} (set SMI_SHARED_DIR)")
+        missing_input(f"SMI reference data not found at {path} (set SMI_SHARED_DIR)")
     return path
 
 

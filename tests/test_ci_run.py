@@ -38,7 +38,7 @@ if [[ "${TRAEFIK:-}" == hang ]]; then sleep 60; fi
 """
 MAKE = """\
 #!/usr/bin/env bash
-echo "make $* SMI_KIND=${SMI_KIND:-} SMI_KIND_KUBECONFIG=${SMI_KIND_KUBECONFIG:-}" >> "$CI_LOG"
+echo "make $* CI=${CI:-} SMI_KIND=${SMI_KIND:-} SMI_KIND_KUBECONFIG=${SMI_KIND_KUBECONFIG:-}" >> "$CI_LOG"
 if [[ "$1" == "${MAKE_FAILS:-}" ]]; then exit 2; fi
 """
 
@@ -53,8 +53,9 @@ def _layout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         target.write_text(text)
         target.chmod(0o755)
     log = tmp_path / "ci.log"
-    # the run's own environment only: a CI job runs this file with SMI_KIND set for the real cluster
-    outer = {k: v for k, v in os.environ.items() if not k.startswith("SMI_")}
+    # the run's own environment only: a CI job runs this file with SMI_KIND set for the real cluster, and
+    # with CI=true, which .ci/run must set itself (tests that CI must run fail instead of skipping under it)
+    outer = {k: v for k, v in os.environ.items() if not k.startswith("SMI_") and k != "CI"}
     env = {**outer, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "CI_LOG": str(log)}
     return log, env
 
@@ -69,11 +70,11 @@ def test_a_passing_run_tests_on_the_cluster_then_deletes_it(tmp_path: Path) -> N
     code, log = _run(tmp_path)
     assert code == 0
     assert log == [
-        "make setup SMI_KIND= SMI_KIND_KUBECONFIG=",
+        "make setup CI=true SMI_KIND= SMI_KIND_KUBECONFIG=",
         "up",
         "half-created",
-        "make test SMI_KIND=1 SMI_KIND_KUBECONFIG=/tmp/kubeconfig",
-        "make lint SMI_KIND= SMI_KIND_KUBECONFIG=",
+        "make test CI=true SMI_KIND=1 SMI_KIND_KUBECONFIG=/tmp/kubeconfig",
+        "make lint CI=true SMI_KIND= SMI_KIND_KUBECONFIG=",
         "down",
     ]
 
@@ -81,13 +82,13 @@ def test_a_passing_run_tests_on_the_cluster_then_deletes_it(tmp_path: Path) -> N
 def test_a_cluster_creation_that_fails_halfway_is_deleted(tmp_path: Path) -> None:
     code, log = _run(tmp_path, UP="fail")
     assert code == 1
-    assert log == ["make setup SMI_KIND= SMI_KIND_KUBECONFIG=", "up", "half-created", "down"]
+    assert log == ["make setup CI=true SMI_KIND= SMI_KIND_KUBECONFIG=", "up", "half-created", "down"]
 
 
 def test_failing_tests_fail_the_run_and_still_delete_the_cluster(tmp_path: Path) -> None:
     code, log = _run(tmp_path, MAKE_FAILS="test")
     assert code == 2  # make's own status, not the clean-up's
-    assert log[-2:] == ["make test SMI_KIND=1 SMI_KIND_KUBECONFIG=/tmp/kubeconfig", "down"]
+    assert log[-2:] == ["make test CI=true SMI_KIND=1 SMI_KIND_KUBECONFIG=/tmp/kubeconfig", "down"]
 
 
 @pytest.mark.timeout(60)

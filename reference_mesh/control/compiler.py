@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from reference_mesh import faults
 from reference_mesh.control.resources import ObjectKey, Pod, Service
@@ -43,8 +42,9 @@ from reference_mesh.control.smi import (
     read_split,
     read_target,
 )
-from reference_mesh.control.store import StoreState
-from reference_mesh.identity import SpiffeId, SpiffeIdError
+from reference_mesh.control.state import StoreState
+from reference_mesh.identity.errors import SpiffeIdError
+from reference_mesh.identity.spiffe import SpiffeId
 from reference_mesh.proxy.config import (
     AuthorizationPolicy,
     AuthorizationRule,
@@ -60,16 +60,26 @@ from reference_mesh.proxy.config import (
     ProxyConfig,
     Resilience,
     ServicePort,
+    SplitAlgorithm,
     SplitBackend,
     TrafficSplitConfig,
     WorkloadInfo,
     service_key,
 )
 
-__all__ = ["MeshSettings", "compile_instance", "compile_mesh", "config_fingerprint", "route_table"]
+__all__ = [
+    "OUTBOUND_HTTP_PORT",
+    "MeshSettings",
+    "compile_instance",
+    "compile_mesh",
+    "config_fingerprint",
+    "route_table",
+]
 
 #: The version placeholder of compiled configs; the distributor stamps the real version.
 UNVERSIONED = "0"
+#: Where a sidecar takes its workload's outbound HTTP (on the pod's address), unless traffic is intercepted.
+OUTBOUND_HTTP_PORT = 15001
 
 
 @dataclass(frozen=True)
@@ -79,8 +89,8 @@ class MeshSettings:
 
     trust_domain: str = "cluster.local"
     cluster_domain: str = "cluster.local"
-    outbound_http_port: int = 15001
-    split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
+    outbound_http_port: int = OUTBOUND_HTTP_PORT
+    split_algorithm: SplitAlgorithm = "weighted_random"
     #: Do not enforce TrafficTargets (would-be denials are reported): a migration switch, off by default.
     permissive: bool = False
     #: Deliberate bugs (reference_mesh/faults.py); empty unless a test of the conformance suite asks.

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reference_mesh.control.smi import http_matches
-from reference_mesh.control.store import StoreState
+from reference_mesh.control.state import StoreState
 from reference_mesh.proxy.config import Resilience, RoutePolicy
 
 __all__ = ["DEFAULT_ROUTE", "GroupRef", "route_name", "route_names", "smi_routes", "with_routes"]

@@ -23,12 +23,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, Literal
 
 from reference_mesh.control.resources import ObjectKey, key_of
+from reference_mesh.control.state import StoredObject, StoreState
 
 __all__ = [
     "Conflict",
@@ -53,21 +53,6 @@ class RevisionExpired(Exception):
 
 
 @dataclass(frozen=True)
-class StoredObject:
-    """An object as stored: its typed model (SMI model or :mod:`.resources` model) and its versions."""
-
-    key: ObjectKey
-    obj: Any
-    resource_version: int
-    #: Revision at which an object of this key was first created (ordering ties between conflicting objects).
-    created: int
-
-    @property
-    def api_version(self) -> str:
-        return str(self.obj.api_version)
-
-
-@dataclass(frozen=True)
 class Put:
     obj: Any
 
@@ -87,34 +72,6 @@ class WatchEvent:
     #: The object after the change (for DELETED: as it was before).
     object: StoredObject
     revision: int
-
-
-class StoreState:
-    """An immutable view of the whole store at ``revision``."""
-
-    __slots__ = ("_by_kind", "objects", "revision")
-
-    def __init__(self, objects: Mapping[ObjectKey, StoredObject], revision: int):
-        self.objects: Mapping[ObjectKey, StoredObject] = MappingProxyType(dict(objects))
-        self.revision = revision
-        by_kind: dict[str, list[StoredObject]] = collections.defaultdict(list)
-        for key in sorted(self.objects):
-            by_kind[key.kind].append(self.objects[key])
-        self._by_kind = dict(by_kind)
-
-    def get(self, kind: str, namespace: str, name: str) -> StoredObject | None:
-        return self.objects.get(ObjectKey(kind, namespace, name))
-
-    def of_kind(self, kind: str, namespace: str | None = None) -> list[StoredObject]:
-        """Objects of ``kind`` (any API version), ordered by namespace and name."""
-        items = self._by_kind.get(kind, [])
-        return items if namespace is None else [o for o in items if o.key.namespace == namespace]
-
-    def models(self, kind: str, namespace: str | None = None) -> Iterator[Any]:
-        return (o.obj for o in self.of_kind(kind, namespace))
-
-    def __len__(self) -> int:
-        return len(self.objects)
 
 
 class Store(abc.ABC):

@@ -32,16 +32,15 @@ p90 and p99 of the merged log-linear histograms, in milliseconds (``unit: ms``, 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from reference_mesh.control.resources import ObjectKey, Pod
 from reference_mesh.control.smi import SplitView
 from reference_mesh.metrics.window import Window
 from reference_mesh.proxy.telemetry import LatencyHistogram
+from smi_conformance.weights import whole_weights
 
 __all__ = [
     "DEPLOYMENT_LABEL",
@@ -237,17 +236,6 @@ def edges(
     return items
 
 
-def integer_weights(weights: list[Fraction]) -> list[int]:
-    """Exact weights as integers with the same ratios: whole weights as written (90, 10); v1alpha1 fractional
-    Quantities scaled to the smallest whole numbers ("1" and "500m" -> 2 and 1)."""
-    if all(w.denominator == 1 for w in weights):
-        return [int(w) for w in weights]
-    scale = math.lcm(*(w.denominator for w in weights))
-    ints = [int(w * scale) for w in weights]
-    g = math.gcd(*ints)
-    return [i // g for i in ints]
-
-
 def split_items(
     view: MeshView, rows: Iterable[Row], window: Window, split: SplitView
 ) -> list[dict[str, Any]]:
@@ -259,7 +247,7 @@ def split_items(
             backend = str(row.edge.get("backend", "")).rsplit(".", 1)[0]
             if backend in stats:
                 stats[backend].add(row.bucket)
-    weights = integer_weights([w for _, w in split.backends])
+    weights = whole_weights([w for _, w in split.backends])
     resource = {"kind": "TrafficSplit", "namespace": split.namespace, "name": split.name}
     edge = {"direction": "from", "side": "client", "resource": {}}
     return [

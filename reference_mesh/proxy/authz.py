@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
-from reference_mesh.proxy.regex import compile_re2
+from smi_conformance.regex import compile_re2
 
 __all__ = ["Authorizer", "CompiledMatch", "Decision"]
 
@@ -30,10 +30,9 @@ class Decision:
 class CompiledMatch:
     """An :class:`HttpMatch` with its regexes compiled (RE2)."""
 
-    __slots__ = ("any_method", "headers", "match", "methods", "path")
+    __slots__ = ("any_method", "headers", "methods", "path")
 
     def __init__(self, match: HttpMatch):
-        self.match = match
         self.any_method = not match.methods or "*" in match.methods
         self.methods = frozenset(match.methods)
         self.path: Any = compile_re2(match.path_regex) if match.path_regex is not None else None
@@ -84,11 +83,9 @@ class Authorizer:
         # one decision object per allowing rule, made once (the answer to most requests)
         self._allowed = {r.name: Decision(True, f"allowed by {r.name}", r.name) for r in self._rules}
 
-    def _finish(self, allowed_by: str | None, denial: str) -> Decision:
-        if allowed_by is not None:
-            return self._allowed[allowed_by]
+    def _deny(self, denial: str) -> Decision:
         if self.permissive:
-            return Decision(True, f"permissive mode (would deny: {denial})", None, would_deny=True)
+            return Decision(True, f"permissive mode (would deny: {denial})", would_deny=True)
         return Decision(False, denial)
 
     def _candidates(self, source: str | None, port: int) -> list[_Rule]:
@@ -101,27 +98,27 @@ class Authorizer:
         (:func:`~reference_mesh.proxy.paths.canonical_target`)."""
         rules = self._candidates(source, port)
         if not rules:
-            return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")
+            return self._deny(f"no policy allows {source or 'unauthenticated callers'}")
         for rule in rules:
             # only HTTPRouteGroup rules speak for HTTP: a TCPRoute allows TCP (non-HTTP) traffic, as each
             # route kind matches one protocol (specs doc) and the access doc's L7 example allows only the
             # listed routes although its targets also name a TCPRoute for the port (docs: data-plane.md)
             if any(m.matches(method, path, headers) for m in rule.http):
-                return self._finish(rule.name, "")
-        return self._finish(None, f"no route allows {method} {path} for {source}")
+                return self._allowed[rule.name]
+        return self._deny(f"no route allows {method} {path} for {source}")
 
     def tcp(self, source: str | None, port: int) -> Decision:
-        return self._l4(source, port, "tcp")
+        return self._l4(source, port, "TCP")
 
     def udp(self, source: str | None, port: int) -> Decision:
-        return self._l4(source, port, "udp")
+        return self._l4(source, port, "UDP")
 
-    def _l4(self, source: str | None, port: int, kind: str) -> Decision:
+    def _l4(self, source: str | None, port: int, kind: Literal["TCP", "UDP"]) -> Decision:
         rules = self._candidates(source, port)
         if not rules:
-            return self._finish(None, f"no policy allows {source or 'unauthenticated callers'}")
+            return self._deny(f"no policy allows {source or 'unauthenticated callers'}")
         for rule in rules:
-            ports = rule.tcp if kind == "tcp" else rule.udp
+            ports = rule.tcp if kind == "TCP" else rule.udp
             if ports is not None and ports.covers(port):
-                return self._finish(rule.name, "")
-        return self._finish(None, f"no {kind.upper()} route allows port {port} for {source}")
+                return self._allowed[rule.name]
+        return self._deny(f"no {kind} route allows port {port} for {source}")

@@ -21,22 +21,25 @@ retry avoid the endpoint that just failed when another one exists.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reference_mesh.proxy.config import LoadBalancing
 from reference_mesh.proxy.endpoints import EndpointState, available
 
-__all__ = ["Balancer"]
+__all__ = ["PICKERS", "Balancer", "Picker"]
 
 
 class Balancer:
-    """Picks an endpoint of one service port. One instance per (service, port) per snapshot."""
+    """Picks an endpoint of one service port. One instance per (service, port) per snapshot; how one endpoint
+    is chosen among several is the algorithm's (:data:`PICKERS`), the rest (ejection, retries, a single
+    endpoint) is the same for all."""
 
     def __init__(self, pool: Sequence[EndpointState], lb: LoadBalancing, rng: random.Random | None = None):
         self.pool = list(pool)
         self.lb = lb
         self._rng = rng or random.Random()
-        self._next = self._rng.randrange(len(self.pool)) if self.pool else 0
+        self._next = self._rng.randrange(len(self.pool)) if self.pool else 0  # round robin's random phase
+        self._pick = PICKERS[lb.algorithm]
 
     def pick(self, now: float, exclude: EndpointState | None = None) -> EndpointState | None:
         pool = self.pool
@@ -49,13 +52,39 @@ class Balancer:
             return None
         if len(candidates) == 1:
             return candidates[0]
-        if self.lb.algorithm == "round_robin":
-            self._next += 1
-            return candidates[self._next % len(candidates)]
-        # two independent draws, with replacement (as the power-of-two-choices analysis and Envoy draw them):
-        # both are one endpoint with probability 1/n^2, whatever the costs, so no endpoint can starve
-        n = len(candidates)
-        a, b = candidates[self._rng.randrange(n)], candidates[self._rng.randrange(n)]
-        if self.lb.algorithm == "least_request":
-            return a if a.active <= b.active else b
-        return a if a.cost(now, self.lb) <= b.cost(now, self.lb) else b
+        return self._pick(self, candidates, now)
+
+
+#: How an algorithm chooses among two or more available endpoints (the balancer's state, them, the time).
+Picker = Callable[[Balancer, Sequence[EndpointState], float], EndpointState]
+
+
+def _round_robin(b: Balancer, candidates: Sequence[EndpointState], now: float) -> EndpointState:
+    b._next += 1
+    return candidates[b._next % len(candidates)]
+
+
+def _two_draws(b: Balancer, candidates: Sequence[EndpointState]) -> tuple[EndpointState, EndpointState]:
+    """Two independent draws, with replacement (as the power-of-two-choices analysis and Envoy draw them):
+    both are one endpoint with probability 1/n^2, whatever the costs, so no endpoint can starve."""
+    n = len(candidates)
+    return candidates[b._rng.randrange(n)], candidates[b._rng.randrange(n)]
+
+
+def _least_request(b: Balancer, candidates: Sequence[EndpointState], now: float) -> EndpointState:
+    x, y = _two_draws(b, candidates)
+    return x if x.active <= y.active else y
+
+
+def _peak_ewma(b: Balancer, candidates: Sequence[EndpointState], now: float) -> EndpointState:
+    x, y = _two_draws(b, candidates)
+    return x if x.cost(now, b.lb) <= y.cost(now, b.lb) else y
+
+
+#: ``LoadBalancing.algorithm`` -> its picker: the registry a new algorithm is added to (with its name in the
+#: config's ``Literal``; a test keeps the two the same).
+PICKERS: dict[str, Picker] = {
+    "round_robin": _round_robin,
+    "least_request": _least_request,
+    "peak_ewma": _peak_ewma,
+}

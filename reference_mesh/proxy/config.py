@@ -60,12 +60,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reference_mesh.identity import SpiffeId, SpiffeIdError
-from reference_mesh.proxy.regex import compile_re2
+from reference_mesh.identity.errors import SpiffeIdError
+from reference_mesh.identity.spiffe import SpiffeId
+from smi_conformance.regex import compile_re2
 
 __all__ = [
     "AuthorizationPolicy",
     "AuthorizationRule",
+    "BalancerAlgorithm",
     "CircuitBreaker",
     "Endpoint",
     "FaultInjection",
@@ -87,11 +89,17 @@ __all__ = [
     "RetryPolicy",
     "RoutePolicy",
     "ServicePort",
+    "SplitAlgorithm",
     "SplitBackend",
     "TrafficSplitConfig",
     "WorkloadInfo",
     "service_key",
 ]
+
+#: The split choosers (reference_mesh/proxy/split.py: CHOOSERS) and balancers (balancer.py: PICKERS) there
+#: are; a test keeps each registry and its names the same.
+SplitAlgorithm = Literal["weighted_random", "smooth_round_robin"]
+BalancerAlgorithm = Literal["round_robin", "least_request", "peak_ewma"]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 ProtocolName = Literal["http", "tcp", "udp"]
@@ -191,7 +199,7 @@ class LoadBalancing(_Model):
     """How an endpoint of a service is chosen. Default: Linkerd's power-of-two-choices over peak-EWMA
     latency."""
 
-    algorithm: Literal["round_robin", "least_request", "peak_ewma"] = "peak_ewma"
+    algorithm: BalancerAlgorithm = "peak_ewma"
     #: Peak-EWMA decay (Linkerd: 10 s; an estimate not renewed for t counts exp(-t / decay) of itself) and
     #: the cost assumed for an endpoint not yet measured (Linkerd: 30 ms, decaying from its first use).
     ewma_decay_ms: Annotated[int, Field(gt=0)] = 10_000
@@ -338,7 +346,7 @@ class TrafficSplitConfig(_Model):
     # ``matches``, : OR over all referenced HTTPRouteGroups' matches); the rest go to the root's own
     # endpoints.
     matches: tuple[HttpMatch, ...] | None = None
-    algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
+    algorithm: SplitAlgorithm = "weighted_random"
 
 
 class OutboundService(_Model):

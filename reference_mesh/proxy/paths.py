@@ -56,8 +56,9 @@ class RequestTarget:
         return self.path if self.query is None else f"{self.path}?{self.query}"
 
 
-def canonical_target(target: str, method: str = "GET") -> RequestTarget:
-    """The canonical form of a request target as received; raises :class:`BadTarget`."""
+def canonical_target(target: str, method: str) -> RequestTarget:
+    """The canonical form of a request target as received with ``method`` (only OPTIONS may send ``*``);
+    raises :class:`BadTarget`."""
     if "#" in target:
         raise BadTarget("a request target must not carry a fragment (#)")
     authority: str | None = None

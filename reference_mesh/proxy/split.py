@@ -1,29 +1,21 @@
 """Traffic split choice (sans-IO): exact rational weights -> which backend gets the next request or flow.
 
-Weights are scaled to integers by the least common multiple of their denominators, so ``1/3 : 2/3`` is exactly
-``1 : 2`` and v1alpha1 Quantities (``"1"``, ``"500m"``) keep their ratio with no float rounding.
+Weights become the smallest whole numbers with their exact ratios (:mod:`smi_conformance.weights`), so
+``1/3 : 2/3`` is exactly ``1 : 2`` and v1alpha1 Quantities (``"1"``, ``"500m"``) keep their ratio with no
+float rounding.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Protocol
 
-__all__ = ["SmoothWeightedRoundRobin", "SplitChooser", "WeightedRandom", "integer_weights", "make_chooser"]
+from smi_conformance.weights import smallest_whole_weights
 
-
-def integer_weights(weights: Sequence[Fraction]) -> list[int]:
-    """Exact integer weights in the same ratio (zero stays zero)."""
-    if any(w < 0 for w in weights):
-        raise ValueError("weights must be >= 0")
-    lcm = math.lcm(*(Fraction(w).denominator for w in weights)) if weights else 1
-    ints = [int(Fraction(w) * lcm) for w in weights]
-    gcd = math.gcd(*ints) if any(ints) else 1
-    return [i // gcd for i in ints]
+__all__ = ["CHOOSERS", "SmoothWeightedRoundRobin", "SplitChooser", "WeightedRandom", "make_chooser"]
 
 
 class SplitChooser(Protocol):
@@ -37,7 +29,7 @@ class WeightedRandom:
 
     def __init__(self, backends: Sequence[tuple[str, Fraction]], rng: random.Random | None = None):
         names = [n for n, _ in backends]
-        weights = integer_weights([w for _, w in backends])
+        weights = smallest_whole_weights([w for _, w in backends])
         self._names = [n for n, w in zip(names, weights, strict=True) if w > 0]
         self._cumulative: list[int] = []
         total = 0
@@ -58,7 +50,7 @@ class SmoothWeightedRoundRobin:
     """nginx's smooth weighted round robin: deterministic, and every window of ``total`` picks is exact."""
 
     def __init__(self, backends: Sequence[tuple[str, Fraction]]):
-        weights = integer_weights([w for _, w in backends])
+        weights = smallest_whole_weights([w for _, w in backends])
         self._items = [(n, w) for (n, _), w in zip(backends, weights, strict=True) if w > 0]
         self._current = [0] * len(self._items)
         self._total = sum(w for _, w in self._items)
@@ -75,11 +67,19 @@ class SmoothWeightedRoundRobin:
         return self._items[best][0]
 
 
+#: ``TrafficSplitConfig.algorithm`` -> how its chooser is made from (backend, weight) pairs and a random
+#: source: the registry a new algorithm is added to (with its name in the config's ``Literal``; a test keeps
+#: the two the same).
+CHOOSERS: dict[str, Callable[[Sequence[tuple[str, Fraction]], random.Random | None], SplitChooser]] = {
+    "smooth_round_robin": lambda backends, _rng: SmoothWeightedRoundRobin(backends),
+    "weighted_random": WeightedRandom,
+}
+
+
 def make_chooser(
     algorithm: str, backends: Sequence[tuple[str, Fraction]], rng: random.Random | None = None
 ) -> SplitChooser:
-    if algorithm == "smooth_round_robin":
-        return SmoothWeightedRoundRobin(backends)
-    if algorithm == "weighted_random":
-        return WeightedRandom(backends, rng)
-    raise ValueError(f"unknown split algorithm {algorithm!r}")
+    make = CHOOSERS.get(algorithm)
+    if make is None:
+        raise ValueError(f"unknown split algorithm {algorithm!r}")
+    return make(backends, rng)

@@ -33,9 +33,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from reference_mesh.control.compiler import OUTBOUND_HTTP_PORT
 from reference_mesh.faults import parse_faults
-from reference_mesh.proxy.config import Resilience
-from reference_mesh.proxy.loopback import APP_PORT_OFFSET, OUTBOUND_HTTP_PORT
+from reference_mesh.proxy.config import Resilience, SplitAlgorithm
 from smi_conformance.manifests import Document, load_text
 
 __all__ = [
@@ -55,6 +55,8 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Protocol = Literal["http", "tcp", "udp"]
 #: The sidecar admin endpoint's port on every pod address.
 ADMIN_PORT = 15000
+#: The application of a pod listens on its pod address at service port + APP_PORT_OFFSET.
+APP_PORT_OFFSET = 10000
 #: TCP/UDP service ports without localPort get one from here up, in file order.
 FIRST_LOCAL_PORT = 20000
 #: Ports the runtime reserves on every pod address (sidecar admin, outbound HTTP). The application of a pod
@@ -181,7 +183,7 @@ class Topology(_M):
     subnet: str = "auto"
     control_plane: ControlPlaneDecl = ControlPlaneDecl()
     certificates: CertificatesDecl = CertificatesDecl()
-    split_algorithm: Literal["weighted_random", "smooth_round_robin"] = "weighted_random"
+    split_algorithm: SplitAlgorithm = "weighted_random"
     permissive: bool = False
     #: Deliberate bugs (reference_mesh/faults.py), for testing the conformance suite; none by default.
     faults: tuple[str, ...] = ()

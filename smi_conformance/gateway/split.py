@@ -17,7 +17,6 @@ weights                         the smallest integers with the same ratios (v1al
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any
 
@@ -27,8 +26,9 @@ from smi_conformance.gateway.matches import gateway_matches
 from smi_conformance.gateway.sources import ServicePort, http_matches, read_split, service_ports
 from smi_conformance.lint.resources import Resource
 from smi_conformance.manifests import NodePath
+from smi_conformance.weights import whole_weights
 
-__all__ = ["MAX_WEIGHT", "convert_split", "integer_weights"]
+__all__ = ["MAX_WEIGHT", "convert_split", "route_weights"]
 
 MAX_WEIGHT = 1_000_000
 MAX_RULES = 16
@@ -40,22 +40,18 @@ _NON_HTTP_NAME_PREFIXES = frozenset({"tcp", "tls", "https", "udp", "mongo", "mys
 GROUP_ANNOTATION = "smi-conformance.io/converted-from"
 
 
-def integer_weights(weights: list[Fraction]) -> tuple[list[int], bool]:
+def route_weights(weights: list[Fraction]) -> tuple[list[int], bool]:
     """(integer weights with the same ratios, exact?) within 0..MAX_WEIGHT.
 
     Whole weights in range are kept as written. Others (v1alpha1 fractions such as ``500m``, or weights
-    above the range) become the smallest integers with exactly the same ratios; only when those still
-    exceed the range is each weight scaled so the largest is MAX_WEIGHT and rounded (``exact`` False).
+    above the range) become the smallest integers with exactly the same ratios
+    (:func:`~smi_conformance.weights.whole_weights`); only when those still exceed the range is each weight
+    scaled so the largest is MAX_WEIGHT and rounded (``exact`` False).
     """
-    if all(w.denominator == 1 for w in weights) and max(weights, default=Fraction(0)) <= MAX_WEIGHT:
-        return [int(w) for w in weights], True
-    scale = math.lcm(*(w.denominator for w in weights))
-    ints = [int(w * scale) for w in weights]
-    divisor = math.gcd(*ints)
-    ints = [i // divisor for i in ints]
-    if max(ints) <= MAX_WEIGHT:
+    ints = whole_weights(weights, MAX_WEIGHT)
+    top = max(ints, default=0)
+    if top <= MAX_WEIGHT:
         return ints, True
-    top = max(ints)
     return [round(Fraction(i * MAX_WEIGHT, top)) for i in ints], False
 
 
@@ -163,7 +159,7 @@ def convert_split(conv: Conversion, split: Resource) -> None:
                     f"backend Service {service!r} has no port {port}: it gets none of port {port}'s traffic",
                 )  # fmt: skip
         # weights are scaled per route: the shares SMI gives on this port are those of these backends
-        weights, exact = integer_weights([w for _, w in present])
+        weights, exact = route_weights([w for _, w in present])
         if not exact:
             before, after = _shares([w for _, w in present]), _shares(weights)
             moved = max(abs(a - b) for a, b in zip(before, after, strict=True)) * 100

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import re2  # type: ignore[import-untyped]  # google-re2: the API server compiles patterns with Go's RE2
+from smi_conformance.regex import RegexError, compile_re2  # the API server's Go regexes are RE2
 
 _TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 _KEYWORDS = {
@@ -168,9 +168,9 @@ def _check_node(node: Any, path: str, findings: _Findings, *, in_junctor: bool) 
         errors.append(f"{path}: uniqueItems: true is not allowed")
     if isinstance(node.get("pattern"), str):
         try:
-            re2.compile(node["pattern"])
-        except re2.error as exc:
-            errors.append(f"{path}: pattern {node['pattern']!r} is not RE2 syntax ({exc})")
+            compile_re2(node["pattern"])
+        except RegexError as exc:
+            errors.append(f"{path}: pattern {node['pattern']!r} is not RE2 syntax ({exc.reason})")
     defined = set(node.get("properties", {}))
     if not in_junctor and not preserve and not isinstance(additional, dict) and "required" in node:
         missing = [r for r in node["required"] if r not in defined]

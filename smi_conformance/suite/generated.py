@@ -37,8 +37,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from smi_conformance import models
+from smi_conformance.regex import compile_re2
 from smi_conformance.suite.oracle import Request
-from smi_conformance.suite.policy import compile_regex
 from smi_conformance.suite.topology import ServiceSpec, Topology, standard_topology
 
 __all__ = [
@@ -136,11 +136,11 @@ def _parts_value(regex: Any, value: str) -> bool:
 
 #: The paths (values) of each on-purpose pattern that its readings part on; () for the others.
 _PARTING_PATHS = {
-    p: tuple(x for x in p.paths if p.anchoring and _parts_path(compile_regex(p.regex), x))
+    p: tuple(x for x in p.paths if p.anchoring and _parts_path(compile_re2(p.regex), x))
     for p in PATH_PATTERNS
 }
 _PARTING_VALUES = {
-    h: tuple(v for v in h.values if h.search and _parts_value(compile_regex(h.regex), v))
+    h: tuple(v for v in h.values if h.search and _parts_value(compile_re2(h.regex), v))
     for h in HEADER_PATTERNS
 }
 

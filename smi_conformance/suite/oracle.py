@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, cast
 
+from smi_conformance.regex import compile_re2
 from smi_conformance.suite.policy import (
     Account,
     HTTPMatch,
@@ -68,7 +69,6 @@ from smi_conformance.suite.policy import (
     SMIPolicy,
     Split,
     Target,
-    compile_regex,
     load_policy,
 )
 from smi_conformance.suite.readings import (
@@ -667,7 +667,7 @@ class Oracle:
         elif match.methods is not None and "*" not in match.methods and method not in match.methods:
             return False, f"method {method} is not among {', '.join(match.methods)}"
         if match.path_regex is not None:
-            regex, path = compile_regex(match.path_regex), request.path_only
+            regex, path = compile_re2(match.path_regex), request.path_only
             start, full = regex.match(path) is not None, regex.fullmatch(path) is not None
             if not (full if start != full and choose(PATH_ANCHORING) == "full" else start):
                 how = "as a whole" if start else "from its start"
@@ -678,7 +678,7 @@ class Oracle:
                 if choose(ABSENT_HEADER) == "no-match":
                     return False, f"the request has no {name} header"
                 value = ""
-            regex = compile_regex(pattern)
+            regex = compile_re2(pattern)
             full, search = regex.fullmatch(value) is not None, regex.search(value) is not None
             if not (search if full != search and choose(HEADER_REGEX) == "search" else full):
                 return False, f"header {name}: {value!r} does not match {pattern!r}"

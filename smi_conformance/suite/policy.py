@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any, Literal, cast
-
-import re2  # type: ignore[import-untyped]  # google-re2: the regex flavour SPEC-NOTES settles on
 
 from smi_conformance import models
 from smi_conformance.models import access, specs, split
 from smi_conformance.models.meta import SMIResource
+from smi_conformance.regex import RegexError, compile_re2
 
 __all__ = [
     "Account",
@@ -32,7 +30,6 @@ __all__ = [
     "SMIPolicy",
     "Split",
     "Target",
-    "compile_regex",
     "load_policy",
 ]
 
@@ -136,14 +133,6 @@ class SMIPolicy:
     def port_route(self, kind: str, namespace: str, name: str) -> PortRoute | None:
         routes = self.tcp_routes if kind == "TCPRoute" else self.udp_routes
         return routes.get((namespace, name))
-
-
-@lru_cache(maxsize=4096)
-def compile_regex(pattern: str) -> Any:
-    """``pattern`` compiled as RE2 (cached); re2.error when RE2 rejects it."""
-    options = re2.Options()
-    options.log_errors = False
-    return re2.compile(pattern, options=options)
 
 
 def load_policy(documents: Iterable[Mapping[str, Any]], default_namespace: str) -> SMIPolicy:
@@ -254,11 +243,9 @@ def _group(where: str, model: Any, namespace: str, name: str) -> RouteGroup:
 
 def _check_regex(where: str, pattern: str) -> None:
     try:
-        compile_regex(pattern)
-    except re2.error as exc:
-        raw = exc.args[0] if exc.args else exc
-        reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        raise OracleError(f"{where}: RE2 rejects {pattern!r}: {reason}") from None
+        compile_re2(pattern)
+    except RegexError as exc:
+        raise OracleError(f"{where}: {exc}") from None
 
 
 def _port_route(kind: Literal["TCPRoute", "UDPRoute"], model: Any, namespace: str, name: str) -> PortRoute:

@@ -458,7 +458,7 @@ class WeightCheck:
             if name in self.counts:
                 self.counts[name] += count
             elif count:
-                self.unexpected[name] = self.unexpected.get(name, 0) + count
+                self.unexpected[name] = count  # the check fails on this batch: no later batch adds to it
             self.n += count
         self.decision = self._decide()
         return self.decision

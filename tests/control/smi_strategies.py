@@ -2,6 +2,13 @@
 
 The oracle is written from the spec's rules (SPEC-NOTES, config.py's semantics), not from the compiler or the
 proxy: plain dict walking and Python's ``re`` (the generated regexes are in the subset where RE2 agrees).
+
+Namespaces everywhere: route groups, routes and TrafficTargets live in several namespaces and reuse the same
+names in each; sources and destinations name their namespace or leave it out (then it is the
+TrafficTarget's); callers and workloads are the same service accounts in different namespaces. What a
+namespace slip would change (a source without one read as ``default``, an account matched by name alone, a
+TrafficTarget opening another namespace's workloads, a rule naming a route of another namespace) changes
+decisions here.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 ACCOUNTS = ["bookbuyer", "bookthief", "bookstore", "admin"]
+NAMESPACES = ["default", "shop"]
 PORTS = [8080, 9000, 9001, 7000]
 METHODS = ["GET", "POST", "PUT", "DELETE"]
 PATHS = ["/", "/buy", "/buy/1", "/books-bought", "/admin", "/admin/x", "/api/v1", "/x"]
@@ -37,21 +45,34 @@ def http_match(draw: Any, name: str) -> dict[str, Any]:
     return m
 
 
+def _namespace(draw: Any) -> str:
+    return str(draw(st.sampled_from(NAMESPACES)))
+
+
+def _with_namespace(draw: Any, subject: dict[str, Any]) -> dict[str, Any]:
+    """``subject`` with a namespace written, or without one (it is then the TrafficTarget's) one time in
+    three."""
+    if draw(st.integers(0, 2)) == 0:
+        return subject
+    return {**subject, "namespace": _namespace(draw)}
+
+
 @st.composite
 def policy(draw: Any) -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = []
-    groups: dict[str, list[str]] = {}
-    for g in range(draw(st.integers(1, 3))):
-        names = [f"m{i}" for i in range(draw(st.integers(1, 3)))]
-        groups[f"g{g}"] = names
-        docs.append(
-            {
-                "apiVersion": "specs.smi-spec.io/v1alpha4",
-                "kind": "HTTPRouteGroup",
-                "metadata": {"name": f"g{g}"},
-                "spec": {"matches": [draw(http_match(n)) for n in names]},
-            }
-        )
+    groups: dict[tuple[str, str], list[str]] = {}  # (namespace, name) -> match names
+    for ns in NAMESPACES:  # the same group names in every namespace, each with its own matches
+        for g in range(draw(st.integers(1 if ns == "default" else 0, 3))):
+            names = [f"m{i}" for i in range(draw(st.integers(1, 3)))]
+            groups[(ns, f"g{g}")] = names
+            docs.append(
+                {
+                    "apiVersion": "specs.smi-spec.io/v1alpha4",
+                    "kind": "HTTPRouteGroup",
+                    "metadata": {"name": f"g{g}", "namespace": ns},
+                    "spec": {"matches": [draw(http_match(n)) for n in names]},
+                }
+            )
     for kind in ("TCPRoute", "UDPRoute"):
         for r in range(draw(st.integers(0, 2))):
             ports = draw(st.lists(st.sampled_from(PORTS), max_size=2, unique=True))
@@ -59,20 +80,23 @@ def policy(draw: Any) -> list[dict[str, Any]]:
                 {
                     "apiVersion": "specs.smi-spec.io/v1alpha4",
                     "kind": kind,
-                    "metadata": {"name": f"{kind.lower()}{r}"},
+                    "metadata": {"name": f"{kind.lower()}{r}", "namespace": _namespace(draw)},
                     "spec": {"matches": {"ports": ports}},
                 }
             )
     l4 = [(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "HTTPRouteGroup"]
+    group_names = sorted({name for _, name in groups})
     for t in range(draw(st.integers(1, 4))):
+        namespace = _namespace(draw)
         rules = []
         for _ in range(draw(st.integers(0, 3))):
             choice = draw(st.integers(0, 3))
             if choice <= 1:
-                g = draw(st.sampled_from(sorted(groups)))
+                g = draw(st.sampled_from(group_names))  # maybe a group of another namespace only
                 rule: dict[str, Any] = {"kind": "HTTPRouteGroup", "name": g}
+                names = groups.get((namespace, g)) or groups.get(("default", g)) or ["m0"]
                 if draw(st.booleans()):
-                    rule["matches"] = draw(st.lists(st.sampled_from(groups[g]), min_size=1, unique=True))
+                    rule["matches"] = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
                 rules.append(rule)
             elif choice == 2 and l4:
                 kind, name = draw(st.sampled_from(l4))
@@ -82,13 +106,13 @@ def policy(draw: Any) -> list[dict[str, Any]]:
                     {"kind": draw(st.sampled_from(["TCPRoute", "HTTPRouteGroup"])), "name": "missing"}
                 )
         sources = [
-            {"kind": "ServiceAccount", "name": s}
+            _with_namespace(draw, {"kind": "ServiceAccount", "name": s})
             for s in draw(st.lists(st.sampled_from(ACCOUNTS), max_size=4, unique=True))
         ]
-        destination: dict[str, Any] = {
-            "kind": "ServiceAccount",
-            "name": draw(st.sampled_from(["bookstore", "bookstore", "bookstore", "admin"])),
-        }
+        destination = _with_namespace(
+            draw,
+            {"kind": "ServiceAccount", "name": draw(st.sampled_from(["bookstore", "bookstore", "admin"]))},
+        )
         if draw(st.integers(0, 3)) == 0 and all(r["kind"] != "UDPRoute" for r in rules):
             destination["port"] = draw(st.sampled_from(PORTS))
             version = "v1alpha2"
@@ -98,7 +122,7 @@ def policy(draw: Any) -> list[dict[str, Any]]:
             {
                 "apiVersion": f"access.smi-spec.io/{version}",
                 "kind": "TrafficTarget",
-                "metadata": {"name": f"t{t}"},
+                "metadata": {"name": f"t{t}", "namespace": namespace},
                 "spec": {"destination": destination, "sources": sources, "rules": rules},
             }
         )
@@ -106,7 +130,8 @@ def policy(draw: Any) -> list[dict[str, Any]]:
 
 
 request = st.tuples(
-    st.one_of(st.none(), st.sampled_from(ACCOUNTS)),  # caller service account (None: no certificate)
+    # caller (namespace, service account); None: no certificate
+    st.one_of(st.none(), st.tuples(st.sampled_from(NAMESPACES), st.sampled_from(ACCOUNTS))),
     st.sampled_from(["http", "tcp", "udp"]),
     st.sampled_from(PORTS),
     st.sampled_from(METHODS),
@@ -121,22 +146,30 @@ def _header_matches(headers: list[tuple[str, str]], name: str, regex: str) -> bo
     return bool(values) and re.fullmatch(regex, ", ".join(values)) is not None
 
 
-def oracle(docs: list[dict[str, Any]], dest_account: str, req: tuple[Any, ...]) -> bool:
-    """Is the request to a workload running as ``dest_account`` (namespace default) allowed?"""
+def oracle(docs: list[dict[str, Any]], workload: tuple[str, str], req: tuple[Any, ...]) -> bool:
+    """Is the request to a workload running as ``workload`` = (namespace, service account) allowed?
+
+    A TrafficTarget speaks only for workloads of its own namespace (SPEC-NOTES: the access spec's owner
+    permission); a subject without a namespace is in the TrafficTarget's; its rules name routes of its own
+    namespace."""
     source, kind, port, method, path, headers = req
     if source is None:
         return False
-    by_key = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    by_key = {(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]): d for d in docs}
     for t in (d for d in docs if d["kind"] == "TrafficTarget"):
-        spec = t["spec"]
-        if spec["destination"]["name"] != dest_account:
+        spec, namespace = t["spec"], t["metadata"]["namespace"]
+
+        def who(subject: dict[str, Any], namespace: str = namespace) -> tuple[str, str]:
+            return subject.get("namespace", namespace), subject["name"]
+
+        if namespace != workload[0] or who(spec["destination"]) != workload:
             continue
-        if source not in [s["name"] for s in spec.get("sources") or []]:
+        if source not in [who(s) for s in spec.get("sources") or []]:
             continue
         if spec["destination"].get("port") not in (None, port):
             continue
         for rule in spec.get("rules") or []:
-            route = by_key.get((rule["kind"], rule["name"]))
+            route = by_key.get((rule["kind"], namespace, rule["name"]))
             if route is None:
                 continue
             if rule["kind"] in ("TCPRoute", "UDPRoute"):

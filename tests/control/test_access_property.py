@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from builders import bookstore, sid
+from builders import account, bookstore, pod, sid
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from smi_strategies import oracle, policy, request
@@ -15,12 +15,28 @@ from reference_mesh.control.resources import ObjectKey
 from reference_mesh.proxy.authz import Authorizer
 from smi_conformance import models
 
-STORE_POD = ObjectKey("Pod", "default", "bookstore-v1-0")
+#: The workloads decided on: the same service accounts in two namespaces (pod key -> (namespace, account)).
+WORKLOADS = {
+    ObjectKey("Pod", "default", "bookstore-v1-0"): ("default", "bookstore"),
+    ObjectKey("Pod", "shop", "bookstore-0"): ("shop", "bookstore"),
+    ObjectKey("Pod", "shop", "admin-0"): ("shop", "admin"),
+    ObjectKey("Pod", "default", "admin-0"): ("default", "admin"),
+}
+HTTP = [(8080, "http"), (9000, "tcp"), (9001, "udp")]
+#: Beside the bookstore topology (namespace default): the same accounts and a bookstore in namespace shop.
+SHOP = (
+    account("bookstore", "shop"),
+    account("admin", "shop"),
+    account("admin"),
+    pod("bookstore-0", "bookstore", {"app": "bookstore"}, "127.0.0.6", HTTP, ns="shop"),
+    pod("admin-0", "admin", {"app": "admin"}, "127.0.0.7", HTTP, ns="shop"),
+    pod("admin-0", "admin", {"app": "admin"}, "127.0.0.8", HTTP),
+)
 
 
 def decide(authz: Authorizer, req: tuple[Any, ...]) -> bool:
     source, kind, port, method, path, headers = req
-    caller = sid(source) if source is not None else None
+    caller = sid(source[1], source[0]) if source is not None else None
     if kind == "http":
         return authz.http(caller, port, method, path, headers).allowed
     return (authz.tcp if kind == "tcp" else authz.udp)(caller, port).allowed
@@ -33,9 +49,10 @@ def test_compiled_policy_allows_exactly_what_the_smi_objects_allow(
 ) -> None:
     for doc in docs:
         assert models.validate(doc) == [], doc
-    config = compile_mesh(bookstore(*(models.load(d) for d in docs)))[STORE_POD]
-    authz = Authorizer(config.inbound.authorization)
-    for req in requests:  # 250 policies x 20 requests = 5000 cases per run
-        expected = oracle(docs, "bookstore", req)
-        event(f"allowed={expected}")
-        assert decide(authz, req) == expected, (req, docs)
+    configs = compile_mesh(bookstore(*SHOP, *(models.load(d) for d in docs)))
+    for key, workload in WORKLOADS.items():
+        authz = Authorizer(configs[key].inbound.authorization)
+        for req in requests:  # 250 policies x 4 workloads x 20 requests = 20,000 cases per run
+            expected = oracle(docs, workload, req)
+            event(f"allowed={expected}")
+            assert decide(authz, req) == expected, (workload, req, docs)

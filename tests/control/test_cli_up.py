@@ -339,7 +339,7 @@ def test_a_signal_while_starting_stops_at_once(tmp_path: Path, sig: signal.Signa
         "up",
         str(tmp_path / "stuck.yaml"),
         "--ready-timeout",
-        "300",
+        "3600",
     ]
     with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         deadline = time.monotonic() + 30
@@ -348,13 +348,12 @@ def test_a_signal_while_starting_stops_at_once(tmp_path: Path, sig: signal.Signa
             time.sleep(0.1)
             children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 2
-        started = time.monotonic()
         proc.send_signal(sig)
         try:
-            out, _ = proc.communicate(timeout=30)
+            # a thirtieth of the ready timeout: `up` that waited for it instead of stopping fails here
+            out, _ = proc.communicate(timeout=120)
         finally:
             proc.kill()  # a regression must fail the test, not hang it for the ready timeout
-        assert time.monotonic() - started < 15, out  # not the 300 s ready timeout
     assert proc.returncode == 0, out
     assert "stopped before the mesh was up; nothing left running" in out
     _, alive = psutil.wait_procs(children, timeout=5)

@@ -7,6 +7,7 @@ Statistical tests state their false-failure rate; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import json
 import math
 import os
@@ -32,8 +33,9 @@ from smi_conformance import models
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "examples" / "mesh" / "bookstore-topology.yaml"
-#: Convergence after an apply must be within this bound (measured figures: docs/performance.md).
-CONVERGENCE_BOUND_S = 5.0
+#: How long a test waits for every proxy to acknowledge a snapshot before it calls the mesh stuck (a hang
+#: guard, not a speed target: convergence times are measured in benchmarks/control_plane.py).
+CONVERGENCE_WAIT_S = 60.0
 
 
 def split_doc(v1: int, v2: int) -> str:
@@ -88,7 +90,7 @@ def test_mesh_is_up_and_enforces_the_examples(mesh: MeshThread) -> None:
     buyer, thief, other = mesh.run(scenario())
     assert (buyer, thief) == (200, 403)
     assert other is not None and "no route allows GET /not-a-route" in other
-    assert m.startup_s is not None and m.startup_s < 60
+    assert m.startup_s is not None and 0 < m.startup_s <= m.ready_timeout_s  # recorded, in seconds
 
 
 def test_split_ratio(mesh: MeshThread) -> None:
@@ -127,23 +129,22 @@ def test_hundred_weight_updates_under_load_fail_no_request(mesh: MeshThread) -> 
     assert statuses[200] > 100
 
 
-def test_access_flips_within_the_bound(mesh: MeshThread) -> None:
+def test_access_flips_as_soon_as_every_proxy_has_the_snapshot(mesh: MeshThread) -> None:
+    """Event-based: once every proxy acknowledged the snapshot of the apply, the very next request gets the
+    new decision (how long convergence takes is a benchmark: docs/performance.md#control-plane)."""
     m = mesh.mesh
 
-    async def until(status: int) -> float:
-        started = time.monotonic()
+    async def one() -> int:
         async with session() as s:
-            while time.monotonic() - started < CONVERGENCE_BOUND_S:
-                if (await request(s, m, "bookthief-0", "/books-bought")).status == status:
-                    return time.monotonic() - started
-                await asyncio.sleep(0.01)
-        raise AssertionError(f"no {status} within {CONVERGENCE_BOUND_S}s")
+            return (await request(s, m, "bookthief-0", "/books-bought")).status
 
+    assert mesh.run(one()) == 403
     assert mesh.apply(THIEF_ACCESS).admission.ok
-    allowed_after = mesh.run(until(200))
+    mesh.converge(CONVERGENCE_WAIT_S)
+    assert mesh.run(one()) == 200
     assert mesh.apply(THIEF_ACCESS, delete=True).admission.ok
-    denied_after = mesh.run(until(403))
-    assert allowed_after < CONVERGENCE_BOUND_S and denied_after < CONVERGENCE_BOUND_S
+    mesh.converge(CONVERGENCE_WAIT_S)
+    assert mesh.run(one()) == 403
 
 
 def test_invalid_manifest_is_rejected_with_location_and_nothing_applied(mesh: MeshThread) -> None:
@@ -171,33 +172,54 @@ spec:
     assert {p.instance: p.acked for p in m.control_plane.distributor.status()} == versions_before  # type: ignore[union-attr]
 
 
+#: Seconds without traffic before a counted burst; a window reaches back at most QUIET_S - 1 s before it.
+QUIET_S = 3.2
+#: Queries asked again when the machine was too slow for the window asked for (bounds the retry loop).
+WINDOW_TRIES = 5
+
+
+def window_covers(answer: dict[str, Any], start: int, end: int) -> bool:
+    """Does the window an answer reports (``timestamp`` = its end, ``window`` = its length) hold every second
+    of ``[start, end)``?"""
+    stamp = calendar.timegm(time.strptime(answer["timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
+    return stamp - int(answer["window"].rstrip("s")) <= start and stamp >= end
+
+
+def window_since(start: int) -> int:
+    """The ``t`` for a query sent now whose window starts at ``start`` - 2 (a quiet second) if it is answered
+    within this second, at ``start`` or before if within two; a slower answer is seen by window_covers."""
+    return math.ceil(time.time()) - start + 1
+
+
 def test_metrics_api_counts_known_traffic_exactly(mesh: MeshThread) -> None:
     m = mesh.mesh
     applied(mesh, split_doc(1, 1))
     k = 57
 
     async def scenario() -> tuple[int, int, dict[str, Any], dict[str, Any], dict[str, Any]]:
-        await asyncio.sleep(3.2)  # quiet: earlier traffic ends 3+ whole seconds before `start`
+        await asyncio.sleep(QUIET_S)  # earlier traffic ends 3+ whole seconds before `start`
         start = math.floor(time.time())
         async with session() as s:
             results = [await request(s, m, "bookbuyer-0", "/books-bought") for _ in range(k)]
         assert all(r.status == 200 for r in results)
         end = math.floor(time.time()) + 1
         await asyncio.sleep(end - time.time() + 0.05)
-        t = end - start + 2  # two seconds of slack: the query may land up to 2 s after `end` (busy machine)
         base = m.metrics_url + "/apis/metrics.smi-spec.io/v1alpha1/namespaces/default"
         async with aiohttp.ClientSession() as s:
-            async with s.get(f"{base}/deployments/bookbuyer/edges?t={t}s") as resp:
-                edges = await resp.json()
-            async with s.get(f"{base}/trafficsplits/bookstore-canary?t={t}s") as resp:
-                split = await resp.json()
-            async with s.get(f"{base}/deployments?t={t}s") as resp:
-                deployments = await resp.json()
+            for _ in range(WINDOW_TRIES):
+                answers = []
+                for path in ("deployments/bookbuyer/edges", "trafficsplits/bookstore-canary", "deployments"):
+                    async with s.get(f"{base}/{path}?t={window_since(start)}s") as resp:
+                        answers.append(await resp.json())
+                if all(window_covers(i, start, end) for a in answers for i in a["items"]):
+                    break
+        edges, split, deployments = answers
         return start, end, edges, split, deployments
 
-    _, end, edges, split, deployments = mesh.run(scenario())
+    start, end, edges, split, deployments = mesh.run(scenario())
     for doc in (edges, split, deployments):
         assert models.validate(doc) == [], doc
+        assert all(window_covers(i, start, end) for i in doc["items"]), doc
     stamp = edges["items"][0]["timestamp"]
     assert time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)) <= stamp
 
@@ -219,26 +241,44 @@ def test_metrics_api_counts_known_traffic_exactly(mesh: MeshThread) -> None:
     assert latency["unit"] == "ms" and float(latency["value"]) > 0
 
 
+class AnswerKeeper(MeshClient):
+    """The CLI's own client, keeping its last answer (the JSON output leaves out the window it covers)."""
+
+    last: Any = None
+
+    def call(self, path: str, body: Any = None, *, base: str | None = None) -> tuple[int, Any]:
+        status, self.last = super().call(path, body, base=base)
+        return status, self.last
+
+
 def test_routes_count_each_route_exactly(mesh: MeshThread, capsys: pytest.CaptureFixture[str]) -> None:
     """`reference-mesh routes`: requests are counted under the HTTPRouteGroup match that names them."""
     m = mesh.mesh
     applied(mesh, split_doc(1, 1))
     paths = ["/books-bought"] * 5 + ["/buy-a-book/1"] * 3 + ["/not-a-route"] * 2
 
-    async def scenario() -> tuple[int, list[int]]:
-        await asyncio.sleep(3.2)  # quiet: earlier traffic ends 3+ whole seconds before `start`
+    async def scenario() -> tuple[int, int, list[int]]:
+        await asyncio.sleep(QUIET_S)  # earlier traffic ends 3+ whole seconds before `start`
         start = math.floor(time.time())
         async with session() as s:
             statuses = [(await request(s, m, "bookbuyer-0", p)).status for p in paths]
         end = math.floor(time.time()) + 1
         await asyncio.sleep(end - time.time() + 0.05)
-        return end - start + 2, statuses
+        return start, end, statuses
 
-    t, statuses = mesh.run(scenario())
+    start, end, statuses = mesh.run(scenario())
     assert statuses == [200] * 8 + [403] * 2
-    client = MeshClient({"admin": m.admin_url, "metrics": m.metrics_url, "token": m.token})
-    show(client, "route", f"{t}s", None, "json", to="bookstore")
-    rows = json.loads(capsys.readouterr().out)
+    client = AnswerKeeper({"admin": m.admin_url, "metrics": m.metrics_url, "token": m.token})
+
+    def routes(**options: Any) -> list[dict[str, Any]]:
+        for _ in range(WINDOW_TRIES):
+            show(client, "route", f"{window_since(start)}s", None, "json", to="bookstore", **options)
+            rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+            if window_covers(client.last, start, end):
+                return rows
+        raise AssertionError(f"no answer covered [{start}, {end}) in {WINDOW_TRIES} tries: {client.last}")
+
+    rows = routes()
     assert [(r["route"], r["success"], r["failure"], r["codes"]) for r in rows] == [
         ("bookstore-service-routes/books-bought", 5, 0, {"200": 5}),
         ("bookstore-service-routes/buy-a-book", 3, 0, {"200": 3}),
@@ -246,13 +286,12 @@ def test_routes_count_each_route_exactly(mesh: MeshThread, capsys: pytest.Captur
     ]
     assert {r["service"] for r in rows} == {"bookstore.default"}
     assert all(r["p99_ms"] > 0 for r in rows)
-    show(client, "route", f"{t}s", None, "json", to="bookstore", backends=True)
-    legs = json.loads(capsys.readouterr().out)
+    legs = routes(backends=True)
     assert {r["backend"] for r in legs} <= {"bookstore-v1.default", "bookstore-v2.default"}
     assert {r["split"] for r in legs} == {"default/bookstore-canary"}
     assert sum(r["success"] for r in legs if r["route"].endswith("books-bought")) == 5
     console = Console(record=True, width=200)
-    show(client, "route", f"{t}s", None, "table", console)
+    show(client, "route", "30s", None, "table", console)
     text = console.export_text()
     assert "bookstore-service-routes/buy-a-book" in text and "[default]" in text
     with pytest.raises(click.ClickException, match="no service 'nope'"):

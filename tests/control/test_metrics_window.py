@@ -14,7 +14,7 @@ from reference_mesh.metrics import aggregate
 from reference_mesh.metrics.aggregate import DEPLOYMENT_LABEL, MeshView
 from reference_mesh.metrics.stats import edge_stats, route_stats
 from reference_mesh.metrics.window import Window, WindowError, parse_duration
-from reference_mesh.proxy.telemetry import Edge, Telemetry
+from reference_mesh.proxy.telemetry import Edge, LatencyHistogram, Telemetry
 from smi_conformance import models
 
 T0 = 1_700_000_000  # a whole second
@@ -196,12 +196,6 @@ def test_split_backends() -> None:
         assert models.validate(item) == []
 
 
-def test_integer_weights_keep_ratios() -> None:
-    assert aggregate.integer_weights([Fraction(90), Fraction(10)]) == [90, 10]
-    assert aggregate.integer_weights([Fraction(1), Fraction(1, 2)]) == [2, 1]
-    assert aggregate.integer_weights([Fraction(1, 10), Fraction(9, 10), Fraction(0)]) == [1, 9, 0]
-
-
 def test_stats_for_top() -> None:
     w = Window(T0, 30)
     rows = aggregate.rows_from(samples(KNOWN), w)
@@ -254,3 +248,143 @@ def test_stats_for_routes_by_backend() -> None:
         (DEFAULT_ROUTE, "bookstore-v1.default", "default/canary", 0, 1),
         (DEFAULT_ROUTE, "bookstore-v2.default", "default/canary", 1, 0),
     ]
+
+
+# -- each part on its own: what the mutation run found untested (docs/mutation.md) ---------------------------
+
+
+def test_window_bounds_and_messages() -> None:
+    assert Window.ending_now(T0, "1s").length == 1  # the shortest window
+    assert Window.ending_now(T0, "15m").length == 900  # the longest: what the proxies keep
+    cases = [
+        ("0s", "t=0s is not a whole number of seconds (at least 1s)"),
+        ("1500ms", "t=1500ms is not a whole number of seconds (at least 1s)"),
+        ("901s", "t=901s is longer than the 900s the proxies keep"),
+        ("x", "t='x' is not a duration such as 30s, 1m or 1m30s"),
+    ]
+    for t, message in cases:
+        with pytest.raises(WindowError) as bad:
+            Window.ending_now(T0, t)
+        assert str(bad.value) == message
+
+
+def bucket(success: int, failure: int, latencies: list[float], **extra: object) -> dict[str, object]:
+    histogram = LatencyHistogram()
+    for latency in latencies:
+        histogram.add(latency)
+    return {"success": success, "failure": failure, "latency_ms": histogram.to_json(), **extra}
+
+
+def test_stats_sum_every_bucket_and_report_p99_p90_p50() -> None:
+    stats = aggregate.Stats()
+    stats.add(bucket(3, 1, [1.0] * 4, codes={"200": 3, "503": 1}, denied=1))
+    stats.add(bucket(2, 0, [1.0, 1.0], codes={"200": 2}))  # a proxy from before the denied count
+    stats.add(bucket(0, 0, []))  # nor codes
+    assert (stats.success, stats.failure, stats.denied, stats.total) == (5, 1, 1, 6)
+    assert stats.codes == {"200": 5, "503": 1}
+    # nearest-rank quantiles of 1,000 requests whose ranks 500, 900 and 990 each start a new latency (so a
+    # quantile read 1% low, at ranks 496, 892 and 981, would differ)
+    latencies = [1.0] * 497 + [10.0] * 398 + [100.0] * 90 + [1000.0] * 15
+    spread = aggregate.Stats()
+    spread.add(bucket(1000, 0, latencies))
+    expected = LatencyHistogram()
+    for latency in latencies:
+        expected.add(latency)
+    assert spread.metrics() == [
+        {"name": "p99_response_latency", "unit": "ms", "value": f"{expected.quantile(0.99):.3f}"},
+        {"name": "p90_response_latency", "unit": "ms", "value": f"{expected.quantile(0.90):.3f}"},
+        {"name": "p50_response_latency", "unit": "ms", "value": f"{expected.quantile(0.50):.3f}"},
+        {"name": "success_count", "value": 1000},
+        {"name": "failure_count", "value": 0},
+    ]
+    assert [expected.quantile(q) for q in (0.99, 0.90, 0.50)] != [
+        expected.quantile(q / 1.01) for q in (0.99, 0.90, 0.50)
+    ]
+
+
+def test_rows_keep_their_second() -> None:
+    w = Window(T0, 30)
+    rows = aggregate.rows_from(samples(KNOWN), w)
+    assert rows and all(isinstance(r.second, int) and w.contains(r.second) for r in rows)
+    assert {r.second for r in rows} == {T0 - 30, T0 - 29, T0 - 28, T0 - 1, T0 - 5, T0 - 2}
+
+
+def test_peer_pod_needs_an_instance_and_a_namespaced_backend() -> None:
+    def row(**edge: str) -> aggregate.Row:
+        return aggregate.Row(pod_key("bookbuyer-0"), T0, edge, {})
+
+    assert aggregate.peer_pod(row(destination_instance="web-0", backend="web.shop")) == ObjectKey(
+        "Pod", "shop", "web-0"
+    )
+    assert aggregate.peer_pod(row(destination_instance="", backend="web.shop")) is None
+    assert aggregate.peer_pod(row(backend="web.shop")) is None
+    assert aggregate.peer_pod(row(destination_instance="web-0", backend="web")) is None
+
+
+def wider_view() -> MeshView:
+    """The bookstore, a second bookstore-v1 pod of another version label, and a pod of no deployment."""
+    v = view()
+    first = v.pods[pod_key("bookstore-v1-0")]
+    labels = {**first.metadata.labels, "version": "v1b"}
+    v.pods[pod_key("bookstore-v1-1")] = first.model_copy(
+        update={"metadata": first.metadata.model_copy(update={"name": "bookstore-v1-1", "labels": labels})}
+    )
+    loose = {k: val for k, val in first.metadata.labels.items() if k != DEPLOYMENT_LABEL}
+    v.pods[pod_key("loose-0")] = first.model_copy(
+        update={"metadata": first.metadata.model_copy(update={"name": "loose-0", "labels": loose})}
+    )
+    return v
+
+
+def test_mesh_view_owners_resources_and_labels() -> None:
+    v = wider_view()
+    assert v.owner("Deployment", pod_key("loose-0")) is None
+    assert v.owner("Deployment", pod_key("bookstore-v1-1")) == ("default", "bookstore-v1")
+    assert v.resources("Deployment", "default") == [
+        ("default", "bookbuyer"),
+        ("default", "bookstore-v1"),
+        ("default", "bookstore-v2"),
+        ("default", "bookthief"),
+    ]
+    assert v.resources("Deployment", "elsewhere") == []
+    assert v.resources("Namespace", None) == [("", "default")]
+    assert ("default", "loose-0") in v.resources("Pod", "default")
+    # a deployment's labels are those its pods share
+    assert v.labels_of("Deployment", ("default", "bookstore-v1")) == {
+        "app": "bookstore",
+        DEPLOYMENT_LABEL: "bookstore-v1",
+    }
+    assert v.labels_of("Pod", ("default", "bookstore-v1-1"))["version"] == "v1b"
+    assert v.labels_of("Deployment", ("default", "nothing")) == {}
+
+
+def test_edges_skip_what_they_cannot_place_and_name_both_ends() -> None:
+    w = Window(T0, 30)
+    unplaced = [
+        # no destination instance (e.g. a connection that failed), then a peer of no deployment
+        ("bookbuyer-0", outbound("")._replace(destination_instance=""), T0 - 3, False, 1.0),
+        ("bookbuyer-0", outbound("loose-0"), T0 - 3, True, 1.0),
+    ]
+    rows = aggregate.rows_from(samples(unplaced + KNOWN), w)
+    out = aggregate.edges(wider_view(), rows, w, "Deployment", ("default", "bookbuyer"))
+    me = {"kind": "Deployment", "namespace": "default", "name": "bookbuyer"}
+    assert [(e["resource"], e["edge"], metric(e, "success_count")) for e in out] == [
+        (me, {"direction": "to", "side": "client", "resource": {**me, "name": "bookstore-v1"}}, 4),
+        (me, {"direction": "to", "side": "client", "resource": {**me, "name": "bookstore-v2"}}, 1),
+    ]
+    back = aggregate.edges(wider_view(), rows, w, "Pod", ("default", "bookstore-v2-0"))
+    assert [e["edge"] for e in back] == [
+        {
+            "direction": "from",
+            "side": "client",
+            "resource": {"kind": "Pod", "namespace": "default", "name": "bookbuyer-0"},
+        }
+    ]
+
+
+def test_split_items_name_the_split_and_the_client_side() -> None:
+    w = Window(T0, 30)
+    split = SplitView("default", "canary", "bookstore", (("bookstore-v1", Fraction(1)),), None)
+    (item,) = aggregate.split_items(view(), aggregate.rows_from(samples(KNOWN), w), w, split)
+    assert item["resource"] == {"kind": "TrafficSplit", "namespace": "default", "name": "canary"}
+    assert item["edge"] == {"direction": "from", "side": "client", "resource": {}}

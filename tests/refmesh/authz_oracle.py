@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch, PortSet
 
-IDS = [f"spiffe://cluster.local/ns/default/sa/{n}" for n in ("web", "batch", "admin", "other")]
+#: The same account names in two namespaces: a decision by name alone would let the wrong one in.
+IDS = [f"spiffe://cluster.local/ns/{ns}/sa/{n}" for ns in ("default", "shop") for n in ("web", "batch")]
 PORTS = [80, 8080, 9000]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 SEGMENTS = ["api", "v1", "v2", "admin", "x"]
@@ -52,6 +53,8 @@ def oracle_allows(
     for rule in policy.rules:
         if source is None or source not in rule.sources:
             continue
+        if rule.ports.ports and port not in rule.ports.ports:
+            continue  # the TrafficTarget's destination port limits every route kind
         if kind == "udp":
             if rule.udp is not None and (not rule.udp.ports or port in rule.udp.ports):
                 return True
@@ -92,6 +95,7 @@ def policy_strategy(ids: list[str], ports: list[int] = PORTS) -> st.SearchStrate
         http=st.lists(matches, max_size=3).map(tuple),
         tcp=port_sets,
         udp=port_sets,
+        ports=st.builds(PortSet, ports=st.lists(st.sampled_from(ports), max_size=2, unique=True).map(tuple)),
     )
     return st.builds(
         AuthorizationPolicy,

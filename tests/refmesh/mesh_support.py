@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 
 import h11
 import uvloop
+from loopback import OUTBOUND_HTTP_PORT, Instance, LoopbackMesh
 
 from reference_mesh.proxy.config import (
     AuthorizationPolicy,
@@ -25,7 +26,6 @@ from reference_mesh.proxy.config import (
     PortSet,
     ProxyConfig,
 )
-from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT, Instance, LoopbackMesh
 from reference_mesh.proxy.server import Proxy
 from reference_mesh.proxy.tls import MeshTls
 from smi_conformance.workload.echo import EchoIdentity, EchoServer

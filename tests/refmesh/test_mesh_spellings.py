@@ -8,10 +8,10 @@ docs/reference-mesh/data-plane.md.
 from __future__ import annotations
 
 import pytest
+from loopback import OUTBOUND_HTTP_PORT
 from mesh_support import HTTP_PORT, LoopThread, Response, Topology, raw_exchange
 
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
-from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 from reference_mesh.proxy.tls import MeshTls
 
 ADMIN = "spiffe://cluster.local/ns/default/sa/admin"

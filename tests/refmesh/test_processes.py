@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from loopback import OUTBOUND_HTTP_PORT, LoopbackMesh
 
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch
-from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT, LoopbackMesh
 from reference_mesh.proxy.process import ProxyProcess, spawn_proxy
 
 ROOT = Path(__file__).resolve().parents[2]

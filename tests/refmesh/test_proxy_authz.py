@@ -6,12 +6,13 @@ from authz_oracle import oracle_allows, policies, requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_mesh.proxy.authz import Authorizer
+from reference_mesh.proxy.authz import Authorizer, Decision
 from reference_mesh.proxy.config import AuthorizationPolicy, AuthorizationRule, HttpMatch, PortSet
 from reference_mesh.proxy.paths import canonical_target
 
 WEB = "spiffe://cluster.local/ns/default/sa/web"
 BATCH = "spiffe://cluster.local/ns/default/sa/batch"
+SHOP_WEB = "spiffe://cluster.local/ns/shop/sa/web"
 
 
 def policy(*rules: AuthorizationRule, permissive: bool = False) -> Authorizer:
@@ -57,6 +58,15 @@ def test_http_match_semantics() -> None:
     assert not authz.http(None, 80, "GET", "/metrics", []).allowed
 
 
+def test_a_repeated_header_is_matched_as_its_joined_value() -> None:
+    authz = policy(
+        AuthorizationRule(name="r", sources=(WEB,), http=(HttpMatch(headers={"x-user": "eve, alice"}),))
+    )
+    assert authz.http(WEB, 80, "GET", "/", [("x-user", "eve"), ("X-User", "alice")]).allowed
+    assert not authz.http(WEB, 80, "GET", "/", [("x-user", "eve")]).allowed
+    assert not authz.http(WEB, 80, "GET", "/", [("x-user", "eve"), ("x-other", "alice")]).allowed
+
+
 def test_star_and_empty_methods_mean_any() -> None:
     authz = policy(
         AuthorizationRule(name="r", sources=(WEB,), http=(HttpMatch(methods=("*",), path_regex="/a"),))
@@ -78,6 +88,25 @@ def test_tcp_and_udp_ports() -> None:
     assert not authz.tcp(BATCH, 53).allowed
 
 
+def test_a_destination_port_limits_every_route_kind() -> None:
+    """A TrafficTarget's destination port (access v1alpha2 ``destination.port``) limits HTTP, TCP and UDP."""
+    authz = policy(
+        AuthorizationRule(
+            name="r",
+            sources=(WEB,),
+            http=(HttpMatch(),),
+            tcp=PortSet(),
+            udp=PortSet(),
+            ports=PortSet(ports=(8080,)),
+        )
+    )
+    assert authz.http(WEB, 8080, "GET", "/", []).allowed and authz.tcp(WEB, 8080).allowed
+    assert authz.udp(WEB, 8080).allowed
+    for port in (80, 9090):
+        assert authz.http(WEB, port, "GET", "/", []).reason == f"no policy allows {WEB}"
+        assert authz.tcp(WEB, port).reason == authz.udp(WEB, port).reason == f"no policy allows {WEB}"
+
+
 def test_empty_sources_allow_nobody() -> None:
     authz = policy(AuthorizationRule(name="r", sources=(), http=(HttpMatch(),), tcp=PortSet()))
     assert not authz.http(WEB, 80, "GET", "/", []).allowed
@@ -85,7 +114,9 @@ def test_empty_sources_allow_nobody() -> None:
 
 def test_permissive_mode_lets_through_and_reports() -> None:
     d = policy(permissive=True).http(WEB, 80, "GET", "/", [])
-    assert d.allowed and d.would_deny and "would deny" in d.reason
+    assert d == Decision(True, f"permissive mode (would deny: no policy allows {WEB})", None, would_deny=True)
+    allowed = policy(AuthorizationRule(name="r", sources=(WEB,), tcp=PortSet()), permissive=True).tcp(WEB, 1)
+    assert allowed == Decision(True, "allowed by r", "r", would_deny=False)
 
 
 def test_decision_names_the_rule_or_the_reason() -> None:
@@ -97,6 +128,31 @@ def test_decision_names_the_rule_or_the_reason() -> None:
     assert "no route allows GET /no" in denied.reason
 
 
+def test_the_reasons_a_denial_and_an_allowance_carry() -> None:
+    """The reason is the 403's body (``forbidden: <reason>``) and tap's ``authz`` field: exact, per case."""
+    authz = policy(
+        AuthorizationRule(name="default/web", sources=(WEB,), http=(HttpMatch(path_regex="/ok"),)),
+        AuthorizationRule(
+            name="default/db", sources=(BATCH,), tcp=PortSet(ports=(5432,)), udp=PortSet(ports=(53,))
+        ),
+    )
+    cases = [
+        (authz.http(WEB, 80, "GET", "/ok", []), Decision(True, "allowed by default/web", "default/web")),
+        (authz.tcp(BATCH, 5432), Decision(True, "allowed by default/db", "default/db")),
+        (authz.udp(BATCH, 53), Decision(True, "allowed by default/db", "default/db")),
+        (authz.http(None, 80, "GET", "/ok", []), Decision(False, "no policy allows unauthenticated callers")),
+        (authz.tcp(None, 5432), Decision(False, "no policy allows unauthenticated callers")),
+        (authz.http(BATCH, 80, "GET", "/ok", []), Decision(False, f"no route allows GET /ok for {BATCH}")),
+        (authz.http(WEB, 80, "PUT", "/no", []), Decision(False, f"no route allows PUT /no for {WEB}")),
+        (authz.tcp(WEB, 5432), Decision(False, f"no TCP route allows port 5432 for {WEB}")),
+        (authz.tcp(BATCH, 5433), Decision(False, f"no TCP route allows port 5433 for {BATCH}")),
+        (authz.udp(BATCH, 54), Decision(False, f"no UDP route allows port 54 for {BATCH}")),
+        (authz.udp(SHOP_WEB, 53), Decision(False, f"no policy allows {SHOP_WEB}")),
+    ]
+    for got, expected in cases:
+        assert got == expected
+
+
 @settings(max_examples=800, deadline=None)
 @given(policy_=policies, batch=st.lists(requests, min_size=10, max_size=10))
 def test_decisions_equal_the_oracle(policy_: AuthorizationPolicy, batch: list[tuple]) -> None:
@@ -104,7 +160,7 @@ def test_decisions_equal_the_oracle(policy_: AuthorizationPolicy, batch: list[tu
     authz = Authorizer(policy_)
     for kind, source, port, method, target, headers in batch:
         if kind == "http":
-            decision = authz.http(source, port, method, canonical_target(target).path, headers)
+            decision = authz.http(source, port, method, canonical_target(target, method).path, headers)
         elif kind == "tcp":
             decision = authz.tcp(source, port)
         else:

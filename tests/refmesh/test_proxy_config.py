@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from loopback import LoopbackMesh
 from pydantic import ValidationError
 
 from reference_mesh.proxy.config import (
@@ -20,7 +21,6 @@ from reference_mesh.proxy.config import (
     TrafficSplitConfig,
     WorkloadInfo,
 )
-from reference_mesh.proxy.loopback import LoopbackMesh
 from reference_mesh.proxy.sources import _describe
 
 WORKLOAD = WorkloadInfo(namespace="default", service_account="web", instance="web-0")

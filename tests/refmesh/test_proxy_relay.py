@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from loopback import OUTBOUND_HTTP_PORT
 from mesh_support import HTTP_PORT, LoopThread, Topology, allow_all_http, tcp_exchange
 
 from reference_mesh.proxy.connection import HttpConnection
 from reference_mesh.proxy.http1 import READ_SIZE, HttpProtocolError, RequestHead
-from reference_mesh.proxy.loopback import OUTBOUND_HTTP_PORT
 from reference_mesh.proxy.server import Proxy
 
 APP_RESPONSE = (

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from typing import get_args
 
 import pytest
 
-from reference_mesh.proxy.balancer import Balancer
+from reference_mesh.proxy.balancer import PICKERS, Balancer
 from reference_mesh.proxy.config import (
+    BalancerAlgorithm,
     Endpoint,
     FaultInjection,
     LoadBalancing,
@@ -29,11 +31,45 @@ def pool(n: int) -> list:  # type: ignore[type-arg]
     )
 
 
+def test_every_configurable_balancer_is_in_the_registry() -> None:
+    assert set(PICKERS) == set(get_args(BalancerAlgorithm))
+    for algorithm in PICKERS:
+        eps = pool(3)
+        b = Balancer(eps, LoadBalancing(algorithm=algorithm), random.Random(1))
+        assert {id(b.pick(0.0)) for _ in range(200)} == {id(e) for e in eps}  # each tried, none left out
+
+
 def test_round_robin_visits_each_endpoint_in_turn() -> None:
     eps = pool(3)
     b = Balancer(eps, LoadBalancing(algorithm="round_robin"))
     picks = [b.pick(0.0) for _ in range(9)]
     assert Counter(id(p) for p in picks) == {id(e): 3 for e in eps}
+
+
+def test_round_robin_goes_to_the_next_endpoint_from_a_random_start() -> None:
+    eps = pool(4)
+    b = Balancer(eps, LoadBalancing(algorithm="round_robin"), random.Random(7))
+    order = [eps.index(b.pick(0.0)) for _ in range(8)]
+    assert all(order[i + 1] == (order[i] + 1) % 4 for i in range(7)), order
+    # the start is random per balancer, so proxies that start together do not all hit the first endpoint
+    firsts = {
+        eps.index(Balancer(eps, LoadBalancing(algorithm="round_robin"), random.Random(s)).pick(0.0))
+        for s in range(40)
+    }
+    assert firsts == {0, 1, 2, 3}
+
+
+def test_a_retry_avoids_the_endpoint_that_failed_unless_it_is_the_only_one() -> None:
+    for algorithm in PICKERS:
+        for n in (2, 3):
+            eps = pool(n)
+            b = Balancer(eps, LoadBalancing(algorithm=algorithm), random.Random(3))
+            others = {id(e) for e in eps[1:]}
+            assert all(id(b.pick(0.0, exclude=eps[0])) in others for _ in range(100)), (algorithm, n)
+        one = pool(1)
+        single = Balancer(one, LoadBalancing(algorithm=algorithm), random.Random(3))
+        assert single.pick(0.0) is one[0] and single.pick(0.0, exclude=one[0]) is one[0]
+        assert Balancer([], LoadBalancing(algorithm=algorithm), random.Random(3)).pick(0.0) is None
 
 
 def within_binomial(count: int, n: int, p: float) -> bool:

@@ -7,10 +7,10 @@ from collections import Counter
 from fractions import Fraction
 
 import pytest
+from loopback import LoopbackMesh
 
 from reference_mesh.proxy.config import HttpMatch, ServicePort, SplitBackend, TrafficSplitConfig
 from reference_mesh.proxy.endpoints import EndpointRegistry
-from reference_mesh.proxy.loopback import LoopbackMesh
 from reference_mesh.proxy.routing import OutboundTable, RouteError
 
 

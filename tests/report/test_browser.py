@@ -22,6 +22,7 @@ from lxml import html
 
 from smi_conformance.report.html import CSP, render_html
 from smi_conformance.report.model import ConformanceReport
+from tests.conftest import missing_input
 
 from .reports import BROKEN, SCRIPT, hostile_report, load, result_of
 
@@ -45,7 +46,7 @@ BROWSER_OWN = "not an origin"
 def chromium() -> str:
     path = os.environ.get("CHROMIUM")
     if not path or not os.access(path, os.X_OK):
-        pytest.skip(
+        missing_input(
             "CHROMIUM not set (make test installs Debian's chromium with ci/chromium.sh, as root); the HTML "
             "report's structure is still tested in test_html.py"
         )

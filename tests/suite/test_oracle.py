@@ -640,7 +640,8 @@ def test_a_service_without_workloads_cannot_answer() -> None:
         (NS, "other"), [("ghost", {"app": "ghost"}, ((8080, "http"),))], [("client", "client", {})]
     )
     answer = Oracle(empty, []).answer(http("client", "ghost"))
-    assert only(answer) is False and "selects no workload" in answer.explanation
+    assert only(answer) is False
+    assert answer.destinations[0].why == f"Service {NS}/ghost selects no workload: nothing can answer"
 
 
 # -- the open questions: None, and the readings that part ------------------------------------------------
@@ -729,6 +730,227 @@ def test_open_access_questions(docs: list[dict[str, Any]], request_: Request, qu
     assert f"{question}=" in answer.explanation
 
 
+@pytest.mark.parametrize(
+    ("docs", "request_", "allowing", "denying"),
+    [
+        (
+            [group("g", {"name": "m", "methods": []}), target("t", [rule("HTTPRouteGroup", "g")])],
+            get(),
+            "empty-methods=any",
+            "empty-methods=none",
+        ),
+        (
+            [ALL, target("t", [{"kind": "HTTPRouteGroup", "name": "all", "matches": []}])],
+            get(),
+            "empty-rule-matches=all",
+            "empty-rule-matches=none",
+        ),
+        (
+            [
+                port_route("TCPRoute", "tcp", [9000], match="db"),
+                target("t", [rule("TCPRoute", "tcp", "other")]),
+            ],
+            Request.tcp(CLIENT, WEB),
+            "l4-match-names=ignored",
+            "l4-match-names=honoured",
+        ),
+        (
+            [
+                group("g", {"name": "m", "headers": {"x-tenant": "acme"}}),
+                target("t", [rule("HTTPRouteGroup", "g")]),
+            ],
+            get(headers={"x-tenant": "old-acme"}),
+            "header-regex=search",
+            "header-regex=full",
+        ),
+        (
+            [
+                group("g", {"name": "m", "headers": {"x-debug": ".*"}}),
+                target("t", [rule("HTTPRouteGroup", "g")]),
+            ],
+            get(),
+            "absent-header=empty-value",
+            "absent-header=no-match",
+        ),
+        (
+            [
+                ALL,
+                port_route("TCPRoute", "tcp", [9000]),
+                target("t", [rule("HTTPRouteGroup", "all"), rule("TCPRoute", "tcp")]),
+            ],
+            get(),
+            "tcp-rules-for-http=separate",
+            "tcp-rules-for-http=restrict",
+        ),
+    ],
+)
+def test_an_open_access_question_names_the_reading_that_allows_and_the_one_that_denies(
+    docs: list[dict[str, Any]], request_: Request, allowing: str, denying: str
+) -> None:
+    explanation = ask(docs, request_).destinations[0].why
+    assert explanation.startswith(f"the spec leaves this open: allowed [{allowing}]: allowed by "), (
+        explanation
+    )
+    assert f" | denied [{denying}]: denied: " in explanation
+
+
+TT = f"TrafficTarget {MAIN}/t"
+BY = f"allowed by {TT} for ServiceAccount {MAIN}/client"
+OPEN = "the spec leaves this open: "
+
+
+@pytest.mark.parametrize(
+    ("docs", "request_", "why"),
+    [
+        ([target("t", [])], get(), f"denied: {TT}: it has no rules"),
+        (
+            [target("t", [rule("HTTPRouteGroup", "nope")])],
+            get(),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/nope: no such HTTPRouteGroup",
+        ),
+        (
+            [ALL, target("t", [rule("HTTPRouteGroup", "all", "x", "y")])],
+            get(),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/all: names matches (x, y) the group does not define",
+        ),
+        (
+            [
+                group("g", {"name": "a", "methods": ["POST"]}, {"name": "b", "pathRegex": "/api"}),
+                target("t", [rule("HTTPRouteGroup", "g"), rule("HTTPRouteGroup", "g2")]),
+            ],
+            get("/x"),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits ('a': method GET is not among POST; "
+            f"'b': path /x does not match pathRegex '/api' from its start); rule HTTPRouteGroup {MAIN}/g2: "
+            "no such HTTPRouteGroup",
+        ),
+        (
+            [group("g"), target("t", [rule("HTTPRouteGroup", "g")])],
+            get(),
+            f"denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits (the group has no matches)",
+        ),
+        (
+            [group("g", {"name": "m", "pathRegex": "/api"}), target("t", [rule("HTTPRouteGroup", "g")])],
+            get("/api/books"),
+            f"{OPEN}allowed [path-anchoring=start]: {BY}: rule HTTPRouteGroup {MAIN}/g match 'm' | denied "
+            f"[path-anchoring=full]: denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits ('m': path "
+            "/api/books does not match pathRegex '/api' as a whole)",
+        ),
+        (
+            [group("g", {"name": "m", "methods": []}), target("t", [rule("HTTPRouteGroup", "g")])],
+            get(),
+            f"{OPEN}allowed [empty-methods=any]: {BY}: rule HTTPRouteGroup {MAIN}/g match 'm' | denied "
+            f"[empty-methods=none]: denied: {TT}: rule HTTPRouteGroup {MAIN}/g: no match fits ('m': "
+            "`methods: []` lists no method)",
+        ),
+        (
+            [
+                port_route("TCPRoute", "tcp", [9000], match="db"),
+                target("t", [rule("TCPRoute", "tcp", "x", "y"), rule("TCPRoute", "other")]),
+            ],
+            Request.tcp(CLIENT, WEB),
+            f"{OPEN}allowed [l4-match-names=ignored]: {BY}: rule TCPRoute {MAIN}/tcp (port 9000) | denied "
+            f"[l4-match-names=honoured]: denied: {TT}: rule TCPRoute {MAIN}/tcp: names matches (x, y) the "
+            f"route does not define; rule TCPRoute {MAIN}/other: no such TCPRoute",
+        ),
+        (
+            [
+                port_route("TCPRoute", "tcp", [9000]),
+                target("t", [{"kind": "TCPRoute", "name": "tcp", "matches": []}]),
+            ],
+            Request.tcp(CLIENT, WEB),
+            f"{OPEN}allowed [empty-rule-matches=all]: {BY}: rule TCPRoute {MAIN}/tcp (port 9000) | denied "
+            f"[empty-rule-matches=none]: denied: {TT}: rule TCPRoute {MAIN}/tcp: `matches: []` names no "
+            "match",
+        ),
+    ],
+)
+def test_the_explanation_of_an_access_decision(
+    docs: list[dict[str, Any]], request_: Request, why: str
+) -> None:
+    """What the report says about a verdict, exactly: the TrafficTarget, the rule and why it does not fit,
+    and under an open question which reading allows and which denies."""
+    assert ask(docs, request_).destinations[0].why == why
+
+
+def test_more_access_decisions_in_words() -> None:
+    """Exact reasons where several TrafficTargets, several rules, several readings or several identities are
+    involved; and a later TrafficTarget still allows after an earlier one does not list the caller."""
+    elsewhere = ask(
+        [ALL, target("t", [rule("HTTPRouteGroup", "all")], namespace=OTHER, destination_namespace=MAIN)],
+        get(),
+    )
+    assert elsewhere.destinations[0].why == (
+        f"denied: no TrafficTarget has destination ServiceAccount {MAIN}/web (TrafficTarget {OTHER}/t name "
+        "it from another namespace, and a TrafficTarget only governs destinations in its own namespace)"
+    )
+    t1 = target("t1", [rule("HTTPRouteGroup", "all")], ["intruder"])
+    denied = ask([ALL, t1, target("t2", [rule("HTTPRouteGroup", "all")], [])], get())
+    assert denied.destinations[0].why == (
+        f"denied: TrafficTarget {MAIN}/t1 does not list ServiceAccount {MAIN}/client; "
+        f"TrafficTarget {MAIN}/t2 has no sources"
+    )
+    later = ask([ALL, t1, target("t2", [rule("HTTPRouteGroup", "all")])], get())
+    assert only(later) is True
+    assert later.destinations[0].why.startswith(f"allowed by TrafficTarget {MAIN}/t2 ")
+    other_port = target("t1", [rule("HTTPRouteGroup", "all")], version="v1alpha2", port=9999)
+    assert (
+        ask([ALL, other_port], get()).destinations[0].why
+        == f"denied: TrafficTarget {MAIN}/t1 allows port 9999 only"
+    )
+    assert only(ask([ALL, other_port, target("t2", [rule("HTTPRouteGroup", "all")])], get())) is True
+    tcp_only = ask([port_route("TCPRoute", "tcp", [9000]), target("t", [rule("TCPRoute", "tcp")])], get())
+    assert tcp_only.destinations[0].why == (
+        f"denied: {TT}: it has no HTTPRouteGroup rule; TCPRoute and UDPRoute rules allow no HTTP request"
+    )
+    two_misses = ask(
+        [
+            port_route("TCPRoute", "tcp", [9001]),
+            target("t", [rule("TCPRoute", "tcp"), rule("TCPRoute", "nope")]),
+        ],
+        Request.tcp(CLIENT, WEB),
+    )
+    assert two_misses.destinations[0].why == (
+        f"denied: {TT}: rule TCPRoute {MAIN}/tcp: port 9000 is not among 9001; rule TCPRoute {MAIN}/nope: no "
+        "such TCPRoute"
+    )
+    three = ask(
+        [
+            group("g", {"name": "m", "methods": [], "pathRegex": "/api"}),
+            target("t", [rule("HTTPRouteGroup", "g")]),
+        ],
+        get("/api/books"),
+    )
+    assert three.destinations[0].why == (
+        f"{OPEN}allowed [empty-methods=any, path-anchoring=start]: {BY}: rule HTTPRouteGroup {MAIN}/g match "
+        f"'m' | denied [path-anchoring=full] or [empty-methods=none]: denied: {TT}: rule HTTPRouteGroup "
+        f"{MAIN}/g: no match fits ('m': path /api/books does not match pathRegex '/api' as a whole)"
+    )
+    # a TCPRoute rule with `matches: []` beside an HTTP rule: both questions are asked for an HTTP request
+    beside = [
+        ALL,
+        port_route("TCPRoute", "tcp", [9000]),
+        target("t", [rule("HTTPRouteGroup", "all"), {"kind": "TCPRoute", "name": "tcp", "matches": []}]),
+    ]
+    assert (
+        "denied [empty-rule-matches=all, tcp-rules-for-http=restrict] or "
+        in ask(beside, get()).destinations[0].why
+    )
+    mixed = topology(
+        (NS, "other"),
+        [("api", {"app": "api"}, ((8080, "http"),))],
+        [("api-a", "a", {"app": "api"}), ("api-b", "b", {"app": "api"}), ("client", "client", {})],
+    )
+    docs = [
+        group("all", {"name": "all"}, namespace=NS),
+        target("a", [rule("HTTPRouteGroup", "all")], ["client"], "a", namespace=NS),
+    ]
+    assert Oracle(mixed, docs).answer(http("client", "api")).destinations[0].why == (
+        f"as ServiceAccount a: allowed by TrafficTarget {NS}/a for ServiceAccount {NS}/client: rule "
+        f"HTTPRouteGroup {NS}/all match 'all'; as ServiceAccount b: denied: no TrafficTarget has destination "
+        f"ServiceAccount {NS}/b"
+    )
+
+
 def test_l4_match_names_that_name_the_route_match_are_decided() -> None:
     docs = [port_route("TCPRoute", "tcp", [9000], match="db"), target("t", [rule("TCPRoute", "tcp", "db")])]
     assert only(ask(docs, Request.tcp(CLIENT, WEB))) is True
@@ -809,6 +1031,199 @@ def test_open_routing_questions(
     assert all(share is None for share in shares(answer).values())
     assert f"{question}=" in answer.routing
     assert answer.routing.startswith("the spec leaves open where this request goes")
+
+
+DUPLICATED = splits("web", {"web-v1": 1, "web-v2": 1}, namespace=MAIN) | {
+    "spec": {
+        "service": "web",
+        "backends": [
+            {"service": "web-v1", "weight": 1},
+            {"service": "web-v2", "weight": 1},
+            {"service": "web-v1", "weight": 2},
+        ],
+    }
+}
+SPLIT = f"TrafficSplit {MAIN}/web-split"
+TO_ROOT = "so the root Service's own workloads receive it (plain Kubernetes)"
+EVERY = "applies (it splits every request)"
+LEAVES = "the spec leaves open where this request goes: "
+
+
+@pytest.mark.parametrize(
+    ("docs", "request_", "outcomes"),
+    [
+        (
+            [BETA, splits("web", {"web-v2": 1}, ["beta"], namespace=MAIN)],
+            Request.tcp(CLIENT, WEB),
+            [
+                f"[split-matches-for-l4=split] {SPLIT} applies (its HTTP matches do not apply to tcp): "
+                "web-v2 1",
+                f"[split-matches-for-l4=root] {SPLIT} selects HTTP requests only, this is tcp, {TO_ROOT}",
+            ],
+        ),
+        (
+            [splits("web", {"web-v2": 1}, [], namespace=MAIN)],
+            get(),
+            [
+                f"[split-empty-matches=all] {SPLIT} applies (it splits every request): web-v2 1",
+                f"[split-empty-matches=none] {SPLIT} has `matches: []`, which selects nothing, {TO_ROOT}",
+            ],
+        ),
+        (
+            [splits("web", {"web-v2": 1}, ["nowhere"], namespace=MAIN)],
+            get(),
+            [
+                f"[split-unresolved-group=matches-nothing] {SPLIT} splits only requests its HTTPRouteGroups "
+                f"select; it matches none of them (they have no matches), {TO_ROOT}",
+                f"[split-unresolved-group=matches-ignored] {SPLIT} applies (its `matches` name missing "
+                "HTTPRouteGroups (nowhere), ignored): web-v2 1",
+            ],
+        ),
+        (
+            [splits("web", {"web-v2": 1, "web-v9": 1}, namespace=MAIN)],
+            get(),
+            [
+                f"[split-missing-backend=excluded] {SPLIT} applies (it splits every request): web-v2 1 "
+                "(backend web-v9 does not exist and is left out)",
+                f"[split-missing-backend=fails] {SPLIT} applies (it splits every request): web-v2 1/2, "
+                "web-v9 1/2 (backend web-v9 does not exist, so its share fails)",
+            ],
+        ),
+        (
+            [splits("web", {"web-v1": 0, "web-v2": 0}, namespace=MAIN)],
+            get(),
+            [
+                f"[split-no-weight=root] {SPLIT} has no weighted backend for port 8080, {TO_ROOT}",
+                f"[split-no-weight=fails] {SPLIT} has no weighted backend for port 8080: the requests fail",
+            ],
+        ),
+        (
+            [DUPLICATED],
+            get(),
+            [
+                f"[duplicate-backend=summed] {SPLIT} {EVERY}: web-v1 3/4, web-v2 1/4",
+                f"[duplicate-backend=first] {SPLIT} {EVERY}: web-v1 1/2, web-v2 1/2",
+                f"[duplicate-backend=last] {SPLIT} {EVERY}: web-v1 2/3, web-v2 1/3",
+            ],
+        ),
+    ],
+)
+def test_an_open_routing_says_where_each_reading_sends_the_request(
+    docs: list[dict[str, Any]], request_: Request, outcomes: list[str]
+) -> None:
+    """The report's routing explanation pairs every reading with where it sends the request, exactly."""
+    routing = ask(docs, request_).routing
+    assert routing == "the spec leaves open where this request goes: " + " | ".join(outcomes)
+
+
+def test_more_routings_in_words() -> None:
+    """Exact routing explanations where a note, another namespace, two roots or two failures are involved."""
+    other = f"TrafficSplit {OTHER}/web-split"
+    cross = ask([splits(f"web.{MAIN}", {"web-v1": 1}, namespace=OTHER)], get())
+    assert cross.routing == (
+        f"{LEAVES}[cross-namespace-root=ignored] no TrafficSplit has root Service {MAIN}/web: the workloads "
+        f"it selects receive it ({other} name it from another namespace and do not apply) | "
+        "[cross-namespace-root=applies, split-missing-backend=excluded] "
+        f"{other} has no weighted backend for port 8080 (backend web-v1 does not exist and is left out): the "
+        "requests fail | [cross-namespace-root=applies, split-missing-backend=fails] "
+        f"{other} {EVERY}: web-v1 1 (backend web-v1 does not exist, so its share fails)"
+    )
+    assert (
+        cross.destination("web-v1", OTHER).why == f"Service {OTHER}/web-v1 does not exist: nothing can answer"
+    )
+    two = ask(
+        [
+            splits("web", {"web-v1": 1}, namespace=MAIN, name="a"),
+            splits("web", {"web-v2": 1}, namespace=MAIN, name="b"),
+        ],
+        get(),
+    )
+    assert two.routing == (
+        f"{LEAVES}[duplicate-root={MAIN}/a] TrafficSplit {MAIN}/a {EVERY}: web-v1 1 | "
+        f"[duplicate-root={MAIN}/b] TrafficSplit {MAIN}/b {EVERY}: web-v2 1 | [duplicate-root=none] "
+        f"TrafficSplit {MAIN}/a, TrafficSplit {MAIN}/b share one root and none applies: the root Service "
+        "gets it"
+    )
+    # every weight zero and a missing backend: failing with or without it is one outcome
+    zero = ask([splits("web", {"web-v1": 0, "web-v9": 0}, namespace=MAIN)], get())
+    note = "(backend web-v9 does not exist and is left out)"
+    assert zero.routing == (
+        f"{LEAVES}[split-no-weight=root] {SPLIT} has no weighted backend for port 8080 {note}, {TO_ROOT} | "
+        f"[split-no-weight=fails] {SPLIT} has no weighted backend for port 8080 {note}: the requests fail"
+    )
+
+
+def test_routings_past_missing_backends_and_duplicates() -> None:
+    """Backends after missing ones still count; a split with every backend listed twice is still open; a
+    split of the root from another namespace beside the root's own split raises the duplicate-root
+    question (so "none applies" is a candidate too)."""
+    missing = ask([splits("web", {"web-v9": 1, "web-v8": 1, "web-v2": 1}, namespace=MAIN)], get())
+    gone = "does not exist and is left out"
+    fails = "does not exist, so its share fails"
+    assert missing.routing == (
+        f"{LEAVES}[split-missing-backend=excluded] {SPLIT} {EVERY}: web-v2 1 (backend web-v9 {gone}; backend "
+        f"web-v8 {gone}) | [split-missing-backend=fails] {SPLIT} {EVERY}: web-v9 1/3, web-v8 1/3, web-v2 1/3 "
+        f"(backend web-v9 {fails}; backend web-v8 {fails})"
+    )
+    twice = {"web-v1": [1, 2], "web-v2": [1, 3]}
+    both = splits("web", {}, namespace=MAIN)
+    both["spec"]["backends"] = [
+        {"service": name, "weight": weights[i]} for i in (0, 1) for name, weights in twice.items()
+    ]
+    assert ask([both], get()).routing == (
+        f"{LEAVES}[duplicate-backend=summed] {SPLIT} {EVERY}: web-v1 3/7, web-v2 4/7 | "
+        f"[duplicate-backend=first] {SPLIT} {EVERY}: web-v1 1/2, web-v2 1/2 | "
+        f"[duplicate-backend=last] {SPLIT} {EVERY}: web-v1 2/5, web-v2 3/5"
+    )
+    own_and_cross = ask(
+        [
+            splits("web", {"web-v1": 1}, namespace=MAIN),
+            splits(f"web.{MAIN}", {"web": 1}, namespace=OTHER, name="x"),
+        ],
+        get(),
+    )
+    assert {(d.namespace, d.service) for d in own_and_cross.destinations} == {
+        (MAIN, "web-v1"),
+        (OTHER, "web"),
+        (MAIN, "web"),
+    }
+    assert own_and_cross.routing.endswith(
+        f"[cross-namespace-root=applies, duplicate-root=none] {SPLIT}, TrafficSplit {OTHER}/x share one "
+        "root and none applies: the root Service gets it"
+    )
+
+
+def test_a_missing_backend_that_keeps_its_share_lets_nothing_in() -> None:
+    answer = ask(
+        [
+            ALL,
+            splits("web", {"web-v2": 1, "web-v9": 1}, namespace=MAIN),
+            target("t", [rule("HTTPRouteGroup", "all")]),
+        ],
+        get(),
+    )
+    assert allowed(answer) == {"web-v2": True, "web-v9": False}
+    assert answer.destination("web-v9").why == f"Service {MAIN}/web-v9 does not exist: nothing can answer"
+
+
+def test_a_backend_without_the_port_is_left_out_and_the_next_one_counts() -> None:
+    api = topology(
+        (NS, "other"),
+        [
+            ("api", {"app": "api"}, ((8080, "http"),)),
+            ("api-v2", {"app": "api", "version": "v2"}, ((9090, "http"),)),
+            ("api-v3", {"app": "api", "version": "v3"}, ((8080, "http"),)),
+        ],
+        [("api-c", "c", {"app": "api", "version": "v3"}), ("client", "client", {})],
+    )
+    answer = Oracle(api, [splits("api", {"api-v2": 1, "api-v3": 1}, namespace=NS)]).answer(
+        http("client", "api")
+    )
+    assert shares(answer) == {"api-v3": 1}
+    assert answer.routing == (
+        f"TrafficSplit {NS}/api-split {EVERY}: api-v3 1 (backend api-v2 has no port 8080 and is left out "
+        "(spec: Ports))"
+    )
 
 
 def test_an_open_routing_still_judges_access_at_every_candidate() -> None:

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom, integer_weights
+from reference_mesh.proxy.split import SmoothWeightedRoundRobin, WeightedRandom
 from smi_conformance.suite.stats import (
     BatchSource,
     Decision,
@@ -38,6 +38,7 @@ from smi_conformance.suite.stats import (
     run_check,
     simulate,
 )
+from smi_conformance.weights import smallest_whole_weights
 
 LOOSE = SplitSettings(alpha=0.05, beta=0.05)
 #: Per case, the probability that a correct implementation fails a rate assertion by chance.
@@ -95,7 +96,7 @@ def swrr_mesh(shares: Mapping[str, int | Fraction], rng: random.Random) -> Batch
     """The reference mesh's deterministic smooth weighted round robin, started at a random phase."""
     backends = [(name, Fraction(w)) for name, w in shares.items()]
     chooser = SmoothWeightedRoundRobin(backends)
-    for _ in range(rng.randrange(sum(integer_weights([w for _, w in backends])))):
+    for _ in range(rng.randrange(sum(smallest_whole_weights([w for _, w in backends])))):
         chooser.choose()
     return lambda size: Counter(str(chooser.choose()) for _ in range(size))
 
@@ -340,6 +341,7 @@ def test_pass_message_and_evidence() -> None:
     check = WeightCheck({"v1": 75, "v2": 25, "v3": 0})
     assert check.update({"v1": 3000, "v2": 1000}) is Decision.PASS
     evidence = check.evidence()
+    assert evidence.inconclusive is False and evidence.to_dict()["inconclusive"] is False
     assert evidence.message == (
         "split as weighted over 4,000 requests, every backend within 5 points: "
         "v1 75.0% (75%), v2 25.0% (25%), v3 none (weight 0)"
@@ -386,6 +388,8 @@ def test_run_check_never_asks_past_max_samples_and_rejects_a_silent_source() -> 
 
 def test_weights_need_not_sum_to_100() -> None:
     a, b = WeightCheck({"v1": 3, "v2": 1}), WeightCheck({"v1": 75, "v2": 25})
+    floats = WeightCheck({"v1": 0.75, "v2": 0.25})  # finite floats are weights too
+    assert floats._design.shares == a._design.shares == (Fraction(3, 4), Fraction(1, 4))
     for check in (a, b):
         check.update({"v1": 700, "v2": 300})
     ea, eb = a.evidence(), b.evidence()
@@ -429,7 +433,7 @@ def test_weight_one_backend_with_zero_weight_siblings() -> None:
     [
         ({"v1": 0, "v2": 0}, "every weight is zero: nothing can be checked"),
         ({"v1": 1, "v2": -1}, "backend 'v2': weight -1 is negative"),
-        ({}, "no backends"),
+        ({}, "^no backends: a split needs at least one$"),
         ({"v1": math.nan}, "backend 'v1': weight nan is not a finite number"),
         ({"v1": True}, "backend 'v1': weight True is not a number"),
         ({"v1": "1"}, "backend 'v1': weight '1' is not a number"),
@@ -451,7 +455,16 @@ def test_bad_counts_are_clear_errors(count: object) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"alpha": 0}, {"beta": 1}, {"tolerance": 1.5}, {"confidence": 0}, {"max_samples": 0}, {"alpha": "x"}],
+    [
+        {"alpha": 0},
+        {"beta": 1},
+        {"tolerance": 1.5},
+        {"confidence": 0},
+        {"max_samples": 0},
+        {"max_samples": 10.5},
+        {"max_samples": True},
+        {"alpha": "x"},
+    ],
 )
 def test_bad_settings_are_clear_errors(kwargs: dict[str, object]) -> None:
     name = next(iter(kwargs))
@@ -551,6 +564,68 @@ def test_expected_sample_size_orders_cases_sensibly() -> None:
     assert expected_sample_size({"v1": 1}, true_shares={"v1": 9, "web": 1}) == pytest.approx(10)
 
 
+def test_the_design_shares_alpha_among_the_sides_that_can_fire() -> None:
+    """``m`` counts the sides with 0 < p0 < 1, halved for exactly two such backends, and the fail threshold is
+    ln(max(m, 1) / alpha'), alpha' = alpha (1 - 1e-3) (module docstring)."""
+    alpha_ = 1e-6 * (1 - 1e-3)
+    cases = [
+        ({"a": 1, "b": 1}, 0.05, 2),  # four sides, two pairs
+        ({"a": 50, "b": 30, "c": 20}, 0.05, 6),
+        ({"a": 75, "b": 25, "c": 0}, 0.05, 2),  # c's only side ("above" from 0) cannot fire by chance
+        ({"a": 9, "b": 1}, 0.5, 1),  # a's "below" and b's "above": one pair
+        ({"a": 1, "b": 0}, 0.05, 0),  # nothing can fire by chance: ln(1 / alpha')
+        ({"a": 1}, 0.05, 0),
+    ]
+    for weights, tolerance, m in cases:
+        check = WeightCheck(weights, SplitSettings(tolerance=tolerance))
+        assert check._design.m == m, weights
+        assert check.fail_threshold == pytest.approx(math.log(max(m, 1) / alpha_), rel=1e-12), weights
+
+
+def test_the_ceiling_follows_the_settings() -> None:
+    """Without ``max_samples`` the ceiling is derived from the check's own alpha, beta and tolerance."""
+    weights = EXACT["75/25"]
+    assert WeightCheck(weights, LOOSE).max_samples == default_max_samples(weights, LOOSE)
+    assert default_max_samples(weights, LOOSE) < default_max_samples(weights)
+    assert WeightCheck(weights, SplitSettings(max_samples=500)).max_samples == 500
+    assert WeightCheck(weights, SplitSettings(max_samples=1)).max_samples == 1  # 1 is a whole number >= 1
+
+
+def test_the_thresholds_are_inclusive() -> None:
+    """Pass at ``L <= ln(beta)`` and fail at ``L >= ln(m / alpha')`` (module docstring), checked where an LLR
+    equals a threshold to the last bit: each request to ``a`` doubles the likelihood ratio of "a gets
+    everything" (50/50 at tolerance 0.5), and a single backend at tolerance 0.5 halves it."""
+    one = WeightCheck({"a": 1}, SplitSettings(tolerance=0.5, beta=0.25))
+    assert one.update({"a": 1}) is Decision.CONTINUE
+    assert one.update({"a": 1}) is Decision.PASS and one._llrs() == [one.pass_threshold]
+    alpha = 2**-19 / (1 - 1e-3)  # m = 2, so ln(m / alpha') = ln(2**20) = 20 ln 2
+    check = WeightCheck({"a": 1, "b": 1}, SplitSettings(alpha=alpha, tolerance=0.5))
+    assert check.update({"a": 19}) is Decision.CONTINUE
+    assert check.update({"a": 1}) is Decision.FAIL and max(check._llrs()) == check.fail_threshold
+
+
+def test_p_value() -> None:
+    """``m`` times the smallest inverse likelihood ratio, at most 1; 0 once a backend outside the split
+    answered; 1 when no side can fire (no backend can be off by the tolerance)."""
+    check = WeightCheck({"a": 7, "b": 3}, SplitSettings(tolerance=0.5))
+    assert check.p_value() == 1.0  # nothing seen: m * 1 = 1
+    check.update({"a": 3, "b": 7})
+    # m = 1 (a's "below" and b's "above" are one side); L = 3 ln(0.2/0.7) + 7 ln(0.8/0.3)
+    assert check.p_value() == pytest.approx((7 / 2) ** 3 * (3 / 8) ** 7, rel=1e-12)
+    paired = WeightCheck({"a": 1, "b": 1})
+    paired.update({"a": 5, "b": 5})
+    assert paired.p_value() == 1.0  # m = 2 and a ratio below 1: capped at 1
+    paired.update({"a": 60, "b": 20})  # L = 65 ln(1.1) + 25 ln(0.9) for a's "above" side
+    assert paired.p_value() == pytest.approx(2 * 1.1**-65 * 0.9**-25, rel=1e-12)
+    assert 0 < paired.p_value() < 1
+    outside = WeightCheck({"a": 1, "b": 1})
+    outside.update({"a": 5, "b": 5, "web": 1})
+    assert outside.p_value() == 0.0 and outside.evidence().p_value == 0.0
+    nothing_to_test = WeightCheck({"a": 1, "b": 1}, SplitSettings(tolerance=0.6))
+    assert nothing_to_test._llrs() == [] and nothing_to_test.p_value() == 1.0
+    assert nothing_to_test.update({"a": 1}) is Decision.PASS
+
+
 # -------------------------------------------------------------------------------------------------------
 # Per-batch consistency and exact count comparison
 
@@ -565,6 +640,10 @@ def test_batch_consistent() -> None:
     assert batch_consistent({"v1": 1, "v2": 0}, {"v1": 10})
     # lenient: a batch a 5-point-off mesh could produce passes; the sequential check is what certifies
     assert batch_consistent(weights, {"v1": 140, "v2": 60})
+    # "not rejected at p_threshold": a p-value equal to the threshold is consistent
+    at = min(binomial_two_sided_p(2, 10, 0.5), binomial_two_sided_p(8, 10, 0.5))
+    assert batch_consistent({"v1": 1, "v2": 1}, {"v1": 2, "v2": 8}, p_threshold=at)
+    assert not batch_consistent({"v1": 1, "v2": 1}, {"v1": 2, "v2": 8}, p_threshold=at * 1.001)
 
 
 def test_batch_consistent_false_alarm_rate_is_at_most_its_threshold() -> None:
@@ -586,7 +665,8 @@ def test_compare_counts() -> None:
     )
     assert [i.ok for i in off.items] == [False, False]
     tolerant = compare_counts({"success_count": 200}, {"success_count": 191.5}, relative_tolerance=0.05)
-    assert tolerant.ok and tolerant.items[0].allowed == 10
+    assert tolerant.ok and tolerant.items[0].allowed == 10 and tolerant.relative_tolerance == 0.05
+    assert tolerant.to_dict()["relative_tolerance"] == 0.05 and exact.relative_tolerance == 0.0
     assert not compare_counts({"success_count": 200}, {"success_count": 189.9}, relative_tolerance=0.05).ok
     assert "(allowed +- 5%)" in compare_counts({"c": 200}, {"c": 1}, relative_tolerance=0.05).message
     json.dumps(off.to_dict(), allow_nan=False)

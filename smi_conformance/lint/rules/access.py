@@ -31,9 +31,18 @@ class EmptySources(Rule):
 
     Good:
     ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: TCPRoute
+    metadata: {name: api-tcp}
+    spec:
+      matches: {ports: [9000]}
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: website-to-api, namespace: default}
     spec:
       destination: {kind: ServiceAccount, name: api, namespace: default}
-      rules: [{kind: HTTPRouteGroup, name: api-routes}]
+      rules: [{kind: TCPRoute, name: api-tcp}]
       sources: [{kind: ServiceAccount, name: website, namespace: default}]
     ```
     """
@@ -65,6 +74,15 @@ class EmptyRules(Rule):
 
     Good:
     ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: TCPRoute
+    metadata: {name: api-tcp}
+    spec:
+      matches: {ports: [9000]}
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: website-to-api, namespace: default}
     spec:
       destination: {kind: ServiceAccount, name: api, namespace: default}
       rules: [{kind: TCPRoute, name: api-tcp}]
@@ -120,11 +138,19 @@ class CrossNamespaceDestination(Rule):
 
     Good (written by the owner of `api`, in its namespace):
     ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: TCPRoute
+    metadata: {name: api-tcp, namespace: default}
+    spec:
+      matches: {ports: [9000]}
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
     kind: TrafficTarget
     metadata: {name: eve-to-api, namespace: default}
     spec:
       destination: {kind: ServiceAccount, name: api, namespace: default}
       sources: [{kind: ServiceAccount, name: eve, namespace: other}]
+      rules: [{kind: TCPRoute, name: api-tcp}]
     ```
     """
 
@@ -242,10 +268,17 @@ class IncompatibleVersions(Rule):
     apiVersion: specs.smi-spec.io/v1alpha4
     kind: HTTPRouteGroup
     metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: all
+        pathRegex: /.*
     ---
     apiVersion: access.smi-spec.io/v1alpha3
     kind: TrafficTarget
+    metadata: {name: website-to-api}
     spec:
+      destination: {kind: ServiceAccount, name: api}
+      sources: [{kind: ServiceAccount, name: website, namespace: default}]
       rules: [{kind: HTTPRouteGroup, name: api-routes}]
     ```
     """
@@ -289,10 +322,22 @@ class SourceWithoutNamespace(Rule):
 
     Good:
     ```yaml
-    sources:
-    - kind: ServiceAccount
-      name: website
-      namespace: default
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches: [{name: all, pathRegex: /.*}]
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: website-to-api}
+    spec:
+      destination: {kind: ServiceAccount, name: api}
+      rules: [{kind: HTTPRouteGroup, name: api-routes}]
+      sources:
+      - kind: ServiceAccount
+        name: website
+        namespace: default
     ```
     """
 

@@ -23,8 +23,12 @@ class SyntaxError_(Rule):
 
     Good:
     ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: web-canary}
     spec:
-      backends: [{service: web-v1, weight: 90}]
+      service: web
+      backends: [{service: web-v1, weight: 90}, {service: web-v2, weight: 10}]
     ```
     """
 
@@ -50,8 +54,12 @@ class DuplicateKey(Rule):
 
     Good:
     ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
     spec:
       service: website
+      backends: [{service: website-v1, weight: 100}]
     ```
     """
 
@@ -116,6 +124,21 @@ class TooComplex(Rule):
     c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
     # ... and so on
     ```
+
+    Good (an anchor used where the same value repeats, a few times):
+    ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: books
+        methods: &read [GET, HEAD]
+        pathRegex: /books/.*
+      - name: authors
+        methods: *read
+        pathRegex: /authors/.*
+    ```
     """
 
     code = "SMI006"
@@ -139,8 +162,13 @@ class UnsupportedTag(Rule):
 
     Good:
     ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
     metadata:
       name: web
+    spec:
+      service: website
+      backends: [{service: website-v1, weight: 100}]
     ```
     """
 
@@ -166,9 +194,15 @@ class InvalidSuppression(Rule):
 
     Good:
     ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
     metadata:
+      name: website-canary
       annotations:
         lint.smi-conformance.io/ignore: "SMI203: the canary starts dark until the release job promotes it"
+    spec:
+      service: website
+      backends: [{service: website-v1, weight: 0}, {service: website-v2, weight: 0}]
     ```
     """
 
@@ -183,6 +217,19 @@ class UnusedSuppression(Rule):
 
     Why: the problem it silenced has been fixed (or was never there); the stale annotation would hide the
     problem if it came back. Remove the code from the annotation.
+
+    Good (the suppression silences a finding the object has):
+    ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata:
+      name: website-canary
+      annotations:
+        lint.smi-conformance.io/ignore: "SMI203: the canary starts dark until the release job promotes it"
+    spec:
+      service: website
+      backends: [{service: website-v1, weight: 0}, {service: website-v2, weight: 0}]
+    ```
     """
 
     code = "SMI009"
@@ -212,6 +259,9 @@ class NotAnObject(Rule):
     kind: TrafficSplit
     metadata:
       name: web
+    spec:
+      service: website
+      backends: [{service: website-v1, weight: 100}]
     ```
     """
 

@@ -247,6 +247,9 @@ class SdkGoRejects(_Portability):
 
     Good (for smi-sdk-go; smi-controller-sdk wants the map: use the form your cluster's CRDs want):
     ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: firefox-users}
     spec:
       matches:
       - name: firefox
@@ -290,6 +293,9 @@ class ControllerSdkRejects(_Portability):
 
     Good:
     ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: firefox-users}
     spec:
       matches:
       - name: firefox

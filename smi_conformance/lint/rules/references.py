@@ -69,6 +69,27 @@ class UnresolvedReference(Rule):
       - kind: HTTPRouteGroup
         name: firefox-users      # no such HTTPRouteGroup in this namespace
     ```
+
+    Good:
+    ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: v2-api}
+    spec:
+      matches:
+      - name: v2
+        pathRegex: /api/v2/.*
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-v2-api}
+    spec:
+      service: website
+      matches:
+      - kind: HTTPRouteGroup
+        name: v2-api
+      backends: [{service: website-v2, weight: 100}]
+    ```
     """
 
     code = "SMI301"
@@ -109,6 +130,28 @@ class UnknownMatchName(Rule):
       - kind: HTTPRouteGroup
         name: api-routes
         matches: [prometheus]     # not a match of api-routes
+    ```
+
+    Good:
+    ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: metrics
+        pathRegex: /metrics
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: prometheus-to-api}
+    spec:
+      destination: {kind: ServiceAccount, name: api}
+      sources: [{kind: ServiceAccount, name: prometheus, namespace: default}]
+      rules:
+      - kind: HTTPRouteGroup
+        name: api-routes
+        matches: [metrics]
     ```
     """
 
@@ -153,6 +196,26 @@ class UnresolvedService(Rule):
       service: website
       backends:
       - service: website-v2    # no such Service
+        weight: 100
+    ```
+
+    Good:
+    ```yaml
+    apiVersion: v1
+    kind: Service
+    metadata: {name: website}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: website-v2}
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends:
+      - service: website-v2
         weight: 100
     ```
     """
@@ -202,6 +265,34 @@ class UnresolvedServiceAccount(Rule):
       - kind: ServiceAccount
         name: web-site          # the account is called "website"
     ```
+
+    Good:
+    ```yaml
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata: {name: website}
+    ---
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata: {name: api}
+    ---
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: TCPRoute
+    metadata: {name: api-tcp}
+    spec:
+      matches: {ports: [9000]}
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: website-to-api}
+    spec:
+      destination: {kind: ServiceAccount, name: api}
+      rules: [{kind: TCPRoute, name: api-tcp}]
+      sources:
+      - kind: ServiceAccount
+        name: website
+        namespace: default
+    ```
     """
 
     code = "SMI304"
@@ -234,6 +325,17 @@ class DuplicateObject(Rule):
     apiVersion: specs.smi-spec.io/v1alpha4     # meant to replace the one above, which is still here
     kind: HTTPRouteGroup
     metadata: {name: api-routes}
+    ```
+
+    Good (one object, in the version that replaced the other):
+    ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: all
+        pathRegex: /.*
     ```
     """
 

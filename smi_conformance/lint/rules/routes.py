@@ -10,6 +10,7 @@ from typing import Any
 from smi_conformance.lint.resources import LintContext, Resource, headers, route_matches, str_at
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.manifests import NodePath
+from smi_conformance.regex import RegexError, compile_re2
 
 _GROUP = frozenset({"HTTPRouteGroup"})
 
@@ -17,25 +18,16 @@ _GROUP = frozenset({"HTTPRouteGroup"})
 @functools.lru_cache(maxsize=4096)
 def regex_error(pattern: str) -> tuple[str, bool] | None:
     """Why RE2 rejects ``pattern`` and whether Python's ``re`` would accept it; None when RE2 compiles it."""
-    import re2  # type: ignore[import-untyped]  # google-re2, imported only when a route group is linted
-
-    options = re2.Options()
-    options.log_errors = False
     try:
-        re2.compile(pattern, options=options)
-    except re2.error as exc:
-        reason = (
-            exc.args[0].decode("utf-8", "replace")
-            if exc.args and isinstance(exc.args[0], bytes)
-            else str(exc)
-        )
+        compile_re2(pattern)
+    except RegexError as exc:
         if len(pattern) > 4096:  # not worth asking a backtracking engine about: just invalid
-            return reason, False
+            return exc.reason, False
         try:
             re.compile(pattern)
         except (re.error, RecursionError, OverflowError):
-            return reason, False
-        return reason, True
+            return exc.reason, False
+        return exc.reason, True
     return None
 
 
@@ -65,9 +57,13 @@ class InvalidRegex(Rule):
 
     Good:
     ```yaml
-    matches:
-    - name: api
-      pathRegex: /api/\\[v1
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: api
+        pathRegex: /api/\\[v1
     ```
     """
 
@@ -93,14 +89,20 @@ class Re2Unsupported(Rule):
 
     Bad:
     ```yaml
-    headers:
-      cookie: "^(?!.*beta=off).*$"     # negative lookahead
+    matches:
+    - name: copies
+      pathRegex: /books/([0-9]+)/copies/\\1     # a backreference
     ```
 
     Good:
     ```yaml
-    headers:
-      cookie: "^(.*;)?\\s*beta=on(;.*)?$"
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: copies}
+    spec:
+      matches:
+      - name: copies
+        pathRegex: /books/[0-9]+/copies/[0-9]+
     ```
     """
 
@@ -130,6 +132,19 @@ class DuplicateMatchName(Rule):
       pathRegex: /api
     - name: api
       pathRegex: /v2/api
+    ```
+
+    Good:
+    ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: api
+        pathRegex: /api
+      - name: api-v2
+        pathRegex: /v2/api
     ```
     """
 

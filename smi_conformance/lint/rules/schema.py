@@ -31,6 +31,7 @@ class UnknownField(Rule):
     ```yaml
     apiVersion: split.smi-spec.io/v1alpha4
     kind: TrafficSplit
+    metadata: {name: website-canary}
     spec:
       service: website
       backends:
@@ -65,6 +66,7 @@ class MissingField(Rule):
     ```yaml
     apiVersion: split.smi-spec.io/v1alpha4
     kind: TrafficSplit
+    metadata: {name: website-canary}
     spec:
       service: website
       backends:
@@ -94,9 +96,16 @@ class WrongType(Rule):
 
     Good:
     ```yaml
-    backends:
-    - service: website-v1
-      weight: 50
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends:
+      - service: website-v1
+        weight: 50
+      - service: website-v2
+        weight: 50
     ```
     """
 
@@ -118,9 +127,23 @@ class InvalidValue(Rule):
 
     Good:
     ```yaml
-    rules:
-    - kind: HTTPRouteGroup
-      name: api-routes
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: all
+        pathRegex: /.*
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: website-to-api}
+    spec:
+      destination: {kind: ServiceAccount, name: api}
+      sources: [{kind: ServiceAccount, name: website, namespace: default}]
+      rules:
+      - kind: HTTPRouteGroup
+        name: api-routes
     ```
     """
 
@@ -147,9 +170,13 @@ class InvalidFormat(Rule):
     ```yaml
     apiVersion: split.smi-spec.io/v1alpha1
     kind: TrafficSplit
+    metadata: {name: website-canary}
     spec:
+      service: website
       backends:
       - service: website-v1
+        weight: 500m
+      - service: website-v2
         weight: 500m
     ```
     """
@@ -180,6 +207,11 @@ class UnknownKindOrVersion(Rule):
     ```yaml
     apiVersion: split.smi-spec.io/v1alpha4
     kind: TrafficSplit
+    metadata:
+      name: web
+    spec:
+      service: website
+      backends: [{service: website-v1, weight: 100}]
     ```
     """
 

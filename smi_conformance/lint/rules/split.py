@@ -59,9 +59,16 @@ class NegativeWeight(Rule):
 
     Good:
     ```yaml
-    backends:
-    - service: website-v1
-      weight: 0
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends:
+      - service: website-v1
+        weight: 100
+      - service: website-v2
+        weight: 0
     ```
     """
 
@@ -98,11 +105,16 @@ class FractionalWeight(Rule):
 
     Good:
     ```yaml
-    backends:
-    - service: website-v1
-      weight: 50
-    - service: website-v2
-      weight: 50
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends:
+      - service: website-v1
+        weight: 50
+      - service: website-v2
+        weight: 50
     ```
     """
 
@@ -140,11 +152,16 @@ class AllWeightsZero(Rule):
 
     Good:
     ```yaml
-    backends:
-    - service: website-v1
-      weight: 100
-    - service: website-v2
-      weight: 0
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends:
+      - service: website-v1
+        weight: 100
+      - service: website-v2
+        weight: 0
     ```
     """
 
@@ -179,9 +196,14 @@ class DuplicateBackend(Rule):
 
     Good:
     ```yaml
-    backends:
-    - service: website-v1
-      weight: 100
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends:
+      - service: website-v1
+        weight: 100
     ```
     """
 
@@ -227,6 +249,9 @@ class BackendIsRoot(Rule):
 
     Good:
     ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
     spec:
       service: website
       backends:
@@ -266,6 +291,16 @@ class DuplicateRoot(Rule):
     kind: TrafficSplit
     metadata: {name: website-ab}
     spec: {service: website, backends: [{service: website-v3, weight: 50}, {service: website-v1, weight: 50}]}
+    ```
+
+    Good (one split per root; from v1alpha3 on, `matches` selects which requests it splits):
+    ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends: [{service: website-v2, weight: 10}, {service: website-v1, weight: 90}]
     ```
     """
 
@@ -310,6 +345,19 @@ class NestedSplit(Rule):
       service: website-new
       backends: [{service: website-v2, weight: 50}, {service: website-v3, weight: 50}]
     ```
+
+    Good (flattened: 50% v1, 25% v2, 25% v3):
+    ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-rollout}
+    spec:
+      service: website
+      backends:
+      - {service: website-v1, weight: 50}
+      - {service: website-v2, weight: 25}
+      - {service: website-v3, weight: 25}
+    ```
     """
 
     code = "SMI207"
@@ -345,6 +393,18 @@ class NoBackends(Rule):
     spec:
       service: website
       backends: []
+    ```
+
+    Good:
+    ```yaml
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: website-canary}
+    spec:
+      service: website
+      backends:
+      - service: website-v1
+        weight: 100
     ```
     """
 

@@ -45,6 +45,11 @@ class SupersededVersion(Rule):
     ```yaml
     apiVersion: split.smi-spec.io/v1alpha4
     kind: TrafficSplit
+    metadata:
+      name: web
+    spec:
+      service: website
+      backends: [{service: website-v1, weight: 100}]
     ```
     """
 
@@ -79,8 +84,19 @@ class ExperimentalVersion(Rule):
 
     Good:
     ```yaml
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: TCPRoute
+    metadata: {name: api-tcp}
+    spec:
+      matches: {ports: [9000]}
+    ---
     apiVersion: access.smi-spec.io/v1alpha3
     kind: TrafficTarget
+    metadata: {name: website-to-api, namespace: default}
+    spec:
+      destination: {kind: ServiceAccount, name: api, namespace: default}
+      rules: [{kind: TCPRoute, name: api-tcp}]
+      sources: [{kind: ServiceAccount, name: website, namespace: default}]
     ```
     """
 

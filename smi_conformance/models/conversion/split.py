@@ -13,25 +13,18 @@ paths are the same in every version. What differs:
 
 from __future__ import annotations
 
-import math
-
 from smi_conformance.models.conversion.base import Codec, Document, Losses
 from smi_conformance.models.quantity import parse_quantity
+from smi_conformance.weights import whole_weights
 
 MAX_CONVERTED_WEIGHT = 2**31 - 1
 """Largest integer weight a conversion produces (int32, what Envoy-style proxies and most meshes accept)."""
 
 
-def integer_weights(weights: list[int | str]) -> tuple[list[int], int | None]:
+def converted_weights(weights: list[int | str]) -> tuple[list[int], int | None]:
     """Integer weights with exactly the ratios of ``weights`` (ints or Quantity strings), and the index of a
     weight above MAX_CONVERTED_WEIGHT if exact ratios need one (then the list is the unbounded result)."""
-    values = [parse_quantity(w) for w in weights]
-    ints = [int(v) for v in values]
-    if any(v.denominator != 1 for v in values) or any(w > MAX_CONVERTED_WEIGHT for w in ints):
-        scale = math.lcm(*(v.denominator for v in values))
-        scaled = [int(v * scale) for v in values]
-        divisor = math.gcd(*scaled) or 1
-        ints = [s // divisor for s in scaled]
+    ints = whole_weights([parse_quantity(w) for w in weights], MAX_CONVERTED_WEIGHT)
     too_big = next((i for i, w in enumerate(ints) if w > MAX_CONVERTED_WEIGHT), None)
     return ints, too_big
 
@@ -62,7 +55,7 @@ def _from_hub(version: str, *, quantities: bool, matches: bool) -> Codec:
             del spec["matches"]
         if not quantities:
             originals = [b["weight"] for b in spec["backends"]]
-            ints, too_big = integer_weights(originals)
+            ints, too_big = converted_weights(originals)
             if too_big is not None:
                 losses.add(
                     ("spec", "backends", too_big, "weight"),
