@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.kind, pytest.mark.timeout(3600)]
 
 PINNED = REPO_ROOT / "docs" / "certification" / "traefik-mesh" / "expected.yaml"
 PREFIX = "smi-kind-traefik"
+ISOLATED = "access-http-headers"
 LABEL = "smi-conformance.io/adapter=traefik-mesh"
 
 
@@ -113,42 +114,59 @@ def test_traefik_mesh_gets_the_pinned_verdicts_on_kind(
         cluster += ["--kube-context", f"kind-{kind_cluster.name}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMI_KIND")} | traefik_images
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "smi_conformance.cli_conformance",
-            "run",
-            "--no-progress",
-            "--mesh",
-            "traefik-mesh",
-            *cluster,
-            "--image",
-            mesh_image,
-            "--namespace",
-            PREFIX,
-            "--report",
-            "report.json",
-            "--html",
-            "report.html",
-            "--artifacts",
-            "artifacts",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3000,
-        check=False,
-    )
-    log = done.stdout[-4000:] + done.stderr[-3000:]
-    assert (tmp_path / "report.json").exists(), log
-    report = json.loads((tmp_path / "report.json").read_text())
+
+    def run(name: str, selection: list[str]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
+        folder = tmp_path / name
+        folder.mkdir()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "smi_conformance.cli_conformance",
+                "run",
+                "--no-progress",
+                "--mesh",
+                "traefik-mesh",
+                *cluster,
+                "--image",
+                mesh_image,
+                "--namespace",
+                PREFIX,
+                *selection,
+                "--report",
+                "report.json",
+                "--html",
+                "report.html",
+                "--artifacts",
+                "artifacts",
+            ],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3000,
+            check=False,
+        )
+        log = done.stdout[-4000:] + done.stderr[-3000:]
+        assert (folder / "report.json").exists(), log
+        return done, json.loads((folder / "report.json").read_text()), log
+
+    # ISOLATED runs alone, on its own install: while its object exists Traefik Mesh reads no route group,
+    # and its controller's watch of them stays broken for a while after the object is gone (client-go's
+    # back-off), failing whichever test follows at random (docs/certification/traefik-mesh/README.md).
+    done, report, log = run("suite", ["--skip", ISOLATED])
+    alone, alone_report, alone_log = run("isolated", ["--test", ISOLATED])
     pinned = yaml.safe_load(PINNED.read_text())["tests"]
     outcomes = {t["id"]: t["outcome"] for t in report["tests"]}
+    outcomes[ISOLATED] = next(t["outcome"] for t in alone_report["tests"] if t["id"] == ISOLATED)
     # the suite ran: no test is an error or was left unrun, and the verdicts are the pinned ones
-    assert outcomes == pinned, log
-    assert done.returncode == (1 if "failed" in outcomes.values() else 0), log
+    assert outcomes == pinned, log + alone_log
+    ran = {k: v for k, v in outcomes.items() if k != ISOLATED}
+    assert done.returncode == (1 if "failed" in ran.values() else 0), log
+    assert alone.returncode == (1 if outcomes[ISOLATED] == "failed" else 0), alone_log
+    report["tests"] = [t for t in report["tests"] if t["id"] != ISOLATED] + [
+        t for t in alone_report["tests"] if t["id"] == ISOLATED
+    ]
     assert report["implementation"]["name"] == "Traefik Mesh" and report["cluster"]["nodes"] == 2
     for test in report["tests"]:
         if test["outcome"] in ("passed", "failed"):
