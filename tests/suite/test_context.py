@@ -39,6 +39,15 @@ class Routed(LoopbackCluster):
         return Target(f"{LOOPBACK}:{self.ports[service.name]}", f"{service.name}.{service.namespace}:8080")
 
 
+#: What the stand-ins answer: a 403, or a 200 as one of web's versions would give it.
+FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\n\r\nforbidden"
+
+
+def answered_by_web(version: str) -> bytes:
+    body = json.dumps({"service": "web", "version": version, "instance": f"web-{version}-0"}).encode()
+    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+
 def weighted_server(weights: Mapping[str, int], seed: int) -> Callable[[], asyncio.Protocol]:
     """A factory of HTTP/1.1 connections answering each request as web/<version>, drawn by weight (one
     random stream for every connection)."""
@@ -54,11 +63,7 @@ def weighted_server(weights: Mapping[str, int], seed: int) -> Callable[[], async
             self.buffer += data
             while b"\r\n\r\n" in self.buffer:
                 _, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-                version = rng.choices(versions, shares)[0]
-                body = json.dumps(
-                    {"service": "web", "version": version, "instance": f"web-{version}-0"}
-                ).encode()
-                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                self.transport.write(answered_by_web(rng.choices(versions, shares)[0]))
 
     return Server
 
@@ -69,7 +74,7 @@ class Forbidding(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         for _ in range(data.count(b"\r\n\r\n")):
-            self.transport.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\n\r\nforbidden")
+            self.transport.write(FORBIDDEN)
 
 
 #: When the flipping server changes its answer (time.monotonic()), and what it answers before and after.
@@ -85,11 +90,7 @@ class Flipping(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         for _ in range(data.count(b"\r\n\r\n")):
             allow = FLIP["allow_before"] == (time.monotonic() < FLIP["at"])
-            if allow:
-                body = json.dumps({"service": "web", "version": "v1", "instance": "web-v1-0"}).encode()
-                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
-            else:
-                self.transport.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 9\r\n\r\nforbidden")
+            self.transport.write(answered_by_web("v1") if allow else FORBIDDEN)
 
 
 @pytest.fixture(scope="module")
