@@ -74,6 +74,12 @@ def _read_crd(custom: client.CustomObjectsApi, name: str) -> Doc | None:
     return found
 
 
+def _gone(custom: client.CustomObjectsApi, name: str) -> bool:
+    if _read_crd(custom, name) is not None:
+        raise NotYet(f"CRD {name} is still being deleted")
+    return True
+
+
 def _install(custom: client.CustomObjectsApi, crd: Doc) -> None:
     """Create ``crd``, unless the same content is installed already; replace an older installation of ours."""
     name = crd["metadata"]["name"]
@@ -152,10 +158,17 @@ def installed(api_client: client.ApiClient, state: Path) -> Iterator[dict[str, D
     finally:
         with exclusive(lock):
             if not _users(users, remove=os.getpid()):
+                deleted = []
                 for crd in crds:
                     current = _read_crd(custom, crd["metadata"]["name"])
                     if current and INSTALLED_BY in (current["metadata"].get("annotations") or {}):
                         custom.delete_cluster_custom_object(*_CRDS, crd["metadata"]["name"])
+                        deleted.append(crd["metadata"]["name"])
+                # A deleted CRD lingers while the API server removes its objects: whoever takes the CRDs
+                # next (a mesh installation, smi_crd_owner) must find them gone, not terminating (seen in CI:
+                # the reference mesh refused three terminating CRDs as someone else's).
+                for name in deleted:
+                    wait_for(f"CRD {name} to be gone", lambda name=name: _gone(custom, name), timeout=120)
 
 
 # ---- objects ----
