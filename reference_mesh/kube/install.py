@@ -119,6 +119,17 @@ def _apiservice_available(api: KubeApi) -> str | None:
     return None
 
 
+def _terminating_crds(api: KubeApi) -> str | None:
+    """SMI CRDs being deleted (a mesh uninstalled a moment ago: the API server is still removing their
+    objects); None when there are none. Neither ours to apply over nor someone else's to refuse."""
+    terminating = []
+    for crd in smi_crds():
+        current = _read(api, "CustomResourceDefinition", crd["metadata"]["name"])
+        if current is not None and "deletionTimestamp" in current["metadata"]:
+            terminating.append(crd["metadata"]["name"])
+    return f"CRDs still being deleted: {', '.join(terminating)}" if terminating else None
+
+
 def foreign_crds(api: KubeApi) -> list[str]:
     """SMI CRDs in the cluster that the reference mesh did not install (another SMI implementation's)."""
     found = []
@@ -141,8 +152,10 @@ def install(
 ) -> list[dict[str, Any]]:
     """Apply the installation (keeping the cluster's mesh CA if there is one) and wait until it is ready;
     the objects applied. SMI CRDs installed by someone else are never taken over: install refuses, or with
-    ``skip_crds`` leaves the CRDs as they are and uses them."""
+    ``skip_crds`` leaves the CRDs as they are and uses them. SMI CRDs being deleted (another mesh's
+    uninstall still finishing) are waited for, like the namespace of a previous installation."""
     deadline = time.monotonic() + timeout_s
+    _wait("SMI CRDs being deleted to go", lambda: _terminating_crds(api), deadline, log)
     if not skip_crds:
         foreign = foreign_crds(api)
         if foreign:

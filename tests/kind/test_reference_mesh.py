@@ -503,6 +503,7 @@ def test_smi_crds_someone_else_installed_are_neither_taken_over_nor_deleted(
     crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     foreign = next(c for c in smi_crds() if c["metadata"]["name"].startswith("trafficsplits."))
     foreign["metadata"]["labels"] = {"app.kubernetes.io/part-of": "another-mesh"}
+    uninstall(api, timeout_s=120)  # the module's installation, unless an earlier test removed it
     api.request("POST", crds, body=foreign)
     name = foreign["metadata"]["name"]
     try:
@@ -517,3 +518,54 @@ def test_smi_crds_someone_else_installed_are_neither_taken_over_nor_deleted(
             f"CRD {name} to go",
             lambda: not [c for c in api.get(crds)["items"] if c["metadata"]["name"] == name],
         )
+
+
+def test_install_waits_for_smi_crds_still_being_deleted(reference_mesh: InstalledMesh) -> None:
+    """Another mesh uninstalled a moment ago leaves its SMI CRDs terminating while the API server removes
+    their objects: install waits for them to go (as for a previous installation's namespace) instead of
+    refusing them as someone else's. A finalizer holds one CRD terminating until the wait is seen."""
+    import contextlib
+    import threading
+
+    from reference_mesh.kube.install import install, uninstall
+    from reference_mesh.kube.manifests import InstallOptions, smi_crds
+
+    api = reference_mesh.api
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    held = next(c for c in smi_crds() if c["metadata"]["name"].startswith("trafficsplits."))
+    held["metadata"]["labels"] = {"app.kubernetes.io/part-of": "another-mesh"}
+    held["metadata"]["finalizers"] = ["smi-conformance.test/hold"]
+    name = held["metadata"]["name"]
+    uninstall(api, timeout_s=120)
+    api.request("POST", crds, body=held)
+    api.request("DELETE", f"{crds}/{name}")
+    release = [{"op": "remove", "path": "/metadata/finalizers"}]
+    logged: list[str] = []
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            install(api, InstallOptions(reference_mesh.image), timeout_s=240, log=logged.append)
+            outcome.append(None)
+        except BaseException as exc:  # reported by the test below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    try:
+        worker.start()
+
+        def waiting() -> bool:
+            assert not outcome, f"install ended while a CRD was still terminating: {outcome}"
+            return any("being deleted" in m for m in logged)
+
+        wait_for("install to wait for the terminating CRD", waiting)
+        api.request("PATCH", f"{crds}/{name}", body=release, content_type="application/json-patch+json")
+        worker.join(timeout=300)
+        assert outcome == [None], f"install failed: {outcome}; log: {logged}"
+        labels = api.get(f"{crds}/{name}")["metadata"]["labels"]
+        assert labels[names.PART_OF[0]] == names.PART_OF[1]  # ours now, applied once the other one went
+    finally:
+        with contextlib.suppress(ApiError):  # released above, or gone
+            api.request("PATCH", f"{crds}/{name}", body=release, content_type="application/json-patch+json")
+        worker.join(timeout=300)
+        uninstall(api, timeout_s=300)
