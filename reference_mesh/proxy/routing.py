@@ -52,7 +52,6 @@ class CompiledService:
         self.config = svc
         self.key = svc.key
         self.runtime = runtime
-        self.resilience = svc.resilience
         self.balancers = {
             p.port: Balancer(registry.resolve(p.endpoints), svc.resilience.load_balancing, rng)
             for p in svc.ports
