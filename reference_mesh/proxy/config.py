@@ -399,12 +399,12 @@ class OutboundConfig(_Model):
             if key != svc.key:
                 raise ValueError(f"services[{key!r}] holds {svc.key!r}: keys must be '<name>.<namespace>'")
         for binding in (*self.tcp, *self.udp):
-            svc = self.services.get(binding.service)
-            if svc is None:
+            bound = self.services.get(binding.service)
+            if bound is None:
                 raise ValueError(
                     f"port binding {binding.listen_port} names unknown service {binding.service!r}"
                 )
-            if svc.port(binding.port) is None:
+            if bound.port(binding.port) is None:
                 raise ValueError(
                     f"port binding {binding.listen_port} names port {binding.port} of {binding.service!r},"
                     " which the service does not have"
