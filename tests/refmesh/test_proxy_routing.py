@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from fractions import Fraction
@@ -16,6 +17,7 @@ from reference_mesh.proxy.config import (
     LoadBalancing,
     OutboundConfig,
     OutboundService,
+    ProtocolName,
     ProxyConfig,
     Resilience,
     RetryBudget,
@@ -134,25 +136,28 @@ def test_backend_without_the_port_is_left_out() -> None:
 
 # ------------------------------------------------------------------ tables made straight from a snapshot
 ID = "spiffe://cluster.local/ns/shop/sa/api"
+SUBNETS = itertools.count(1)
 
 
 def service(
     name: str,
-    ports: dict[int, str],
+    ports: dict[int, ProtocolName],
     endpoints: int = 1,
     split: TrafficSplitConfig | None = None,
     resilience: Resilience | None = None,
 ) -> OutboundService:
-    """A service in namespace shop, ``endpoints`` instances serving each port."""
+    """A service in namespace shop, ``endpoints`` instances (in a /24 of its own) serving each port."""
+    subnet = next(SUBNETS)
     return OutboundService(
         name=name,
         namespace="shop",
         ports=tuple(
             ServicePort(
                 port=port,
-                protocol=protocol,  # type: ignore[arg-type]
+                protocol=protocol,
                 endpoints=tuple(
-                    Endpoint(address=f"127.0.9.{i}", port=port, identity=ID) for i in range(endpoints)
+                    Endpoint(address=f"127.0.{subnet}.{i}", port=port, identity=ID)
+                    for i in range(1, endpoints + 1)
                 ),
             )
             for port, protocol in ports.items()
@@ -261,15 +266,17 @@ def test_remembered_names_are_bounded() -> None:
     """Authorities are client input: the table remembers at most 1024 of them (then starts again), and
     answers the same whether it remembers a name or not."""
     t = table()
-    rng = random.Random(5)
-    seen = set()
-    while len(seen) < 3000:  # the same name spelled in other cases
-        name = "".join(c.upper() if rng.random() < 0.5 else c for c in "api.shop.svc.cluster.local")
-        seen.add(name)
+    # 3000 different spellings of one name: the case of its first 12 letters from the bits of a number
+    names = [
+        "".join(c.upper() if i >> b & 1 else c for b, c in enumerate("apishopsvccl")) for i in range(3000)
+    ]
+    names = [f"{n[:3]}.{n[3:7]}.{n[7:10]}.{n[10:]}uster.local" for n in names]
+    assert len(set(names)) == 3000
+    for name in names:
         assert t.resolve_authority(name)[0].key == "api.shop"
         assert len(t._resolved) <= 1024
     assert len(t._resolved) == 3000 - 2 * 1024  # full twice, forgotten, then filled again
-    for name in seen:
+    for name in names:
         svc, port = t.resolve_authority(name)
         assert (svc.key, port) == ("api.shop", 8080)
 
@@ -308,7 +315,7 @@ def test_split_and_balancing_draw_from_the_random_source_given() -> None:
     lb = Resilience(load_balancing=LoadBalancing(algorithm="least_request"))
     round_robin = Resilience(load_balancing=LoadBalancing(algorithm="round_robin"))
 
-    def run(seed: int) -> list[tuple[str, str]]:
+    def run(seed: int) -> list[tuple[str, int]]:
         config = snapshot(
             service("plain", {80: "http"}, endpoints=3),  # listed before the split root
             service("v1", {80: "http"}, endpoints=3, resilience=lb),
@@ -322,7 +329,7 @@ def test_split_and_balancing_draw_from_the_random_source_given() -> None:
             target = t.route(t.service(["api.shop", "plain.shop", "rr.shop"][i % 3]), 80, ("GET", "/", []))
             ep = target.balancer.pick(0.0)
             assert ep is not None
-            out.append((target.backend.key, ep.endpoint.address))
+            out.append((target.backend.key, target.balancer.pool.index(ep)))
         return out
 
     first = run(3)
