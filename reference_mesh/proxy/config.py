@@ -399,9 +399,15 @@ class OutboundConfig(_Model):
             if key != svc.key:
                 raise ValueError(f"services[{key!r}] holds {svc.key!r}: keys must be '<name>.<namespace>'")
         for binding in (*self.tcp, *self.udp):
-            if binding.service not in self.services:
+            bound = self.services.get(binding.service)
+            if bound is None:
                 raise ValueError(
                     f"port binding {binding.listen_port} names unknown service {binding.service!r}"
+                )
+            if bound.port(binding.port) is None:
+                raise ValueError(
+                    f"port binding {binding.listen_port} names port {binding.port} of {binding.service!r},"
+                    " which the service does not have"
                 )
         return self
 

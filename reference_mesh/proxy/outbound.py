@@ -181,7 +181,7 @@ async def _attempts(
     ex: _Exchange,
 ) -> None:
     root, backend = target.root, target.backend
-    res = root.resilience
+    res = root.config.resilience
     timeout_ms = route.timeout_ms if route is not None and route.timeout_ms is not None else res.timeout_ms
     incoming = head.header(DEADLINE_HEADER)
     if incoming is not None and incoming.strip().isdigit():
@@ -275,7 +275,7 @@ async def _one_attempt(
     """Send the request to ``ep`` and relay its response; raise :class:`_Failed` if nothing was relayed.
     A response whose status is retryable is not relayed when ``may_retry_status`` and the budget allows a
     retry."""
-    lb = target.backend.resilience
+    lb = target.backend.config.resilience
     started = time.monotonic()
     ep.active += 1
     up: Upstream | None = None
@@ -304,7 +304,7 @@ async def _one_attempt(
             ) from exc
         if (
             may_retry_status
-            and response.status in target.root.resilience.retries.retry_on_status
+            and response.status in target.root.config.resilience.retries.retry_on_status
             and target.root.runtime.budget.balance(time.monotonic()) >= 1
         ):
             raise _Failed(response.status, f"{_where(ep)} answered {response.status}", True)
@@ -377,7 +377,7 @@ async def _connect_flow(
     proxy: Proxy, target: Target
 ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], EndpointState]:
     """A fresh mTLS connection for one TCP/UDP flow, trying other endpoints if one cannot be reached."""
-    res = target.backend.resilience
+    res = target.backend.config.resilience
     tried: EndpointState | None = None
     error = f"no endpoints for {target.backend.key} port {target.port}"
     for _ in range(1 + res.retries.max_retries):

@@ -52,7 +52,6 @@ class CompiledService:
         self.config = svc
         self.key = svc.key
         self.runtime = runtime
-        self.resilience = svc.resilience
         self.balancers = {
             p.port: Balancer(registry.resolve(p.endpoints), svc.resilience.load_balancing, rng)
             for p in svc.ports
@@ -67,10 +66,6 @@ class CompiledService:
         self.choosers: dict[int, SplitChooser] = {}
         #: port -> the target for requests that stay on this service (made once: most requests use one)
         self.own_targets = {port: Target(self, port, self, "") for port in self.balancers}
-
-    def own_target(self, port: int) -> Target:
-        target = self.own_targets.get(port)
-        return target if target is not None else Target(self, port, self, "")
 
     def route_policy(self, method: str, path: str, headers: Sequence[tuple[str, str]]) -> RoutePolicy | None:
         for match, policy in self.routes:
@@ -179,11 +174,14 @@ class OutboundTable:
         (None)."""
         chooser = root.choosers.get(port)
         if chooser is None:
-            return root.own_target(port)
+            own = root.own_targets.get(port)
+            if own is None:  # e.g. a TCP/UDP binding to a port the service does not have
+                raise RouteError(404, f"service {root.key} has no port {port}")
+            return own
         if root.split_matches is not None and (
             request is None or not any(m.matches(*request) for m in root.split_matches)
         ):
-            return root.own_target(port)  # not matched: the root's own endpoints
+            return root.own_targets[port]  # not matched: the root's own endpoints (it has every split port)
         backend_key = chooser.choose()
         if backend_key is None:
             raise RouteError(503, f"traffic split {root.split_name}: every backend weight is zero")

@@ -87,6 +87,21 @@ def test_service_keys_and_bindings_must_agree() -> None:
         OutboundConfig(services={"api.other": svc})
     with pytest.raises(ValidationError, match="unknown service"):
         OutboundConfig(tcp=(OutboundPortBinding(listen_port=9000, service="db.default", port=5432),))
+    for kind in ("tcp", "udp"):  # a binding to a port the service does not have could never be routed
+        with pytest.raises(
+            ValidationError, match=r"names port 81 of 'api\.default', which the service does not"
+        ):
+            OutboundConfig.model_validate(
+                {
+                    "services": {"api.default": svc},
+                    kind: [{"listen_port": 9000, "service": "api.default", "port": 81}],
+                }
+            )
+    ok = OutboundConfig(
+        services={"api.default": svc},
+        tcp=(OutboundPortBinding(listen_port=9000, service="api.default", port=80),),
+    )
+    assert ok.tcp[0].port == 80
 
 
 def test_ports_may_not_be_bound_twice() -> None:
