@@ -140,7 +140,8 @@ class OutboundTable:
         host = host.lower().rstrip(".")
         parts = host.split(".")
         suffix = ["svc", *self.cluster_domain.split(".")]
-        if len(parts) > 2 and parts[2:] != suffix[: len(parts) - 2]:
+        # name, name.ns, name.ns.svc or the whole name: a cut-off cluster domain is no name of this cluster
+        if len(parts) > 2 and parts[2:] not in (suffix[:1], suffix):
             raise RouteError(404, f"unknown service {host!r}: not a name of this cluster")
         name, namespace = parts[0], parts[1] if len(parts) > 1 else self.namespace
         svc = self.services.get(service_key(name, namespace))
@@ -184,6 +185,13 @@ class OutboundTable:
             return root.own_targets[port]  # not matched: the root's own endpoints (it has every split port)
         backend_key = chooser.choose()
         if backend_key is None:
+            split = root.config.split
+            if split is not None and not any(
+                port in self.services[b.service].balancers
+                for b in split.backends
+                if b.service in self.services
+            ):
+                raise RouteError(503, f"traffic split {root.split_name}: no backend service has port {port}")
             raise RouteError(503, f"traffic split {root.split_name}: every backend weight is zero")
         backend = self.services.get(backend_key)
         if backend is None:

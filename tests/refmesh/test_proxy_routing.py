@@ -230,6 +230,18 @@ def test_split_errors_are_503s_naming_the_split() -> None:
         t.route(root, port, None)
 
 
+def test_a_split_port_no_backend_has_is_a_503_saying_so() -> None:
+    # api has 8080 and 9000; its only backend, api-v2, has 8080: nothing can take a flow to 9000
+    t = table(TrafficSplitConfig(name="shop/s", backends=(SplitBackend(service="api-v2.shop", weight=1),)))
+    with pytest.raises(RouteError) as info:
+        t.route(t.service("api.shop"), 9000, None)
+    assert (info.value.status, info.value.reason) == (
+        503,
+        "traffic split shop/s: no backend service has port 9000",
+    )
+    assert t.route(t.service("api.shop"), 8080, None).backend.key == "api-v2.shop"
+
+
 def test_an_unknown_service_key_is_a_404_naming_it() -> None:
     with pytest.raises(RouteError) as info:
         table().service("nope.shop")
@@ -240,6 +252,7 @@ def test_an_unknown_service_key_is_a_404_naming_it() -> None:
     ("authority", "message"),
     [
         ("api.shop.nope", "not a name of this cluster"),  # three labels: the third must be svc
+        ("api.shop.svc.cluster", "not a name of this cluster"),  # a cut-off cluster domain resolves nowhere
         ("[::1]:8080", r"unknown service '\[::1\]'"),  # the port is after the last colon
     ],
 )
