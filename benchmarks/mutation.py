@@ -97,6 +97,7 @@ SELECTIONS: dict[str, Selection] = {
         ("reference_mesh/control/compiler.py", "reference_mesh/control/smi.py"),
         (
             "tests/control/test_compiler.py",
+            "tests/control/test_identity_bindings.py",
             "tests/control/test_access_property.py",
             "tests/control/test_cross_namespace.py",
             "tests/control/test_routes.py",
