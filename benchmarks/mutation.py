@@ -97,6 +97,7 @@ SELECTIONS: dict[str, Selection] = {
         ("reference_mesh/control/compiler.py", "reference_mesh/control/smi.py"),
         (
             "tests/control/test_compiler.py",
+            "tests/control/test_identity_bindings.py",
             "tests/control/test_access_property.py",
             "tests/control/test_cross_namespace.py",
             "tests/control/test_routes.py",
@@ -221,6 +222,8 @@ def _mutmut(work: Path, *args: str) -> str:
     out = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0 and args[0] != "run":
         raise RuntimeError(f"mutmut {' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    if args[0] == "run":  # its log (run.log): what went wrong when it stops early is on stderr
+        return f"{out.stdout}\n{out.stderr}\nmutmut run exited {out.returncode}\n"
     return out.stdout
 
 

@@ -10,7 +10,8 @@ The semantics it implements are those of ``reference_mesh/proxy/config.py`` and 
   namespace; v1alpha1 Quantity weights stay exact. ``matches`` (v1alpha3+) become the union of the referenced
   HTTPRouteGroups' matches; a reference to a group that does not exist contributes nothing (so a split whose
   groups are all missing splits nothing). If two splits share a root (admission refuses it; a store filled by
-  other means might hold it), the one created first wins, deterministically.
+  other means might hold it), the one created first wins, deterministically (created in one batch: the
+  first by name).
 * **TrafficTarget** (any version): compiled into the inbound authorization of every Pod running as its
   destination (a ServiceAccount, or with v1alpha4 an IdentityBinding: its ServiceAccount, its pod label
   selector, or its SPIFFE ids). One :class:`AuthorizationRule` per TrafficTarget: sources become SPIFFE ids;
@@ -72,7 +73,6 @@ __all__ = [
     "MeshSettings",
     "compile_instance",
     "compile_mesh",
-    "config_fingerprint",
     "route_table",
 ]
 
@@ -149,7 +149,7 @@ def _split_config(split: SplitView, state: StoreState, settings: MeshSettings) -
 
 
 def _splits_by_root(state: StoreState) -> dict[str, SplitView]:
-    """root service key -> the split that applies (first created wins a conflict)."""
+    """root service key -> the split that applies (first created wins a conflict, then the first by name)."""
     chosen: dict[str, tuple[int, SplitView]] = {}
     for stored in state.of_kind("TrafficSplit"):
         view = read_split(stored.obj)
@@ -374,7 +374,7 @@ def _rule_for(target: TargetView, state: StoreState, settings: MeshSettings) -> 
 
 def _same_name_elsewhere(spiffe_id: str, state: StoreState, settings: MeshSettings) -> list[str]:
     """The ids of every service account named like ``spiffe_id``'s, in any namespace (for a fault only)."""
-    name = spiffe_id.rsplit("/", 1)[-1]
+    name = SpiffeId.parse(spiffe_id).service_account
     return [
         _spiffe(settings, a.metadata.namespace, name)
         for a in state.models("ServiceAccount")
@@ -409,7 +409,8 @@ def compile_instance(
     if services is None:
         services = _outbound_services(state, settings, targets)
     ns = pod.metadata.namespace
-    member_of = tuple(s.metadata.name for s in state.models("Service", ns) if s.selects(pod))
+    # the Services of its namespace selecting it (selects() keeps to the pod's namespace)
+    member_of = tuple(s.metadata.name for s in state.models("Service") if s.selects(pod))
     workload = WorkloadInfo(
         trust_domain=settings.trust_domain,
         namespace=ns,
@@ -457,8 +458,3 @@ def compile_mesh(state: StoreState, settings: MeshSettings | None = None) -> dic
         stored.key: compile_instance(stored.obj, state, settings, services=services, targets=targets)
         for stored in state.of_kind("Pod")
     }
-
-
-def config_fingerprint(config: ProxyConfig) -> str:
-    """What changes when a snapshot's content changes (the version excluded)."""
-    return config.model_copy(update={"version": UNVERSIONED}).model_dump_json()

@@ -140,6 +140,6 @@ def l4_ports(route: Any) -> tuple[int, ...]:
     spec = getattr(route, "spec", None)
     if spec is None:
         return ()
-    if hasattr(spec, "matches"):
-        return tuple(spec.matches.ports) if spec.matches is not None else ()
-    return tuple(getattr(spec, "ports", ()) or ())
+    if hasattr(spec, "matches"):  # v1alpha4: spec.matches is required
+        return tuple(spec.matches.ports)
+    return tuple(getattr(spec, "ports", ()))  # draft: spec.ports (required); v1alpha3: an empty spec

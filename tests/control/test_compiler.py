@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,10 +12,22 @@ import pytest
 import yaml
 from builders import account, bookstore, pod, service, sid, smi, state
 
-from reference_mesh.control.compiler import MeshSettings, compile_mesh
-from reference_mesh.control.resources import ObjectKey
+from reference_mesh.control import compiler
+from reference_mesh.control.compiler import MeshSettings, compile_instance, compile_mesh
+from reference_mesh.control.resources import (
+    ContainerPort,
+    ObjectKey,
+    Pod,
+    PodSpec,
+    PodStatus,
+    Service,
+    ServicePortSpec,
+    ServiceSpec,
+    SimpleMeta,
+)
+from reference_mesh.control.state import StoreState
 from reference_mesh.proxy.authz import Authorizer
-from reference_mesh.proxy.config import HttpMatch, PortSet, ProxyConfig
+from reference_mesh.proxy.config import HttpMatch, Interception, PortSet, ProxyConfig, Resilience
 from smi_conformance import models
 
 STORE = ObjectKey("Pod", "default", "bookstore-v1-0")
@@ -526,3 +541,353 @@ def test_a_split_root_written_as_a_dns_name_names_the_service_of_its_namespace()
     for written in ("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local"):
         assert split_root(written, "shop") == "web", written
     assert split_root("web.other", "shop") == "web.other"  # another namespace's: names nothing here
+
+
+# --------------------------------------------------------------------------------- snapshot, field by field
+CLIENT = ObjectKey("Pod", "default", "client-0")
+
+
+def test_endpoints_skip_unready_unselected_and_portless_pods_wherever_they_come() -> None:
+    st = state(
+        service("api", {"app": "api"}, [(8080, "http")]),
+        pod("api-0", "api", {"app": "api"}, "127.0.0.10", [(8080, "http")], ready=False),
+        pod("api-1", "api", {"app": "api", "track": "canary"}, "127.0.0.11", [(8080, "http")]),
+        pod("api-2", "api", {"app": "apix"}, "127.0.0.12", [(8080, "http")]),
+        pod("api-3", "api", {"app": "api"}, "127.0.0.13", [(9090, "http")]),
+        pod("api-4", "api", {"app": "api"}, "127.0.0.14", [(8080, "http")]),
+        pod("client-0", "client", {"app": "client"}, "127.0.0.15"),
+    )
+    eps = compile_mesh(st)[CLIENT].outbound.services["api.default"].ports[0].endpoints
+    assert [(e.instance, e.labels) for e in eps] == [
+        ("api-1", {"app": "api", "track": "canary"}),
+        ("api-4", {"app": "api"}),
+    ]
+
+
+def test_service_ports_keep_protocol_and_name_and_services_their_cluster_addresses() -> None:
+    db = Service(
+        metadata=SimpleMeta(name="db"),
+        spec=ServiceSpec(
+            selector={"app": "db"},
+            ports=(
+                ServicePortSpec(port=5432, protocol="tcp", name="pg"),
+                ServicePortSpec(port=80, name="web"),
+            ),
+            cluster_ips=("10.96.0.7",),
+        ),
+    )
+    config = compile_mesh(state(db, pod("client-0", "client", {"app": "client"}, "127.0.0.15")))[CLIENT]
+    out = config.outbound.services["db.default"]
+    assert [(p.port, p.protocol, p.name) for p in out.ports] == [(5432, "tcp", "pg"), (80, "http", "web")]
+    assert out.addresses == ("10.96.0.7",)
+
+
+def test_local_port_bindings_are_ordered_by_listen_port_across_services() -> None:
+    st = state(
+        service("a-db", {"app": "db"}, [(5432, "tcp")], local_ports={5432: 20010}),
+        service(
+            "b-cache",
+            {"app": "cache"},
+            [(6379, "tcp"), (11211, "tcp")],
+            local_ports={6379: 20002, 11211: 20001},
+        ),
+        pod("client-0", "client", {"app": "client"}, "127.0.0.15"),
+    )
+    assert [(b.listen_port, b.service, b.port) for b in compile_mesh(st)[CLIENT].outbound.tcp] == [
+        (20001, "b-cache.default", 11211),
+        (20002, "b-cache.default", 6379),
+        (20010, "a-db.default", 5432),
+    ]
+
+
+def test_a_tcp_only_service_gets_the_mesh_default_resilience() -> None:
+    """Routes name HTTP requests only: a service without an HTTP port keeps its settings as they are (and the
+    services after it still get theirs)."""
+    settings = MeshSettings(default_resilience=Resilience(timeout_ms=1234))
+    st = bookstore(
+        service("analytics", {"app": "bookstore"}, [(5432, "tcp")]),
+        *smi(
+            ROUTES
+            + """---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: t}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore}
+  sources: [{kind: ServiceAccount, name: bookbuyer}]
+  rules: [{kind: HTTPRouteGroup, name: routes}]
+"""
+        ),
+    )
+    services = compile_mesh(st, settings)[BUYER].outbound.services
+    assert services["analytics.default"].resilience == settings.default_resilience
+    assert [r.match.name for r in services["bookstore.default"].resilience.routes] == [
+        "routes/buy",
+        "routes/admin",
+    ]
+
+
+def test_routes_of_several_tcp_and_udp_routes_add_up() -> None:
+    (rule,) = rules_of("""
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: TCPRoute
+metadata: {name: tcp9100}
+spec: {matches: {ports: [9100]}}
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: UDPRoute
+metadata: {name: dns}
+spec: {matches: {ports: [53]}}
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: UDPRoute
+metadata: {name: mdns}
+spec: {matches: {ports: [5353]}}
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: t}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore}
+  sources: [{kind: ServiceAccount, name: bookbuyer}]
+  rules:
+  - {kind: TCPRoute, name: tcp9000}
+  - {kind: TCPRoute, name: tcp9100}
+  - {kind: UDPRoute, name: dns}
+  - {kind: UDPRoute, name: mdns}
+""")
+    assert rule.tcp == PortSet(ports=(9000, 9100))  # type: ignore[attr-defined]
+    assert rule.udp == PortSet(ports=(53, 5353))  # type: ignore[attr-defined]
+
+
+def test_a_route_covering_every_port_wins_in_either_order() -> None:
+    for order in ("[udp-all, dns]", "[dns, udp-all]"):
+        first, second = order.strip("[]").split(", ")
+        (rule,) = rules_of(f"""
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: UDPRoute
+metadata: {{name: dns}}
+spec: {{matches: {{ports: [53]}}}}
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {{name: t}}
+spec:
+  destination: {{kind: ServiceAccount, name: bookstore}}
+  sources: [{{kind: ServiceAccount, name: bookbuyer}}]
+  rules: [{{kind: UDPRoute, name: {first}}}, {{kind: UDPRoute, name: {second}}}]
+""")
+        assert rule.udp == PortSet(), order  # type: ignore[attr-defined]
+
+
+def test_route_kinds_of_the_other_versions() -> None:
+    """The v1alpha5 draft's ``spec.routes`` (headers as a list) and ``spec.ports``; v1alpha3's empty TCPRoute
+    spec (every port)."""
+    (rule,) = rules_of("""
+apiVersion: specs.smi-spec.io/v1alpha5
+kind: HTTPRouteGroup
+metadata: {name: draft}
+spec:
+  routes: [{name: d, pathRegex: /draft, methods: [POST], headers: [{x-env: prod}]}]
+---
+apiVersion: specs.smi-spec.io/v1alpha5
+kind: UDPRoute
+metadata: {name: draft-udp}
+spec: {ports: [53, 54]}
+---
+apiVersion: specs.smi-spec.io/v1alpha3
+kind: TCPRoute
+metadata: {name: v3-tcp}
+spec: {}
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: t}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore}
+  sources: [{kind: ServiceAccount, name: bookbuyer}]
+  rules:
+  - {kind: HTTPRouteGroup, name: draft}
+  - {kind: UDPRoute, name: draft-udp}
+  - {kind: TCPRoute, name: v3-tcp}
+""")
+    assert rule.http == (
+        HttpMatch(name="d", methods=("POST",), path_regex="/draft", headers={"x-env": "prod"}),
+    )  # type: ignore[attr-defined]
+    assert rule.udp == PortSet(ports=(53, 54)) and rule.tcp == PortSet()  # type: ignore[attr-defined]
+
+
+def test_two_splits_for_one_root_created_together_the_first_by_name_wins() -> None:
+    """Applied in one batch, both have the same creation revision: the tie goes to the name order."""
+    objs = smi("""
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: b-split}
+spec: {service: bookstore, backends: [{service: bookstore-v2, weight: 1}]}
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: a-split}
+spec: {service: bookstore, backends: [{service: bookstore-v1, weight: 1}]}
+""")
+    st = bookstore(*objs)
+    together = StoreState({k: replace(o, created=1) for k, o in st.objects.items()}, st.revision)
+    config = compile_mesh(together)[BUYER]
+    assert config.outbound.services["bookstore.default"].split.name == "default/a-split"  # type: ignore[union-attr]
+
+
+def test_a_split_root_written_as_a_dns_name_splits_that_service() -> None:
+    split = split_of("""
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: fqdn}
+spec: {service: bookstore.default.svc.cluster.local, backends: [{service: bookstore-v2, weight: 1}]}
+""")
+    assert split is not None and split.name == "default/fqdn"  # type: ignore[attr-defined]
+
+
+def test_workload_info_and_listeners() -> None:
+    """The mesh's domains, the pod's labels, the Services of its own namespace selecting it and its ports as
+    written (a Service of another namespace with the same selector is not one of its services)."""
+    web = Pod(
+        metadata=SimpleMeta(name="web-0", labels={"app": "web", "tier": "front"}),
+        spec=PodSpec(
+            service_account_name="web",
+            ports=(
+                ContainerPort(container_port=8080, name="http-api", app_port=18080),
+                ContainerPort(container_port=9000, protocol="tcp", name="raw", app_port=19000),
+            ),
+        ),
+        status=PodStatus(pod_ip="127.0.0.20"),
+    )
+    st = state(
+        service("web", {"app": "web"}),
+        service("front", {"tier": "front"}),
+        service("web", {"app": "web"}, ns="other"),
+        service("api", {"app": "api"}),
+        web,
+    )
+    settings = MeshSettings(trust_domain="example.org", cluster_domain="cluster.example")
+    config = compile_mesh(st, settings)[ObjectKey("Pod", "default", "web-0")]
+    w = config.workload
+    assert (w.trust_domain, w.cluster_domain, w.identity.uri) == (
+        "example.org",
+        "cluster.example",
+        "spiffe://example.org/ns/default/sa/web",
+    )
+    assert w.labels == {"app": "web", "tier": "front"} and w.services == ("front", "web")
+    assert [(ln.port, ln.protocol, ln.name, ln.app_port) for ln in config.inbound.listeners] == [
+        (8080, "http", "http-api", 18080),
+        (9000, "tcp", "raw", 19000),
+    ]
+
+
+def test_interception_replaces_the_outbound_http_port() -> None:
+    interception = Interception(inbound_port=15106, outbound_port=15101)
+    config = compile_mesh(bookstore(), MeshSettings(interception=interception))[BUYER]
+    assert config.interception == interception and config.outbound.http_port is None
+    assert compile_mesh(bookstore())[BUYER].interception is None
+
+
+def test_one_pod_compiled_alone_gets_the_snapshot_compile_mesh_gives_it() -> None:
+    text = (
+        ROUTES
+        + """---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: t}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore}
+  sources: [{kind: ServiceAccount, name: bookbuyer}]
+  rules: [{kind: HTTPRouteGroup, name: routes}, {kind: TCPRoute, name: tcp9000}]
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: s}
+spec: {service: bookstore, backends: [{service: bookstore-v1, weight: 1}, {service: bookstore-v2, weight: 3}]}
+"""
+    )
+    st = bookstore(*smi(text))
+    settings = MeshSettings(trust_domain="example.org", split_algorithm="smooth_round_robin")
+    whole = compile_mesh(st, settings)
+    assert whole[STORE].inbound.authorization.rules  # the TrafficTarget applies, the split is compiled
+    assert whole[BUYER].outbound.services["bookstore.default"].split is not None
+    for stored in st.of_kind("Pod"):
+        assert compile_instance(stored.obj, st, settings) == whole[stored.key], stored.key
+
+
+def test_compile_mesh_reads_the_targets_and_compiles_the_services_once_for_every_pod(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What does not depend on the pod is compiled once per mesh, not once per pod (a mesh of N pods
+    would pay N times over)."""
+    calls: Counter[str] = Counter()
+
+    def counted(name: str) -> Callable[..., object]:
+        real = getattr(compiler, name)
+
+        def spy(*args: object, **kwargs: object) -> object:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return spy
+
+    for name in ("read_target", "_outbound_services"):
+        monkeypatch.setattr(compiler, name, counted(name))
+    st = bookstore(
+        *smi(
+            ROUTES
+            + """---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: t}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore}
+  sources: [{kind: ServiceAccount, name: bookbuyer}]
+  rules: [{kind: TCPRoute, name: tcp9000}]
+"""
+        )
+    )
+    assert len(compile_mesh(st)) == 4
+    assert calls == {"read_target": 1, "_outbound_services": 1}
+
+
+# --------------------------------------------------------------------------------------------------- faults
+def test_split_faults_reach_the_compiled_split() -> None:
+    text = """
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: s}
+spec:
+  service: bookstore
+  backends: [{service: bookstore-v1, weight: 90}, {service: bookstore-v2, weight: 10}]
+"""
+    split = (
+        compiled(text, BUYER, faults=frozenset({"ignore-weights"}))
+        .outbound.services["bookstore.default"]
+        .split
+    )
+    assert split is not None and [b.weight for b in split.backends] == [1, 1]
+
+
+def test_the_source_namespace_fault_widens_a_source_to_its_name_in_every_namespace() -> None:
+    text = """
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: t}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore}
+  sources: [{kind: ServiceAccount, name: bookbuyer}]
+  rules: [{kind: TCPRoute, name: tcp9000}]
+"""
+    st = bookstore(
+        account("bookbuyer", "shop"),
+        account("bookbuyer", "other"),
+        account("x", "other"),
+        *smi(ROUTES + "---\n" + text),
+    )
+    config = compile_mesh(st, MeshSettings(faults=frozenset({"ignore-source-namespace"})))[STORE]
+    (rule,) = config.inbound.authorization.rules
+    assert rule.sources == (sid("bookbuyer"), sid("bookbuyer", "other"), sid("bookbuyer", "shop"))
+    (rule,) = compile_mesh(st)[STORE].inbound.authorization.rules
+    assert rule.sources == (sid("bookbuyer"),)

@@ -3,7 +3,7 @@ service's requests in telemetry, in which order, and that they change no routing
 
 from __future__ import annotations
 
-from builders import bookstore, service, smi
+from builders import bookstore, pod, service, smi
 
 from reference_mesh.control.compiler import MeshSettings, compile_mesh, route_table
 from reference_mesh.control.resources import ObjectKey
@@ -151,3 +151,22 @@ def test_smi_routes_follow_user_routes_and_override_nothing() -> None:
     # the matches are the groups' own (the authorizer's): same method, path and header filters
     admin = next(r for r in res.routes if r.match.name == "store/admin")
     assert admin.match.path_regex == "/admin/.*" and admin.match.methods == ("*",)
+
+
+def test_a_split_root_keeps_the_routes_of_its_own_pods_beside_its_backends() -> None:
+    objs = smi(
+        GROUPS
+        + """
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: canary}
+spec:
+  service: web
+  backends: [{service: bookstore-v1, weight: 1}]
+"""
+        + target("t", "[{kind: HTTPRouteGroup, name: store, matches: [admin]}]", sa="web")
+    )
+    # `web` selects web-0 (account web, named by the TrafficTarget); its backend's pods are named by none
+    st = bookstore(service("web", {"app": "web"}), pod("web-0", "web", {"app": "web"}, "127.0.0.30"), *objs)
+    assert route_table(st)["web.default"] == ("store/admin",)
