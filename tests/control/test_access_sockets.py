@@ -133,7 +133,7 @@ def _opens_another_namespace(doc: dict[str, Any]) -> bool:
 
 
 @settings(
-    max_examples=8,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
