@@ -58,7 +58,10 @@ def _with_namespace(draw: Any, subject: dict[str, Any]) -> dict[str, Any]:
 
 
 @st.composite
-def policy(draw: Any) -> list[dict[str, Any]]:
+def policy(draw: Any, aim: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Route groups, TCP and UDP routes and TrafficTargets; with ``aim`` = (namespace, service account), the
+    first TrafficTarget speaks for that workload and has a source and a rule (what it grants still depends
+    on them: a source or a route of another namespace grants nothing)."""
     docs: list[dict[str, Any]] = []
     groups: dict[tuple[str, str], list[str]] = {}  # (namespace, name) -> match names
     for ns in NAMESPACES:  # the same group names in every namespace, each with its own matches
@@ -87,9 +90,10 @@ def policy(draw: Any) -> list[dict[str, Any]]:
     l4 = [(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "HTTPRouteGroup"]
     group_names = sorted({name for _, name in groups})
     for t in range(draw(st.integers(1, 4))):
-        namespace = _namespace(draw)
+        aimed = aim if t == 0 else None
+        namespace = aimed[0] if aimed else _namespace(draw)
         rules = []
-        for _ in range(draw(st.integers(0, 3))):
+        for _ in range(draw(st.integers(1 if aimed else 0, 3))):
             choice = draw(st.integers(0, 3))
             if choice <= 1:
                 g = draw(st.sampled_from(group_names))  # maybe a group of another namespace only
@@ -107,12 +111,17 @@ def policy(draw: Any) -> list[dict[str, Any]]:
                 )
         sources = [
             _with_namespace(draw, {"kind": "ServiceAccount", "name": s})
-            for s in draw(st.lists(st.sampled_from(ACCOUNTS), max_size=4, unique=True))
+            for s in draw(
+                st.lists(st.sampled_from(ACCOUNTS), min_size=1 if aimed else 0, max_size=4, unique=True)
+            )
         ]
-        destination = _with_namespace(
-            draw,
-            {"kind": "ServiceAccount", "name": draw(st.sampled_from(["bookstore", "bookstore", "admin"]))},
-        )
+        if aimed:  # its own namespace, written or not
+            destination = {"kind": "ServiceAccount", "name": aimed[1]}
+            if draw(st.booleans()):
+                destination["namespace"] = aimed[0]
+        else:
+            name = draw(st.sampled_from(["bookstore", "bookstore", "admin"]))
+            destination = _with_namespace(draw, {"kind": "ServiceAccount", "name": name})
         if draw(st.integers(0, 3)) == 0 and all(r["kind"] != "UDPRoute" for r in rules):
             destination["port"] = draw(st.sampled_from(PORTS))
             version = "v1alpha2"
@@ -193,3 +202,65 @@ def oracle(docs: list[dict[str, Any]], workload: tuple[str, str], req: tuple[Any
                     continue
                 return True
     return False
+
+
+def granting_targets(docs: list[dict[str, Any]], workload: tuple[str, str]) -> list[dict[str, Any]]:
+    """The TrafficTargets that speak for ``workload`` (its namespace, its account as destination) and name a
+    source and a rule."""
+    namespace, account = workload
+    return [
+        d
+        for d in docs
+        if d["kind"] == "TrafficTarget"
+        and d["metadata"]["namespace"] == namespace
+        and d["spec"]["destination"]["name"] == account
+        and d["spec"]["destination"].get("namespace", namespace) == namespace
+        and d["spec"]["sources"]
+        and d["spec"]["rules"]
+    ]
+
+
+@st.composite
+def aimed_request(draw: Any, docs: list[dict[str, Any]], workload: tuple[str, str]) -> tuple[Any, ...]:
+    """A request (as :data:`request`) built from ``docs`` themselves: a source and a rule of a TrafficTarget
+    for ``workload``, and a method, path and header the rule's match accepts; so many are allowed.
+
+    Random requests to a random policy are almost all denied (a caller, a destination, a route and every
+    condition of a match must line up), which leaves a wrong deny of an allowed request, and a wrong allow
+    of a near miss, hardly ever tried. The oracle still decides: an aimed request can be denied (a source of
+    another namespace, a rule naming a missing route or a group of another namespace, a TrafficTarget for
+    another port, a pathRegex no sample path satisfies), and those near misses are cases too. Needs a
+    TrafficTarget for the workload with a source and a rule (:func:`granting_targets`).
+    """
+    grants = [
+        (t, source, rule)
+        for t in granting_targets(docs, workload)
+        for source in t["spec"]["sources"]
+        for rule in t["spec"]["rules"]
+    ]
+    if not grants:
+        raise ValueError(f"no TrafficTarget names {workload} with a source and a rule: nothing to aim at")
+    target, source, rule = draw(st.sampled_from(grants))
+    spec, namespace = target["spec"], target["metadata"]["namespace"]
+    caller = (source.get("namespace", namespace), source["name"])
+    routes = {(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]): d for d in docs}
+    route = routes.get((rule["kind"], namespace, rule["name"]))
+    method, path, headers = draw(st.sampled_from(METHODS)), draw(st.sampled_from(PATHS)), []
+    port = spec["destination"].get("port")
+    if rule["kind"] != "HTTPRouteGroup":
+        ports = (route["spec"]["matches"]["ports"] if route is not None else []) or PORTS
+        kind = "udp" if rule["kind"] == "UDPRoute" else "tcp"
+        return (caller, kind, port or draw(st.sampled_from(ports)), method, path, headers)
+    wanted = rule.get("matches")
+    candidates = route["spec"]["matches"] if route is not None else []
+    matches = [m for m in candidates if wanted is None or m["name"] in wanted]
+    if matches:
+        m = draw(st.sampled_from(matches))
+        if m.get("methods") and "*" not in m["methods"]:
+            method = draw(st.sampled_from(m["methods"]))
+        fitting = [p for p in PATHS if "pathRegex" not in m or re.match(m["pathRegex"], p)]
+        path = draw(st.sampled_from(fitting or PATHS))
+        for name, regex in (m.get("headers") or {}).items():
+            values = [v for v in HEADER_VALUES if re.fullmatch(regex, v)] or HEADER_VALUES
+            headers = [(name.title(), draw(st.sampled_from(values)))]
+    return (caller, "http", port or 8080, method, path, headers)

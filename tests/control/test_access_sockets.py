@@ -1,6 +1,13 @@
 """The access property over real sockets: random TrafficTarget policies applied to a running mesh, requests
 sent by real clients through their sidecars over mTLS; allowed exactly when the SMI oracle says so (a small
-sample: the sans-IO property test covers thousands of cases)."""
+sample: the sans-IO property test covers thousands of cases).
+
+The policy's first TrafficTarget speaks for the bookstore and about half the requests are aimed at it
+(``aimed_request``: a source, a rule and a match of it), so a wrong deny of an allowed request, or a wrong
+allow of a near miss, is tried in every run. Random requests to random policies alone were allowed 3.6% of
+the time (in 20 runs of this test's 64 requests, 9 sent none the policy allows); aimed, 32% (every run 12 to
+33); measured with the strategies and the oracle alone, no mesh. ``--hypothesis-show-statistics`` prints a
+run's share."""
 
 from __future__ import annotations
 
@@ -11,9 +18,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from smi_strategies import ACCOUNTS, HEADER_VALUES, METHODS, PATHS, oracle, policy
+from smi_strategies import (
+    ACCOUNTS,
+    HEADER_VALUES,
+    METHODS,
+    PATHS,
+    aimed_request,
+    granting_targets,
+    oracle,
+    policy,
+)
 
 from reference_mesh.control.admission import documents_from_dicts
 from reference_mesh.control.resources import ObjectKey
@@ -54,6 +70,34 @@ real_request = st.tuples(
 )
 
 
+#: The workload every request goes to (the embedded runtime runs every workload in namespace default).
+BOOKSTORE = ("default", "bookstore")
+
+
+def _as_real(req: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An oracle-shaped request as one a pod of the embedded runtime can send: from the account's pod in
+    namespace default, HTTP to port 8080 and TCP (for UDP too: the topology has no UDP port) to 9000."""
+    caller, kind, _port, method, path, headers = req
+    return (caller[1], "http" if kind == "http" else "tcp", method, path, headers)
+
+
+def _sendable(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # the generated policies also hold TrafficTargets whose destination is in another namespace (the oracle:
+    # they grant nothing); the mesh's admission refuses those outright (SMI404), so they are not sent
+    return [d for d in docs if not _opens_another_namespace(d)]
+
+
+@st.composite
+def sockets_case(draw: Any) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """A policy whose first TrafficTarget speaks for the bookstore, and 8 requests, about half of them aimed
+    at what the policy grants it."""
+    docs = _sendable(draw(policy(aim=BOOKSTORE)))
+    if not granting_targets(docs, BOOKSTORE):
+        return docs, draw(st.lists(real_request, min_size=8, max_size=8))
+    aimed = aimed_request(docs, BOOKSTORE).map(_as_real)
+    return docs, draw(st.lists(st.one_of(aimed, real_request), min_size=8, max_size=8))
+
+
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshThread]:
     with running_mesh(TOPOLOGY, home=tmp_path_factory.mktemp("home"), base_dir=Path.cwd()) as handle:
@@ -89,17 +133,15 @@ def _opens_another_namespace(doc: dict[str, Any]) -> bool:
 
 
 @settings(
-    max_examples=8,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(docs=policy(), requests=st.lists(real_request, min_size=8, max_size=8))
+@given(case=sockets_case())
 def test_real_requests_are_allowed_exactly_when_the_policy_says(
-    mesh: MeshThread, docs: list[dict[str, Any]], requests: list[tuple[Any, ...]]
+    mesh: MeshThread, case: tuple[list[dict[str, Any]], list[tuple[Any, ...]]]
 ) -> None:
-    # the generated policies also hold TrafficTargets whose destination is in another namespace (the oracle:
-    # they grant nothing); the mesh's admission refuses those outright (SMI404), so they are not sent
-    docs = [d for d in docs if not _opens_another_namespace(d)]
+    docs, requests = case
     m = mesh.mesh
     kinds = ("TrafficTarget", "HTTPRouteGroup", "TCPRoute", "UDPRoute")
     old = [o.key for o in m.store.list() if o.key.kind in kinds]
@@ -116,10 +158,8 @@ def test_real_requests_are_allowed_exactly_when_the_policy_says(
     for req, got in zip(requests, observed, strict=True):
         source, kind, method, path, headers = req
         port = 8080 if kind == "http" else 9000
-        # the embedded runtime runs every workload in namespace default
-        expected = oracle(
-            docs, ("default", "bookstore"), (("default", source), kind, port, method, path, headers)
-        )
+        expected = oracle(docs, BOOKSTORE, (("default", source), kind, port, method, path, headers))
+        event(f"allowed={expected}")
         assert got == expected, (req, docs)
 
 

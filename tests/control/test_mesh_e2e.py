@@ -27,6 +27,7 @@ from traffic import Load, request, session, versions
 from reference_mesh.cli.check import run_checks
 from reference_mesh.cli.client import MeshClient
 from reference_mesh.cli.stats import show
+from reference_mesh.proxy.telemetry import HIST_GROWTH
 from reference_mesh.runtime.mesh import EmbeddedMesh
 from reference_mesh.runtime.sync import MeshThread, running_mesh
 from smi_conformance import models
@@ -239,6 +240,89 @@ def test_metrics_api_counts_known_traffic_exactly(mesh: MeshThread) -> None:
     assert served["bookstore-v1"] + served["bookstore-v2"] == k
     latency = next(x for x in sent[0]["metrics"] if x["name"] == "p99_response_latency")
     assert latency["unit"] == "ms" and float(latency["value"]) > 0
+
+
+STATUS_ACCESS = """
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata: {name: status-codes, namespace: default}
+spec: {matches: [{name: status, pathRegex: "/status/", methods: [GET]}]}
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: {name: buyer-status-codes, namespace: default}
+spec:
+  destination: {kind: ServiceAccount, name: bookstore, namespace: default}
+  sources: [{kind: ServiceAccount, name: bookbuyer, namespace: default}]
+  rules: [{kind: HTTPRouteGroup, name: status-codes}]
+"""
+#: The requests of the outcome and latency test: (path, how many, the answer); the slow ones are a sixth and
+#: the rest are answered at once, so the p50 is a fast request's, the p90 a slow one's, and the mean neither.
+SLOW_MS = 400
+OUTCOME_TRAFFIC = [
+    ("/books-bought", 20, 200),
+    ("/status/500", 7, 500),  # a failure
+    ("/status/404", 5, 404),  # a success: only 5xx fail
+    ("/not-a-route", 4, 403),  # denied by bookstore's proxy: a success
+    (f"/books-bought?delay={SLOW_MS}", 7, 200),
+]
+
+
+def test_metrics_api_fails_only_5xx_and_reads_percentiles_at_their_ranks(mesh: MeshThread) -> None:
+    """Through real proxies and the Traffic Metrics API (the unit tests of telemetry and aggregation are the
+    other layer): a 500 is a failure on both sides, a 404 and a denial are successes, and p50 / p90 / p99 are
+    the latencies at their ranks, not the mean and not one value for all."""
+    m = mesh.mesh
+    applied(mesh, split_doc(1, 0))  # every request to bookstore-v1: one edge, one deployment
+    applied(mesh, STATUS_ACCESS)
+    latencies: dict[str, list[float]] = {}
+
+    async def scenario() -> tuple[int, int, dict[str, Any], dict[str, Any]]:
+        await asyncio.sleep(QUIET_S)  # earlier traffic ends 3+ whole seconds before `start`
+        start = math.floor(time.time())
+        async with session() as s:
+
+            async def timed(path: str) -> int:
+                began = time.monotonic()
+                status = (await request(s, m, "bookbuyer-0", path)).status
+                latencies.setdefault(path, []).append((time.monotonic() - began) * 1000.0)
+                return status
+
+            statuses = await asyncio.gather(*(timed(p) for p, n, _ in OUTCOME_TRAFFIC for _ in range(n)))
+        assert list(statuses) == [status for _, n, status in OUTCOME_TRAFFIC for _ in range(n)]
+        end = math.floor(time.time()) + 1
+        await asyncio.sleep(end - time.time() + 0.05)
+        base = m.metrics_url + "/apis/metrics.smi-spec.io/v1alpha1/namespaces/default"
+        async with aiohttp.ClientSession() as s:
+            for _ in range(WINDOW_TRIES):
+                answers = []
+                for path in ("deployments/bookbuyer/edges", "deployments/bookstore-v1"):
+                    async with s.get(f"{base}/{path}?t={window_since(start)}s") as resp:
+                        answers.append(await resp.json())
+                items = [answers[0]["items"], [answers[1]]]
+                if all(window_covers(i, start, end) for group in items for i in group):
+                    break
+        return start, end, answers[0], answers[1]
+
+    try:
+        start, end, edges, received = mesh.run(scenario())
+    finally:
+        assert mesh.apply(STATUS_ACCESS, delete=True).admission.ok
+        mesh.converge()
+    assert all(window_covers(i, start, end) for i in [*edges["items"], received]), (edges, received)
+    sent = next(i for i in edges["items"] if i["edge"]["direction"] == "to")
+    assert sent["edge"]["resource"]["name"] == "bookstore-v1"
+    total = sum(n for _, n, _ in OUTCOME_TRAFFIC)
+    failed = sum(n for _, n, status in OUTCOME_TRAFFIC if status >= 500)
+    fast_max = max(v for p, vs in latencies.items() if "delay" not in p for v in vs)
+    for side, item in (("client", sent), ("server", received)):
+        values = {x["name"]: x for x in item["metrics"]}
+        counts = (int(values["success_count"]["value"]), int(values["failure_count"]["value"]))
+        assert counts == (total - failed, failed), (side, item)
+        p50, p90, p99 = (float(values[f"p{q}_response_latency"]["value"]) for q in (50, 90, 99))
+        # a proxy measures part of what the client measured; a histogram reading is within half a bucket
+        assert p50 <= fast_max * HIST_GROWTH**0.5, (side, p50, fast_max)
+        assert SLOW_MS / HIST_GROWTH**0.5 <= p90 <= p99, (side, p90, p99)
 
 
 class AnswerKeeper(MeshClient):

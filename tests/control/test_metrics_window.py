@@ -14,7 +14,7 @@ from reference_mesh.metrics import aggregate
 from reference_mesh.metrics.aggregate import DEPLOYMENT_LABEL, MeshView
 from reference_mesh.metrics.stats import edge_stats, route_stats
 from reference_mesh.metrics.window import Window, WindowError, parse_duration
-from reference_mesh.proxy.telemetry import Edge, LatencyHistogram, Telemetry
+from reference_mesh.proxy.telemetry import HIST_GROWTH, Edge, LatencyHistogram, Telemetry
 from smi_conformance import models
 
 T0 = 1_700_000_000  # a whole second
@@ -300,6 +300,20 @@ def test_stats_sum_every_bucket_and_report_p99_p90_p50() -> None:
     assert [expected.quantile(q) for q in (0.99, 0.90, 0.50)] != [
         expected.quantile(q / 1.01) for q in (0.99, 0.90, 0.50)
     ]
+
+
+def test_percentiles_of_five_requests_in_three_seconds_are_their_nearest_ranks() -> None:
+    """Percentiles over buckets of several seconds are those of all their requests together: of five latencies
+    a bucket or more apart, p50 is the 3rd (rank 2.5 rounds up; the mean, 225.4 ms, is none of them) and p90
+    and p99 the 5th. (Each value is read from its histogram bucket, hence the bucket's half width.)"""
+    stats = aggregate.Stats()
+    stats.add(bucket(2, 0, [1000.0, 4.0]))
+    stats.add(bucket(1, 1, [16.0, 2.0]))
+    stats.add(bucket(1, 0, [105.0]))
+    values = {m["name"]: float(m["value"]) for m in stats.metrics() if m["name"].endswith("latency")}
+    half = HIST_GROWTH**0.5
+    for name, exact in (("p50", 16.0), ("p90", 1000.0), ("p99", 1000.0)):
+        assert exact / half <= values[f"{name}_response_latency"] <= exact * half, (name, values)
 
 
 def test_rows_keep_their_second() -> None:

@@ -65,6 +65,25 @@ def test_quantiles_within_the_documented_error() -> None:
     assert LatencyHistogram().quantile(0.5) is None
 
 
+def test_quantiles_are_read_at_the_nearest_rank_not_the_mean() -> None:
+    """The q-quantile of n latencies is the ceil(q * n)-th smallest (nearest rank), read from its bucket: with
+    ten latencies a bucket apart each, 0.25 is the 3rd (2.5 rounded down would be the 2nd), 0.5 the 5th, 0.9
+    the 9th; a skewed sample's median is nowhere near its mean. (The Traffic Metrics layer above it is tested
+    in tests/control/test_metrics_window.py and end to end in tests/control/test_mesh_e2e.py.)"""
+    latencies = [2.0**k for k in range(10)]  # 1 ms .. 512 ms: each in its own bucket
+    hist = LatencyHistogram()
+    for latency in reversed(latencies):
+        hist.add(latency)
+    half = HIST_GROWTH**0.5  # a reading is its bucket's middle
+    for q, rank in ((0.25, 3), (0.5, 5), (0.9, 9), (0.95, 10), (0.1, 1), (0.01, 1)):
+        got = hist.quantile(q)
+        exact = latencies[rank - 1]
+        assert got is not None and exact / half <= got <= exact * half, (q, got, exact)
+    mean = sum(latencies) / len(latencies)  # 102.3 ms, between the 7th and the 8th
+    median = hist.quantile(0.5)
+    assert median is not None and median < mean / 4
+
+
 def test_denials_are_counted_within_the_outcome_not_instead_of_it() -> None:
     t = Telemetry(retention_s=60, batch=3)
     for i in range(10):

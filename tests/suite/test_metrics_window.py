@@ -16,6 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smi_conformance.suite.metrics import MetricSample, MetricsError, MetricsWindow, parse_metrics
+from smi_conformance.suite.registry import load_suite
+from smi_conformance.workload.traffic import Outcome, OutcomeGroup, TrafficResult
 
 API = "metrics.smi-spec.io/v1alpha1"
 
@@ -260,3 +262,29 @@ def test_answers_that_are_not_valid_traffic_metrics_are_metrics_errors(answer: A
         parse_metrics(answer)
     assert says in str(err.value)
     assert answer == before
+
+
+def test_the_counts_a_metrics_test_expects_fail_only_5xx() -> None:
+    """What metrics-counts-in-window and metrics-trafficsplit-backends expect, from what the traffic driver
+    got back: a 500 is a failure, a 404 or a 403 a success (SMI counts only 5xx); answers no backend gave (no
+    version) are not expected in any backend's counts. (The same rule is checked end to end by running the
+    suite on the reference mesh, tests/suite/test_faults.py.)"""
+    # the suite's modules register their tests in order when loaded first (an earlier import of one module
+    # alone would put its tests first in the registry)
+    load_suite()
+    from smi_conformance.suite.tests.test_metrics import _by_version
+
+    def result(*groups: tuple[int, str, int]) -> TrafficResult:
+        return TrafficResult(
+            sent=sum(n for *_, n in groups),
+            groups=[OutcomeGroup(outcome=Outcome(status=s, version=v), count=n) for s, v, n in groups],
+            elapsed_s=1.0,
+        )
+
+    got = _by_version(
+        [
+            result((200, "v1", 5), (500, "v1", 3), (404, "v2", 2)),
+            result((503, "v2", 1), (499, "v2", 4), (403, "", 6)),
+        ]
+    )
+    assert got == {"v1": {"success": 5, "failure": 3}, "v2": {"success": 6, "failure": 1}}
