@@ -466,12 +466,11 @@ class _PythonLoader(_Hooks, PythonParser):
     """The same with PyYAML's pure-Python parser (``parse_chunk(..., python=True)``)."""
 
 
-class _MarkLoader(_CParser, yaml.resolver.BaseResolver):
-    """For locating only: nodes with marks, no implicit typing needed."""
+class _MarkLoader(_Hooks, _CParser):
+    """For locating only: nodes with marks; their tags (slices, see ``_Hooks``) are never read."""
 
     def __init__(self, stream: str) -> None:
         _CParser.__init__(self, stream)
-        yaml.resolver.BaseResolver.__init__(self)
 
 
 def walk(root: Node, path: Iterable[PathKey]) -> tuple[Node, Node | None, bool]:
