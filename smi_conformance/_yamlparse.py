@@ -328,6 +328,15 @@ class _Builder:
             if key in result:
                 self.duplicate(node, key_node)
             if value_node.__class__ is ScalarNode:
+                tag = value_node.tag  # the common cases inline: a quoted scalar, a plain one seen before
+                if tag.__class__ is slice:
+                    if not tag.step[0]:
+                        result[key] = value_node.value
+                        continue
+                    known = _PLAIN.get(value_node.value, _UNSEEN)
+                    if known is not _UNSEEN:
+                        result[key] = known
+                        continue
                 result[key] = self.scalar(value_node)
             else:
                 result[key] = self.value(value_node, depth)
@@ -360,7 +369,18 @@ class _Builder:
         if tag.__class__ is slice:  # implicit (see _FastLoader): quoted and block scalars are strings
             if not tag.step[0]:
                 return node.value
-            tag = _implicit(node.value)
+            value = node.value
+            known = _PLAIN.get(value, _UNSEEN)
+            if known is not _UNSEEN:
+                return known
+            built = self.typed(node, _implicit(value))
+            if len(value) <= 64 and len(_PLAIN) < 20_000:
+                _PLAIN[value] = built
+            return built
+        return self.typed(node, tag)
+
+    def typed(self, node: Any, tag: str) -> Any:
+        """A scalar's value as its (explicit or resolved) tag says."""
         if tag == _STR:
             return node.value
         try:
@@ -422,6 +442,10 @@ def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
 
 _RESOLVER = yaml.resolver.Resolver()
 _IMPLICIT: dict[str, str] = {}
+#: Plain scalars' text -> their value (str, int, float, bool or None: immutable, so shared), memoised like
+#: their tags: a manifest repeats the same plain scalars (kinds, versions, names, numbers) over and over.
+_PLAIN: dict[str, Any] = {}
+_UNSEEN = object()
 
 
 def _implicit(value: str) -> str:
