@@ -153,25 +153,34 @@ def parse_chunk(name: str, chunk: str, line: int, *, python: bool = False) -> tu
 
     ``python``: with PyYAML's pure-Python parser instead of libyaml (the same data; syntax errors may be
     worded differently)."""
+    data, issues, _ = parse_chunk_tree(name, chunk, line, python=python)
+    return data, issues
+
+
+def parse_chunk_tree(
+    name: str, chunk: str, line: int, *, python: bool = False
+) -> tuple[Any, list[LoadIssue], Node | None]:
+    """``parse_chunk``, plus the document's node tree (marks included: what ``compose_marks`` gives, for
+    ``walk``), or None when there is no data."""
     loader = _PythonLoader(chunk) if python or not LIBYAML else _FastLoader(chunk)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_issue(name, exc, line, chunk)]
+        return None, [_syntax_issue(name, exc, line, chunk)], None
     except yaml.reader.ReaderError as exc:
         row, column = _char_position(chunk.encode("utf-8")[: exc.position].decode("utf-8", "replace"))
-        return None, [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))]
+        return None, [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))], None
     except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked; keep a located fallback
-        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))]
+        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))], None
     finally:
         loader.dispose()
     if node is None:
-        return None, []  # an empty document (comments only, or a stray ---): nothing to check, like kubectl
+        return None, [], None  # an empty document (comments only, or a stray ---): nothing to check
     builder = _Builder(name, line, expand_aliases="&" in chunk)
     try:
-        return builder.build(node), builder.issues
+        return builder.build(node), builder.issues, node
     except _TooComplex as exc:
-        return None, [exc.issue]
+        return None, [exc.issue], None
 
 
 #: What a tab where libyaml expects indentation means, in words (libyaml says "found character that cannot
@@ -328,7 +337,7 @@ class _Builder:
             if key in result:
                 self.duplicate(node, key_node)
             if value_node.__class__ is ScalarNode:
-                tag = value_node.tag  # the common cases inline: a quoted scalar, a plain one seen before
+                tag: Any = value_node.tag  # the common cases inline: quoted, or plain and seen before
                 if tag.__class__ is slice:
                     if not tag.step[0]:
                         result[key] = value_node.value

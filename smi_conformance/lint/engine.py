@@ -181,7 +181,12 @@ class _Run:
             resource.position = self._position
             self._position += 1
             problems = self.validate(resource)
+            found = len(self.checked)
             self.check(resource, problems, resource.position, deferred=False)
+            if not context:  # located now, while the document's node tree is at hand (not parsed again)
+                for _, pending in self.checked[found:]:
+                    if pending.rule.code in self.enabled:
+                        pending.location = document.locate(pending.path, key=pending.key)
             if self._rules_for(resource.kind, deferred=True):
                 self.deferred.append(resource)
                 if self.release and len(self.deferred) <= KEEP_DEFERRED:
@@ -319,7 +324,7 @@ class _Run:
     def _spool_data(self, data: Any) -> None:
         """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back."""
         if self._spool is None:
-            self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+            self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115  # closed by _run_deferred
         try:
             blob = marshal.dumps(data)
         except ValueError:  # a HugeInt: parsed again from the file instead
