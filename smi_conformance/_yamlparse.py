@@ -463,7 +463,7 @@ def _implicit(value: str) -> str:
     tag = _IMPLICIT.get(value)
     if tag is None:
         tag = str(_RESOLVER.resolve(ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
-        if len(value) <= 64 and len(_IMPLICIT) < 100_000:
+        if len(value) <= 64 and len(_IMPLICIT) < 20_000:
             _IMPLICIT[value] = tag
     return tag
 
