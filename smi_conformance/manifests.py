@@ -414,6 +414,7 @@ def _load_yaml(source: Source, issues: list[LoadIssue]) -> Iterator[Document]:
         line += count_breaks(text, previous, start)
         previous = start
         yield from _parsed(source, index, start, end, line, text[start:end], issues)
+    source._current = None  # its last document is checked: the tree is not kept per source
 
 
 def _parsed(
@@ -505,6 +506,7 @@ def _stream_yaml(source: Source, fh: BinaryIO, issues: list[LoadIssue]) -> Itera
             yield from _parsed(
                 source, index, start + cut, start + len(buffer), line, buffer[cut:].decode(), issues
             )
+            source._current = None  # its last document is checked: the tree is not kept per file
             return
         buffer = buffer[cut:]
         start += cut
