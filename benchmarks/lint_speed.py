@@ -273,6 +273,11 @@ def main() -> None:
     smi = [py, "-m", "smi_conformance", "lint"]
     one_core = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     kubeconform = find_kubeconform(args.kubeconform)
+    # Bytecode for both trees, as an installed package has it (pip compiles it): without it, a tree that
+    # was never imported (a fresh git archive) or an environment with PYTHONDONTWRITEBYTECODE compiles
+    # every module from source in every run, about 0.1 s of CPU that no user pays.
+    for tree in (ROOT, *([args.baseline] if args.baseline else [])):
+        subprocess.run([py, "-m", "compileall", "-q", str(tree / "smi_conformance")], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         documents = corpus(args.docs)

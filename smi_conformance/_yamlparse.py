@@ -153,25 +153,34 @@ def parse_chunk(name: str, chunk: str, line: int, *, python: bool = False) -> tu
 
     ``python``: with PyYAML's pure-Python parser instead of libyaml (the same data; syntax errors may be
     worded differently)."""
+    data, issues, _ = parse_chunk_tree(name, chunk, line, python=python)
+    return data, issues
+
+
+def parse_chunk_tree(
+    name: str, chunk: str, line: int, *, python: bool = False
+) -> tuple[Any, list[LoadIssue], Node | None]:
+    """``parse_chunk``, plus the document's node tree (marks included: what ``compose_marks`` gives, for
+    ``walk``), or None when there is no data."""
     loader = _PythonLoader(chunk) if python or not LIBYAML else _FastLoader(chunk)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_issue(name, exc, line, chunk)]
+        return None, [_syntax_issue(name, exc, line, chunk)], None
     except yaml.reader.ReaderError as exc:
         row, column = _char_position(chunk.encode("utf-8")[: exc.position].decode("utf-8", "replace"))
-        return None, [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))]
+        return None, [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))], None
     except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked; keep a located fallback
-        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))]
+        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))], None
     finally:
         loader.dispose()
     if node is None:
-        return None, []  # an empty document (comments only, or a stray ---): nothing to check, like kubectl
+        return None, [], None  # an empty document (comments only, or a stray ---): nothing to check
     builder = _Builder(name, line, expand_aliases="&" in chunk)
     try:
-        return builder.build(node), builder.issues
+        return builder.build(node), builder.issues, node
     except _TooComplex as exc:
-        return None, [exc.issue]
+        return None, [exc.issue], None
 
 
 #: What a tab where libyaml expects indentation means, in words (libyaml says "found character that cannot
@@ -328,6 +337,15 @@ class _Builder:
             if key in result:
                 self.duplicate(node, key_node)
             if value_node.__class__ is ScalarNode:
+                tag: Any = value_node.tag  # the common cases inline: quoted, or plain and seen before
+                if tag.__class__ is slice:
+                    if not tag.step[0]:
+                        result[key] = value_node.value
+                        continue
+                    known = _PLAIN.get(value_node.value, _UNSEEN)
+                    if known is not _UNSEEN:
+                        result[key] = known
+                        continue
                 result[key] = self.scalar(value_node)
             else:
                 result[key] = self.value(value_node, depth)
@@ -360,7 +378,18 @@ class _Builder:
         if tag.__class__ is slice:  # implicit (see _FastLoader): quoted and block scalars are strings
             if not tag.step[0]:
                 return node.value
-            tag = _implicit(node.value)
+            value = node.value
+            known = _PLAIN.get(value, _UNSEEN)
+            if known is not _UNSEEN:
+                return known
+            built = self.typed(node, _implicit(value))
+            if len(value) <= 64 and len(_PLAIN) < 20_000:
+                _PLAIN[value] = built
+            return built
+        return self.typed(node, tag)
+
+    def typed(self, node: Any, tag: str) -> Any:
+        """A scalar's value as its (explicit or resolved) tag says."""
         if tag == _STR:
             return node.value
         try:
@@ -422,6 +451,10 @@ def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
 
 _RESOLVER = yaml.resolver.Resolver()
 _IMPLICIT: dict[str, str] = {}
+#: Plain scalars' text -> their value (str, int, float, bool or None: immutable, so shared), memoised like
+#: their tags: a manifest repeats the same plain scalars (kinds, versions, names, numbers) over and over.
+_PLAIN: dict[str, Any] = {}
+_UNSEEN = object()
 
 
 def _implicit(value: str) -> str:
@@ -430,7 +463,7 @@ def _implicit(value: str) -> str:
     tag = _IMPLICIT.get(value)
     if tag is None:
         tag = str(_RESOLVER.resolve(ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
-        if len(value) <= 64 and len(_IMPLICIT) < 100_000:
+        if len(value) <= 64 and len(_IMPLICIT) < 20_000:
             _IMPLICIT[value] = tag
     return tag
 
@@ -466,12 +499,11 @@ class _PythonLoader(_Hooks, PythonParser):
     """The same with PyYAML's pure-Python parser (``parse_chunk(..., python=True)``)."""
 
 
-class _MarkLoader(_CParser, yaml.resolver.BaseResolver):
-    """For locating only: nodes with marks, no implicit typing needed."""
+class _MarkLoader(_Hooks, _CParser):
+    """For locating only: nodes with marks; their tags (slices, see ``_Hooks``) are never read."""
 
     def __init__(self, stream: str) -> None:
         _CParser.__init__(self, stream)
-        yaml.resolver.BaseResolver.__init__(self)
 
 
 def walk(root: Node, path: Iterable[PathKey]) -> tuple[Node, Node | None, bool]:

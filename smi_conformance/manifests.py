@@ -50,6 +50,7 @@ from smi_conformance._yamlparse import (
     find_duplicates,
     json_int,
     parse_chunk,
+    parse_chunk_tree,
     walk,
 )
 
@@ -90,6 +91,9 @@ class Source:
     path: Path | None = None
     _trees: OrderedDict[int, Node | None] = field(default_factory=OrderedDict, repr=False)
     _parsed: tuple[int, Any] | None = field(default=None, repr=False)  #: the last document reloaded
+    #: The node tree of the document read last, while it is checked: its findings are located without
+    #: parsing it again (the trees of the rest are let go).
+    _current: tuple[int, Node] | None = field(default=None, repr=False)
 
     def document_text(self, start: int, end: int) -> str:
         """The text of one document (``start``/``end`` as its Document holds them)."""
@@ -101,6 +105,9 @@ class Source:
 
     def tree(self, start: int, end: int) -> Node | None:
         """The marked node tree of the document at ``start`` (composed on first use, a few kept)."""
+        current = self._current
+        if current is not None and current[0] == start:
+            return current[1]
         trees = self._trees
         if start in trees:
             trees.move_to_end(start)
@@ -407,12 +414,14 @@ def _load_yaml(source: Source, issues: list[LoadIssue]) -> Iterator[Document]:
         line += count_breaks(text, previous, start)
         previous = start
         yield from _parsed(source, index, start, end, line, text[start:end], issues)
+    source._current = None  # its last document is checked: the tree is not kept per source
 
 
 def _parsed(
     source: Source, index: int, start: int, end: int, line: int, chunk: str, issues: list[LoadIssue]
 ) -> Iterator[Document]:
-    data, found = parse_chunk(source.name, chunk, line)
+    data, found, tree = parse_chunk_tree(source.name, chunk, line)
+    source._current = (start, tree) if tree is not None else None
     issues.extend(found)
     if data is not None:  # None: a syntax error, or an empty document ("---" and comments): skipped
         yield from _members(Document(source, index, start, end, line, data))
@@ -497,6 +506,7 @@ def _stream_yaml(source: Source, fh: BinaryIO, issues: list[LoadIssue]) -> Itera
             yield from _parsed(
                 source, index, start + cut, start + len(buffer), line, buffer[cut:].decode(), issues
             )
+            source._current = None  # its last document is checked: the tree is not kept per file
             return
         buffer = buffer[cut:]
         start += cut

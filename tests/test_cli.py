@@ -1,5 +1,8 @@
+import subprocess
+import sys
 from importlib.metadata import version
 
+import click
 import pytest
 from click import Group
 from click.testing import CliRunner
@@ -27,4 +30,18 @@ def test_smi_help_names_only_commands_it_has() -> None:
     summary = text.split("Options:")[0]
     assert "lint" in summary and "convert" in summary
     assert "conformance" not in summary.replace("smi-conformance", "")
-    assert set(smi.commands) == {"lint", "convert"}
+    assert smi.list_commands(click.Context(smi)) == ["convert", "lint"]
+
+
+def test_version_loads_neither_the_linter_nor_the_converter() -> None:
+    """`smi --version` (and `smi convert`) start without importing what they do not run: subcommands load
+    on first use."""
+    code = (
+        "import sys; from click.testing import CliRunner; from smi_conformance.cli import main; "
+        "r = CliRunner().invoke(main, ['--version']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in sys.modules if m.startswith(('smi_conformance.lint', "
+        "'smi_conformance.convert_command', 'smi_conformance.models', 'pydantic'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert isinstance(smi.get_command(click.Context(smi), "lint"), click.Command)

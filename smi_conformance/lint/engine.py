@@ -9,9 +9,12 @@ survive selection and suppression are located, so clean documents are never pars
 
 from __future__ import annotations
 
+import marshal
+import struct
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.registry import RULES
@@ -36,9 +39,15 @@ _ISSUE_RULES: dict[str, type[Rule]] = {
     "too-complex": inputs.TooComplex,
     "unsupported-tag": inputs.UnsupportedTag,
 }
-#: Objects the deferred rules check whose whole data stays in memory until they run; past that, data is
-#: let go and parsed again from the file (memory stays bounded on huge inputs, small ones parse once).
-KEEP_DEFERRED = 5_000
+#: Objects the deferred rules check whose whole data stays in memory until they run; past that, their data
+#: is spooled (marshal, a C codec: a few microseconds an object) to a temporary file that stays in memory up
+#: to SPOOL_BYTES and then goes to disk, and read back in order when those rules run. Memory stays bounded
+#: on huge inputs; nothing is parsed twice. Data marshal cannot write (HugeInt) is parsed again instead.
+KEEP_DEFERRED = 1_000
+SPOOL_BYTES = 8 * 1024 * 1024
+#: Distinct kept data (``_Run._shared``) remembered: bounds the memo on inputs whose objects all differ.
+KEEP_SHARED = 10_000
+_LENGTH = struct.Struct("<I")  #: a spooled object's size in bytes (0: parse it again from the file)
 SMI_KINDS = frozenset(
     {"TrafficSplit", "TrafficTarget", "IdentityBinding", "HTTPRouteGroup", "TCPRoute", "UDPRoute",
      "TrafficMetrics", "TrafficMetricsList"}
@@ -156,10 +165,11 @@ class _Run:
         self.deferred: list[Resource] = []  #: objects the deferred rules look at once every object is in
         # The models (pydantic) are imported when the first SMI object comes, not at start-up.
         self._lookup: Callable[[str, str], KindInfo | None] | None = None
-        self._validate: Callable[[Mapping[str, Any]], list[Problem]] | None = None
+        self._validate: Callable[[Mapping[str, Any], KindInfo], list[Problem]] | None = None
         self._position = 0
         self.pending: list[_Pending] = []
-        self._released: set[int] = set()  #: ids of deferred objects whose data was let go
+        self._kept: dict[bytes, Mapping[str, Any]] = {}  #: see _shared
+        self._spool: IO[bytes] | None = None  #: data of the deferred objects past KEEP_DEFERRED, in order
 
     def add(self, document: Document) -> None:
         """Classify, validate and check one document (deferred rules wait for ``finish``)."""
@@ -171,18 +181,40 @@ class _Run:
             resource.position = self._position
             self._position += 1
             problems = self.validate(resource)
+            found = len(self.checked)
             self.check(resource, problems, resource.position, deferred=False)
+            if not context:  # located now, while the document's node tree is at hand (not parsed again)
+                for _, pending in self.checked[found:]:
+                    if pending.rule.code in self.enabled:
+                        pending.location = document.locate(pending.path, key=pending.key)
             if self._rules_for(resource.kind, deferred=True):
                 self.deferred.append(resource)
                 if self.release and len(self.deferred) <= KEEP_DEFERRED:
                     document.parent = None
                     return  # checked again once every object is in, on the data it keeps
                 if self.release:
-                    self._released.add(id(resource))  # read again then; others may look it up meanwhile
+                    self._spool_data(resource.data)  # others may look it up meanwhile: kept_data below
         if self.release:  # let the data go: keep what the deferred rules may look up
             if resource is not None:
-                resource.data, resource.metadata = kept_data(resource), EMPTY
+                resource.data, resource.metadata = self._shared(kept_data(resource)), EMPTY
             document.data = document.parent = None
+
+    def _shared(self, kept: Mapping[str, Any]) -> Mapping[str, Any]:
+        """One copy of each distinct kept data (routes of many objects often name the same matches and
+        ports), found by its marshal bytes, which tell apart every value and type (``1``, ``1.0``, ``True``).
+        Rules never change the data they read."""
+        if kept is EMPTY:
+            return kept
+        try:
+            key = marshal.dumps(cast(Any, kept))
+        except ValueError:  # a HugeInt: kept as is
+            return kept
+        shared = self._kept.get(key)
+        if shared is None:
+            if len(self._kept) >= KEEP_SHARED:
+                return kept
+            shared = self._kept[key] = kept
+        return shared
 
     def classify(self, document: Document, context: bool) -> Resource | None:
         """Index a Kubernetes object; the SMI ones (``is_checked``) are checked."""
@@ -227,10 +259,11 @@ class _Run:
 
     def validate(self, resource: Resource) -> list[Problem]:
         """Schema problems of an SMI object the models know; unknown kinds/versions are reported here."""
-        from smi_conformance.models import kinds
-
-        if resource.info is None:
+        info = resource.info
+        if info is None:
             if resource.api_version not in versions.DRAFT_API_VERSIONS:
+                from smi_conformance.models import kinds
+
                 message, path = unknown_kind_or_version(
                     resource.api_version, resource.kind, kinds(), versions.DRAFT_API_VERSIONS
                 )
@@ -241,11 +274,7 @@ class _Run:
             from smi_conformance.models import validate
 
             self._validate = validate
-        try:
-            problems = self._validate(resource.data)
-        except LookupError as exc:  # pragma: no cover - lookup() said it knows the kind
-            self.unknown.append(_Pending(schema.UnknownKindOrVersion, str(exc), resource.document, ("kind",)))
-            return []
+        problems = self._validate(resource.data, info)
         if problems:
             self.ctx.mark_schema_error(resource)
         return problems
@@ -292,18 +321,36 @@ class _Run:
             return rules + self._by_kind[(kind, True)]
         return self._by_kind[(kind, deferred)]
 
+    def _spool_data(self, data: Any) -> None:
+        """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back."""
+        if self._spool is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115  # closed by _run_deferred
+        try:
+            blob = marshal.dumps(data)
+        except ValueError:  # a HugeInt: parsed again from the file instead
+            blob = b""
+        self._spool.write(_LENGTH.pack(len(blob)) + blob)
+
     def _run_deferred(self) -> None:
-        """The deferred rules, now that every object is in: on each object's data, read again if it was
-        let go (past KEEP_DEFERRED)."""
-        for resource in self.deferred:
-            released = id(resource) in self._released
+        """The deferred rules, now that every object is in: on each object's data, read back from the spool
+        (or parsed again from the file) if it was let go (past KEEP_DEFERRED)."""
+        spool = self._spool
+        if spool is not None:
+            spool.seek(0)
+        for index, resource in enumerate(self.deferred):
+            released = self.release and index >= KEEP_DEFERRED
             if released:
+                assert spool is not None
                 slim = resource.data
-                resource.data = resource.document.reload()
+                (size,) = _LENGTH.unpack(spool.read(_LENGTH.size))
+                resource.data = marshal.loads(spool.read(size)) if size else resource.document.reload()
                 resource.metadata = dict_at(resource.data, "metadata") or EMPTY
             self.check(resource, [], resource.position, deferred=True)
             if released:
                 resource.data, resource.metadata = slim, EMPTY
+        if spool is not None:
+            spool.close()
+            self._spool = None
 
     def finish(self, issues: Sequence[LoadIssue], files: int) -> LintResult:
         """Run the deferred rules; apply annotations and configured suppressions; locate and sort the rest."""

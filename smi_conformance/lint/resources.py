@@ -114,7 +114,9 @@ class LintContext:
     #: reference mesh's admission lints a batch together with the mesh's objects, so it says "the mesh".
     scope: str = "the linted files"
     resources: list[Resource] = field(default_factory=list)
-    _by_key: dict[tuple[str, str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
+    #: (kind, namespace, name) -> the object with that identity, or a list of them when there are several
+    #: (most identities are unique: no list of one per object).
+    _by_key: dict[tuple[str, str, str], Resource | list[Resource]] = field(default_factory=dict)
     _kinds_in: set[tuple[str, str]] = field(default_factory=set)
     _split_roots: dict[tuple[str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
     #: (kind, namespace, name, group) -> the first object with that identity, when the first object of that
@@ -148,12 +150,18 @@ class LintContext:
         self.resources.append(resource)
         kind, namespace, name = resource.kind, resource.namespace, resource.name
         if name is not None:
-            same = self._by_key[(kind, namespace, name)]
-            if same and same[0].group != resource.group:
-                self._first_other.setdefault((kind, namespace, name, resource.group), resource)
-            same.append(resource)
-            if kind in _BY_NAME_ANYWHERE and len(same) == 1 and str_at(resource.metadata, "namespace"):
-                self._namespaces[(kind, name)].append(namespace)
+            identity = (kind, namespace, name)
+            same = self._by_key.get(identity)
+            if same is None:
+                self._by_key[identity] = resource
+                if kind in _BY_NAME_ANYWHERE and str_at(resource.metadata, "namespace"):
+                    self._namespaces[(kind, name)].append(namespace)
+            else:
+                if not isinstance(same, list):
+                    same = self._by_key[identity] = [same]
+                if same[0].group != resource.group:
+                    self._first_other.setdefault((*identity, resource.group), resource)
+                same.append(resource)
         self._kinds_in.add((kind, namespace))
         if kind in LISTED_KINDS:
             self._in_namespace[(kind, namespace)].append(resource)
@@ -187,7 +195,10 @@ class LintContext:
 
     def find(self, kind: str, namespace: str, name: str) -> list[Resource]:
         """Objects of ``kind`` named ``name`` in ``namespace`` (SMI kinds match any SMI version)."""
-        return self._by_key.get((kind, namespace, name), [])
+        same = self._by_key.get((kind, namespace, name))
+        if same is None:
+            return []
+        return same if isinstance(same, list) else [same]
 
     def has_kind_in(self, kind: str, namespace: str) -> bool:
         """Does the linted set hold any object of ``kind`` in ``namespace``?"""
@@ -205,10 +216,11 @@ class LintContext:
             return resource
         key = (resource.kind, resource.namespace, resource.name)
         same = self._by_key.get(key)
-        if not same:
+        if same is None:
             return resource
-        if same[0].group == resource.group:
-            return same[0]
+        first = same[0] if isinstance(same, list) else same
+        if first.group == resource.group:
+            return first
         return self._first_other.get((*key, resource.group), resource)
 
     def in_namespace(self, kind: str, namespace: str) -> list[Resource]:

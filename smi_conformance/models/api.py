@@ -25,9 +25,11 @@ def info_for(doc: Mapping[str, Any]) -> KindInfo:
     return info
 
 
-def validate(doc: Mapping[str, Any]) -> list[Problem]:
-    """Problems of an SMI document, [] when valid; LookupError when apiVersion/kind is not an SMI kind."""
-    info = info_for(doc)
+def validate(doc: Mapping[str, Any], info: KindInfo | None = None) -> list[Problem]:
+    """Problems of an SMI document, [] when valid; LookupError when apiVersion/kind is not an SMI kind.
+    ``info``: the document's KindInfo when the caller looked it up already (the linter)."""
+    if info is None:
+        info = info_for(doc)
     try:
         info.model.__pydantic_validator__.validate_python(_plain(doc))
     except ValidationError as exc:

@@ -55,15 +55,24 @@ def _findings(paths: list[str]) -> list[tuple[str, str, str]]:
     return [(f.code, str(f.location), f.message) for f in lint(paths, LintConfig()).findings]
 
 
-def test_objects_read_again_give_the_same_findings(
-    tmp_path: Path, smi_spec_dir: Path, monkeypatch: pytest.MonkeyPatch
+HUGE_WEIGHT = (
+    "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: big, namespace: shop}\n"
+    "spec:\n  service: web\n  backends:\n  - service: web-v1\n    weight: " + "9" * 5000 + "\n"
+)
+
+
+@pytest.mark.parametrize("spool_bytes", [lint_engine.SPOOL_BYTES, 1], ids=["in-memory", "on-disk"])
+def test_objects_read_back_give_the_same_findings(
+    tmp_path: Path, smi_spec_dir: Path, monkeypatch: pytest.MonkeyPatch, spool_bytes: int
 ) -> None:
-    """Past KEEP_DEFERRED objects the deferred rules see objects parsed again from the file: the same."""
+    """Past KEEP_DEFERRED the deferred rules see objects read back from the spool (in memory, or on disk
+    past SPOOL_BYTES), or parsed again from the file when marshal cannot keep them (a HugeInt): the same
+    findings as with every object kept."""
     cases = tmp_path / "cases"
     cases.mkdir()
     for i, text in enumerate(_case_inputs()):
         (cases / f"case-{i:03d}.yaml").write_text(text)
-    (tmp_path / "all-cases.yaml").write_text("---\n".join(_case_inputs()))
+    (tmp_path / "all-cases.yaml").write_text("---\n".join([*_case_inputs(), HUGE_WEIGHT]))
     inputs = [
         [str(cases)],
         [str(tmp_path / "all-cases.yaml")],
@@ -72,7 +81,9 @@ def test_objects_read_again_give_the_same_findings(
     ]
     kept = [_findings(paths) for paths in inputs]
     assert all(kept[:2]) and sum(len(k) for k in kept) > 200
+    assert any("5000 digits" in message for _, _, message in kept[1])  # the HugeInt object is checked
     monkeypatch.setattr(lint_engine, "KEEP_DEFERRED", 0)
+    monkeypatch.setattr(lint_engine, "SPOOL_BYTES", spool_bytes)
     assert [_findings(paths) for paths in inputs] == kept
 
 
