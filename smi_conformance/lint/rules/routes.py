@@ -181,10 +181,14 @@ class MatchWithoutCriteria(Rule):
 
     Good:
     ```yaml
-    matches:
-    - name: metrics
-      pathRegex: /metrics
-      methods: [GET]
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: metrics
+        pathRegex: /metrics
+        methods: [GET]
     ```
     """
 
@@ -222,9 +226,13 @@ class PathRegexWithoutSlash(Rule):
 
     Good:
     ```yaml
-    matches:
-    - name: api
-      pathRegex: /api/v1/.*
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: api
+        pathRegex: /api/v1/.*
     ```
     """
 

@@ -69,8 +69,24 @@ class ServiceInOtherNamespace(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: shop}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v1, namespace: shop}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v2, namespace: shop}
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
     kind: TrafficSplit
-    metadata: {name: web-canary, namespace: shop}
+    metadata: {name: web-canary, namespace: shop}   # where its Services are
+    spec:
+      service: web
+      backends: [{service: web-v1, weight: 90}, {service: web-v2, weight: 10}]
     ```
     """
 
@@ -115,9 +131,27 @@ class BackendPortMismatch(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    spec: {selector: {app: web}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v1}
+    spec: {selector: {app: web, version: v1}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
     kind: Service
     metadata: {name: web-v2}
-    spec: {ports: [{port: 80, targetPort: 8080}]}
+    spec: {selector: {app: web, version: v2}, ports: [{port: 80, targetPort: 8080}]}
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: web-canary}
+    spec:
+      service: web
+      backends: [{service: web-v1, weight: 90}, {service: web-v2, weight: 10}]
     ```
     """
 
@@ -177,9 +211,27 @@ class BackendSelector(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    spec: {selector: {app: web}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v1}
+    spec: {selector: {app: web, version: v1}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
     kind: Service
     metadata: {name: web-v2}
-    spec: {selector: {app: web, version: v2}}
+    spec: {selector: {app: web, version: v2}, ports: [{port: 80}]}   # some of the root's pods
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: web-canary}
+    spec:
+      service: web
+      backends: [{service: web-v1, weight: 90}, {service: web-v2, weight: 10}]
     ```
     """
 
