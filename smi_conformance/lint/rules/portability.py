@@ -118,9 +118,11 @@ def _sdk_go_target(obj: Resource) -> Iterator[Problem]:
 
 def _sdk_go_l4(obj: Resource) -> Iterator[Problem]:
     spec = dict_at(obj.data, "spec")
+    if spec is None:
+        return  # the CRD requires matches.ports within spec, not spec itself
     matches = dict_at(spec, "matches")
     if matches is None:
-        yield ("spec",) if spec is not None else ("kind",), "smi-sdk-go requires spec.matches.ports"
+        yield ("spec",), "smi-sdk-go requires spec.matches.ports"
         return
     if list_at(matches, "ports") is None:
         yield ("spec", "matches"), "smi-sdk-go requires spec.matches.ports (use [] for every port)"
