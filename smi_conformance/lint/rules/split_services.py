@@ -172,8 +172,8 @@ class BackendPortMismatch(Rule):
             return
         for path, backend in backends(obj):
             name = str_at(backend, "service")
-            service = _service(ctx, obj.namespace, name) if name is not None and name != root_name else None
-            if service is None:
+            service = _service(ctx, obj.namespace, name) if name is not None else None
+            if service is None or service is root:  # the root itself (web beside web.shop): SMI205's
                 continue
             ports = service_ports(service)[0]
             missing = sorted(root_ports - ports)
@@ -182,7 +182,7 @@ class BackendPortMismatch(Rule):
                 yield Hit(
                     f"backend Service {name!r} has no {which} {', '.join(map(str, missing))} of the root "
                     f"Service {root_name!r} (it has {', '.join(map(str, sorted(ports)))}): it gets none of "
-                    f"the traffic on that {which}",
+                    f"the traffic on {'that port' if len(missing) == 1 else 'those ports'}",
                     (*path, "service"),
                 )
 
@@ -248,8 +248,8 @@ class BackendSelector(Rule):
         wanted = selector(root) if root is not None else None
         for path, backend in backends(obj):
             name = str_at(backend, "service")
-            service = _service(ctx, obj.namespace, name) if name is not None and name != root_name else None
-            if service is None:
+            service = _service(ctx, obj.namespace, name) if name is not None else None
+            if service is None or service is root:  # the root itself: SMI205's
                 continue
             own = selector(service)
             if not own:
