@@ -202,6 +202,6 @@ def test_the_upgrade_command_names_the_file_as_the_shell_reads_it_or_stdin(tmp_p
     for args, stdin, target in (((str(path),), None, f"'{path}'"), (("-",), old, "-")):
         _, found = findings("--select", "SMI601", *args, input=stdin)
         assert [f["message"] for f in found] == [
-            "split.smi-spec.io/v1alpha2 TrafficSplit is superseded by split.smi-spec.io/v1alpha4; upgrade with: "
-            f"smi convert --to split.smi-spec.io/v1alpha4 {target}"
+            "split.smi-spec.io/v1alpha2 TrafficSplit is superseded by split.smi-spec.io/v1alpha4; "
+            f"upgrade with: smi convert --to split.smi-spec.io/v1alpha4 {target}"
         ]
