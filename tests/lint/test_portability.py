@@ -64,6 +64,17 @@ spec:
             (("kind",), "smi-sdk-go requires matches"),
         ],
     ),
+    (
+        GO,
+        "apiVersion: specs.smi-spec.io/v1alpha2\nkind: HTTPRouteGroup\nmatches: [{name: a, pathRegex: /a}]\n",
+        [
+            (
+                ("apiVersion",),
+                "the smi-sdk-go CRDs define but do not serve specs.smi-spec.io/v1alpha2 HTTPRouteGroup "
+                "(they serve v1alpha4)",
+            )
+        ],
+    ),
     # --- smi-sdk-go: TrafficSplit
     (
         GO,
@@ -155,6 +166,29 @@ spec:
         GO,
         "apiVersion: access.smi-spec.io/v1alpha4\nkind: IdentityBinding\nspec: {schema: podLabels}\n",
         [(("apiVersion",), "the smi-sdk-go CRDs have no access.smi-spec.io/v1alpha4 IdentityBinding")],
+    ),
+    (
+        GO,
+        "apiVersion: access.smi-spec.io/v1alpha1\nkind: TrafficTarget\n"
+        "destination: {kind: ServiceAccount, name: api, namespace: default, port: 80}\n",
+        [
+            (
+                ("apiVersion",),
+                "the smi-sdk-go CRDs define but do not serve access.smi-spec.io/v1alpha1 TrafficTarget "
+                "(they serve v1alpha3)",
+            )
+        ],
+    ),
+    (
+        CONTROLLER,
+        "apiVersion: specs.smi-spec.io/v1alpha5\nkind: TCPRoute\nspec: {matches: {ports: [80]}}\n",
+        [
+            (
+                ("apiVersion",),
+                "the smi-controller-sdk CRDs have no specs.smi-spec.io/v1alpha5 TCPRoute "
+                "(they serve v1alpha1, v1alpha2, v1alpha3, v1alpha4)",
+            )
+        ],
     ),
     # --- smi-controller-sdk: HTTPRouteGroup
     (

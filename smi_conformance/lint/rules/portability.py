@@ -75,9 +75,7 @@ def _not_served(crd_set: str, obj: Resource) -> Problem:
 
 
 def _sdk_go_route_group(obj: Resource) -> Iterator[Problem]:
-    found = False
     for path, match in route_matches(obj):
-        found = True
         if not isinstance(match.get("name"), str):
             yield (*path,), "smi-sdk-go requires a name on every match"
         headers = match.get("headers")
@@ -89,11 +87,10 @@ def _sdk_go_route_group(obj: Resource) -> Iterator[Problem]:
                     (*path, "methods", i),
                     f"smi-sdk-go only allows the methods {', '.join(sorted(SDK_GO_METHODS))}",
                 )
-    if not found:
-        where: NodePath = ("spec",) if obj.version_at_least("v1alpha3") else ()
-        container = dict_at(obj.data, "spec") if where else obj.data
-        if list_at(container, "matches") is None:
-            yield where or ("kind",), "smi-sdk-go requires matches"
+    where: NodePath = ("spec",) if obj.version_at_least("v1alpha3") else ()
+    container = dict_at(obj.data, "spec") if where else obj.data
+    if list_at(container, "matches") is None:
+        yield where or ("kind",), "smi-sdk-go requires matches"
 
 
 def _sdk_go_split(obj: Resource) -> Iterator[Problem]:
