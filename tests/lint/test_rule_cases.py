@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from smi_conformance.lint import LintConfig, lint
+from smi_conformance.lint import LintConfig, lint, lint_documents
 from smi_conformance.lint.registry import RULES
+from smi_conformance.manifests import load_text
 
 CASES_DIR = Path(__file__).parent / "rule_cases"
 
@@ -58,6 +59,13 @@ def test_rule_case(case: dict[str, Any], codes: list[str], tmp_path: Path) -> No
     )
     assert actual == sorted(expected), "\n".join(
         f"{f.location}: {f.code} {f.message}" for f in result.findings
+    )
+    # the same verdict on objects kept whole (lint_documents: what a control plane runs on what it receives)
+    # as on objects streamed and let go once checked (lint)
+    loaded = load_text(case["input"], str(manifest))
+    whole = lint_documents(loaded.documents, loaded.issues)
+    assert sorted((f.code, str(f.location), f.message) for f in whole.findings if f.code in codes) == sorted(
+        (f.code, str(f.location), f.message) for f in result.findings if f.code in codes
     )
 
 
