@@ -117,6 +117,8 @@ SELECTIONS: dict[str, Selection] = {
             "tests/lint/test_docs.py",
             "tests/lint/test_messages.py",
             "tests/lint/test_spec_examples.py",
+            "tests/lint/test_portability.py",
+            "tests/lint/test_split_weights.py",
         ),
     ),
     "stats": Selection(

@@ -72,9 +72,6 @@ def _good_examples(text: str) -> list[str]:
 #: Rules whose bad input is not YAML text (bytes in another encoding, binary data, a huge file): their
 #: documentation shows no example, and every other rule's Good example is a manifest they pass.
 NO_EXAMPLE = {"SMI003", "SMI004", "SMI005"}
-#: Rules added by issue 15 whose Good example is still a fragment (a field, not a manifest set): not yet run
-#: as clean cases. To do: make each a whole manifest the linter passes in silence, then drop it from here.
-FRAGMENT_GOOD = {"SMI209", "SMI210", "SMI211", "SMI406", "SMI407", "SMI504", "SMI505"}
 #: Findings a Good example cannot avoid, each for a reason that is not its rule's subject:
 ALSO_FIRES = {
     # the quantity format exists only in split v1alpha1, superseded and not served by smi-sdk-go's CRDs
@@ -97,9 +94,6 @@ def test_good_examples_are_whole_manifests_the_linter_passes_in_silence(tmp_path
             assert not goods, code
             continue
         assert goods, f"{code} has no Good example"
-        if code in FRAGMENT_GOOD:
-            assert not any("apiVersion:" in g for g in goods), f"{code} is a whole manifest now: drop it"
-            continue
         for n, example in enumerate(goods):
             assert "apiVersion:" in example, f"{code}: its Good example is a fragment, not a manifest"
             path = tmp_path / f"{code}-{n}.yaml"

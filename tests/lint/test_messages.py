@@ -193,3 +193,15 @@ def test_one_line_format_for_every_finding() -> None:
     assert finding_line("MESH005", "no-objects", Severity.ERROR, "no objects in the input") == (
         "MESH005 error no objects in the input (no-objects)"
     )
+
+
+def test_the_upgrade_command_names_the_file_as_the_shell_reads_it_or_stdin(tmp_path: Path) -> None:
+    """SMI601's `smi convert` command runs as printed: a path with a space quoted, stdin as ``-``."""
+    old = "apiVersion: split.smi-spec.io/v1alpha2\nkind: TrafficSplit\nmetadata: {name: s}\n"
+    path = write(tmp_path, "my splits.yaml", old)
+    for args, stdin, target in (((str(path),), None, f"'{path}'"), (("-",), old, "-")):
+        _, found = findings("--select", "SMI601", *args, input=stdin)
+        assert [f["message"] for f in found] == [
+            "split.smi-spec.io/v1alpha2 TrafficSplit is superseded by split.smi-spec.io/v1alpha4; "
+            f"upgrade with: smi convert --to split.smi-spec.io/v1alpha4 {target}"
+        ]

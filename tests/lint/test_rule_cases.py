@@ -1,8 +1,10 @@
 """The rule cases in ``rule_cases/*.yaml``, run by one generic test (sqlfluff style).
 
 Each file lists ``codes`` (the rules it is about) and ``cases``: an ``input`` manifest set and the findings
-``expect``ed as ``CODE@line`` or ``CODE@line:column``. Findings of codes outside the case's ``codes`` are
-ignored, so a case states exactly what it is about.
+``expect``ed as ``CODE@line`` or ``CODE@line:column``, optionally followed by a space and the exact message
+the user reads (then every finding of that code on that line must say it; ``{file}`` stands for the linted
+file's path). Findings of codes outside the
+case's ``codes`` are ignored, so a case states exactly what it is about.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from smi_conformance.lint import LintConfig, lint
+from smi_conformance.lint import LintConfig, lint, lint_documents
 from smi_conformance.lint.registry import RULES
+from smi_conformance.manifests import load_text
 
 CASES_DIR = Path(__file__).parent / "rule_cases"
 
@@ -29,10 +32,11 @@ def _cases() -> list[Any]:
     return params
 
 
-def _parse(expected: str) -> tuple[str, int, int | None]:
-    code, _, where = expected.partition("@")
+def _parse(expected: str) -> tuple[str, int, int | None, str | None]:
+    at, _, message = expected.partition(" ")
+    code, _, where = at.partition("@")
     line, _, column = where.partition(":")
-    return code, int(line), int(column) if column else None
+    return code, int(line), int(column) if column else None, message or None
 
 
 @pytest.mark.parametrize(("case", "codes"), _cases())
@@ -40,15 +44,28 @@ def test_rule_case(case: dict[str, Any], codes: list[str], tmp_path: Path) -> No
     manifest = tmp_path / "case.yaml"
     manifest.write_text(case["input"])
     result = lint([str(manifest)], LintConfig(root=tmp_path))
-    expected = [_parse(e) for e in case["expect"]]
-    with_column = {(code, line) for code, line, column in expected if column is not None}
+    expected = [_parse(e.replace("{file}", str(manifest))) for e in case["expect"]]
+    with_column = {(code, line) for code, line, column, _ in expected if column is not None}
+    with_message = {(code, line) for code, line, _, message in expected if message is not None}
     actual = sorted(
-        (f.code, f.location.line, f.location.column if (f.code, f.location.line) in with_column else None)
+        (
+            f.code,
+            f.location.line,
+            f.location.column if (f.code, f.location.line) in with_column else None,
+            f.message if (f.code, f.location.line) in with_message else None,
+        )
         for f in result.findings
         if f.code in codes
     )
     assert actual == sorted(expected), "\n".join(
         f"{f.location}: {f.code} {f.message}" for f in result.findings
+    )
+    # the same verdict on objects kept whole (lint_documents: what a control plane runs on what it receives)
+    # as on objects streamed and let go once checked (lint)
+    loaded = load_text(case["input"], str(manifest))
+    whole = lint_documents(loaded.documents, loaded.issues)
+    assert sorted((f.code, str(f.location), f.message) for f in whole.findings if f.code in codes) == sorted(
+        (f.code, str(f.location), f.message) for f in result.findings if f.code in codes
     )
 
 

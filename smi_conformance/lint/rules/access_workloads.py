@@ -56,9 +56,42 @@ class PortNotExposed(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata: {name: db}
+    ---
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata: {name: api}
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: db}
+    spec:
+      selector: {matchLabels: {app: db}}
+      template:
+        metadata: {labels: {app: db}}
+        spec:
+          serviceAccountName: db
+          containers: [{name: db, image: postgres:16}]
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: db}
+    spec: {selector: {app: db}, ports: [{port: 5432}]}
+    ---
+    apiVersion: specs.smi-spec.io/v1alpha4
     kind: TCPRoute
     metadata: {name: db}
-    spec: {matches: {ports: [5432]}}
+    spec: {matches: {ports: [5432]}}      # the port the Service exposes
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: api-to-db}
+    spec:
+      destination: {kind: ServiceAccount, name: db, namespace: default}
+      rules: [{kind: TCPRoute, name: db}]
+      sources: [{kind: ServiceAccount, name: api, namespace: default}]
     ```
     """
 
@@ -135,13 +168,37 @@ class DestinationRunsAsDefault(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata: {name: api}
+    ---
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata: {name: web}
+    ---
+    apiVersion: apps/v1
     kind: Deployment
     metadata: {name: api}
     spec:
+      selector: {matchLabels: {app: api}}
       template:
+        metadata: {labels: {app: api}}
         spec:
-          serviceAccountName: api
+          serviceAccountName: api        # the destination of the TrafficTarget
           containers: [{name: api, image: api:1}]
+    ---
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: TCPRoute
+    metadata: {name: api}
+    spec: {matches: {ports: [8080]}}
+    ---
+    apiVersion: access.smi-spec.io/v1alpha3
+    kind: TrafficTarget
+    metadata: {name: web-to-api}
+    spec:
+      destination: {kind: ServiceAccount, name: api, namespace: default}
+      rules: [{kind: TCPRoute, name: api}]
+      sources: [{kind: ServiceAccount, name: web, namespace: default}]
     ```
     """
 

@@ -75,9 +75,7 @@ def _not_served(crd_set: str, obj: Resource) -> Problem:
 
 
 def _sdk_go_route_group(obj: Resource) -> Iterator[Problem]:
-    found = False
     for path, match in route_matches(obj):
-        found = True
         if not isinstance(match.get("name"), str):
             yield (*path,), "smi-sdk-go requires a name on every match"
         headers = match.get("headers")
@@ -89,11 +87,10 @@ def _sdk_go_route_group(obj: Resource) -> Iterator[Problem]:
                     (*path, "methods", i),
                     f"smi-sdk-go only allows the methods {', '.join(sorted(SDK_GO_METHODS))}",
                 )
-    if not found:
-        where: NodePath = ("spec",) if obj.version_at_least("v1alpha3") else ()
-        container = dict_at(obj.data, "spec") if where else obj.data
-        if list_at(container, "matches") is None:
-            yield where or ("kind",), "smi-sdk-go requires matches"
+    where: NodePath = ("spec",) if obj.version_at_least("v1alpha3") else ()
+    container = dict_at(obj.data, "spec") if where else obj.data
+    if list_at(container, "matches") is None:
+        yield where or ("kind",), "smi-sdk-go requires matches"
 
 
 def _sdk_go_split(obj: Resource) -> Iterator[Problem]:
@@ -118,9 +115,11 @@ def _sdk_go_target(obj: Resource) -> Iterator[Problem]:
 
 def _sdk_go_l4(obj: Resource) -> Iterator[Problem]:
     spec = dict_at(obj.data, "spec")
+    if spec is None:
+        return  # the CRD requires matches.ports within spec, not spec itself
     matches = dict_at(spec, "matches")
     if matches is None:
-        yield ("spec",) if spec is not None else ("kind",), "smi-sdk-go requires spec.matches.ports"
+        yield ("spec",), "smi-sdk-go requires spec.matches.ports"
         return
     if list_at(matches, "ports") is None:
         yield ("spec", "matches"), "smi-sdk-go requires spec.matches.ports (use [] for every port)"

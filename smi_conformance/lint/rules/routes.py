@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from smi_conformance.lint.resources import LintContext, Resource, headers, route_matches, str_at
 from smi_conformance.lint.rule import Hit, Rule, Severity
@@ -155,14 +154,14 @@ class DuplicateMatchName(Rule):
     kinds = _GROUP
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
-        seen: dict[Any, NodePath] = {}
+        seen: set[str] = set()
         for path, match in route_matches(obj):
             name = str_at(match, "name")
             if name is None:
                 continue
             if name in seen:
                 yield Hit(f"match name {name!r} is used twice in this HTTPRouteGroup", (*path, "name"))
-            seen.setdefault(name, path)
+            seen.add(name)
 
 
 class MatchWithoutCriteria(Rule):
@@ -181,10 +180,14 @@ class MatchWithoutCriteria(Rule):
 
     Good:
     ```yaml
-    matches:
-    - name: metrics
-      pathRegex: /metrics
-      methods: [GET]
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: metrics
+        pathRegex: /metrics
+        methods: [GET]
     ```
     """
 
@@ -222,9 +225,13 @@ class PathRegexWithoutSlash(Rule):
 
     Good:
     ```yaml
-    matches:
-    - name: api
-      pathRegex: /api/v1/.*
+    apiVersion: specs.smi-spec.io/v1alpha4
+    kind: HTTPRouteGroup
+    metadata: {name: api-routes}
+    spec:
+      matches:
+      - name: api
+        pathRegex: /api/v1/.*
     ```
     """
 

@@ -9,6 +9,7 @@ from typing import Any
 from smi_conformance.lint.resources import LintContext, Resource, dict_at, dicts, list_at, str_at
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.manifests import NodePath
+from smi_conformance.service_names import split_root
 
 _KINDS = frozenset({"TrafficSplit"})
 
@@ -270,9 +271,13 @@ class BackendIsRoot(Rule):
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         root = str_at(dict_at(obj.data, "spec"), "service")
+        if root is None:
+            return
+        own = split_root(root, obj.namespace)  # the root may be written as a DNS name: web.shop
         for path, backend in backends(obj):
-            if root is not None and backend.get("service") == root:
-                yield Hit(f"backend {root!r} is the root service of this split", (*path, "service"))
+            service = str_at(backend, "service")
+            if service is not None and split_root(service, obj.namespace) == own:
+                yield Hit(f"backend {service!r} is the root service of this split", (*path, "service"))
 
 
 class DuplicateRoot(Rule):
@@ -369,10 +374,11 @@ class NestedSplit(Rule):
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         root = str_at(dict_at(obj.data, "spec"), "service")
+        own = split_root(root, obj.namespace) if root is not None else None
         for path, backend in backends(obj):
             service = str_at(backend, "service")
-            if service is None or service == root:
-                continue
+            if service is None or split_root(service, obj.namespace) == own:
+                continue  # the split's own root: backend-is-root's
             inner = ctx.splits_for_root(obj.namespace, service)
             if inner:
                 yield Hit(

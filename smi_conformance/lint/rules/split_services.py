@@ -69,8 +69,24 @@ class ServiceInOtherNamespace(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: shop}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v1, namespace: shop}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v2, namespace: shop}
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
     kind: TrafficSplit
-    metadata: {name: web-canary, namespace: shop}
+    metadata: {name: web-canary, namespace: shop}   # where its Services are
+    spec:
+      service: web
+      backends: [{service: web-v1, weight: 90}, {service: web-v2, weight: 10}]
     ```
     """
 
@@ -115,9 +131,27 @@ class BackendPortMismatch(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    spec: {selector: {app: web}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v1}
+    spec: {selector: {app: web, version: v1}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
     kind: Service
     metadata: {name: web-v2}
-    spec: {ports: [{port: 80, targetPort: 8080}]}
+    spec: {selector: {app: web, version: v2}, ports: [{port: 80, targetPort: 8080}]}
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: web-canary}
+    spec:
+      service: web
+      backends: [{service: web-v1, weight: 90}, {service: web-v2, weight: 10}]
     ```
     """
 
@@ -138,8 +172,8 @@ class BackendPortMismatch(Rule):
             return
         for path, backend in backends(obj):
             name = str_at(backend, "service")
-            service = _service(ctx, obj.namespace, name) if name is not None and name != root_name else None
-            if service is None:
+            service = _service(ctx, obj.namespace, name) if name is not None else None
+            if service is None or service is root:  # the root itself (web beside web.shop): SMI205's
                 continue
             ports = service_ports(service)[0]
             missing = sorted(root_ports - ports)
@@ -148,7 +182,7 @@ class BackendPortMismatch(Rule):
                 yield Hit(
                     f"backend Service {name!r} has no {which} {', '.join(map(str, missing))} of the root "
                     f"Service {root_name!r} (it has {', '.join(map(str, sorted(ports)))}): it gets none of "
-                    f"the traffic on that {which}",
+                    f"the traffic on {'that port' if len(missing) == 1 else 'those ports'}",
                     (*path, "service"),
                 )
 
@@ -177,9 +211,27 @@ class BackendSelector(Rule):
 
     Good:
     ```yaml
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    spec: {selector: {app: web}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web-v1}
+    spec: {selector: {app: web, version: v1}, ports: [{port: 80}]}
+    ---
+    apiVersion: v1
     kind: Service
     metadata: {name: web-v2}
-    spec: {selector: {app: web, version: v2}}
+    spec: {selector: {app: web, version: v2}, ports: [{port: 80}]}   # some of the root's pods
+    ---
+    apiVersion: split.smi-spec.io/v1alpha4
+    kind: TrafficSplit
+    metadata: {name: web-canary}
+    spec:
+      service: web
+      backends: [{service: web-v1, weight: 90}, {service: web-v2, weight: 10}]
     ```
     """
 
@@ -196,8 +248,8 @@ class BackendSelector(Rule):
         wanted = selector(root) if root is not None else None
         for path, backend in backends(obj):
             name = str_at(backend, "service")
-            service = _service(ctx, obj.namespace, name) if name is not None and name != root_name else None
-            if service is None:
+            service = _service(ctx, obj.namespace, name) if name is not None else None
+            if service is None or service is root:  # the root itself: SMI205's
                 continue
             own = selector(service)
             if not own:
