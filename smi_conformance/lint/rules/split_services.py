@@ -104,7 +104,8 @@ class ServiceInOtherNamespace(Rule):
             elsewhere = ctx.namespaces_of("Service", service)
             if elsewhere:
                 yield Hit(
-                    f"Service {service!r} is in namespace {', '.join(elsewhere)}, not in "
+                    f"Service {service!r} is in namespace{'s' if len(elsewhere) > 1 else ''} "
+                    f"{', '.join(elsewhere)}, not in "
                     f"{_namespace(obj)}: a TrafficSplit splits the Services of its own namespace",
                     path,
                 )
