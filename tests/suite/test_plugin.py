@@ -186,12 +186,14 @@ def test_conformance_objects_are_gone(smi_traffic, smi_mesh, smi_metrics):
 
 def test_own_objects_with_smi_apply(smi_apply, smi_traffic, smi_cluster):
     smi_apply(m.allow(smi_cluster.topology, "mine", sources=["client"], destination="web"))
-    for _ in range(200):  # the change shows within a few probes; bounded
+    # each destination pod's proxy reads the change on its own: wait for both (seen: web-v2 allowed, web-v3
+    # not yet); the change shows within a few probes; bounded
+    for _ in range(200):
         got = smi_traffic.http("client", "web-v2", count=4)
-        if got.count(ok=True) == 4:
+        head = smi_traffic.http("client", "web-v3", method="HEAD", count=3)
+        if got.count(ok=True) == 4 and head.count(ok=True) == 3:
             break
     assert got.by("version") == {"v2": 4}, got.summary()
-    head = smi_traffic.http("client", "web-v3", method="HEAD", count=3)
     assert head.by("version") == {"v3": 3}, head.summary()
     assert smi_traffic.http("intruder", "web", count=3).count(ok=True) == 0
 
