@@ -14,8 +14,7 @@ Access is deny-by-default and additive. Empty ``sources`` or ``rules`` are legal
 nothing; the linter reports them.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: see smi_conformance.models._base.
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -65,7 +64,7 @@ class Subject(SMIModel):
     """Namespace of the subject; the TrafficTarget's own namespace when absent."""
 
     @model_validator(mode="after")
-    def _group_matches_kind(self) -> Subject:
+    def _group_matches_kind(self) -> "Subject":
         expected = "access.smi-spec.io" if self.kind == "IdentityBinding" else ""
         if self.group is not None and self.group != expected:
             raise located_error(
@@ -185,7 +184,7 @@ class IdentitySchemes(SMIModel):
     """A ServiceAccount in the IdentityBinding's namespace."""
 
     @model_validator(mode="after")
-    def _at_least_one(self) -> IdentitySchemes:
+    def _at_least_one(self) -> "IdentitySchemes":
         if (
             self.pod_label_selector is None
             and self.spiffe_identities is None

@@ -6,8 +6,7 @@ they come, so that ``kubectl get -o yaml`` output validates too; a misspelt fiel
 error.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: see smi_conformance.models._base.
 import re
 from typing import Annotated, Any, ClassVar
 
@@ -183,7 +182,7 @@ class ObjectMeta(SMIModel):
     cluster_name: Opaque = None
 
     @model_validator(mode="after")
-    def _name_or_generate_name(self) -> ObjectMeta:
+    def _name_or_generate_name(self) -> "ObjectMeta":
         if self.name is None and self.generate_name is None:
             raise located_error(("name",), MISSING, "missing required field 'name' (or 'generateName')", None)
         return self

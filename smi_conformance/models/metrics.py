@@ -7,8 +7,7 @@ requires ``side`` on every edge. Values are Quantities, because the reference se
 Prometheus ``increase()`` and latencies with fractions of a unit; every latency value carries its ``unit``.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: see smi_conformance.models._base.
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, ClassVar, Literal

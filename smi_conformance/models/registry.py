@@ -8,11 +8,13 @@ deployed; access v1alpha4 (IdentityBinding), the v1alpha5 draft of split/specs a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import importlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
 
-from smi_conformance.models import access, metrics, specs, split
-from smi_conformance.models._base import SMIObject
+if TYPE_CHECKING:
+    from smi_conformance.models._base import SMIObject
 
 Status = Literal["released", "superseded", "experimental"]
 
@@ -27,8 +29,8 @@ class KindInfo:
     plural: str
     """Resource name in API paths (``trafficsplits``)."""
     namespaced: bool
-    model: type[SMIObject]
-    """The pydantic model validating documents of this kind and version."""
+    model_path: str = field(repr=False)
+    """Where the model class is: ``"split:TrafficSplitV1alpha4"`` (a module of this package, a class)."""
     status: Status
     """"released" (the latest release), "superseded" (an older one) or "experimental" (unreleased, draft)."""
     latest: str
@@ -40,78 +42,126 @@ class KindInfo:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}"
 
+    @cached_property
+    def model(self) -> type[SMIObject]:
+        """The pydantic model validating documents of this kind and version. Its module is imported on first
+        use: defining every group's classes costs more than a small file's whole lint."""
+        module, _, name = self.model_path.partition(":")
+        model: type[SMIObject] = getattr(importlib.import_module(f"smi_conformance.models.{module}"), name)
+        return model
+
 
 @dataclass(frozen=True)
 class _Kind:
+    group: str
+    kind: str
     plural: str
     namespaced: bool
     latest: str
-    models: tuple[type[SMIObject], ...]
+    module: str
+    """The module of this package that defines the kind's model classes."""
+    models: tuple[tuple[str, tuple[str, ...]], ...]
+    """(class name, the versions it validates), oldest first; several versions only for the draft."""
     api: Literal["crd", "aggregated"] = "crd"
 
 
+_DRAFT = ("v1alpha5", "v1alpha5-draft")
 _KINDS = (
     _Kind(
+        "split.smi-spec.io",
+        "TrafficSplit",
         "trafficsplits",
         True,
         "v1alpha4",
+        "split",
         (
-            split.TrafficSplitV1alpha1,
-            split.TrafficSplitV1alpha2,
-            split.TrafficSplitV1alpha3,
-            split.TrafficSplitV1alpha4,
-            split.TrafficSplitV1alpha5Draft,
+            ("TrafficSplitV1alpha1", ("v1alpha1",)),
+            ("TrafficSplitV1alpha2", ("v1alpha2",)),
+            ("TrafficSplitV1alpha3", ("v1alpha3",)),
+            ("TrafficSplitV1alpha4", ("v1alpha4",)),
+            ("TrafficSplitV1alpha5Draft", _DRAFT),
         ),
     ),
     _Kind(
+        "access.smi-spec.io",
+        "TrafficTarget",
         "traffictargets",
         True,
         "v1alpha3",
+        "access",
         (
-            access.TrafficTargetV1alpha1,
-            access.TrafficTargetV1alpha2,
-            access.TrafficTargetV1alpha3,
-            access.TrafficTargetV1alpha4,
+            ("TrafficTargetV1alpha1", ("v1alpha1",)),
+            ("TrafficTargetV1alpha2", ("v1alpha2",)),
+            ("TrafficTargetV1alpha3", ("v1alpha3",)),
+            ("TrafficTargetV1alpha4", ("v1alpha4",)),
         ),
     ),
-    _Kind("identitybindings", True, "v1alpha4", (access.IdentityBindingV1alpha4,)),
     _Kind(
+        "access.smi-spec.io",
+        "IdentityBinding",
+        "identitybindings",
+        True,
+        "v1alpha4",
+        "access",
+        (("IdentityBindingV1alpha4", ("v1alpha4",)),),
+    ),
+    _Kind(
+        "specs.smi-spec.io",
+        "HTTPRouteGroup",
         "httproutegroups",
         True,
         "v1alpha4",
+        "specs",
         (
-            specs.HTTPRouteGroupV1alpha1,
-            specs.HTTPRouteGroupV1alpha2,
-            specs.HTTPRouteGroupV1alpha3,
-            specs.HTTPRouteGroupV1alpha4,
-            specs.HTTPRouteGroupV1alpha5Draft,
+            ("HTTPRouteGroupV1alpha1", ("v1alpha1",)),
+            ("HTTPRouteGroupV1alpha2", ("v1alpha2",)),
+            ("HTTPRouteGroupV1alpha3", ("v1alpha3",)),
+            ("HTTPRouteGroupV1alpha4", ("v1alpha4",)),
+            ("HTTPRouteGroupV1alpha5Draft", _DRAFT),
         ),
     ),
     _Kind(
+        "specs.smi-spec.io",
+        "TCPRoute",
         "tcproutes",
         True,
         "v1alpha4",
+        "specs",
         (
-            specs.TCPRouteV1alpha1,
-            specs.TCPRouteV1alpha2,
-            specs.TCPRouteV1alpha3,
-            specs.TCPRouteV1alpha4,
-            specs.TCPRouteV1alpha5Draft,
+            ("TCPRouteV1alpha1", ("v1alpha1",)),
+            ("TCPRouteV1alpha2", ("v1alpha2",)),
+            ("TCPRouteV1alpha3", ("v1alpha3",)),
+            ("TCPRouteV1alpha4", ("v1alpha4",)),
+            ("TCPRouteV1alpha5Draft", _DRAFT),
         ),
     ),
-    _Kind("udproutes", True, "v1alpha4", (specs.UDPRouteV1alpha4, specs.UDPRouteV1alpha5Draft)),
     _Kind(
+        "specs.smi-spec.io",
+        "UDPRoute",
+        "udproutes",
+        True,
+        "v1alpha4",
+        "specs",
+        (("UDPRouteV1alpha4", ("v1alpha4",)), ("UDPRouteV1alpha5Draft", _DRAFT)),
+    ),
+    _Kind(
+        "metrics.smi-spec.io",
+        "TrafficMetrics",
         "trafficmetrics",
         True,
         "v1alpha1",
-        (metrics.TrafficMetricsV1alpha1, metrics.TrafficMetricsV1alpha2),
+        "metrics",
+        (("TrafficMetricsV1alpha1", ("v1alpha1",)), ("TrafficMetricsV1alpha2", ("v1alpha2",))),
         api="aggregated",
     ),
     _Kind(
+        "metrics.smi-spec.io",
+        "TrafficMetricsList",
         "trafficmetricslists",
         False,
         "v1alpha1",
-        (metrics.TrafficMetricsListV1alpha1, metrics.TrafficMetricsListV1alpha2),
+        "metrics",
+        (("TrafficMetricsListV1alpha1", ("v1alpha1",)), ("TrafficMetricsListV1alpha2", ("v1alpha2",))),
         api="aggregated",
     ),
 )
@@ -129,21 +179,21 @@ _EXPERIMENTAL = {
 def _build() -> dict[tuple[str, str], KindInfo]:
     table: dict[tuple[str, str], KindInfo] = {}
     for entry in _KINDS:
-        for model in entry.models:
-            for version in model.VERSIONS:
-                if (model.GROUP, version) in _EXPERIMENTAL:
+        for name, versions in entry.models:
+            for version in versions:
+                if (entry.group, version) in _EXPERIMENTAL:
                     status: Status = "experimental"
                 else:
                     status = "released" if version == entry.latest else "superseded"
                 info = KindInfo(
-                    group=model.GROUP,
+                    group=entry.group,
                     version=version,
-                    kind=model.KIND,
+                    kind=entry.kind,
                     plural=entry.plural,
                     namespaced=entry.namespaced,
-                    model=model,
+                    model_path=f"{entry.module}:{name}",
                     status=status,
-                    latest=f"{model.GROUP}/{entry.latest}",
+                    latest=f"{entry.group}/{entry.latest}",
                     api=entry.api,
                 )
                 table[(info.api_version, info.kind)] = info

@@ -17,8 +17,7 @@ Regexes (pathRegex, header values) are kept as strings: whether they compile (as
 schema rule, so that one bad regex is reported with its own code and explanation.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: see smi_conformance.models._base.
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field

@@ -18,8 +18,7 @@ Weights are relative, not percentages. All-zero weights, duplicate backends and 
 are legal here and reported by the linter; negative or fractional weights are errors.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: see smi_conformance.models._base.
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints

@@ -74,3 +74,25 @@ def test_kinds_lists_every_version_once() -> None:
         assert info.plural == info.plural.lower() and info.plural.endswith("s")
     released = [i for i in infos if i.status == "released"]
     assert {i.kind for i in released} == {i.kind for i in infos} - {"IdentityBinding"}
+
+
+def test_the_declared_table_matches_every_model_class() -> None:
+    """The registry declares each kind's versions and model classes (their modules load on first use): the
+    declaration and the classes' own GROUP/KIND/VERSIONS agree, and no top-level model class is left out."""
+    import inspect
+
+    from smi_conformance.models import _base, access, metrics, specs, split
+
+    declared: dict[type[_base.SMIObject], set[str]] = {}
+    for info in models.kinds():
+        model = info.model
+        assert (model.GROUP, model.KIND) == (info.group, info.kind)
+        declared.setdefault(model, set()).add(info.version)
+    defined = {
+        cls
+        for module in (split, access, specs, metrics)
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, _base.SMIObject) and "VERSIONS" in vars(cls)
+    }
+    assert set(declared) == defined
+    assert all(versions == set(model.VERSIONS) for model, versions in declared.items())
