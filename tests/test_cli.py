@@ -1,6 +1,8 @@
+import json
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 import click
 import pytest
@@ -45,3 +47,30 @@ def test_version_loads_neither_the_linter_nor_the_converter() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert isinstance(smi.get_command(click.Context(smi), "lint"), click.Command)
+
+
+def test_lint_of_one_kind_loads_only_that_kinds_models(tmp_path: Path) -> None:
+    """`smi lint` of a small file (what pre-commit runs) defines the model classes of the API groups it meets,
+    not every group's, and loads neither the converter nor a TOML parser when there is no configuration."""
+    (tmp_path / "split.yaml").write_text(
+        "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  service: web\n  backends:\n  - {service: web-v1, weight: -1}\n"
+    )
+    code = (
+        "import json, sys; from click.testing import CliRunner; from smi_conformance.cli import main; "
+        "r = CliRunner().invoke(main, ['lint', 'split.yaml']); assert r.exit_code == 1, r.output; "
+        "assert 'SMI201' in r.output, r.output; "
+        "print(json.dumps([m for m in sys.modules if m.startswith(('smi_conformance.models.', 'tomllib'))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    loaded = set(json.loads(out.stdout))
+    assert "smi_conformance.models.split" in loaded
+    assert not loaded & {
+        "smi_conformance.models.access",
+        "smi_conformance.models.specs",
+        "smi_conformance.models.metrics",
+        "smi_conformance.models.conversion",
+        "tomllib",
+    }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import click
@@ -136,6 +135,8 @@ def run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color
         return _run(paths, config, output=output, color=color)
     except Exception as exc:  # a bug: say so plainly; SMI_LINT_DEBUG=1 shows the traceback
         if os.environ.get("SMI_LINT_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         click.echo(f"smi lint: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
         return EXIT_USAGE

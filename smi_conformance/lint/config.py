@@ -37,11 +37,6 @@ from smi_conformance.lint.registry import RULES, resolve
 from smi_conformance.lint.rule import Severity
 from smi_conformance.manifests import DEFAULT_MAX_BYTES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 __all__ = ["FORMATS", "ConfigError", "LintConfig", "Suppress", "discover", "load_config"]
 
 FORMATS = ("text", "json", "sarif", "github", "junit")
@@ -177,12 +172,25 @@ def discover(start: Path | None = None) -> Path | None:
 
 def _has_tool_table(path: Path) -> bool:
     try:
+        raw: bytes | None = path.read_bytes()
+    except OSError:
+        raw = None
+    if raw is not None and b"smi-lint" not in raw and b"\\" not in raw:
+        # Without these bytes no key can name the table (a quoted key could spell it with escapes): most
+        # projects' pyproject.toml is not parsed (pre-commit in a Python repository meets one each run).
+        return False
+    try:
         return "smi-lint" in _read_toml(path).get("tool", {})
     except ConfigError:
         return "[tool.smi-lint" in path.read_text(errors="replace")  # a broken file with our table: report it
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # imported here: most runs find no configuration file (the TOML parser is about 2 ms of imports)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     try:
         with path.open("rb") as fh:
             data: dict[str, Any] = tomllib.load(fh)

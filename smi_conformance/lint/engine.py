@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import marshal
 import struct
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
@@ -324,6 +323,8 @@ class _Run:
     def _spool_data(self, data: Any) -> None:
         """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back."""
         if self._spool is None:
+            import tempfile  # here: only runs with many deferred objects spool
+
             self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115  # closed by _run_deferred
         try:
             blob = marshal.dumps(data)

@@ -13,11 +13,15 @@ Modules: :mod:`.split`, :mod:`.access`, :mod:`.specs`, :mod:`.metrics` (a class 
 (which kinds and versions exist), :mod:`.conversion` (between versions of a kind).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from smi_conformance.models.api import dump, load, validate
-from smi_conformance.models.conversion import convert
 from smi_conformance.models.problems import ConversionError, Problem, SMIValidationError
 from smi_conformance.models.quantity import Quantity
 from smi_conformance.models.registry import KindInfo, kinds, lookup
+
+if TYPE_CHECKING:
+    from smi_conformance.models.conversion import convert
 
 __all__ = [
     "ConversionError",
@@ -32,3 +36,12 @@ __all__ = [
     "lookup",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``convert`` loads the conversion modules on first use: linting never converts."""
+    if name == "convert":
+        from smi_conformance.models.conversion import convert
+
+        return convert
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

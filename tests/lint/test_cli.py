@@ -108,6 +108,26 @@ def test_configuration_file_discovered_upward_and_overridden_by_flags(tmp_path: 
     assert smi("lint", "--config", str(tmp_path / "pyproject.toml"), str(path)).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("pyproject", "found"),
+    [
+        ('[project]\nname = "x"\n', False),
+        ("[project\nname = broken\n", False),  # broken, but not ours: not our business
+        ('[tool."smi\\u002dlint"]\nignore = ["negative-weight"]\n', True),  # a key spelt with an escape
+        ('[tool]\n"smi-lint" = { ignore = ["negative-weight"] }\n', True),
+    ],
+)
+def test_pyproject_counts_when_it_has_the_table_however_spelt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pyproject: str, found: bool
+) -> None:
+    """Discovery skips a pyproject.toml that cannot name ``tool.smi-lint`` without parsing it; one that
+    does, in any spelling TOML allows, is still the configuration."""
+    write(tmp_path, "pyproject.toml", pyproject)
+    write(tmp_path, "deploy/split.yaml", ERROR)
+    monkeypatch.chdir(tmp_path / "deploy")
+    assert smi("lint", "split.yaml").exit_code == (0 if found else 1)
+
+
 def test_configured_suppressions_match_path_kind_and_name(tmp_path: Path) -> None:
     write(tmp_path, "legacy/a.yaml", ERROR)
     write(tmp_path, "new/b.yaml", OTHER_ERROR.replace("name: api,", "name: canary-api,"))

@@ -86,7 +86,7 @@ def test_the_declared_table_matches_every_model_class() -> None:
     declared: dict[type[_base.SMIObject], set[str]] = {}
     for info in models.kinds():
         model = info.model
-        assert (model.GROUP, model.KIND) == (info.group, info.kind)
+        assert (info.group, info.kind) == (model.GROUP, model.KIND)
         declared.setdefault(model, set()).add(info.version)
     defined = {
         cls
