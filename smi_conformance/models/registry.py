@@ -4,12 +4,16 @@ Status of each version, from SPEC-NOTES ("Versions"): the latest release (v0.6.0
 v1alpha3, specs v1alpha4 and metrics v1alpha1 ("released"); older versions are "superseded" but still
 deployed; access v1alpha4 (IdentityBinding), the v1alpha5 draft of split/specs and metrics v1alpha2
 (smi-sdk-go only) are "experimental": recognised and flagged, never required.
+
+Each kind's versions and model classes are declared here, not read from the classes, so that looking a kind up
+defines no model: a group's module (``split``, ``access``, ``specs``, ``metrics``) is imported when one of its
+models is first used (:attr:`KindInfo.model`). A test checks the declarations against the classes.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
@@ -29,7 +33,7 @@ class KindInfo:
     plural: str
     """Resource name in API paths (``trafficsplits``)."""
     namespaced: bool
-    model_path: str = field(repr=False)
+    model_path: str
     """Where the model class is: ``"split:TrafficSplitV1alpha4"`` (a module of this package, a class)."""
     status: Status
     """"released" (the latest release), "superseded" (an older one) or "experimental" (unreleased, draft)."""
@@ -44,8 +48,8 @@ class KindInfo:
 
     @cached_property
     def model(self) -> type[SMIObject]:
-        """The pydantic model validating documents of this kind and version. Its module is imported on first
-        use: defining every group's classes costs more than a small file's whole lint."""
+        """The pydantic model validating documents of this kind and version; its group's module is imported on
+        first use."""
         module, _, name = self.model_path.partition(":")
         model: type[SMIObject] = getattr(importlib.import_module(f"smi_conformance.models.{module}"), name)
         return model
