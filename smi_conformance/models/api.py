@@ -1,7 +1,8 @@
 """validate / load / dump: documents (plain dicts from YAML or JSON) in, typed models or Problems out.
 
-Each model's validator is compiled once, when its class is defined; ``validate`` only looks the model up and
-runs it, so the common case (a valid document) costs one dict lookup and one pydantic-core call.
+Each model's validator is compiled once, when it first validates (``defer_build``; its group's classes are
+defined when the registry first hands one out); after that ``validate`` only looks the model up and runs
+it, so the common case (a valid document) costs one dict lookup and one pydantic-core call.
 """
 
 from __future__ import annotations
