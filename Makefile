@@ -13,7 +13,10 @@ $(BIN)/smi: pyproject.toml
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install -q -e '.[dev]'
 	touch $(BIN)/smi
 
+## setup also builds and installs the optional compiled YAML reader when cargo is there (ci/native.sh: cached by a
+## hash of native/; without cargo, smi lint's pure-Python path, the same findings, slower)
 setup: $(BIN)/smi
+	@bash ci/native.sh $(BIN)/python
 
 ## test: the project's own test suite (what CI runs). SARIF_SCHEMA: the official SARIF schema, fetched with npm
 ## when npm is there (ci/sarif-schema.sh); JUNIT_XSD: the Jenkins JUnit schema, from pytest's source distribution

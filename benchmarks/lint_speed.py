@@ -21,6 +21,9 @@ installed. Its schemas are made from the official SMI CRDs (``--crds``: a folder
 project's ``schemas/json``, which has kubeconform's layout. It runs with ``-strict`` (unknown fields are
 errors, as in smi lint).
 
+When the compiled YAML reader (``native/``) is installed, ``smi lint`` also runs without it
+(``SMI_YAML_NATIVE=0``: the pure-Python path) in the same rounds.
+
 ``--baseline DIR`` runs ``smi lint`` from another source tree too (``git archive <commit> | tar -x -C DIR``),
 in the same rounds: before and after a change, on one machine at one time.
 
@@ -33,6 +36,7 @@ load average before and after.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -273,6 +277,7 @@ def main() -> None:
     smi = [py, "-m", "smi_conformance", "lint"]
     one_core = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     kubeconform = find_kubeconform(args.kubeconform)
+    native = importlib.util.find_spec("smi_conformance_yaml") is not None
     # Bytecode for both trees, as an installed package has it (pip compiles it): without it, a tree that
     # was never imported (a fresh git archive) or an environment with PYTHONDONTWRITEBYTECODE compiles
     # every module from source in every run, about 0.1 s of CPU that no user pays.
@@ -340,6 +345,8 @@ def main() -> None:
                 tools = [("smi", smi_cmd)] + ([("kubeconform", kc_cmd)] if kc and kc_cmd else [])
                 if args.baseline:
                     tools.append(("before", _baseline(smi_cmd, args.baseline)))
+                if native:
+                    tools.append(("pure", ["env", "SMI_YAML_NATIVE=0", *smi_cmd]))
                 if round_ % 2:
                     tools.reverse()
                 for tool, cmd in tools:
@@ -361,11 +368,14 @@ def main() -> None:
     for name, _, _ in cases:
         other = results.get((name, "kubeconform"))
         print(f"| {name} | {cells(results[(name, 'smi')])} | {cells(other) if other else '| |'} |")
-    if args.baseline:
-        print(f"\nBefore (smi lint from {args.baseline}), the same rounds:\n")
+    others = [("before", f"Before (smi lint from {args.baseline})")] if args.baseline else []
+    if native:
+        others.append(("pure", "Without the compiled YAML reader (SMI_YAML_NATIVE=0)"))
+    for tool, title in others:
+        print(f"\n{title}, the same rounds:\n")
         print("| case | best / median wall | CPU | peak memory |\n|---|---:|---:|---:|")
         for name, _, _ in cases:
-            print(f"| {name} | {cells(results[(name, 'before')])} |")
+            print(f"| {name} | {cells(results[(name, tool)])} |")
 
 
 def _baseline(cmd: list[str], tree: Path) -> list[str]:

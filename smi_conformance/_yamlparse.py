@@ -8,11 +8,13 @@ constructed from a tag. Used by :mod:`smi_conformance.manifests`, which owns fil
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 import yaml
 from yaml.composer import Composer
@@ -158,10 +160,15 @@ def parse_chunk(name: str, chunk: str, line: int, *, python: bool = False) -> tu
 
 
 def parse_chunk_tree(
-    name: str, chunk: str, line: int, *, python: bool = False
+    name: str, chunk: str, line: int, *, python: bool = False, native: bool = True
 ) -> tuple[Any, list[LoadIssue], Node | None]:
     """``parse_chunk``, plus the document's node tree (marks included: what ``compose_marks`` gives, for
-    ``walk``), or None when there is no data."""
+    ``walk``), or None when there is no data or the compiled reader read it (``NATIVE``; ``native=False``
+    or ``python``: not tried)."""
+    if NATIVE is not None and native and not python:
+        read = NATIVE.document(chunk)
+        if read is not None:
+            return read[0], [], None
     loader = _PythonLoader(chunk) if python or not LIBYAML else _FastLoader(chunk)
     try:
         node = loader.get_single_node()
@@ -376,46 +383,12 @@ class _Builder:
     def scalar(self, node: Any) -> Any:
         tag = node.tag
         if tag.__class__ is slice:  # implicit (see _FastLoader): quoted and block scalars are strings
-            if not tag.step[0]:
-                return node.value
-            value = node.value
-            known = _PLAIN.get(value, _UNSEEN)
-            if known is not _UNSEEN:
-                return known
-            built = self.typed(node, _implicit(value))
-            if len(value) <= 64 and len(_PLAIN) < 20_000:
-                _PLAIN[value] = built
-            return built
-        return self.typed(node, tag)
-
-    def typed(self, node: Any, tag: str) -> Any:
-        """A scalar's value as its (explicit or resolved) tag says."""
-        if tag == _STR:
+            return plain_value(node.value) if tag.step[0] else node.value
+        value = typed_value(node.value, tag)
+        if value is _UNTYPED:
+            self.check_tag(node)
             return node.value
-        try:
-            if tag == _INT:
-                value = node.value
-                try:
-                    return (
-                        int(value)
-                        if value.isdigit() and (value[0] != "0" or value == "0")
-                        else _SAFE.construct_yaml_int(node)
-                    )
-                except ValueError:  # longer than Python converts (4300 digits): still an integer
-                    huge = huge_int(value)
-                    if huge is None:
-                        raise
-                    return huge
-            if tag == _NULL:
-                return None
-            if tag == _BOOL:
-                return _BOOLS[node.value.lower()]
-            if tag == _FLOAT:
-                return _SAFE.construct_yaml_float(node)
-        except (ValueError, KeyError):
-            return node.value
-        self.check_tag(node)
-        return node.value
+        return value
 
     def check_tag(self, node: Node) -> None:
         tag: Any = node.tag
@@ -427,6 +400,53 @@ class _Builder:
                     self.where(node),
                 )
             )
+
+
+def plain_value(text: str) -> Any:
+    """A plain (unquoted, untagged) scalar's value as YAML 1.1 resolves it, memoised by its text: manifests
+    repeat the same plain scalars (kinds, versions, names, numbers) over and over. The native reader calls
+    this for every plain scalar it has not seen, so both readers type scalars alike."""
+    known = _PLAIN.get(text, _UNSEEN)
+    if known is not _UNSEEN:
+        return known
+    value = typed_value(text, _implicit(text))
+    if value is _UNTYPED:  # a tag PyYAML resolves but nothing constructs (merge, value): the text
+        value = text
+    if len(text) <= 64 and len(_PLAIN) < 20_000:
+        _PLAIN[text] = value
+    return value
+
+
+_UNTYPED = object()
+
+
+def typed_value(text: str, tag: str) -> Any:
+    """A scalar's value as its (explicit or resolved) tag says; ``_UNTYPED`` for a tag that gives none
+    (the caller keeps the text, and reports an explicit tag)."""
+    if tag == _STR:
+        return text
+    try:
+        if tag == _INT:
+            try:
+                return (
+                    int(text)
+                    if text.isdigit() and (text[0] != "0" or text == "0")
+                    else _SAFE.construct_yaml_int(ScalarNode(tag, text))
+                )
+            except ValueError:  # longer than Python converts (4300 digits): still an integer
+                huge = huge_int(text)
+                if huge is None:
+                    raise
+                return huge
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return _BOOLS[text.lower()]
+        if tag == _FLOAT:
+            return _SAFE.construct_yaml_float(ScalarNode(tag, text))
+    except (ValueError, KeyError):
+        return text
+    return _UNTYPED
 
 
 def _expanded_size(node: Node, sizes: dict[int, int], limit: int) -> int:
@@ -553,3 +573,28 @@ def find_duplicates(root: Node) -> list[tuple[str, Node]]:
         elif isinstance(node, SequenceNode):
             stack.extend(node.value)
     return sorted(found, key=lambda item: (item[1].start_mark.line, item[1].start_mark.column))
+
+
+class NativeReader(Protocol):
+    """The compiled reader (``native/``: libyaml's parser in Rust, building the data directly). It reads
+    the documents that need none of _Builder's checks (no anchors, aliases, tags, merge keys, duplicate
+    keys, collections as keys, deep nesting, syntax errors) and declines every other one, which then goes
+    through libyaml's nodes and _Builder: the same data either way, and every issue worded once."""
+
+    def document(self, text: str, /) -> tuple[Any] | None:
+        """``(data,)`` of the one document in ``text``, or None: read it with the Python path."""
+
+
+def _native_reader() -> NativeReader | None:
+    """The compiled reader if it is installed (``make setup`` builds it when Rust is there), unless
+    ``SMI_YAML_NATIVE=0`` (to compare, or to rule it out)."""
+    if os.environ.get("SMI_YAML_NATIVE") == "0":
+        return None
+    try:
+        module = importlib.import_module("smi_conformance_yaml")
+    except ImportError:
+        return None
+    return cast(NativeReader, module.Reader(plain_value))
+
+
+NATIVE = _native_reader()

@@ -1,0 +1,237 @@
+//! `smi lint`'s optional compiled YAML reader.
+//!
+//! libyaml's parser (the `unsafe-libyaml` translation of the C library that PyYAML wraps) reads one YAML
+//! document and this module builds its Python data directly from the parser's events: no node objects,
+//! no Python call per node. It is a fast path, not a second YAML implementation: it reads only documents
+//! that need none of the checks of `smi_conformance._yamlparse._Builder` and declines (returns `None`)
+//! every other one, which the Python path then reads and reports on. Declined: syntax errors, anchors,
+//! aliases, tags, directives, merge keys (`<<`), duplicate keys, collections used as keys, more than one
+//! document, nesting deeper than `MAX_DEPTH`. Plain scalars are typed by the Python function the reader
+//! is given (`_yamlparse.plain_value`), so both paths give every scalar the same value.
+
+use std::mem::MaybeUninit;
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use rustc_hash::FxHashMap;
+use unsafe_libyaml as y;
+
+/// Below `_yamlparse.MAX_DEPTH` (200), so the Python path reports a document nested too deep.
+const MAX_DEPTH: usize = 150;
+/// Scalars up to this many bytes have their Python value cached (manifests repeat kinds, versions,
+/// names and keys over and over); at most `CACHE_ENTRIES` of each style.
+const CACHE_TEXT: usize = 64;
+const CACHE_ENTRIES: usize = 20_000;
+
+type Cache = FxHashMap<Box<[u8]>, Py<PyAny>>;
+
+/// A libyaml parser reading one string; boxed because libyaml keeps a pointer to it.
+struct Parser<'t> {
+    raw: Box<MaybeUninit<y::yaml_parser_t>>,
+    _text: &'t [u8],
+}
+
+impl<'t> Parser<'t> {
+    fn new(text: &'t [u8]) -> Option<Self> {
+        let mut raw = Box::new(MaybeUninit::<y::yaml_parser_t>::uninit());
+        // SAFETY: initialize fills the parser; the input outlives it (`_text` borrows it).
+        unsafe {
+            if y::yaml_parser_initialize(raw.as_mut_ptr()).fail {
+                return None;
+            }
+            y::yaml_parser_set_input_string(raw.as_mut_ptr(), text.as_ptr(), text.len() as u64);
+        }
+        Some(Parser { raw, _text: text })
+    }
+
+    /// The next event, or None on a syntax error.
+    fn next(&mut self) -> Option<Event> {
+        let mut event = MaybeUninit::<y::yaml_event_t>::uninit();
+        // SAFETY: yaml_parser_parse zeroes the event before anything else, so it is initialized
+        // (and safe to delete) whether it succeeds or not.
+        unsafe {
+            let failed = y::yaml_parser_parse(self.raw.as_mut_ptr(), event.as_mut_ptr()).fail;
+            let event = Event(event.assume_init());
+            if failed { None } else { Some(event) }
+        }
+    }
+}
+
+impl Drop for Parser<'_> {
+    fn drop(&mut self) {
+        // SAFETY: initialized in `new`.
+        unsafe { y::yaml_parser_delete(self.raw.as_mut_ptr()) }
+    }
+}
+
+struct Event(y::yaml_event_t);
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // SAFETY: a parsed (or zeroed) event owns its buffers.
+        unsafe { y::yaml_event_delete(&mut self.0) }
+    }
+}
+
+/// A collection being built: a mapping (with the key waiting for its value) or a sequence.
+enum Frame<'py> {
+    Map(Bound<'py, PyDict>, Option<Bound<'py, PyAny>>),
+    Seq(Bound<'py, PyList>),
+}
+
+/// Reads YAML documents into plain data (dict, list, str and what `plain_value` returns).
+#[pyclass(frozen, module = "smi_conformance_yaml")]
+struct Reader {
+    plain_value: Py<PyAny>,
+    /// Plain scalars' values, and the text of the others (quoted, block, keys), by their bytes.
+    plain: Mutex<Cache>,
+    text: Mutex<Cache>,
+}
+
+struct Caches<'a> {
+    plain: MutexGuard<'a, Cache>,
+    text: MutexGuard<'a, Cache>,
+}
+
+#[pymethods]
+impl Reader {
+    /// `plain_value(text)`: the value of a plain (unquoted, untagged) scalar.
+    #[new]
+    fn new(plain_value: Py<PyAny>) -> Self {
+        Reader {
+            plain_value,
+            plain: Mutex::new(Cache::default()),
+            text: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// `(data,)` of the one document in `text` (`(None,)` for an empty one), or None if the Python
+    /// path must read it (see the module's documentation).
+    fn document<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let mut caches = Caches {
+            plain: self.plain.lock().unwrap_or_else(|e| e.into_inner()),
+            text: self.text.lock().unwrap_or_else(|e| e.into_inner()),
+        };
+        match self.read(py, text.as_bytes(), &mut caches)? {
+            Some(root) => Ok(Some(PyTuple::new(py, [root])?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Reader {
+    fn scalar<'py>(
+        &self,
+        py: Python<'py>,
+        bytes: &[u8],
+        plain: bool,
+        caches: &mut Caches<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let cache = if plain { &mut caches.plain } else { &mut caches.text };
+        let small = bytes.len() <= CACHE_TEXT;
+        if small && let Some(value) = cache.get(bytes) {
+            return Ok(value.bind(py).clone());
+        }
+        // libyaml checked the input is UTF-8 and its scalars are whole characters.
+        let text = PyString::new(py, &String::from_utf8_lossy(bytes)).into_any();
+        let value = if plain { self.plain_value.bind(py).call1((text,))? } else { text };
+        if small && cache.len() < CACHE_ENTRIES {
+            cache.insert(bytes.into(), value.clone().unbind());
+        }
+        Ok(value)
+    }
+
+    /// The document's data, or None to decline it.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        text: &[u8],
+        caches: &mut Caches<'_>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(mut parser) = Parser::new(text) else { return Ok(None) };
+        let mut stack: Vec<Frame<'py>> = Vec::new();
+        let mut root: Option<Bound<'py, PyAny>> = None;
+        let mut documents = 0;
+        loop {
+            let Some(event) = parser.next() else { return Ok(None) };
+            let event = &event.0;
+            // SAFETY (every union read below): the field read is the one of the event's type.
+            let value = match event.type_ {
+                y::YAML_STREAM_START_EVENT | y::YAML_DOCUMENT_END_EVENT => continue,
+                y::YAML_STREAM_END_EVENT => break,
+                y::YAML_DOCUMENT_START_EVENT => {
+                    let start = unsafe { event.data.document_start };
+                    documents += 1;
+                    let directives = !start.version_directive.is_null()
+                        || start.tag_directives.start != start.tag_directives.end;
+                    if documents > 1 || directives {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                y::YAML_SCALAR_EVENT => {
+                    let scalar = unsafe { event.data.scalar };
+                    if !scalar.anchor.is_null() || !scalar.tag.is_null() {
+                        return Ok(None);
+                    }
+                    let bytes = unsafe { std::slice::from_raw_parts(scalar.value, scalar.length as usize) };
+                    let plain = scalar.style == y::YAML_PLAIN_SCALAR_STYLE;
+                    if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
+                        if plain && bytes == b"<<" {
+                            return Ok(None); // a merge key
+                        }
+                        *key = Some(self.scalar(py, bytes, false, caches)?); // keys are their text
+                        continue;
+                    }
+                    self.scalar(py, bytes, plain, caches)?
+                }
+                y::YAML_SEQUENCE_START_EVENT | y::YAML_MAPPING_START_EVENT => {
+                    let sequence = event.type_ == y::YAML_SEQUENCE_START_EVENT;
+                    let (anchor, tag) = unsafe {
+                        if sequence {
+                            (event.data.sequence_start.anchor, event.data.sequence_start.tag)
+                        } else {
+                            (event.data.mapping_start.anchor, event.data.mapping_start.tag)
+                        }
+                    };
+                    let as_key = matches!(stack.last(), Some(Frame::Map(_, None)));
+                    if !anchor.is_null() || !tag.is_null() || as_key || stack.len() >= MAX_DEPTH {
+                        return Ok(None);
+                    }
+                    stack.push(if sequence {
+                        Frame::Seq(PyList::empty(py))
+                    } else {
+                        Frame::Map(PyDict::new(py), None)
+                    });
+                    continue;
+                }
+                y::YAML_SEQUENCE_END_EVENT | y::YAML_MAPPING_END_EVENT => match stack.pop() {
+                    Some(Frame::Seq(list)) => list.into_any(),
+                    Some(Frame::Map(dict, None)) => dict.into_any(),
+                    _ => return Ok(None),
+                },
+                _ => return Ok(None), // an alias
+            };
+            match stack.last_mut() {
+                None => root = Some(value),
+                Some(Frame::Seq(list)) => list.append(value)?,
+                Some(Frame::Map(dict, key)) => {
+                    let Some(key) = key.take() else { return Ok(None) };
+                    let before = dict.len();
+                    dict.set_item(key, value)?;
+                    if dict.len() == before {
+                        return Ok(None); // a duplicate key
+                    }
+                }
+            }
+        }
+        Ok(Some(root.unwrap_or_else(|| py.None().into_bound(py))))
+    }
+}
+
+#[pymodule]
+fn smi_conformance_yaml(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Reader>()?;
+    Ok(())
+}
