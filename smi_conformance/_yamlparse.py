@@ -12,7 +12,7 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
@@ -585,16 +585,44 @@ class NativeReader(Protocol):
         """``(data,)`` of the one document in ``text``, or None: read it with the Python path."""
 
 
-def _native_reader() -> NativeReader | None:
-    """The compiled reader if it is installed (``make setup`` builds it when Rust is there), unless
-    ``SMI_YAML_NATIVE=0`` (to compare, or to rule it out)."""
+#: Where a node is: 0-based line, column, end line, end column (columns in characters), as libyaml marks.
+Span = tuple[int, int, int, int]
+#: What ``find`` returns: the span of the deepest node a path reaches, of its key if it was reached
+#: through one, and whether the whole path was followed.
+Found = tuple[Span, Span | None, bool]
+
+
+def _native() -> tuple[NativeReader | None, Callable[[str, list[PathKey]], Found | None] | None]:
+    """The compiled reader and its ``locate`` (``walk`` on the document's text, declining what only
+    ``compose_marks`` handles: aliases, syntax errors) if they are installed (``make setup`` builds them
+    when Rust is there), unless ``SMI_YAML_NATIVE=0`` (to compare, or to rule them out)."""
     if os.environ.get("SMI_YAML_NATIVE") == "0":
-        return None
+        return None, None
     try:
         module = importlib.import_module("smi_conformance_yaml")
     except ImportError:
+        return None, None
+    return cast(NativeReader, module.Reader(plain_value)), module.locate
+
+
+NATIVE, NATIVE_LOCATE = _native()
+
+
+def find(document: Node | str | None, path: NodePath) -> Found | None:
+    """Where the node at ``path`` is in a document, given as its marked node tree (``compose_marks``) or
+    its text; None if it has no node tree (a syntax error, or empty)."""
+    if isinstance(document, str):
+        if NATIVE_LOCATE is not None:
+            found = NATIVE_LOCATE(document, list(path))
+            if found is not None:
+                return found
+        document = compose_marks(document)
+    if document is None:
         return None
-    return cast(NativeReader, module.Reader(plain_value))
+    node, key_node, complete = walk(document, path)
+    return _span(node), (_span(key_node) if key_node is not None else None), complete
 
 
-NATIVE = _native_reader()
+def _span(node: Node) -> Span:
+    start, end = node.start_mark, node.end_mark
+    return start.line, start.column, end.line, end.column

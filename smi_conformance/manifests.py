@@ -42,16 +42,17 @@ from smi_conformance._yamlparse import (
     BREAK,
     MAX_DEPTH,
     MAX_EXPANDED_NODES,
+    NATIVE_LOCATE,
     LoadIssue,
     Location,
     NodePath,
     compose_marks,
     count_breaks,
+    find,
     find_duplicates,
     json_int,
     parse_chunk,
     parse_chunk_tree,
-    walk,
 )
 
 __all__ = [
@@ -89,11 +90,13 @@ class Source:
     text: str = ""
     is_json: bool = False
     path: Path | None = None
-    _trees: OrderedDict[int, Node | None] = field(default_factory=OrderedDict, repr=False)
+    #: Documents kept for locating, by offset: each one's marked node tree, or its text where the compiled
+    #: reader locates (``_yamlparse.find`` takes either).
+    _trees: OrderedDict[int, Node | str | None] = field(default_factory=OrderedDict, repr=False)
     _parsed: tuple[int, Any] | None = field(default=None, repr=False)  #: the last document reloaded
-    #: The node tree of the document read last, while it is checked: its findings are located without
-    #: parsing it again (the trees of the rest are let go).
-    _current: tuple[int, Node] | None = field(default=None, repr=False)
+    #: The node tree (or text) of the document read last, while it is checked: its findings are located
+    #: without reading it again (those of the rest are let go).
+    _current: tuple[int, Node | str] | None = field(default=None, repr=False)
 
     def document_text(self, start: int, end: int) -> str:
         """The text of one document (``start``/``end`` as its Document holds them)."""
@@ -104,7 +107,13 @@ class Source:
             return fh.read(end - start).decode("utf-8", "replace")
 
     def tree(self, start: int, end: int) -> Node | None:
-        """The marked node tree of the document at ``start`` (composed on first use, a few kept)."""
+        """The marked node tree of the document at ``start``."""
+        held = self.held(start, end)
+        return compose_marks(held) if isinstance(held, str) else held
+
+    def held(self, start: int, end: int) -> Node | str | None:
+        """The document at ``start`` as ``_yamlparse.find`` locates in it: its text where the compiled
+        reader locates, else its marked node tree (composed on first use); a few are kept."""
         current = self._current
         if current is not None and current[0] == start:
             return current[1]
@@ -115,10 +124,10 @@ class Source:
         text = self.document_text(start, end)
         if self.is_json:  # JSON allows tabs as whitespace, YAML 1.1 does not; same columns
             text = text.replace("\t", " ")
-        tree = trees[start] = compose_marks(text)
+        held = trees[start] = text if NATIVE_LOCATE is not None else compose_marks(text)
         if len(trees) > _TREES_KEPT:
             trees.popitem(last=False)
-        return tree
+        return held
 
 
 @dataclass(eq=False, slots=True)
@@ -157,19 +166,15 @@ class Document:
         ``key=True`` points at the mapping key instead of its value (unknown fields). A path that does not
         exist (a missing field) resolves to its deepest existing ancestor, at that ancestor's key.
         """
-        root = self.source.tree(self.start, self.end)
-        if root is None:
+        found = find(self.source.held(self.start, self.end), self.base + tuple(path))
+        if found is None:
             return Location(self.source.name, self.first_line + 1, 1)
-        node, key_node, complete = walk(root, self.base + tuple(path))
-        mark_node = key_node if key_node is not None and (key or not complete) else node
-        start, end = mark_node.start_mark, mark_node.end_mark
-        return Location(
-            self.source.name,
-            self.first_line + start.line + 1,
-            start.column + 1,
-            self.first_line + end.line + 1,
-            end.column + 1,
-        )
+        span, key_span, complete = found
+        if key_span is not None and (key or not complete):
+            span = key_span
+        line, column, end_line, end_column = span
+        first = self.first_line + 1
+        return Location(self.source.name, first + line, column + 1, first + end_line, end_column + 1)
 
 
 @dataclass
@@ -421,7 +426,8 @@ def _parsed(
     source: Source, index: int, start: int, end: int, line: int, chunk: str, issues: list[LoadIssue]
 ) -> Iterator[Document]:
     data, found, tree = parse_chunk_tree(source.name, chunk, line)
-    source._current = (start, tree) if tree is not None else None
+    # Kept while the document is checked: its tree, or its text when the compiled reader read it.
+    source._current = (start, tree if tree is not None else chunk) if data is not None else None
     issues.extend(found)
     if data is not None:  # None: a syntax error, or an empty document ("---" and comments): skipped
         yield from _members(Document(source, index, start, end, line, data))

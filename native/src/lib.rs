@@ -13,7 +13,7 @@ use std::mem::MaybeUninit;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 use rustc_hash::FxHashMap;
 use unsafe_libyaml as y;
 
@@ -230,8 +230,125 @@ impl Reader {
     }
 }
 
+/// Where a node is: 0-based (line, column, end line, end column), columns in characters, as libyaml marks.
+type Span = (u64, u64, u64, u64);
+
+/// A node of a document, for locating only: where it is, and what a path can follow.
+struct MarkNode {
+    span: Span,
+    kind: MarkKind,
+}
+
+enum MarkKind {
+    /// A scalar; its text only when it is a mapping key (what paths match).
+    Scalar(Option<Box<[u8]>>),
+    Map(Vec<(usize, usize)>),
+    Seq(Vec<usize>),
+}
+
+fn span(start: &y::yaml_mark_t, end: &y::yaml_mark_t) -> Span {
+    (start.line, start.column, end.line, end.column)
+}
+
+/// The node tree of the one document in `text` (marks and key texts only), with its root; None if
+/// `compose_marks` must do it (a syntax error, an alias, several documents) or the document is empty.
+fn mark_tree(text: &[u8]) -> Option<(Vec<MarkNode>, usize)> {
+    let mut parser = Parser::new(text)?;
+    let mut nodes: Vec<MarkNode> = Vec::new();
+    let mut open: Vec<(usize, Option<usize>)> = Vec::new(); // collections being read, and a key waiting
+    let mut root = None;
+    let mut documents = 0;
+    loop {
+        let event = parser.next()?;
+        let event = &event.0;
+        let index = match event.type_ {
+            y::YAML_STREAM_START_EVENT | y::YAML_DOCUMENT_END_EVENT => continue,
+            y::YAML_STREAM_END_EVENT => break,
+            y::YAML_DOCUMENT_START_EVENT => {
+                documents += 1;
+                if documents > 1 {
+                    return None;
+                }
+                continue;
+            }
+            y::YAML_SCALAR_EVENT => {
+                let is_key = matches!(open.last(), Some(&(i, None)) if matches!(nodes[i].kind, MarkKind::Map(_)));
+                // SAFETY: a scalar event's scalar data.
+                let text = is_key.then(|| unsafe {
+                    let scalar = event.data.scalar;
+                    Box::from(std::slice::from_raw_parts(scalar.value, scalar.length as usize))
+                });
+                nodes.push(MarkNode { span: span(&event.start_mark, &event.end_mark), kind: MarkKind::Scalar(text) });
+                nodes.len() - 1
+            }
+            y::YAML_SEQUENCE_START_EVENT | y::YAML_MAPPING_START_EVENT => {
+                let kind = if event.type_ == y::YAML_SEQUENCE_START_EVENT {
+                    MarkKind::Seq(Vec::new())
+                } else {
+                    MarkKind::Map(Vec::new())
+                };
+                nodes.push(MarkNode { span: span(&event.start_mark, &event.end_mark), kind });
+                open.push((nodes.len() - 1, None));
+                continue;
+            }
+            y::YAML_SEQUENCE_END_EVENT | y::YAML_MAPPING_END_EVENT => {
+                let (index, _) = open.pop()?;
+                nodes[index].span.2 = event.end_mark.line;
+                nodes[index].span.3 = event.end_mark.column;
+                index
+            }
+            _ => return None, // an alias: the composer shares the anchored node; compose_marks does that
+        };
+        match open.last_mut() {
+            None => root = Some(index),
+            Some((parent, key)) => match &mut nodes[*parent].kind {
+                MarkKind::Seq(items) => items.push(index),
+                MarkKind::Map(pairs) => match key.take() {
+                    None => *key = Some(index),
+                    Some(k) => pairs.push((k, index)),
+                },
+                MarkKind::Scalar(_) => return None,
+            },
+        }
+    }
+    Some((nodes, root?))
+}
+
+#[pyfunction]
+/// Where the node at `path` is in the one document in `text`, as `_yamlparse.walk` finds it on
+/// `compose_marks`' tree: (the deepest node reached, its key if reached through one, whether the whole
+/// path was followed), as spans; None when `compose_marks` must do it (see `mark_tree`).
+fn locate(text: &str, path: Vec<Bound<'_, PyAny>>) -> PyResult<Option<(Span, Option<Span>, bool)>> {
+    let Some((nodes, root)) = mark_tree(text.as_bytes()) else { return Ok(None) };
+    let (mut node, mut key) = (root, None);
+    for step in &path {
+        let next = match &nodes[node].kind {
+            MarkKind::Map(pairs) => {
+                let wanted = step.str()?;
+                let wanted = wanted.to_str()?.as_bytes();
+                // the last duplicate wins, as in the data
+                pairs.iter().rev().find_map(|&(k, v)| match &nodes[k].kind {
+                    MarkKind::Scalar(Some(text)) if &text[..] == wanted => Some((v, Some(k))),
+                    _ => None,
+                })
+            }
+            MarkKind::Seq(items) if step.is_instance_of::<PyInt>() => {
+                let at: i64 = step.extract()?;
+                usize::try_from(at).ok().and_then(|i| items.get(i)).map(|&v| (v, None))
+            }
+            _ => None,
+        };
+        match next {
+            Some((n, k)) => (node, key) = (n, k),
+            None => return Ok(Some((nodes[node].span, key.map(|k| nodes[k].span), false))),
+        }
+    }
+    Ok(Some((nodes[node].span, key.map(|k: usize| nodes[k].span), true)))
+}
+
 #[pymodule]
 fn smi_conformance_yaml(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Reader>()?;
+    module.add_function(wrap_pyfunction!(locate, module)?)?;
     Ok(())
 }

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smi_conformance import _yamlparse
-from smi_conformance._yamlparse import NativeReader, parse_chunk_tree
+from smi_conformance._yamlparse import NativeReader, compose_marks, find, parse_chunk, parse_chunk_tree
 from smi_conformance.manifests import _split
 from tests.conftest import missing_input
 
@@ -235,3 +235,66 @@ def test_the_switch_leaves_the_compiled_reader_out(native: NativeReader) -> None
             [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
         )
         assert out.stdout.strip() == left_out
+
+
+def paths_in(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every node path of ``data``, and beside each a step that leads nowhere."""
+    found = [prefix, (*prefix, "nowhere"), (*prefix, 7)]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found += paths_in(value, (*prefix, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += paths_in(value, (*prefix, index))
+    return found
+
+
+def compare_locations(text: str) -> int:
+    """Locate every path of ``text``'s data both ways (the compiled ``locate`` on the text, ``walk`` on
+    ``compose_marks``' tree); how many the compiled one located."""
+    locate = _yamlparse.NATIVE_LOCATE
+    if locate is None:
+        missing_input("the compiled YAML reader is not installed (make setup builds it when cargo is there)")
+    assert locate is not None
+    tree = compose_marks(text)
+    data, _ = parse_chunk("x", text, 0)
+    located = 0
+    for path in paths_in(data):
+        native = locate(text, list(path))
+        if native is None:  # declined: only what compose_marks alone handles
+            assert tree is None or "*" in text, (text, path)
+            continue
+        assert native == find(tree, path), (text, path)
+        located += 1
+    return located
+
+
+@SETTINGS
+@given(values, st.data())
+def test_nodes_are_located_alike(value: Any, data: st.DataObject) -> None:
+    text = yaml.safe_dump(
+        value,
+        default_flow_style=data.draw(st.sampled_from([False, True, None])),
+        allow_unicode=data.draw(st.booleans()),
+        width=data.draw(st.sampled_from([20, 80])),
+    )
+    if data.draw(st.booleans()):  # the same key twice, anywhere a line starts
+        lines = text.splitlines(keepends=True)
+        at = data.draw(st.integers(0, len(lines)))
+        lines[at:at] = lines[at - 1 : at] if at else []
+        text = "".join(lines)
+    compare_locations(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: {c: [x, {d: é}]}\na: 2\n",  # the last duplicate wins, as in the data
+        "ünï: [ä, 'ö', \"ü\"]\n  # comment\nnext:\n  - |\n    block\n    text\n  - >\n    folded\n",
+        "a: &x {b: 1}\nc: *x\n",  # an alias: declined, compose_marks shares the anchored node
+        "a: [1\n",  # a syntax error: no tree either way
+        "? [k]\n: v\nw: 1\n",  # a collection as a key is never matched by a path
+    ],
+)
+def test_hand_written_documents_are_located_alike(text: str) -> None:
+    compare_locations(text)
