@@ -14,6 +14,10 @@ python="${1:?usage: ci/native.sh PYTHON}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '[%s] native: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# rustup installs into ~/.cargo/bin, which a non-login shell (CI's) may not have on its PATH.
+if ! command -v cargo >/dev/null && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
 if ! command -v cargo >/dev/null; then
   if [[ "${CI:-}" == "true" ]]; then
     log "error: cargo (Rust) is not installed; CI must build and test the compiled YAML reader"

@@ -10,12 +10,14 @@
 //! is given (`_yamlparse.plain_value`), so both paths give every scalar the same value.
 
 use std::mem::MaybeUninit;
-use std::sync::{Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 use rustc_hash::FxHashMap;
-use unsafe_libyaml as y;
+#[allow(clippy::unsafe_removed_from_name)] // every call into it is in an unsafe block anyway
+use unsafe_libyaml as yaml;
 
 /// Below `_yamlparse.MAX_DEPTH` (200), so the Python path reports a document nested too deep.
 const MAX_DEPTH: usize = 150;
@@ -28,30 +30,30 @@ type Cache = FxHashMap<Box<[u8]>, Py<PyAny>>;
 
 /// A libyaml parser reading one string; boxed because libyaml keeps a pointer to it.
 struct Parser<'t> {
-    raw: Box<MaybeUninit<y::yaml_parser_t>>,
+    raw: Box<MaybeUninit<yaml::yaml_parser_t>>,
     _text: &'t [u8],
 }
 
 impl<'t> Parser<'t> {
     fn new(text: &'t [u8]) -> Option<Self> {
-        let mut raw = Box::new(MaybeUninit::<y::yaml_parser_t>::uninit());
+        let mut raw = Box::new(MaybeUninit::<yaml::yaml_parser_t>::uninit());
         // SAFETY: initialize fills the parser; the input outlives it (`_text` borrows it).
         unsafe {
-            if y::yaml_parser_initialize(raw.as_mut_ptr()).fail {
+            if yaml::yaml_parser_initialize(raw.as_mut_ptr()).fail {
                 return None;
             }
-            y::yaml_parser_set_input_string(raw.as_mut_ptr(), text.as_ptr(), text.len() as u64);
+            yaml::yaml_parser_set_input_string(raw.as_mut_ptr(), text.as_ptr(), text.len() as u64);
         }
         Some(Parser { raw, _text: text })
     }
 
     /// The next event, or None on a syntax error.
     fn next(&mut self) -> Option<Event> {
-        let mut event = MaybeUninit::<y::yaml_event_t>::uninit();
+        let mut event = MaybeUninit::<yaml::yaml_event_t>::uninit();
         // SAFETY: yaml_parser_parse zeroes the event before anything else, so it is initialized
         // (and safe to delete) whether it succeeds or not.
         unsafe {
-            let failed = y::yaml_parser_parse(self.raw.as_mut_ptr(), event.as_mut_ptr()).fail;
+            let failed = yaml::yaml_parser_parse(self.raw.as_mut_ptr(), event.as_mut_ptr()).fail;
             let event = Event(event.assume_init());
             if failed { None } else { Some(event) }
         }
@@ -61,16 +63,16 @@ impl<'t> Parser<'t> {
 impl Drop for Parser<'_> {
     fn drop(&mut self) {
         // SAFETY: initialized in `new`.
-        unsafe { y::yaml_parser_delete(self.raw.as_mut_ptr()) }
+        unsafe { yaml::yaml_parser_delete(self.raw.as_mut_ptr()) }
     }
 }
 
-struct Event(y::yaml_event_t);
+struct Event(yaml::yaml_event_t);
 
 impl Drop for Event {
     fn drop(&mut self) {
         // SAFETY: a parsed (or zeroed) event owns its buffers.
-        unsafe { y::yaml_event_delete(&mut self.0) }
+        unsafe { yaml::yaml_event_delete(&mut self.0) }
     }
 }
 
@@ -89,9 +91,46 @@ struct Reader {
     text: Mutex<Cache>,
 }
 
+/// A cache for one `document` call: the reader's own, or an empty one when another thread is using it.
+/// (Never waited for: that thread holds it while it runs Python code, `plain_value`, which may hand the
+/// interpreter to this thread; waiting here, with the interpreter, would deadlock.)
+enum CacheRef<'a> {
+    Shared(MutexGuard<'a, Cache>),
+    Own(Cache),
+}
+
+impl CacheRef<'_> {
+    fn of(cache: &Mutex<Cache>) -> CacheRef<'_> {
+        match cache.try_lock() {
+            Ok(guard) => CacheRef::Shared(guard),
+            Err(TryLockError::Poisoned(poisoned)) => CacheRef::Shared(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => CacheRef::Own(Cache::default()),
+        }
+    }
+}
+
+impl Deref for CacheRef<'_> {
+    type Target = Cache;
+    fn deref(&self) -> &Cache {
+        match self {
+            CacheRef::Shared(guard) => guard,
+            CacheRef::Own(cache) => cache,
+        }
+    }
+}
+
+impl DerefMut for CacheRef<'_> {
+    fn deref_mut(&mut self) -> &mut Cache {
+        match self {
+            CacheRef::Shared(guard) => guard,
+            CacheRef::Own(cache) => cache,
+        }
+    }
+}
+
 struct Caches<'a> {
-    plain: MutexGuard<'a, Cache>,
-    text: MutexGuard<'a, Cache>,
+    plain: CacheRef<'a>,
+    text: CacheRef<'a>,
 }
 
 #[pymethods]
@@ -110,8 +149,8 @@ impl Reader {
     /// path must read it (see the module's documentation).
     fn document<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let mut caches = Caches {
-            plain: self.plain.lock().unwrap_or_else(|e| e.into_inner()),
-            text: self.text.lock().unwrap_or_else(|e| e.into_inner()),
+            plain: CacheRef::of(&self.plain),
+            text: CacheRef::of(&self.text),
         };
         match self.read(py, text.as_bytes(), &mut caches)? {
             Some(root) => Ok(Some(PyTuple::new(py, [root])?)),
@@ -128,14 +167,22 @@ impl Reader {
         plain: bool,
         caches: &mut Caches<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let cache = if plain { &mut caches.plain } else { &mut caches.text };
+        let cache = if plain {
+            &mut caches.plain
+        } else {
+            &mut caches.text
+        };
         let small = bytes.len() <= CACHE_TEXT;
         if small && let Some(value) = cache.get(bytes) {
             return Ok(value.bind(py).clone());
         }
         // libyaml checked the input is UTF-8 and its scalars are whole characters.
         let text = PyString::new(py, &String::from_utf8_lossy(bytes)).into_any();
-        let value = if plain { self.plain_value.bind(py).call1((text,))? } else { text };
+        let value = if plain {
+            self.plain_value.bind(py).call1((text,))?
+        } else {
+            text
+        };
         if small && cache.len() < CACHE_ENTRIES {
             cache.insert(bytes.into(), value.clone().unbind());
         }
@@ -149,18 +196,22 @@ impl Reader {
         text: &[u8],
         caches: &mut Caches<'_>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some(mut parser) = Parser::new(text) else { return Ok(None) };
+        let Some(mut parser) = Parser::new(text) else {
+            return Ok(None);
+        };
         let mut stack: Vec<Frame<'py>> = Vec::new();
         let mut root: Option<Bound<'py, PyAny>> = None;
         let mut documents = 0;
         loop {
-            let Some(event) = parser.next() else { return Ok(None) };
+            let Some(event) = parser.next() else {
+                return Ok(None);
+            };
             let event = &event.0;
             // SAFETY (every union read below): the field read is the one of the event's type.
             let value = match event.type_ {
-                y::YAML_STREAM_START_EVENT | y::YAML_DOCUMENT_END_EVENT => continue,
-                y::YAML_STREAM_END_EVENT => break,
-                y::YAML_DOCUMENT_START_EVENT => {
+                yaml::YAML_STREAM_START_EVENT | yaml::YAML_DOCUMENT_END_EVENT => continue,
+                yaml::YAML_STREAM_END_EVENT => break,
+                yaml::YAML_DOCUMENT_START_EVENT => {
                     let start = unsafe { event.data.document_start };
                     documents += 1;
                     let directives = !start.version_directive.is_null()
@@ -170,13 +221,14 @@ impl Reader {
                     }
                     continue;
                 }
-                y::YAML_SCALAR_EVENT => {
+                yaml::YAML_SCALAR_EVENT => {
                     let scalar = unsafe { event.data.scalar };
                     if !scalar.anchor.is_null() || !scalar.tag.is_null() {
                         return Ok(None);
                     }
-                    let bytes = unsafe { std::slice::from_raw_parts(scalar.value, scalar.length as usize) };
-                    let plain = scalar.style == y::YAML_PLAIN_SCALAR_STYLE;
+                    let bytes =
+                        unsafe { std::slice::from_raw_parts(scalar.value, scalar.length as usize) };
+                    let plain = scalar.style == yaml::YAML_PLAIN_SCALAR_STYLE;
                     if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
                         if plain && bytes == b"<<" {
                             return Ok(None); // a merge key
@@ -186,13 +238,19 @@ impl Reader {
                     }
                     self.scalar(py, bytes, plain, caches)?
                 }
-                y::YAML_SEQUENCE_START_EVENT | y::YAML_MAPPING_START_EVENT => {
-                    let sequence = event.type_ == y::YAML_SEQUENCE_START_EVENT;
+                yaml::YAML_SEQUENCE_START_EVENT | yaml::YAML_MAPPING_START_EVENT => {
+                    let sequence = event.type_ == yaml::YAML_SEQUENCE_START_EVENT;
                     let (anchor, tag) = unsafe {
                         if sequence {
-                            (event.data.sequence_start.anchor, event.data.sequence_start.tag)
+                            (
+                                event.data.sequence_start.anchor,
+                                event.data.sequence_start.tag,
+                            )
                         } else {
-                            (event.data.mapping_start.anchor, event.data.mapping_start.tag)
+                            (
+                                event.data.mapping_start.anchor,
+                                event.data.mapping_start.tag,
+                            )
                         }
                     };
                     let as_key = matches!(stack.last(), Some(Frame::Map(_, None)));
@@ -206,7 +264,7 @@ impl Reader {
                     });
                     continue;
                 }
-                y::YAML_SEQUENCE_END_EVENT | y::YAML_MAPPING_END_EVENT => match stack.pop() {
+                yaml::YAML_SEQUENCE_END_EVENT | yaml::YAML_MAPPING_END_EVENT => match stack.pop() {
                     Some(Frame::Seq(list)) => list.into_any(),
                     Some(Frame::Map(dict, None)) => dict.into_any(),
                     _ => return Ok(None),
@@ -217,7 +275,9 @@ impl Reader {
                 None => root = Some(value),
                 Some(Frame::Seq(list)) => list.append(value)?,
                 Some(Frame::Map(dict, key)) => {
-                    let Some(key) = key.take() else { return Ok(None) };
+                    let Some(key) = key.take() else {
+                        return Ok(None);
+                    };
                     let before = dict.len();
                     dict.set_item(key, value)?;
                     if dict.len() == before {
@@ -246,7 +306,7 @@ enum MarkKind {
     Seq(Vec<usize>),
 }
 
-fn span(start: &y::yaml_mark_t, end: &y::yaml_mark_t) -> Span {
+fn span(start: &yaml::yaml_mark_t, end: &yaml::yaml_mark_t) -> Span {
     (start.line, start.column, end.line, end.column)
 }
 
@@ -262,36 +322,45 @@ fn mark_tree(text: &[u8]) -> Option<(Vec<MarkNode>, usize)> {
         let event = parser.next()?;
         let event = &event.0;
         let index = match event.type_ {
-            y::YAML_STREAM_START_EVENT | y::YAML_DOCUMENT_END_EVENT => continue,
-            y::YAML_STREAM_END_EVENT => break,
-            y::YAML_DOCUMENT_START_EVENT => {
+            yaml::YAML_STREAM_START_EVENT | yaml::YAML_DOCUMENT_END_EVENT => continue,
+            yaml::YAML_STREAM_END_EVENT => break,
+            yaml::YAML_DOCUMENT_START_EVENT => {
                 documents += 1;
                 if documents > 1 {
                     return None;
                 }
                 continue;
             }
-            y::YAML_SCALAR_EVENT => {
+            yaml::YAML_SCALAR_EVENT => {
                 let is_key = matches!(open.last(), Some(&(i, None)) if matches!(nodes[i].kind, MarkKind::Map(_)));
                 // SAFETY: a scalar event's scalar data.
                 let text = is_key.then(|| unsafe {
                     let scalar = event.data.scalar;
-                    Box::from(std::slice::from_raw_parts(scalar.value, scalar.length as usize))
+                    Box::from(std::slice::from_raw_parts(
+                        scalar.value,
+                        scalar.length as usize,
+                    ))
                 });
-                nodes.push(MarkNode { span: span(&event.start_mark, &event.end_mark), kind: MarkKind::Scalar(text) });
+                nodes.push(MarkNode {
+                    span: span(&event.start_mark, &event.end_mark),
+                    kind: MarkKind::Scalar(text),
+                });
                 nodes.len() - 1
             }
-            y::YAML_SEQUENCE_START_EVENT | y::YAML_MAPPING_START_EVENT => {
-                let kind = if event.type_ == y::YAML_SEQUENCE_START_EVENT {
+            yaml::YAML_SEQUENCE_START_EVENT | yaml::YAML_MAPPING_START_EVENT => {
+                let kind = if event.type_ == yaml::YAML_SEQUENCE_START_EVENT {
                     MarkKind::Seq(Vec::new())
                 } else {
                     MarkKind::Map(Vec::new())
                 };
-                nodes.push(MarkNode { span: span(&event.start_mark, &event.end_mark), kind });
+                nodes.push(MarkNode {
+                    span: span(&event.start_mark, &event.end_mark),
+                    kind,
+                });
                 open.push((nodes.len() - 1, None));
                 continue;
             }
-            y::YAML_SEQUENCE_END_EVENT | y::YAML_MAPPING_END_EVENT => {
+            yaml::YAML_SEQUENCE_END_EVENT | yaml::YAML_MAPPING_END_EVENT => {
                 let (index, _) = open.pop()?;
                 nodes[index].span.2 = event.end_mark.line;
                 nodes[index].span.3 = event.end_mark.column;
@@ -319,7 +388,9 @@ fn mark_tree(text: &[u8]) -> Option<(Vec<MarkNode>, usize)> {
 /// `compose_marks`' tree: (the deepest node reached, its key if reached through one, whether the whole
 /// path was followed), as spans; None when `compose_marks` must do it (see `mark_tree`).
 fn locate(text: &str, path: Vec<Bound<'_, PyAny>>) -> PyResult<Option<(Span, Option<Span>, bool)>> {
-    let Some((nodes, root)) = mark_tree(text.as_bytes()) else { return Ok(None) };
+    let Some((nodes, root)) = mark_tree(text.as_bytes()) else {
+        return Ok(None);
+    };
     let (mut node, mut key) = (root, None);
     for step in &path {
         let next = match &nodes[node].kind {
@@ -334,7 +405,10 @@ fn locate(text: &str, path: Vec<Bound<'_, PyAny>>) -> PyResult<Option<(Span, Opt
             }
             MarkKind::Seq(items) if step.is_instance_of::<PyInt>() => {
                 let at: i64 = step.extract()?;
-                usize::try_from(at).ok().and_then(|i| items.get(i)).map(|&v| (v, None))
+                usize::try_from(at)
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|&v| (v, None))
             }
             _ => None,
         };
@@ -343,7 +417,11 @@ fn locate(text: &str, path: Vec<Bound<'_, PyAny>>) -> PyResult<Option<(Span, Opt
             None => return Ok(Some((nodes[node].span, key.map(|k| nodes[k].span), false))),
         }
     }
-    Ok(Some((nodes[node].span, key.map(|k: usize| nodes[k].span), true)))
+    Ok(Some((
+        nodes[node].span,
+        key.map(|k: usize| nodes[k].span),
+        true,
+    )))
 }
 
 #[pymodule]

@@ -298,3 +298,41 @@ def test_nodes_are_located_alike(value: Any, data: st.DataObject) -> None:
 )
 def test_hand_written_documents_are_located_alike(text: str) -> None:
     compare_locations(text)
+
+
+THREADS = """
+import sys, threading
+from smi_conformance._yamlparse import NATIVE
+sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+wrong = []
+
+def read(worker):
+    for n in range(300):  # scalars never seen before: every one goes through plain_value
+        text = f"name: w{worker}-{n}\\nport: {worker * 1000 + n}\\nitems: [{n}.5, x{n}y{worker}]\\n"
+        expected = {"name": f"w{worker}-{n}", "port": worker * 1000 + n, "items": [n + 0.5, f"x{n}y{worker}"]}
+        read = NATIVE.document(text)
+        if read is None or read[0] != expected or type(read[0]["port"]) is not int:
+            wrong.append((worker, n, read))
+
+workers = [threading.Thread(target=read, args=(w,)) for w in range(4)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print(len(wrong), wrong[:3])
+"""
+
+
+def test_threads_reading_at_once_neither_wait_nor_mix(native: NativeReader) -> None:
+    """A reader shared by threads: each call runs Python (``plain_value``) while it holds the reader's
+    cache, and the interpreter may switch threads then; the other thread must not wait for that cache
+    (it would wait holding the interpreter: a deadlock, so this runs in a process of its own) and each
+    must get its own document's data."""
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", THREADS], capture_output=True, text=True, timeout=120, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("threads reading at once never finished: a deadlock")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split(" ", 1)[0] == "0", run.stdout
