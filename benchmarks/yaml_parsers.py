@@ -6,7 +6,8 @@ Runs every candidate that is importable (none is a dependency: install them into
 ``pip install yaml-rs fastyaml-rs rapidyaml``, and run this with the project on ``PYTHONPATH``):
 
 - ``smi_conformance`` itself: libyaml (PyYAML's C parser) and the project's builder, one document at a
-  time, as ``smi lint`` parses;
+  time, as ``smi lint`` parses without its compiled reader; and the compiled reader (``native/``), when
+  installed;
 - PyYAML's ``CSafeLoader`` on the whole stream (what most Python linters use);
 - yaml-rs (``yaml_rs.loads``) and fastyaml-rs (``fast_yaml.safe_load_all``), Rust, whole stream;
 - rapidyaml (``ryml``): its C++ tree parse alone, and with the Python walk its tree API needs to build data.
@@ -54,19 +55,29 @@ def main() -> None:
     docs[1] = YAML_11  # one document where the YAML versions disagree
     text = "---\n".join(docs)
 
-    from smi_conformance._yamlparse import parse_chunk
+    from smi_conformance._yamlparse import NATIVE, parse_chunk_tree
     from smi_conformance.manifests import load_text
 
     reference = [d.data for d in load_text(text).documents]
     rows: list[tuple[str, float, str, str]] = []
 
-    def ours() -> list[Any]:
-        return [parse_chunk("x", chunk, 0)[0] for chunk in docs]
+    def ours(native: bool) -> list[Any]:
+        return [parse_chunk_tree("x", chunk, 0, native=native)[0] for chunk in docs]
 
-    seconds, data = best(args.repeat, ours)
+    seconds, data = best(args.repeat, lambda: ours(False))
     rows.append(
         ("smi_conformance (libyaml + builder, per document)", seconds, _differ(data, reference), "yes")
     )
+    if NATIVE is not None:
+        seconds, data = best(args.repeat, lambda: ours(True))
+        rows.append(
+            (
+                "smi_conformance, compiled reader (native/)",
+                seconds,
+                _differ(data, reference),
+                "yes (its locate)",
+            )
+        )
 
     import yaml
 
