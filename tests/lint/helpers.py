@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from click.testing import CliRunner, Result
 
 from smi_conformance.cli import main
@@ -46,3 +47,22 @@ def findings(*args: str, input: str | bytes | None = None) -> tuple[int, list[di
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)["findings"]
+
+
+RULE_CASES = Path(__file__).parent / "rule_cases"
+REPO = Path(__file__).parents[2]
+
+
+def rule_case_inputs() -> list[str]:
+    """The input of every rule case (``rule_cases/*.yaml``), in file order."""
+    inputs: list[str] = []
+    for file in sorted(RULE_CASES.glob("*.yaml")):
+        inputs += [case["input"] for case in yaml.safe_load(file.read_text())["cases"]]
+    return inputs
+
+
+def real_manifests(smi_spec_dir: Path) -> list[str]:
+    """Real manifests as texts: the spec's examples, the bundled ones and every rule case's input."""
+    texts = [p.read_text() for p in sorted((smi_spec_dir / "examples").glob("*.yaml"))]
+    texts += [p.read_text() for p in sorted((REPO / "examples").rglob("*.yaml"))]
+    return texts + rule_case_inputs()

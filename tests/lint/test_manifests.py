@@ -8,6 +8,8 @@ import pytest
 
 from smi_conformance.manifests import Inputs, load_paths, load_text
 
+from .helpers import real_manifests
+
 
 def test_documents_and_their_locations() -> None:
     text = (
@@ -141,16 +143,10 @@ def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
 def test_the_pure_python_parser_reads_what_libyaml_reads(smi_spec_dir: Path) -> None:
     """Where PyYAML has no libyaml, its pure-Python parser takes over: the same data and the same located
     issues on real manifests (the spec's examples, the bundled ones, every rule case)."""
-    import yaml
-
     from smi_conformance._yamlparse import parse_chunk
     from smi_conformance.manifests import _split
 
-    root = Path(__file__).parents[2]
-    texts = [p.read_text() for p in sorted((smi_spec_dir / "examples").glob("*.yaml"))]
-    texts += [p.read_text() for p in sorted((root / "examples").rglob("*.yaml"))]
-    for file in sorted((Path(__file__).parent / "rule_cases").glob("*.yaml")):
-        texts += [case["input"] for case in yaml.safe_load(file.read_text())["cases"]]
+    texts = real_manifests(smi_spec_dir)
     compared = issues = 0
     for text in texts:
         for start, end in _split(text):

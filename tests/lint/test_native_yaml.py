@@ -23,7 +23,8 @@ from smi_conformance._yamlparse import NativeReader, compose_marks, find, parse_
 from smi_conformance.manifests import _split
 from tests.conftest import missing_input
 
-ROOT = Path(__file__).parents[2]
+from .helpers import real_manifests, rule_case_inputs
+
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -193,12 +194,8 @@ def test_hand_written_plain_text_reads_alike(pairs: list[tuple[str, str]]) -> No
 def test_real_manifests_are_read_here_and_alike(native: NativeReader, smi_spec_dir: Path) -> None:
     """The spec's examples, the bundled ones and every rule case: nearly all read by the compiled reader,
     with the Python path's data."""
-    texts = [p.read_text() for p in sorted((smi_spec_dir / "examples").glob("*.yaml"))]
-    texts += [p.read_text() for p in sorted((ROOT / "examples").rglob("*.yaml"))]
-    for file in sorted((Path(__file__).parent / "rule_cases").glob("*.yaml")):
-        texts += [case["input"] for case in yaml.safe_load(file.read_text())["cases"]]
     read = declined = 0
-    for text in texts:
+    for text in real_manifests(smi_spec_dir):
         for start, end in _split(text):
             if compare(native, text[start:end]):
                 read += 1
@@ -210,8 +207,7 @@ def test_real_manifests_are_read_here_and_alike(native: NativeReader, smi_spec_d
 def test_smi_lint_reports_the_same_either_way(native: NativeReader, tmp_path: Path) -> None:
     """Whole runs, with and without the compiled reader (SMI_YAML_NATIVE=0): the same report, located
     findings included, on every rule case's input (errors, anchors, tags and duplicates among them)."""
-    cases = sorted((Path(__file__).parent / "rule_cases").glob("*.yaml"))
-    inputs = [case["input"] for file in cases for case in yaml.safe_load(file.read_text())["cases"]]
+    inputs = rule_case_inputs()
     target = tmp_path / "cases.yaml"
     target.write_text("\n---\n".join(inputs))
     reports = {}

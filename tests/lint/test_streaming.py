@@ -8,14 +8,12 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-import yaml
 
 from smi_conformance.lint import LintConfig, lint
 from smi_conformance.lint import engine as lint_engine
 
-from .helpers import CLEAN
+from .helpers import CLEAN, rule_case_inputs
 
-CASES = Path(__file__).parent / "rule_cases"
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
@@ -44,13 +42,6 @@ def test_memory_does_not_follow_the_size_of_the_text(tmp_path: Path) -> None:
     assert sizes[8_000] < 1.5 * sizes[2_000], sizes
 
 
-def _case_inputs() -> list[str]:
-    inputs = []
-    for file in sorted(CASES.glob("*.yaml")):
-        inputs += [case["input"] for case in yaml.safe_load(file.read_text())["cases"]]
-    return inputs
-
-
 def _findings(paths: list[str]) -> list[tuple[str, str, str]]:
     return [(f.code, str(f.location), f.message) for f in lint(paths, LintConfig()).findings]
 
@@ -70,9 +61,9 @@ def test_objects_read_back_give_the_same_findings(
     findings as with every object kept."""
     cases = tmp_path / "cases"
     cases.mkdir()
-    for i, text in enumerate(_case_inputs()):
+    for i, text in enumerate(rule_case_inputs()):
         (cases / f"case-{i:03d}.yaml").write_text(text)
-    (tmp_path / "all-cases.yaml").write_text("---\n".join([*_case_inputs(), HUGE_WEIGHT]))
+    (tmp_path / "all-cases.yaml").write_text("---\n".join([*rule_case_inputs(), HUGE_WEIGHT]))
     inputs = [
         [str(cases)],
         [str(tmp_path / "all-cases.yaml")],
