@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ settings.register_profile(
 pytest_plugins = ["pytester"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Tests send SIGINT to the commands they start, as Ctrl-C in a terminal does. A run started in the background
+# without job control (`make test &` in a script, nohup) ignores SIGINT, and every process it starts inherits
+# that: Python then installs no KeyboardInterrupt handler and Ctrl-C does nothing. Taking SIGINT here again
+# gives the commands started by the tests what a terminal gives them (the default, reset on exec).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def missing_input(reason: str) -> None:
