@@ -44,9 +44,14 @@ _ISSUE_RULES: dict[str, type[Rule]] = {
 #: on huge inputs; nothing is parsed twice. Data marshal cannot write (HugeInt) is parsed again instead.
 KEEP_DEFERRED = 1_000
 SPOOL_BYTES = 8 * 1024 * 1024
+#: Objects indexed in memory for the cross-object rules (about 0.9 KB each with their findings); past that,
+#: ``smi lint`` indexes them on disk (``LintContext.spill_after``), so memory stays flat on any input size
+#: and inputs of up to this many objects never touch the disk. Not for ``lint_documents``.
+SPILL_AFTER = 10_000
 #: Distinct kept data (``_Run._shared``) remembered: bounds the memo on inputs whose objects all differ.
 KEEP_SHARED = 10_000
-_LENGTH = struct.Struct("<I")  #: a spooled object's size in bytes (0: parse it again from the file)
+#: A spooled object's header: its seq (LintContext) and size in bytes (0: parse it again from the file).
+_HEADER = struct.Struct("<qI")
 SMI_KINDS = frozenset(
     {"TrafficSplit", "TrafficTarget", "IdentityBinding", "HTTPRouteGroup", "TCPRoute", "UDPRoute",
      "TrafficMetrics", "TrafficMetricsList"}
@@ -152,7 +157,8 @@ class _Run:
         self.config = config
         self.enabled = config.enabled
         self.release = release
-        self.ctx = LintContext(scope) if scope else LintContext()
+        spill_after = SPILL_AFTER if release else None  # lint_documents: the caller's documents stay anyway
+        self.ctx = LintContext(scope, spill_after) if scope else LintContext(spill_after=spill_after)
         self.result = LintResult(rules=[RULES[code] for code in sorted(self.enabled)])
         self._by_kind: dict[tuple[str, bool], list[Rule]] = {}
         # What is found, by the stage that finds it: the report lists files in the order their first
@@ -162,13 +168,16 @@ class _Run:
         self.unknown: list[_Pending] = []
         self.checked: list[tuple[int, _Pending]] = []  #: (the object's position, finding)
         self.deferred: list[Resource] = []  #: objects the deferred rules look at once every object is in
+        self.annotated: list[Resource] = []  #: SMI objects with a suppression annotation, in input order
         # The models (pydantic) are imported when the first SMI object comes, not at start-up.
         self._lookup: Callable[[str, str], KindInfo | None] | None = None
         self._validate: Callable[[Mapping[str, Any], KindInfo], list[Problem]] | None = None
         self._position = 0
         self.pending: list[_Pending] = []
         self._kept: dict[bytes, Mapping[str, Any]] = {}  #: see _shared
-        self._spool: IO[bytes] | None = None  #: data of the deferred objects past KEEP_DEFERRED, in order
+        self._spool: tempfile.SpooledTemporaryFile[bytes] | None = (
+            None  #: data of the deferred objects past KEEP_DEFERRED, in order
+        )
 
     def add(self, document: Document) -> None:
         """Classify, validate and check one document (deferred rules wait for ``finish``)."""
@@ -176,10 +185,19 @@ class _Run:
         if not context:
             self.result.documents += 1
         resource = self.classify(document, context)
-        if resource is not None and resource.is_checked:
+        if resource is None:
+            if self.release:
+                document.data = document.parent = None
+            return
+        problems: list[Problem] = []
+        if resource.is_checked:
             resource.position = self._position
             self._position += 1
             problems = self.validate(resource)
+            if resource.is_smi and ANNOTATION in resource.annotations:
+                self.annotated.append(resource)
+        spilled = self.ctx.add(resource)  # indexed once its position and schema verdict are known
+        if resource.is_checked:
             found = len(self.checked)
             self.check(resource, problems, resource.position, deferred=False)
             if not context:  # located now, while the document's node tree is at hand (not parsed again)
@@ -187,15 +205,18 @@ class _Run:
                     if pending.rule.code in self.enabled:
                         pending.location = document.locate(pending.path, key=pending.key)
             if self._rules_for(resource.kind, deferred=True):
-                self.deferred.append(resource)
-                if self.release and len(self.deferred) <= KEEP_DEFERRED:
-                    document.parent = None
-                    return  # checked again once every object is in, on the data it keeps
-                if self.release:
-                    self._spool_data(resource.data)  # others may look it up meanwhile: kept_data below
-        if self.release:  # let the data go: keep what the deferred rules may look up
-            if resource is not None:
-                resource.data, resource.metadata = self._shared(kept_data(resource)), EMPTY
+                if spilled:  # read back from the disk index and the spool by finish()
+                    self._spool_data(resource, on_disk=True)
+                else:
+                    self.deferred.append(resource)
+                    if self.release and len(self.deferred) <= KEEP_DEFERRED:
+                        document.parent = None
+                        return  # checked again once every object is in, on the data it keeps
+                    if self.release:
+                        self._spool_data(resource)  # others may look it up meanwhile: kept_data below
+        if self.release:  # let the data go: keep what the deferred rules may look up (on disk if spilled)
+            resource.data = EMPTY if spilled else self._shared(kept_data(resource))
+            resource.metadata = EMPTY
             document.data = document.parent = None
 
     def _shared(self, kept: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -216,7 +237,8 @@ class _Run:
         return shared
 
     def classify(self, document: Document, context: bool) -> Resource | None:
-        """Index a Kubernetes object; the SMI ones (``is_checked``) are checked."""
+        """The Kubernetes object of a document, for ``add`` to index; the SMI ones (``is_checked``) are
+        checked."""
         data = document.data
         kind = data.get("kind") if isinstance(data, dict) else None
         if not isinstance(kind, str):
@@ -253,7 +275,6 @@ class _Run:
             if self.release and kind not in LOOKED_UP_KINDS:
                 self.ctx.add_kind(resource)  # nothing looks it up by name: its namespace is enough
                 return None
-        self.ctx.add(resource)
         return resource
 
     def validate(self, resource: Resource) -> list[Problem]:
@@ -320,21 +341,31 @@ class _Run:
             return rules + self._by_kind[(kind, True)]
         return self._by_kind[(kind, deferred)]
 
-    def _spool_data(self, data: Any) -> None:
-        """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back."""
+    def _spool_data(self, resource: Resource, *, on_disk: bool = False) -> None:
+        """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back;
+        ``on_disk``: the index spilled (the input is large), so the spool goes to disk now too, rather than
+        fill SPOOL_BYTES of memory first."""
         if self._spool is None:
             import tempfile  # here: only runs with many deferred objects spool
 
             self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115  # closed by _run_deferred
+        if on_disk:
+            self._spool.rollover()  # once: it does nothing once on disk
         try:
-            blob = marshal.dumps(data)
+            blob = marshal.dumps(cast(Any, resource.data))
         except ValueError:  # a HugeInt: parsed again from the file instead
             blob = b""
-        self._spool.write(_LENGTH.pack(len(blob)) + blob)
+        self._spool.write(_HEADER.pack(resource.seq, len(blob)) + blob)
+
+    def _spooled(self, spool: IO[bytes]) -> tuple[int, Any]:
+        """(seq, data) of the next object in the spool (data None: parse it again from the file)."""
+        seq, size = _HEADER.unpack(spool.read(_HEADER.size))
+        return seq, marshal.loads(spool.read(size)) if size else None
 
     def _run_deferred(self) -> None:
         """The deferred rules, now that every object is in: on each object's data, read back from the spool
-        (or parsed again from the file) if it was let go (past KEEP_DEFERRED)."""
+        (or parsed again from the file) if it was let go (past KEEP_DEFERRED); then on the objects indexed
+        on disk, read back from there with their data from the spool."""
         spool = self._spool
         if spool is not None:
             spool.seek(0)
@@ -343,12 +374,25 @@ class _Run:
             if released:
                 assert spool is not None
                 slim = resource.data
-                (size,) = _LENGTH.unpack(spool.read(_LENGTH.size))
-                resource.data = marshal.loads(spool.read(size)) if size else resource.document.reload()
+                _, data = self._spooled(spool)
+                resource.data = resource.document.reload() if data is None else data
                 resource.metadata = dict_at(resource.data, "metadata") or EMPTY
             self.check(resource, [], resource.position, deferred=True)
             if released:
                 resource.data, resource.metadata = slim, EMPTY
+        if spool is not None and self.ctx.spilled:
+            assert self._lookup is not None
+            read = spool.tell()
+            end = spool.seek(0, 2)
+            spool.seek(read)
+            while spool.tell() < end:
+                seq, data = self._spooled(spool)
+                resource = self.ctx.restore(seq)
+                resource.data = resource.document.reload() if data is None else data
+                resource.metadata = dict_at(resource.data, "metadata") or EMPTY
+                resource.info = self._lookup(resource.api_version, resource.kind)
+                self.check(resource, [], resource.position, deferred=True)
+                resource.data = resource.metadata = EMPTY  # its findings keep only its identity
         if spool is not None:
             spool.close()
             self._spool = None
@@ -360,17 +404,17 @@ class _Run:
         self.checked.sort(key=lambda item: item[0])  # stable: each object's findings stay in rule order
         ordered = [_Pending(_ISSUE_RULES[i.kind], i.message, None, location=i.location) for i in issues]
         self.pending = ordered + self.not_objects + self.unknown + [p for _, p in self.checked]
-        annotated = [r for r in self.ctx.resources if r.is_smi and ANNOTATION in r.annotations]
-        suppressions = {id(r): self._annotation(r) for r in annotated}
-        used: dict[int, set[str]] = {id(r): set() for r in annotated}
+        annotated = self.annotated  # told apart by seq: the deferred rules' objects may be read back
+        suppressions = {r.seq: self._annotation(r) for r in annotated}
+        used: dict[int, set[str]] = {r.seq: set() for r in annotated}
         kept: list[_Pending] = []
         for pending in self.pending:
             code = pending.rule.code
             resource = pending.resource
             if pending.document is not None and self.ctx.is_context(pending.document):
                 continue  # judged with, not reported on
-            if resource is not None and any(code in s.codes for s in suppressions.get(id(resource), ())):
-                used[id(resource)].add(code)
+            if resource is not None and any(code in s.codes for s in suppressions.get(resource.seq, ())):
+                used[resource.seq].add(code)
                 self.result.suppressed += 1
             elif self._config_suppressed(code, pending):
                 self.result.suppressed += 1
@@ -379,9 +423,9 @@ class _Run:
         for resource in annotated:
             if self.ctx.is_context(resource.document):
                 continue
-            for suppression in suppressions[id(resource)]:
+            for suppression in suppressions[resource.seq]:
                 idle = sorted(
-                    c for c in suppression.codes if c in self.enabled and c not in used[id(resource)]
+                    c for c in suppression.codes if c in self.enabled and c not in used[resource.seq]
                 )
                 if idle and suppression.explicit:  # a prefix ("SMI7") need not match every code it covers
                     kept.append(
@@ -398,6 +442,7 @@ class _Run:
             order.setdefault(finding.location.file, len(order))
         findings.sort(key=lambda f: (order[f.location.file], f.location.line, f.location.column, f.code))
         self.result.findings = findings
+        self.ctx.close()
         return self.result
 
     def _annotation(self, resource: Resource) -> list[AnnotationSuppression]:

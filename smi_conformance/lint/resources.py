@@ -21,6 +21,7 @@ from smi_conformance.manifests import Document, NodePath
 from smi_conformance.service_names import split_root
 
 if TYPE_CHECKING:
+    from smi_conformance.lint.disk_index import DiskIndex, Key
     from smi_conformance.models import KindInfo
 
 __all__ = [
@@ -63,6 +64,8 @@ class Resource:
         "name",
         "namespace",
         "position",
+        "schema_error",
+        "seq",
         "version",
     )  # fmt: skip
 
@@ -74,13 +77,45 @@ class Resource:
         self.info: KindInfo | None = None  #: set for SMI kinds the models know
         self.is_checked = False  #: an SMI object (or one of a misspelt SMI group): the rules check it
         self.position = 0  #: among the checked objects, in input order
-        group, _, version = api_version.rpartition("/")
-        self.group, self.version = sys.intern(group), sys.intern(version)
-        self._version_key = version_key(self.version)
+        self.seq = -1  #: among the objects of its LintContext, in input order: what tells objects apart
+        self.schema_error = False  #: schema validation found a problem (LintContext.mark_schema_error)
+        self._set_version()
         self.metadata: Mapping[str, Any] = dict_at(data, "metadata") or {}
         self.name: str | None = str_at(self.metadata, "name")
         self.namespace: str = sys.intern(str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE)
         self.annotations: Mapping[str, Any] = dict_at(self.metadata, "annotations") or EMPTY
+
+    @classmethod
+    def restored(
+        cls,
+        document: Document,
+        api_version: str,
+        kind: str,
+        name: str | None,
+        namespace: str,
+        *,
+        seq: int,
+        position: int,
+        is_checked: bool,
+        schema_error: bool,
+    ) -> Resource:
+        """An object read back from where the linter kept it (``disk_index``): its identity as it was, no
+        data yet (the caller sets what was kept)."""
+        self = cls.__new__(cls)
+        self.document = document
+        self.api_version = sys.intern(api_version)
+        self.kind = sys.intern(kind)
+        self.data = self.metadata = self.annotations = EMPTY
+        self.info = None
+        self.is_checked, self.position, self.seq, self.schema_error = is_checked, position, seq, schema_error
+        self._set_version()
+        self.name, self.namespace = name, sys.intern(namespace)
+        return self
+
+    def _set_version(self) -> None:
+        group, _, version = self.api_version.rpartition("/")
+        self.group, self.version = sys.intern(group), sys.intern(version)
+        self._version_key = version_key(self.version)
 
     @property
     def is_smi(self) -> bool:
@@ -108,11 +143,20 @@ def version_key(version: str) -> tuple[int, int, int]:
 
 @dataclass
 class LintContext:
-    """Every object of the linted set, indexed for the cross-resource rules."""
+    """Every object of the linted set, indexed for the cross-resource rules.
+
+    With ``spill_after`` (``smi lint``, which lets each document's data go once checked), the objects past
+    that many are indexed on disk (:mod:`~smi_conformance.lint.disk_index`) instead of in these dicts, so
+    memory stays flat however large the input; every lookup reads both, the objects in memory coming first
+    in input order. Objects read back from disk are new each time: objects are told apart by ``seq``.
+    """
 
     #: What the linted set is, as messages name it: "X is not in the linted files" from ``smi lint``; the
     #: reference mesh's admission lints a batch together with the mesh's objects, so it says "the mesh".
     scope: str = "the linted files"
+    #: Objects past this many go to disk (None: never; small inputs never pay for disk).
+    spill_after: int | None = None
+    #: The objects indexed in memory (all of them unless the index spilled), in input order.
     resources: list[Resource] = field(default_factory=list)
     #: (kind, namespace, name) -> the object with that identity, or a list of them when there are several
     #: (most identities are unique: no list of one per object).
@@ -130,8 +174,9 @@ class LintContext:
     _other_split: dict[tuple[str, str], Resource] = field(default_factory=dict)
     #: (namespace, IdentityBinding name) -> TrafficTargets whose destination is that binding.
     _binding_users: dict[tuple[str, str], list[Resource]] = field(default_factory=lambda: defaultdict(list))
-    _schema_errors: set[int] = field(default_factory=set)
     _context: set[int] = field(default_factory=set)  #: ids of documents judged with, not reported on
+    _count: int = 0  #: objects indexed so far (the next one's seq)
+    _disk: DiskIndex | None = None  #: the objects past spill_after
 
     def add_context(self, documents: Iterable[Document]) -> None:
         """Mark documents as context (``lint_documents(context=...)``): found by rules, never reported on."""
@@ -146,7 +191,35 @@ class LintContext:
             return f"in {self.scope}"
         return f"at {resource.document.locate(path)}"
 
-    def add(self, resource: Resource) -> None:
+    @property
+    def spilled(self) -> bool:
+        """Are objects indexed on disk (so the caller may let go of everything but their identity)?"""
+        return self._disk is not None
+
+    def close(self) -> None:
+        """Drop the on-disk index, if any."""
+        if self._disk is not None:
+            self._disk.close()
+            self._disk = None
+
+    def restore(self, seq: int) -> Resource:
+        """An object indexed on disk, read back (see ``spilled``)."""
+        assert self._disk is not None
+        return self._disk.get(seq)
+
+    def add(self, resource: Resource) -> bool:
+        """Index an object, with its data still whole (its identity, position and schema verdict set).
+        Returns whether it went to disk."""
+        resource.seq = self._count
+        self._count += 1
+        self._kinds_in.add((resource.kind, resource.namespace))
+        if self._disk is None and self.spill_after is not None and resource.seq >= self.spill_after:
+            from smi_conformance.lint.disk_index import DiskIndex  # only for inputs that large
+
+            self._disk = DiskIndex()
+        if self._disk is not None:
+            self._disk.add(resource, self._disk_keys(resource, self._disk))
+            return True
         self.resources.append(resource)
         kind, namespace, name = resource.kind, resource.namespace, resource.name
         if name is not None:
@@ -162,24 +235,44 @@ class LintContext:
                 if same[0].group != resource.group:
                     self._first_other.setdefault((*identity, resource.group), resource)
                 same.append(resource)
-        self._kinds_in.add((kind, namespace))
         if kind in LISTED_KINDS:
             self._in_namespace[(kind, namespace)].append(resource)
-        if resource.kind == "TrafficSplit" and resource.is_smi:
-            root = str_at(dict_at(resource.data, "spec"), "service")
-            if root is not None:
-                key = (resource.namespace, split_root(root, resource.namespace))
-                splits = self._split_roots[key]
-                if splits and splits[0].name != resource.name:
-                    self._other_split.setdefault(key, resource)
-                splits.append(resource)
-        if resource.kind == "TrafficTarget" and resource.is_smi:
-            _, body, _ = target_body(resource)
-            destination = dict_at(body, "destination")
-            name = str_at(destination, "name")
-            if str_at(destination, "kind") == "IdentityBinding" and name is not None:
-                namespace = str_at(destination, "namespace") or resource.namespace
-                self._binding_users[(namespace, name)].append(resource)
+        root_key = _split_root_key(resource)
+        if root_key is not None:
+            splits = self._split_roots[root_key]
+            if splits and splits[0].name != resource.name:
+                self._other_split.setdefault(root_key, resource)
+            splits.append(resource)
+        binding = _binding(resource)
+        if binding is not None:
+            self._binding_users[binding].append(resource)
+        return False
+
+    def _disk_keys(self, resource: Resource, disk: DiskIndex) -> list[Key]:
+        """The keys an object is found by on disk: the same lookups as the dicts above."""
+        from smi_conformance.lint.disk_index import Lookup
+
+        kind, namespace, name = resource.kind, resource.namespace, resource.name
+        keys: list[Key] = []
+        if name is not None:
+            identity = (kind, namespace, name)
+            if (
+                kind in _BY_NAME_ANYWHERE
+                and str_at(resource.metadata, "namespace")
+                and identity not in self._by_key
+                and not disk.has(Lookup.IDENTITY, identity)
+            ):
+                keys.append((Lookup.NAMED, (kind, name), namespace))
+            keys.append((Lookup.IDENTITY, identity, resource.group))
+        if kind in LISTED_KINDS:
+            keys.append((Lookup.LISTED, (kind, namespace), None))
+        root_key = _split_root_key(resource)
+        if root_key is not None:
+            keys.append((Lookup.SPLIT_ROOT, root_key, name))
+        binding = _binding(resource)
+        if binding is not None:
+            keys.append((Lookup.BINDING, binding, None))
+        return keys
 
     def add_kind(self, resource: Resource) -> None:
         """Note only that the linted set holds an object of this kind in this namespace (nothing looks it up
@@ -187,18 +280,21 @@ class LintContext:
         self._kinds_in.add((resource.kind, resource.namespace))
 
     def mark_schema_error(self, resource: Resource) -> None:
-        self._schema_errors.add(id(resource))
+        resource.schema_error = True
 
     def schema_clean(self, resource: Resource) -> bool:
         """Did the object pass schema validation (so rules may report what the models accept)?"""
-        return resource.info is not None and id(resource) not in self._schema_errors
+        return resource.info is not None and not resource.schema_error
 
     def find(self, kind: str, namespace: str, name: str) -> list[Resource]:
         """Objects of ``kind`` named ``name`` in ``namespace`` (SMI kinds match any SMI version)."""
         same = self._by_key.get((kind, namespace, name))
-        if same is None:
-            return []
-        return same if isinstance(same, list) else [same]
+        found = [] if same is None else same if isinstance(same, list) else [same]
+        if self._disk is None or (kind, namespace) not in self._kinds_in:  # (a miss costs no query)
+            return found
+        from smi_conformance.lint.disk_index import Lookup
+
+        return found + self._disk.find(Lookup.IDENTITY, (kind, namespace, name))
 
     def has_kind_in(self, kind: str, namespace: str) -> bool:
         """Does the linted set hold any object of ``kind`` in ``namespace``?"""
@@ -207,7 +303,13 @@ class LintContext:
     def splits_for_root(self, namespace: str, service: str) -> list[Resource]:
         """TrafficSplits (any version) whose root service is ``service`` in ``namespace`` (written as a name
         or a DNS name), in input order."""
-        return self._split_roots.get((namespace, split_root(service, namespace)), [])
+        key = (namespace, split_root(service, namespace))
+        found = self._split_roots.get(key, [])
+        if self._disk is None or ("TrafficSplit", namespace) not in self._kinds_in:
+            return found
+        from smi_conformance.lint.disk_index import Lookup
+
+        return found + self._disk.find(Lookup.SPLIT_ROOT, key)
 
     def first(self, resource: Resource) -> Resource:
         """The first object of the linted set with ``resource``'s kind, group, namespace and name (itself if
@@ -216,37 +318,93 @@ class LintContext:
             return resource
         key = (resource.kind, resource.namespace, resource.name)
         same = self._by_key.get(key)
-        if same is None:
+        if same is not None:
+            first = same[0] if isinstance(same, list) else same
+            if first.group == resource.group:
+                return first
+            other = self._first_other.get((*key, resource.group))
+            if other is not None:
+                return other
+        disk = self._disk
+        if disk is None:
             return resource
-        first = same[0] if isinstance(same, list) else same
-        if first.group == resource.group:
-            return first
-        return self._first_other.get((*key, resource.group), resource)
+        from smi_conformance.lint.disk_index import Lookup
+
+        # On disk: the first of that identity, or (when it is of another group) the first of this group.
+        found = disk.first(Lookup.IDENTITY, key, unless=resource) if same is None else None
+        if same is not None or (found is not None and found.group != resource.group):
+            found = disk.first(Lookup.IDENTITY, key, extra=resource.group, unless=resource)
+        return resource if found is None else found
 
     def in_namespace(self, kind: str, namespace: str) -> list[Resource]:
         """Objects of ``kind`` (Services, Pods and workloads only) in ``namespace``, in input order."""
-        return self._in_namespace.get((kind, namespace), [])
+        found = self._in_namespace.get((kind, namespace), [])
+        if self._disk is None or (kind, namespace) not in self._kinds_in:
+            return found
+        from smi_conformance.lint.disk_index import Lookup
+
+        return found + self._disk.find(Lookup.LISTED, (kind, namespace))
 
     def namespaces_of(self, kind: str, name: str) -> list[str]:
         """Namespaces holding a Service or ServiceAccount named ``name``, in input order: only objects
         whose ``metadata.namespace`` is written (one without may be applied to any namespace with -n)."""
-        return self._namespaces.get((kind, name), [])
+        found = self._namespaces.get((kind, name), [])
+        if self._disk is None:
+            return found
+        from smi_conformance.lint.disk_index import Lookup
+
+        return found + self._disk.extras(Lookup.NAMED, (kind, name))
 
     def earlier_split_of_root(self, split: Resource, root: str) -> Resource | None:
         """The first TrafficSplit before ``split`` with the same root and another name (one lookup: the
         first split of the root, or else the first one named differently from it)."""
         key = (split.namespace, split_root(root, split.namespace))
-        splits = self._split_roots.get(key, [])
-        if not splits or splits[0] is split:
+        splits = self._split_roots.get(key)
+        first = splits[0] if splits else None
+        disk = self._disk
+        if first is None and disk is not None:
+            from smi_conformance.lint.disk_index import Lookup
+
+            first = disk.first(Lookup.SPLIT_ROOT, key, unless=split)
+        if first is None or first.seq == split.seq:
             return None
-        if splits[0].name != split.name:
-            return splits[0]
+        if first.name != split.name:
+            return first
         other = self._other_split.get(key)
+        if other is None and disk is not None:
+            from smi_conformance.lint.disk_index import Lookup
+
+            other = disk.first_not_named(Lookup.SPLIT_ROOT, key, first.name)
         return other if other is not None and other.position < split.position else None
 
     def targets_of_binding(self, namespace: str, name: str) -> list[Resource]:
         """TrafficTargets whose destination is the IdentityBinding ``namespace/name``, in input order."""
-        return self._binding_users.get((namespace, name), [])
+        found = self._binding_users.get((namespace, name), [])
+        if self._disk is None:
+            return found
+        from smi_conformance.lint.disk_index import Lookup
+
+        return found + self._disk.find(Lookup.BINDING, (namespace, name))
+
+
+def _split_root_key(resource: Resource) -> tuple[str, str] | None:
+    """(namespace, root service) of an SMI TrafficSplit naming one."""
+    if resource.kind != "TrafficSplit" or not resource.is_smi:
+        return None
+    root = str_at(dict_at(resource.data, "spec"), "service")
+    return None if root is None else (resource.namespace, split_root(root, resource.namespace))
+
+
+def _binding(resource: Resource) -> tuple[str, str] | None:
+    """(namespace, name) of the IdentityBinding an SMI TrafficTarget's destination is."""
+    if resource.kind != "TrafficTarget" or not resource.is_smi:
+        return None
+    _, body, _ = target_body(resource)
+    destination = dict_at(body, "destination")
+    name = str_at(destination, "name")
+    if str_at(destination, "kind") != "IdentityBinding" or name is None:
+        return None
+    return (str_at(destination, "namespace") or resource.namespace, name)
 
 
 # ---------------------------------------------------------------------------------------------------------
