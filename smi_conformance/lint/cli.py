@@ -144,7 +144,7 @@ def run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color
 
 def _run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color: bool | None) -> int:
     from smi_conformance.lint.engine import InputError, lint
-    from smi_conformance.lint.reporters import Options, render
+    from smi_conformance.lint.reporters import Options, blocks
 
     try:
         result = lint(paths, config, stdin=sys.stdin.buffer)
@@ -154,15 +154,19 @@ def _run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, colo
     to_stdout = output in (None, "-")
     if color is None:
         color = to_stdout and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    report = render(
+    # Written as it is made: a large input's findings are read back from disk one at a time.
+    report = blocks(
         config.format, result, Options(fail_on=config.fail_on, color=color and config.format == "text")
     )
     if to_stdout:
-        click.echo(report, nl=False, color=color)
+        for block in report:
+            click.echo(block, nl=False, color=color)
     else:
         assert output is not None
         try:
-            Path(output).write_text(report, encoding="utf-8")
+            with Path(output).open("w", encoding="utf-8") as out:
+                for block in report:
+                    out.write(block)
         except OSError as exc:
             click.echo(f"smi lint: cannot write {output}: {exc.strerror}", err=True)
             return EXIT_USAGE

@@ -9,15 +9,25 @@ survive selection and suppression are located, so clean documents are never pars
 
 from __future__ import annotations
 
+import dataclasses
 import marshal
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
+from itertools import chain
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from smi_conformance.lint.config import LintConfig
 from smi_conformance.lint.registry import RULES
-from smi_conformance.lint.resources import EMPTY, LOOKED_UP_KINDS, LintContext, Resource, dict_at, kept_data
+from smi_conformance.lint.resources import (
+    EMPTY,
+    LOOKED_UP_KINDS,
+    LintContext,
+    Resource,
+    dict_at,
+    display,
+    kept_data,
+)
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.rules import inputs, schema, versions
 from smi_conformance.lint.suggestions import close_smi_group, unknown_kind_or_version
@@ -25,6 +35,7 @@ from smi_conformance.lint.suppression import ANNOTATION, AnnotationSuppression, 
 from smi_conformance.manifests import Document, Inputs, LoadIssue, Location, NodePath
 
 if TYPE_CHECKING:
+    from smi_conformance.lint.sorted_spool import SortedSpool
     from smi_conformance.models import KindInfo, Problem
 
 __all__ = ["EmptyInputError", "Finding", "InputError", "LintResult", "lint", "lint_documents"]
@@ -82,7 +93,8 @@ class Finding:
 class LintResult:
     """Findings in input order, plus what was read."""
 
-    findings: list[Finding] = field(default_factory=list)
+    #: A list; on a large input (past SPILL_AFTER objects), a sequence read from disk as it is iterated.
+    findings: Sequence[Finding] = field(default_factory=list)
     files: int = 0
     documents: int = 0
     smi_objects: int = 0
@@ -99,6 +111,19 @@ class LintResult:
         return any(f.severity >= fail_on for f in self.findings)
 
 
+class Subject(NamedTuple):
+    """The identity of the object a finding is about, once the object itself is let go (large inputs)."""
+
+    seq: int
+    kind: str
+    name: str | None
+    namespace: str
+
+    @property
+    def display(self) -> str:
+        return display(self.kind, self.namespace, self.name)
+
+
 @dataclass
 class _Pending:
     rule: type[Rule] | Rule
@@ -107,7 +132,8 @@ class _Pending:
     path: NodePath = ()
     key: bool = False
     location: Location | None = None
-    resource: Resource | None = None
+    resource: Resource | Subject | None = None
+    file: str | None = None  #: the input it is in, when neither its location nor its document is kept
 
 
 def lint(
@@ -173,7 +199,9 @@ class _Run:
         self._lookup: Callable[[str, str], KindInfo | None] | None = None
         self._validate: Callable[[Mapping[str, Any], KindInfo], list[Problem]] | None = None
         self._position = 0
-        self.pending: list[_Pending] = []
+        self.annotation_problems: list[_Pending] = []
+        #: Findings of the objects indexed on disk (a large input), in position order, located: on disk too.
+        self._pending_spool: SortedSpool | None = None
         self._kept: dict[bytes, Mapping[str, Any]] = {}  #: see _shared
         self._spool: tempfile.SpooledTemporaryFile[bytes] | None = (
             None  #: data of the deferred objects past KEEP_DEFERRED, in order
@@ -204,6 +232,8 @@ class _Run:
                 for _, pending in self.checked[found:]:
                     if pending.rule.code in self.enabled:
                         pending.location = document.locate(pending.path, key=pending.key)
+            if spilled:
+                self._spill_findings(found)
             if self._rules_for(resource.kind, deferred=True):
                 if spilled:  # read back from the disk index and the spool by finish()
                     self._spool_data(resource, on_disk=True)
@@ -391,7 +421,9 @@ class _Run:
                 resource.data = resource.document.reload() if data is None else data
                 resource.metadata = dict_at(resource.data, "metadata") or EMPTY
                 resource.info = self._lookup(resource.api_version, resource.kind)
+                found = len(self.checked)
                 self.check(resource, [], resource.position, deferred=True)
+                self._spill_findings(found)
                 resource.data = resource.metadata = EMPTY  # its findings keep only its identity
         if spool is not None:
             spool.close()
@@ -403,23 +435,53 @@ class _Run:
         self._run_deferred()
         self.checked.sort(key=lambda item: item[0])  # stable: each object's findings stay in rule order
         ordered = [_Pending(_ISSUE_RULES[i.kind], i.message, None, location=i.location) for i in issues]
-        self.pending = ordered + self.not_objects + self.unknown + [p for _, p in self.checked]
         annotated = self.annotated  # told apart by seq: the deferred rules' objects may be read back
-        suppressions = {r.seq: self._annotation(r) for r in annotated}
+        suppressions = {r.seq: self._annotation(r) for r in annotated}  # its problems: annotation_problems
+        pending = chain(
+            ordered, self.not_objects, self.unknown, (p for _, p in self.checked), self._spilled_findings(),
+            self.annotation_problems,
+        )  # fmt: skip
+        kept = self._unsuppressed(pending, annotated, suppressions)
+        findings = (self._finding(p) for p in kept if p.rule.code in self.enabled)
+        order: dict[str, int] = {}  #: files in the order their first finding comes
+        if self._pending_spool is None:
+            listed = list(findings)
+            for finding in listed:
+                order.setdefault(finding.location.file, len(order))
+            listed.sort(key=lambda f: (order[f.location.file], f.location.line, f.location.column, f.code))
+            self.result.findings = listed
+        else:  # a large input: sorted on disk, read back as the report is written
+            from smi_conformance.lint.stored_findings import StoredFindings
+
+            stored = StoredFindings()
+            for finding in findings:
+                stored.add(order.setdefault(finding.location.file, len(order)), finding)
+            self._pending_spool.close()
+            self.result.findings = stored
+        self.ctx.close()
+        return self.result
+
+    def _unsuppressed(
+        self,
+        pending: Iterable[_Pending],
+        annotated: list[Resource],
+        suppressions: dict[int, list[AnnotationSuppression]],
+    ) -> Iterator[_Pending]:
+        """The findings neither annotations nor the configuration suppress, in order; then the annotations
+        that suppressed nothing."""
         used: dict[int, set[str]] = {r.seq: set() for r in annotated}
-        kept: list[_Pending] = []
-        for pending in self.pending:
-            code = pending.rule.code
-            resource = pending.resource
-            if pending.document is not None and self.ctx.is_context(pending.document):
+        for finding in pending:
+            code = finding.rule.code
+            resource = finding.resource
+            if finding.document is not None and self.ctx.is_context(finding.document):
                 continue  # judged with, not reported on
             if resource is not None and any(code in s.codes for s in suppressions.get(resource.seq, ())):
                 used[resource.seq].add(code)
                 self.result.suppressed += 1
-            elif self._config_suppressed(code, pending):
+            elif self._config_suppressed(code, finding):
                 self.result.suppressed += 1
             else:
-                kept.append(pending)
+                yield finding
         for resource in annotated:
             if self.ctx.is_context(resource.document):
                 continue
@@ -428,29 +490,53 @@ class _Run:
                     c for c in suppression.codes if c in self.enabled and c not in used[resource.seq]
                 )
                 if idle and suppression.explicit:  # a prefix ("SMI7") need not match every code it covers
-                    kept.append(
-                        _Pending(
-                            inputs.UnusedSuppression,
-                            f"suppression of {', '.join(idle)} matched no finding on {resource.display}",
-                            resource.document,
-                            ("metadata", "annotations", ANNOTATION),
-                        )
+                    yield _Pending(
+                        inputs.UnusedSuppression,
+                        f"suppression of {', '.join(idle)} matched no finding on {resource.display}",
+                        resource.document,
+                        ("metadata", "annotations", ANNOTATION),
                     )
-        findings = [self._finding(p) for p in kept if p.rule.code in self.enabled]
-        order: dict[str, int] = {}
-        for finding in findings:
-            order.setdefault(finding.location.file, len(order))
-        findings.sort(key=lambda f: (order[f.location.file], f.location.line, f.location.column, f.code))
-        self.result.findings = findings
-        self.ctx.close()
-        return self.result
+
+    def _spill_findings(self, found: int) -> None:
+        """Move the findings of an object indexed on disk (``checked[found:]``) to disk, located: what
+        suppression and the report read of them, and the object's identity."""
+        if len(self.checked) == found:
+            return
+        if self._pending_spool is None:
+            from smi_conformance.lint.sorted_spool import SortedSpool
+
+            self._pending_spool = SortedSpool(keys=1)
+        for position, pending in self.checked[found:]:
+            resource = pending.resource
+            assert pending.document is not None and resource is not None
+            location = pending.location
+            if location is None and pending.rule.code in self.enabled:
+                location = pending.document.locate(pending.path, key=pending.key)
+            where = None if location is None else dataclasses.astuple(location)
+            record = (pending.rule.code, pending.message, where, pending.document.source.name,
+                      resource.seq, resource.kind, resource.name, resource.namespace)  # fmt: skip
+            self._pending_spool.add((position,), marshal.dumps(record))
+        del self.checked[found:]
+
+    def _spilled_findings(self) -> Iterator[_Pending]:
+        """The findings ``_spill_findings`` wrote, read back in position order."""
+        if self._pending_spool is None:
+            return
+        for record in self._pending_spool:
+            code, message, where, file, *subject = marshal.loads(record)
+            location = None if where is None else Location(*where)
+            yield _Pending(
+                RULES[code], message, None, location=location, resource=Subject(*subject), file=file
+            )
 
     def _annotation(self, resource: Resource) -> list[AnnotationSuppression]:
         """The valid suppressions of one object; malformed ones become findings (never suppressible here)."""
         valid, problems = parse_annotation(resource.annotations.get(ANNOTATION))
         path = ("metadata", "annotations", ANNOTATION)
         for message in problems:
-            self.pending.append(_Pending(inputs.InvalidSuppression, message, resource.document, path))
+            self.annotation_problems.append(
+                _Pending(inputs.InvalidSuppression, message, resource.document, path)
+            )
         return valid
 
     def _config_suppressed(self, code: str, pending: _Pending) -> bool:
@@ -459,7 +545,7 @@ class _Run:
         file = (
             pending.location.file
             if pending.location is not None
-            else (pending.document.source.name if pending.document is not None else None)
+            else (pending.document.source.name if pending.document is not None else pending.file)
         )
         rel = self.config.relative(file) if file is not None else None
         resource = pending.resource

@@ -34,6 +34,7 @@ __all__ = [
     "Resource",
     "dict_at",
     "dicts",
+    "display",
     "kept_data",
     "list_at",
     "str_at",
@@ -124,11 +125,16 @@ class Resource:
     @property
     def display(self) -> str:
         """``Kind namespace/name`` for messages and reports."""
-        return f"{self.kind} {self.namespace}/{self.name or '<unnamed>'}"
+        return display(self.kind, self.namespace, self.name)
 
     def version_at_least(self, version: str) -> bool:
         """Compare ``v1alphaN`` versions of the same group (``v1alpha10`` > ``v1alpha9``)."""
         return self._version_key >= version_key(version)
+
+
+def display(kind: str, namespace: str, name: str | None) -> str:
+    """``Kind namespace/name`` of an object, for messages and reports."""
+    return f"{kind} {namespace}/{name or '<unnamed>'}"
 
 
 @functools.lru_cache(maxsize=256)

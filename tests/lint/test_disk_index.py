@@ -14,7 +14,10 @@ from smi_conformance.lint import LintConfig, lint, lint_documents
 from smi_conformance.lint import disk_index as lint_disk_index
 from smi_conformance.lint import engine as lint_engine
 from smi_conformance.lint.resources import LintContext, Resource
+from smi_conformance.lint.stored_findings import StoredFindings
 from smi_conformance.manifests import load_text
+
+from .helpers import smi, write
 
 CASES = Path(__file__).parent / "rule_cases"
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -216,3 +219,74 @@ def test_memory_does_not_follow_the_number_of_objects(
         assert lint([str(path)]).findings == []
         sizes[count] = _peak(path)
     assert sizes[8_000] < 1.5 * sizes[2_000], sizes
+
+
+SUPPRESSED = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {ports: [{port: 80}], selector: {app: web}}
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata:
+  name: s1
+  namespace: shop
+  annotations:
+    lint.smi-conformance.io/ignore: "SMI303: created by helm later; SMI204: stale"
+spec: {service: web, backends: [{service: missing, weight: 1}]}
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: s2, namespace: shop}
+spec: {service: web, backends: [{service: missing, weight: -1}]}
+---
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: canary-s3, namespace: shop}
+spec: {service: api, backends: [{service: gone, weight: -1}]}
+"""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github", "junit"])
+def test_reports_written_from_disk_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """Every format, to stdout and to a file, with the findings sorted on disk and read back as the report
+    is written: byte for byte what the in-memory run writes; annotations suppress deferred findings of
+    objects read back from disk, configured suppressions match their path, kind and name."""
+    write(tmp_path, "a/cases.yaml", "---\n".join(_case_inputs()))
+    write(tmp_path, "b/suppressed.yaml", SUPPRESSED * 3)
+    write(
+        tmp_path,
+        ".smi-lint.toml",
+        '[[suppress]]\ncodes = ["SMI203"]\npaths = ["a/**"]\nreason = "zero weights are drained"\n'
+        '[[suppress]]\nkinds = ["TrafficSplit"]\nnames = ["shop/canary-*"]\nreason = "flagger"\n',
+    )
+    monkeypatch.chdir(tmp_path)
+
+    def reports() -> tuple[str, str, int]:
+        to_stdout = smi("lint", "--format", fmt, ".")
+        to_file = smi("lint", "--format", fmt, "-o", "report.out", ".")
+        assert to_file.exit_code == to_stdout.exit_code and to_file.stdout == ""
+        return to_stdout.stdout, (tmp_path / "report.out").read_text(), to_stdout.exit_code
+
+    in_memory = reports()
+    assert in_memory[2] == 1 and "SMI303" in in_memory[0] and "SMI009" in in_memory[0]
+    for spill_after in (0, 5):
+        monkeypatch.setattr(lint_engine, "SPILL_AFTER", spill_after)
+        assert reports() == in_memory
+
+
+def test_findings_of_a_large_input_are_a_sequence_read_from_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SPILL_AFTER, ``LintResult.findings`` is read from disk: the same findings, in the same order,
+    every time it is iterated, with a length and indexes like a list's."""
+    path = write(tmp_path, "cases.yaml", "---\n".join(_case_inputs()))
+    in_memory = lint([str(path)]).findings
+    monkeypatch.setattr(lint_engine, "SPILL_AFTER", 3)
+    stored = lint([str(path)]).findings
+    assert isinstance(stored, StoredFindings) and not isinstance(stored, list)
+    assert list(stored) == list(stored) == in_memory
+    assert len(stored) == len(in_memory) and stored[0] == in_memory[0] and stored[-2:] == in_memory[-2:]

@@ -1,14 +1,21 @@
-"""Output formats of ``smi lint``: each module has ``render(result, options) -> str``, all stdout gets."""
+"""Output formats of ``smi lint``: each module has ``render(result, options) -> str``, all stdout gets.
+
+Formats whose report can be written as it goes (text, github, json) also have ``pieces(result, options)``,
+the same text in pieces: a large input's findings are read back from disk one at a time
+(``stored_findings``), and the report never has to be held whole. :func:`blocks` gives any format's report
+in blocks of about ``BLOCK`` characters, for writing.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from smi_conformance.lint.engine import LintResult
 from smi_conformance.lint.rule import Severity
 
-__all__ = ["Options", "render"]
+__all__ = ["BLOCK", "Options", "blocks", "render"]
 
 _MODULES = {"text": "text", "json": "json_report", "sarif": "sarif", "github": "github", "junit": "junit"}
 
@@ -19,11 +26,32 @@ class Options:
     color: bool = False
 
 
+BLOCK = 64 * 1024  #: characters written at a time (a write per finding would cost more than the finding)
+
+
 def render(fmt: str, result: LintResult, options: Options) -> str:
     """The report in ``fmt`` (one of ``smi_conformance.lint.config.FORMATS``)."""
     module = importlib.import_module(f"{__name__}.{_MODULES[fmt]}")
     text: str = module.render(result, options)
     return text
+
+
+def blocks(fmt: str, result: LintResult, options: Options) -> Iterator[str]:
+    """The report in ``fmt``, in blocks: what ``render`` gives, joined."""
+    module = importlib.import_module(f"{__name__}.{_MODULES[fmt]}")
+    if not hasattr(module, "pieces"):
+        yield module.render(result, options)
+        return
+    block: list[str] = []
+    size = 0
+    for piece in module.pieces(result, options):
+        block.append(piece)
+        size += len(piece)
+        if size >= BLOCK:
+            yield "".join(block)
+            block, size = [], 0
+    if block:
+        yield "".join(block)
 
 
 def summary(result: LintResult) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from smi_conformance.lint.engine import LintResult
 from smi_conformance.lint.reporters import Options, summary
 from smi_conformance.lint.rule import Severity
@@ -18,13 +20,16 @@ def _property(text: str) -> str:
 
 
 def render(result: LintResult, options: Options) -> str:
-    lines = []
+    return "".join(pieces(result, options))
+
+
+def pieces(result: LintResult, options: Options) -> Iterator[str]:
+    """The report a line at a time."""
     for f in result.findings:
         loc = f.location
         props = [f"file={_property(loc.file)}", f"line={loc.line}", f"col={loc.column}"]
         if loc.end_line is not None and loc.end_column is not None:
             props += [f"endLine={loc.end_line}", f"endColumn={loc.end_column}"]
         props.append(f"title={_property(f'{f.code} {f.name}')}")
-        lines.append(f"::{_LEVEL[f.severity]} {','.join(props)}::{_data(f.message)}")
-    lines.append(summary(result))
-    return "\n".join(lines) + "\n"
+        yield f"::{_LEVEL[f.severity]} {','.join(props)}::{_data(f.message)}\n"
+    yield summary(result) + "\n"

@@ -6,6 +6,8 @@ apply`` (the control plane's admission) both print with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 
 from smi_conformance.lint.engine import LintResult
@@ -13,7 +15,7 @@ from smi_conformance.lint.reporters import Options, summary
 from smi_conformance.lint.rule import Severity
 from smi_conformance.manifests import Location
 
-__all__ = ["finding_line", "render"]
+__all__ = ["finding_line", "pieces", "render"]
 
 _COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
@@ -41,13 +43,16 @@ def finding_line(
 
 
 def render(result: LintResult, options: Options) -> str:
-    lines = [
-        finding_line(f.code, f.name, f.severity, f.message, f.location, f.object, color=options.color)
-        for f in result.findings
-    ]
+    return "".join(pieces(result, options))
+
+
+def pieces(result: LintResult, options: Options) -> Iterator[str]:
+    """The report a line at a time."""
+    for f in result.findings:
+        yield finding_line(f.code, f.name, f.severity, f.message, f.location, f.object, color=options.color)
+        yield "\n"
     line = summary(result)
     if options.color:
         failed = result.failed(options.fail_on)
         line = click.style(line, fg="red" if failed else "green", bold=True)
-    lines.append(line)
-    return "\n".join(lines) + "\n"
+    yield line + "\n"
