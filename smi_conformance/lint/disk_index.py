@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import marshal
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 from smi_conformance.lint.resources import EMPTY, Resource, dict_at, kept_data
@@ -45,12 +45,16 @@ _SCHEMA = (
     "PRAGMA journal_mode = OFF",
     "PRAGMA synchronous = OFF",
     "CREATE TABLE objects (seq INTEGER PRIMARY KEY, record BLOB NOT NULL)",
+    "CREATE TABLE whole (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)",
     "CREATE TABLE keys (lookup INTEGER, a BLOB, b BLOB, c BLOB, seq INTEGER, extra BLOB,"
     " PRIMARY KEY (lookup, a, b, c, seq)) WITHOUT ROWID",
     "BEGIN",  # one transaction for the whole run: nothing is ever committed, the database is dropped
 )
 _INSERT_OBJECT = "INSERT INTO objects VALUES (?, ?)"
+_INSERT_WHOLE = "INSERT INTO whole VALUES (?, ?)"
+_WHOLE = "SELECT o.record, w.data FROM whole w JOIN objects o ON o.seq = w.seq ORDER BY w.seq"
 _INSERT_KEY = "INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?)"
+_DELETE_KEYS_FROM = "DELETE FROM keys WHERE seq >= ?"  #: the keys of a batch (every later seq is in it)
 _WHERE = "k.lookup = ? AND k.a = ? AND k.b = ? AND k.c = ?"
 _FIND = f"SELECT o.record FROM keys k JOIN objects o ON o.seq = k.seq WHERE {_WHERE} ORDER BY k.seq"
 _FIRST_SEQ = f"SELECT k.seq FROM keys k WHERE {_WHERE}"
@@ -60,6 +64,12 @@ _HAS = "SELECT 1 FROM keys k WHERE " + _WHERE + " LIMIT 1"
 _EXTRAS = "SELECT k.extra FROM keys k WHERE " + _WHERE + " ORDER BY k.seq"
 _GET = "SELECT record FROM objects WHERE seq = ?"
 _FIRST = " ORDER BY k.seq LIMIT 1"
+_BATCH = 256  #: objects added before their rows are written, if nothing is read meanwhile
+_SEEN_BITS = 23
+_SEEN_BYTES = 1 << (_SEEN_BITS - 3)
+_SEEN_MASK = (1 << _SEEN_BITS) - 1
+
+
 _FOUND_KEPT = 64  #: lookups whose results DiskIndex.find keeps
 _RELOAD = b"r"  #: a record whose kept data marshal cannot write (a HugeInt): read again from the file
 
@@ -98,23 +108,61 @@ class DiskIndex:
         #: The last lookups' results: the rules checking one object look up the same few objects in turn.
         #: Emptied when an object is written (results would change); rules never change what they read.
         self._found: dict[tuple[Lookup, tuple[str, ...]], list[Resource]] = {}
+        #: Rows not written yet: written together (one call for many rows) before anything is read.
+        self._objects: list[tuple[Any, ...]] = []
+        self._keys: list[tuple[Any, ...]] = []
+        self._wholes: list[tuple[int, bytes]] = []
+        #: A Bloom filter of every key written (a fixed 1 MiB): a key it has no bit for was never written,
+        #: which answers the common question "is this object the first of its identity?" without a query.
+        self._seen = bytearray(_SEEN_BYTES)
 
     def close(self) -> None:
         self._db.close()
 
-    def add(self, resource: Resource, keys: Sequence[Key]) -> None:
-        """Write an object (its data still whole: what rules may read of it is taken here)."""
+    def add(self, resource: Resource, keys: Sequence[Key], *, whole: bool = False) -> None:
+        """Write an object (its data still whole: what rules may read of it is taken here); ``whole``: all
+        its data too, for :meth:`whole_objects`."""
         seq = resource.seq
         if self._found:
             self._found.clear()
-        self._execute(_INSERT_OBJECT, (seq, self._record(resource)))
+        self._objects.append((seq, self._record(resource)))
+        if whole:
+            try:
+                self._wholes.append((seq, marshal.dumps(cast(Any, resource.data))))
+            except ValueError:  # a HugeInt: read again from the file instead
+                self._wholes.append((seq, b""))
+        seen = self._seen
         for lookup, key, extra in keys:
-            self._execute(_INSERT_KEY, _params(lookup, key, seq, extra))
+            self._keys.append(_params(lookup, key, seq, extra))
+            h = hash((lookup, key))
+            for bit in (h & _SEEN_MASK, (h >> _SEEN_BITS) & _SEEN_MASK):
+                seen[bit >> 3] |= 1 << (bit & 7)
+        if len(self._objects) >= _BATCH:
+            self._flush()
+
+    def may_have(self, lookup: Lookup, key: tuple[str, ...]) -> bool:
+        """False: no object was written with this key (True: one may have been)."""
+        seen = self._seen
+        h = hash((lookup, key))  # two bits of it (Python's string hash: the same within one run)
+        one, two = h & _SEEN_MASK, (h >> _SEEN_BITS) & _SEEN_MASK
+        return bool(seen[one >> 3] & (1 << (one & 7)) and seen[two >> 3] & (1 << (two & 7)))
+
+    def whole_objects(self) -> Iterator[Resource]:
+        """The objects written ``whole``, in input order, with all their data."""
+        if self._objects:
+            self._flush()
+        for record, data in self._db.execute(_WHOLE):
+            resource = self._restore(record)
+            resource.data = marshal.loads(data) if data else resource.document.reload()
+            resource.metadata = dict_at(resource.data, "metadata") or EMPTY
+            yield resource
 
     def find(self, lookup: Lookup, key: tuple[str, ...]) -> list[Resource]:
         """Every object written with this key, in input order."""
         found = self._found.get((lookup, key))
         if found is None:
+            if not self.may_have(lookup, key):
+                return []
             if len(self._found) >= _FOUND_KEPT:
                 self._found.clear()
             found = [self._restore(row[0]) for row in self._execute(_FIND, _params(lookup, key))]
@@ -131,6 +179,8 @@ class DiskIndex:
     ) -> Resource | None:
         """The first object written with this key (and this ``extra``, when given); ``unless`` itself when it
         is that object (not read back: most objects are the first of their identity)."""
+        if not self.may_have(lookup, key):
+            return None
         if extra is not None:
             rows = self._execute(_FIRST_SEQ + _AND_EXTRA + _FIRST, _params(lookup, key, extra))
         else:
@@ -142,14 +192,20 @@ class DiskIndex:
 
     def first_not_named(self, lookup: Lookup, key: tuple[str, ...], name: str | None) -> Resource | None:
         """The first object written with this key whose ``extra`` is not ``name`` (None included)."""
+        if not self.may_have(lookup, key):
+            return None
         row = self._execute(_FIRST_SEQ + _AND_NOT_EXTRA + _FIRST, _params(lookup, key, name)).fetchone()
         return None if row is None else self.get(row[0])
 
     def has(self, lookup: Lookup, key: tuple[str, ...]) -> bool:
+        if not self.may_have(lookup, key):
+            return False
         return self._execute(_HAS, _params(lookup, key)).fetchone() is not None
 
     def extras(self, lookup: Lookup, key: tuple[str, ...]) -> list[str]:
         """The ``extra`` of every object written with this key, in input order."""
+        if not self.may_have(lookup, key):
+            return []
         return [_text(row[0]) for row in self._execute(_EXTRAS, _params(lookup, key))]
 
     def get(self, seq: int) -> Resource:
@@ -160,10 +216,27 @@ class DiskIndex:
         return self._restore(row[0])
 
     def _execute(self, query: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        if self._objects:
+            self._flush()
         try:
             return self._db.execute(query, params)
         except UnicodeEncodeError:  # a lone surrogate: see _stored
             return self._db.execute(query, tuple(_stored(value) for value in params))
+
+    def _flush(self) -> None:
+        """Write the rows added since the last read."""
+        first_seq = self._objects[0][0]
+        self._db.executemany(_INSERT_OBJECT, self._objects)
+        self._db.executemany(_INSERT_WHOLE, self._wholes)
+        try:
+            self._db.executemany(_INSERT_KEY, self._keys)
+        except UnicodeEncodeError:  # a lone surrogate (see _stored): again, row by row
+            self._db.execute(_DELETE_KEYS_FROM, (first_seq,))  # those written before the failing row
+            for row in self._keys:
+                self._db.execute(_INSERT_KEY, tuple(_stored(value) for value in row))
+        self._objects.clear()
+        self._keys.clear()
+        self._wholes.clear()
 
     # -----------------------------------------------------------------------------------------------------
 

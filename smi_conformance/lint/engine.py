@@ -9,9 +9,9 @@ survive selection and suppression are located, so clean documents are never pars
 
 from __future__ import annotations
 
-import dataclasses
 import marshal
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -61,8 +61,7 @@ SPOOL_BYTES = 8 * 1024 * 1024
 SPILL_AFTER = 10_000
 #: Distinct kept data (``_Run._shared``) remembered: bounds the memo on inputs whose objects all differ.
 KEEP_SHARED = 10_000
-#: A spooled object's header: its seq (LintContext) and size in bytes (0: parse it again from the file).
-_HEADER = struct.Struct("<qI")
+_LENGTH = struct.Struct("<I")  #: a spooled object's size in bytes (0: parse it again from the file)
 SMI_KINDS = frozenset(
     {"TrafficSplit", "TrafficTarget", "IdentityBinding", "HTTPRouteGroup", "TCPRoute", "UDPRoute",
      "TrafficMetrics", "TrafficMetricsList"}
@@ -105,10 +104,21 @@ class LintResult:
     rules: list[Rule] = field(default_factory=list)  #: the rules that ran (enabled)
 
     def count(self, severity: Severity) -> int:
-        return sum(1 for f in self.findings if f.severity == severity)
+        return self._severities().get(severity, 0)
 
     def failed(self, fail_on: Severity) -> bool:
-        return any(f.severity >= fail_on for f in self.findings)
+        return any(severity >= fail_on for severity in self._severities())
+
+    def _severities(self) -> Mapping[Severity, int]:
+        """How many findings of each severity (findings kept on disk count them as they are added: a pass
+        over them reads them all again)."""
+        counted: Mapping[Severity, int] | None = getattr(self.findings, "severities", None)
+        return counted if counted is not None else Counter(f.severity for f in self.findings)
+
+
+def location_record(location: Location) -> tuple[str, int, int, int | None, int | None]:
+    """A location as plain values (``Location(*record)`` makes it again), for the findings kept on disk."""
+    return (location.file, location.line, location.column, location.end_line, location.end_column)
 
 
 class Subject(NamedTuple):
@@ -203,9 +213,7 @@ class _Run:
         #: Findings of the objects indexed on disk (a large input), in position order, located: on disk too.
         self._pending_spool: SortedSpool | None = None
         self._kept: dict[bytes, Mapping[str, Any]] = {}  #: see _shared
-        self._spool: tempfile.SpooledTemporaryFile[bytes] | None = (
-            None  #: data of the deferred objects past KEEP_DEFERRED, in order
-        )
+        self._spool: IO[bytes] | None = None  #: data of the deferred objects past KEEP_DEFERRED, in order
 
     def add(self, document: Document) -> None:
         """Classify, validate and check one document (deferred rules wait for ``finish``)."""
@@ -224,7 +232,10 @@ class _Run:
             problems = self.validate(resource)
             if resource.is_smi and ANNOTATION in resource.annotations:
                 self.annotated.append(resource)
-        spilled = self.ctx.add(resource)  # indexed once its position and schema verdict are known
+        deferred = resource.is_checked and bool(self._rules_for(resource.kind, deferred=True))
+        # Indexed once its position and schema verdict are known; on disk (a large input), the deferred
+        # rules' objects with all their data, read back by _run_deferred.
+        spilled = self.ctx.add(resource, whole=deferred)
         if resource.is_checked:
             found = len(self.checked)
             self.check(resource, problems, resource.position, deferred=False)
@@ -234,16 +245,13 @@ class _Run:
                         pending.location = document.locate(pending.path, key=pending.key)
             if spilled:
                 self._spill_findings(found)
-            if self._rules_for(resource.kind, deferred=True):
-                if spilled:  # read back from the disk index and the spool by finish()
-                    self._spool_data(resource, on_disk=True)
-                else:
-                    self.deferred.append(resource)
-                    if self.release and len(self.deferred) <= KEEP_DEFERRED:
-                        document.parent = None
-                        return  # checked again once every object is in, on the data it keeps
-                    if self.release:
-                        self._spool_data(resource)  # others may look it up meanwhile: kept_data below
+            if deferred and not spilled:
+                self.deferred.append(resource)
+                if self.release and len(self.deferred) <= KEEP_DEFERRED:
+                    document.parent = None
+                    return  # checked again once every object is in, on the data it keeps
+                if self.release:
+                    self._spool_data(resource.data)  # others may look it up meanwhile: kept_data below
         if self.release:  # let the data go: keep what the deferred rules may look up (on disk if spilled)
             resource.data = EMPTY if spilled else self._shared(kept_data(resource))
             resource.metadata = EMPTY
@@ -371,31 +379,22 @@ class _Run:
             return rules + self._by_kind[(kind, True)]
         return self._by_kind[(kind, deferred)]
 
-    def _spool_data(self, resource: Resource, *, on_disk: bool = False) -> None:
-        """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back;
-        ``on_disk``: the index spilled (the input is large), so the spool goes to disk now too, rather than
-        fill SPOOL_BYTES of memory first."""
+    def _spool_data(self, data: Any) -> None:
+        """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back."""
         if self._spool is None:
             import tempfile  # here: only runs with many deferred objects spool
 
             self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115  # closed by _run_deferred
-        if on_disk:
-            self._spool.rollover()  # once: it does nothing once on disk
         try:
-            blob = marshal.dumps(cast(Any, resource.data))
+            blob = marshal.dumps(data)
         except ValueError:  # a HugeInt: parsed again from the file instead
             blob = b""
-        self._spool.write(_HEADER.pack(resource.seq, len(blob)) + blob)
-
-    def _spooled(self, spool: IO[bytes]) -> tuple[int, Any]:
-        """(seq, data) of the next object in the spool (data None: parse it again from the file)."""
-        seq, size = _HEADER.unpack(spool.read(_HEADER.size))
-        return seq, marshal.loads(spool.read(size)) if size else None
+        self._spool.write(_LENGTH.pack(len(blob)) + blob)
 
     def _run_deferred(self) -> None:
         """The deferred rules, now that every object is in: on each object's data, read back from the spool
         (or parsed again from the file) if it was let go (past KEEP_DEFERRED); then on the objects indexed
-        on disk, read back from there with their data from the spool."""
+        on disk (a large input), read back from there."""
         spool = self._spool
         if spool is not None:
             spool.seek(0)
@@ -404,30 +403,22 @@ class _Run:
             if released:
                 assert spool is not None
                 slim = resource.data
-                _, data = self._spooled(spool)
-                resource.data = resource.document.reload() if data is None else data
+                (size,) = _LENGTH.unpack(spool.read(_LENGTH.size))
+                resource.data = marshal.loads(spool.read(size)) if size else resource.document.reload()
                 resource.metadata = dict_at(resource.data, "metadata") or EMPTY
             self.check(resource, [], resource.position, deferred=True)
             if released:
                 resource.data, resource.metadata = slim, EMPTY
-        if spool is not None and self.ctx.spilled:
-            assert self._lookup is not None
-            read = spool.tell()
-            end = spool.seek(0, 2)
-            spool.seek(read)
-            while spool.tell() < end:
-                seq, data = self._spooled(spool)
-                resource = self.ctx.restore(seq)
-                resource.data = resource.document.reload() if data is None else data
-                resource.metadata = dict_at(resource.data, "metadata") or EMPTY
-                resource.info = self._lookup(resource.api_version, resource.kind)
-                found = len(self.checked)
-                self.check(resource, [], resource.position, deferred=True)
-                self._spill_findings(found)
-                resource.data = resource.metadata = EMPTY  # its findings keep only its identity
         if spool is not None:
             spool.close()
             self._spool = None
+        for resource in self.ctx.whole_objects():
+            assert self._lookup is not None  # an SMI object was read
+            resource.info = self._lookup(resource.api_version, resource.kind)
+            found = len(self.checked)
+            self.check(resource, [], resource.position, deferred=True)
+            self._spill_findings(found)
+            resource.data = resource.metadata = EMPTY  # its findings keep only its identity
 
     def finish(self, issues: Sequence[LoadIssue], files: int) -> LintResult:
         """Run the deferred rules; apply annotations and configured suppressions; locate and sort the rest."""
@@ -512,7 +503,7 @@ class _Run:
             location = pending.location
             if location is None and pending.rule.code in self.enabled:
                 location = pending.document.locate(pending.path, key=pending.key)
-            where = None if location is None else dataclasses.astuple(location)
+            where = None if location is None else location_record(location)
             record = (pending.rule.code, pending.message, where, pending.document.source.name,
                       resource.seq, resource.kind, resource.name, resource.namespace)  # fmt: skip
             self._pending_spool.add((position,), marshal.dumps(record))

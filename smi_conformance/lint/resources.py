@@ -183,6 +183,10 @@ class LintContext:
     _context: set[int] = field(default_factory=set)  #: ids of documents judged with, not reported on
     _count: int = 0  #: objects indexed so far (the next one's seq)
     _disk: DiskIndex | None = None  #: the objects past spill_after
+    #: The seq of the last object added to disk when it was the first of its identity (of its split root),
+    #: as the disk index's filter tells without a query: duplicate-object (duplicate-split-root) asks at once.
+    _fresh_identity: int = -1
+    _fresh_root: int = -1
 
     def add_context(self, documents: Iterable[Document]) -> None:
         """Mark documents as context (``lint_documents(context=...)``): found by rules, never reported on."""
@@ -208,14 +212,15 @@ class LintContext:
             self._disk.close()
             self._disk = None
 
-    def restore(self, seq: int) -> Resource:
-        """An object indexed on disk, read back (see ``spilled``)."""
-        assert self._disk is not None
-        return self._disk.get(seq)
+    def whole_objects(self) -> Iterator[Resource]:
+        """The objects added ``whole`` that went to disk, in input order, read back with all their data."""
+        if self._disk is not None:
+            yield from self._disk.whole_objects()
 
-    def add(self, resource: Resource) -> bool:
+    def add(self, resource: Resource, *, whole: bool = False) -> bool:
         """Index an object, with its data still whole (its identity, position and schema verdict set).
-        Returns whether it went to disk."""
+        Returns whether it went to disk; there, with ``whole``, all its data is kept for ``whole_objects``
+        (objects checked again at the end)."""
         resource.seq = self._count
         self._count += 1
         self._kinds_in.add((resource.kind, resource.namespace))
@@ -224,7 +229,7 @@ class LintContext:
 
             self._disk = DiskIndex()
         if self._disk is not None:
-            self._disk.add(resource, self._disk_keys(resource, self._disk))
+            self._disk.add(resource, self._disk_keys(resource, self._disk), whole=whole)
             return True
         self.resources.append(resource)
         kind, namespace, name = resource.kind, resource.namespace, resource.name
@@ -262,18 +267,20 @@ class LintContext:
         keys: list[Key] = []
         if name is not None:
             identity = (kind, namespace, name)
-            if (
-                kind in _BY_NAME_ANYWHERE
-                and str_at(resource.metadata, "namespace")
-                and identity not in self._by_key
-                and not disk.has(Lookup.IDENTITY, identity)
-            ):
+            new = identity not in self._by_key and (
+                not disk.may_have(Lookup.IDENTITY, identity) or not disk.has(Lookup.IDENTITY, identity)
+            )
+            if new and kind in _BY_NAME_ANYWHERE and str_at(resource.metadata, "namespace"):
                 keys.append((Lookup.NAMED, (kind, name), namespace))
+            if identity not in self._by_key and not disk.may_have(Lookup.IDENTITY, identity):
+                self._fresh_identity = resource.seq
             keys.append((Lookup.IDENTITY, identity, resource.group))
         if kind in LISTED_KINDS:
             keys.append((Lookup.LISTED, (kind, namespace), None))
         root_key = _split_root_key(resource)
         if root_key is not None:
+            if root_key not in self._split_roots and not disk.may_have(Lookup.SPLIT_ROOT, root_key):
+                self._fresh_root = resource.seq
             keys.append((Lookup.SPLIT_ROOT, root_key, name))
         binding = _binding(resource)
         if binding is not None:
@@ -332,7 +339,7 @@ class LintContext:
             if other is not None:
                 return other
         disk = self._disk
-        if disk is None:
+        if disk is None or resource.seq == self._fresh_identity:
             return resource
         from smi_conformance.lint.disk_index import Lookup
 
@@ -366,6 +373,8 @@ class LintContext:
         first split of the root, or else the first one named differently from it)."""
         key = (split.namespace, split_root(root, split.namespace))
         splits = self._split_roots.get(key)
+        if not splits and split.seq == self._fresh_root:
+            return None  # the first split of its root
         first = splits[0] if splits else None
         disk = self._disk
         if first is None and disk is not None:

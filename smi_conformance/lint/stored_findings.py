@@ -7,12 +7,12 @@ it (each pass reads the findings again), so a report written as it goes holds on
 
 from __future__ import annotations
 
-import dataclasses
 import marshal
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import overload
 
-from smi_conformance.lint.engine import Finding
+from smi_conformance.lint.engine import Finding, location_record
 from smi_conformance.lint.rule import Severity
 from smi_conformance.lint.sorted_spool import SortedSpool
 from smi_conformance.manifests import Location
@@ -26,11 +26,13 @@ class StoredFindings(Sequence[Finding]):
 
     def __init__(self) -> None:
         self._spool = SortedSpool(keys=4)
+        self.severities: Counter[Severity] = Counter()  #: LintResult.count reads it
 
     def add(self, file_order: int, finding: Finding) -> None:
         location = finding.location
         record = (finding.code, finding.name, int(finding.severity), finding.message,
-                  dataclasses.astuple(location), finding.object)  # fmt: skip
+                  location_record(location), finding.object)  # fmt: skip
+        self.severities[finding.severity] += 1
         self._spool.add((file_order, location.line, location.column, finding.code), marshal.dumps(record))
 
     def __iter__(self) -> Iterator[Finding]:

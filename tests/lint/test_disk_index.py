@@ -120,7 +120,7 @@ def test_first_of_its_group_across_the_boundary(spill_after: int) -> None:
 
 def test_names_sqlite_cannot_store_as_text_are_found() -> None:
     """A lone surrogate (JSON allows one in a name) is kept and found exactly, apart from similar names."""
-    names = ["web\ud800", "web\udfff", "web"]
+    names = ["web", "web\ud800", "web\udfff"]  # one that sqlite takes first: written, then again
     texts = [
         json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop"}})
         for name in names
@@ -145,18 +145,27 @@ def _findings(paths: list[str]) -> list[tuple[str, str, str, str | None]]:
     return [(f.code, repr(f.location), f.message, f.object) for f in lint(paths, LintConfig()).findings]
 
 
-@pytest.mark.parametrize("spill_after", [0, 1, 37, 500])
+HUGE_WEIGHT = (
+    "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: big, namespace: shop}\n"
+    "spec:\n  service: web\n  backends:\n  - service: web-v1\n    weight: " + "9" * 5000 + "\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("spill_after", "filtered"), [(0, True), (1, True), (37, True), (500, True), (1, False)]
+)
 def test_spilled_index_gives_the_same_findings(
-    tmp_path: Path, smi_spec_dir: Path, monkeypatch: pytest.MonkeyPatch, spill_after: int
+    tmp_path: Path, smi_spec_dir: Path, monkeypatch: pytest.MonkeyPatch, spill_after: int, filtered: bool
 ) -> None:
-    """Every rule case in one file (twice: every object a duplicate of one across the boundary), each in
-    its own file, the spec's and the bundled examples: the same findings, locations with their ends, with
-    the index in memory and spilled at any point."""
+    """Every rule case in one file (twice: every object a duplicate of one across the boundary, and an
+    object marshal cannot write), each in its own file, the spec's and the bundled examples: the same
+    findings, locations with their ends, with the index in memory and spilled at any point; with the disk
+    index's filter or without it (every key "maybe there": it only saves queries)."""
     cases = tmp_path / "cases"
     cases.mkdir()
     for i, text in enumerate(_case_inputs()):
         (cases / f"case-{i:03d}.yaml").write_text(text)
-    (tmp_path / "all-cases.yaml").write_text("---\n".join(_case_inputs() * 2))
+    (tmp_path / "all-cases.yaml").write_text("---\n".join([*_case_inputs(), HUGE_WEIGHT] * 2))
     inputs = [
         [str(cases)],
         [str(tmp_path / "all-cases.yaml")],
@@ -165,8 +174,11 @@ def test_spilled_index_gives_the_same_findings(
     ]
     kept = [_findings(paths) for paths in inputs]
     assert all(kept[:3]) and any(code == "SMI305" for code, *_ in kept[1])
+    assert any("5000 digits" in message for _, _, message, _ in kept[1])
     monkeypatch.setattr(lint_engine, "SPILL_AFTER", spill_after)
     monkeypatch.setattr(lint_engine, "KEEP_DEFERRED", min(spill_after, lint_engine.KEEP_DEFERRED))
+    if not filtered:
+        monkeypatch.setattr(lint_disk_index.DiskIndex, "may_have", lambda self, lookup, key: True)
     assert [_findings(paths) for paths in inputs] == kept
 
 
