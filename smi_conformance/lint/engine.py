@@ -3,8 +3,10 @@
 The flow is a single pass over the inputs, one document at a time: each object is classified, validated
 and checked by the rules that need only it and the objects before it, then its data is let go, except what
 the *deferred* rules (references that may point forward) read once every object is in. So memory follows
-the number of objects, never the size of the text. Every validator is built once. Only findings that
-survive selection and suppression are located, so clean documents are never parsed a second time.
+the number of objects, never the size of the text; past ``SPILL_AFTER`` objects (``smi lint`` only) the
+index of objects and their findings go to temporary files on disk (``disk_index``, ``stored_findings``), so
+memory stops growing at all. Every validator is built once. Only findings that survive selection and
+suppression are located, so clean documents are never parsed a second time.
 """
 
 from __future__ import annotations

@@ -80,7 +80,9 @@ class Resource:
         self.position = 0  #: among the checked objects, in input order
         self.seq = -1  #: among the objects of its LintContext, in input order: what tells objects apart
         self.schema_error = False  #: schema validation found a problem (LintContext.mark_schema_error)
-        self._set_version()
+        group, _, version = api_version.rpartition("/")
+        self.group, self.version = sys.intern(group), sys.intern(version)
+        self._version_key = version_key(self.version)
         self.metadata: Mapping[str, Any] = dict_at(data, "metadata") or {}
         self.name: str | None = str_at(self.metadata, "name")
         self.namespace: str = sys.intern(str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE)
@@ -109,14 +111,11 @@ class Resource:
         self.data = self.metadata = self.annotations = EMPTY
         self.info = None
         self.is_checked, self.position, self.seq, self.schema_error = is_checked, position, seq, schema_error
-        self._set_version()
-        self.name, self.namespace = name, sys.intern(namespace)
-        return self
-
-    def _set_version(self) -> None:
-        group, _, version = self.api_version.rpartition("/")
+        group, _, version = api_version.rpartition("/")
         self.group, self.version = sys.intern(group), sys.intern(version)
         self._version_key = version_key(self.version)
+        self.name, self.namespace = name, sys.intern(namespace)
+        return self
 
     @property
     def is_smi(self) -> bool:
@@ -248,13 +247,13 @@ class LintContext:
                 same.append(resource)
         if kind in LISTED_KINDS:
             self._in_namespace[(kind, namespace)].append(resource)
-        root_key = _split_root_key(resource)
+        root_key = _split_root_key(resource) if kind == "TrafficSplit" else None
         if root_key is not None:
             splits = self._split_roots[root_key]
             if splits and splits[0].name != resource.name:
                 self._other_split.setdefault(root_key, resource)
             splits.append(resource)
-        binding = _binding(resource)
+        binding = _binding(resource) if kind == "TrafficTarget" else None
         if binding is not None:
             self._binding_users[binding].append(resource)
         return False
