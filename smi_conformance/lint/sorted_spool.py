@@ -18,7 +18,9 @@ class SortedSpool:
     order written (what Python's stable sort gives)."""
 
     def __init__(self, keys: int) -> None:
-        self._db = sqlite3.connect("", isolation_level=None)  # "": private, on disk past its page cache
+        # "": private, on disk past its page cache. Any thread may read the findings the linter returns (one
+        # at a time: the spool is written once, then only read).
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         columns = ", ".join(f"k{i}" for i in range(keys))
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,5 @@ def test_findings_of_a_large_input_are_a_sequence_read_from_disk(
     assert isinstance(stored, StoredFindings) and not isinstance(stored, list)
     assert list(stored) == list(stored) == in_memory
     assert len(stored) == len(in_memory) and stored[0] == in_memory[0] and stored[-2:] == in_memory[-2:]
+    with ThreadPoolExecutor(1) as pool:  # a caller may read them in another thread
+        assert pool.submit(list, stored).result() == in_memory
