@@ -65,7 +65,8 @@ _EXTRAS = "SELECT k.extra FROM keys k WHERE " + _WHERE + " ORDER BY k.seq"
 _GET = "SELECT record FROM objects WHERE seq = ?"
 _FIRST = " ORDER BY k.seq LIMIT 1"
 _BATCH = 256  #: objects added before their rows are written, if nothing is read meanwhile
-_SEEN_BITS = 23  #: the Bloom filter has 2**23 bits (1 MiB), two per key: about 0.5% false "maybe" at 300,000 keys
+#: The Bloom filter has 2**23 bits (1 MiB), two per key: about 0.5% false "maybe" at 300,000 keys.
+_SEEN_BITS = 23
 _SEEN_BYTES = 1 << (_SEEN_BITS - 3)
 _SEEN_MASK = (1 << _SEEN_BITS) - 1
 _FOUND_KEPT = 64  #: lookups whose results DiskIndex.find keeps
