@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,40 @@ def real_manifests(smi_spec_dir: Path) -> list[str]:
     texts = [p.read_text() for p in sorted((smi_spec_dir / "examples").glob("*.yaml"))]
     texts += [p.read_text() for p in sorted((REPO / "examples").rglob("*.yaml"))]
     return texts + rule_case_inputs()
+
+
+#: A split whose weight has more digits than Python converts from text: marshal cannot keep its data, so
+#: the linter reads it again from the file where it would read kept data back.
+HUGE_WEIGHT = (
+    "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: big, namespace: shop}\n"
+    "spec:\n  service: web\n  backends:\n  - service: web-v1\n    weight: " + "9" * 5000 + "\n"
+)
+
+
+def corpus_inputs(folder: Path, smi_spec_dir: Path, *, copies: int = 1) -> list[list[str]]:
+    """``lint`` inputs that exercise every rule: the rule cases each in a file of its own; all of them in one
+    file with HUGE_WEIGHT, ``copies`` times over (copies make every object a duplicate); the spec's examples;
+    the bundled ones."""
+    cases = folder / "cases"
+    cases.mkdir()
+    for i, text in enumerate(rule_case_inputs()):
+        (cases / f"case-{i:03d}.yaml").write_text(text)
+    (folder / "all-cases.yaml").write_text("---\n".join([*rule_case_inputs(), HUGE_WEIGHT] * copies))
+    return [
+        [str(cases)],
+        [str(folder / "all-cases.yaml")],
+        [str(smi_spec_dir / "examples")],
+        [str(REPO / "examples")],
+    ]
+
+
+def peak_memory(path: Path) -> int:
+    """Peak traced memory (bytes) of linting ``path``."""
+    from smi_conformance.lint import LintConfig, lint
+
+    tracemalloc.start()
+    try:
+        lint([str(path)], LintConfig(root=path.parent))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -4,12 +4,10 @@ across the boundary, and the verdicts do not change; small inputs and ``lint_doc
 from __future__ import annotations
 
 import json
-import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
 
 from smi_conformance.lint import LintConfig, lint, lint_documents
 from smi_conformance.lint import disk_index as lint_disk_index
@@ -18,10 +16,7 @@ from smi_conformance.lint.resources import LintContext, Resource
 from smi_conformance.lint.stored_findings import StoredFindings
 from smi_conformance.manifests import load_text
 
-from .helpers import smi, write
-
-CASES = Path(__file__).parent / "rule_cases"
-EXAMPLES = Path(__file__).parents[2] / "examples"
+from .helpers import corpus_inputs, peak_memory, rule_case_inputs, smi, write
 
 
 def _objects(text: str) -> list[Resource]:
@@ -135,21 +130,8 @@ def test_names_sqlite_cannot_store_as_text_are_found() -> None:
     ctx.close()
 
 
-def _case_inputs() -> list[str]:
-    inputs = []
-    for file in sorted(CASES.glob("*.yaml")):
-        inputs += [case["input"] for case in yaml.safe_load(file.read_text())["cases"]]
-    return inputs
-
-
 def _findings(paths: list[str]) -> list[tuple[str, str, str, str | None]]:
     return [(f.code, repr(f.location), f.message, f.object) for f in lint(paths, LintConfig()).findings]
-
-
-HUGE_WEIGHT = (
-    "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: big, namespace: shop}\n"
-    "spec:\n  service: web\n  backends:\n  - service: web-v1\n    weight: " + "9" * 5000 + "\n"
-)
 
 
 @pytest.mark.parametrize(
@@ -162,17 +144,7 @@ def test_spilled_index_gives_the_same_findings(
     object marshal cannot write), each in its own file, the spec's and the bundled examples: the same
     findings, locations with their ends, with the index in memory and spilled at any point; with the disk
     index's filter or without it (every key "maybe there": it only saves queries)."""
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    for i, text in enumerate(_case_inputs()):
-        (cases / f"case-{i:03d}.yaml").write_text(text)
-    (tmp_path / "all-cases.yaml").write_text("---\n".join([*_case_inputs(), HUGE_WEIGHT] * 2))
-    inputs = [
-        [str(cases)],
-        [str(tmp_path / "all-cases.yaml")],
-        [str(smi_spec_dir / "examples")],
-        [str(EXAMPLES)],
-    ]
+    inputs = corpus_inputs(tmp_path, smi_spec_dir, copies=2)
     kept = [_findings(paths) for paths in inputs]
     assert all(kept[:3]) and any(code == "SMI305" for code, *_ in kept[1])
     assert any("5000 digits" in message for _, _, message, _ in kept[1])
@@ -203,15 +175,6 @@ def test_small_inputs_and_lint_documents_never_touch_disk(
         lint([str(tmp_path / "small.yaml")])
 
 
-def _peak(path: Path) -> int:
-    tracemalloc.start()
-    try:
-        lint([str(path)], LintConfig(root=path.parent))
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_memory_does_not_follow_the_number_of_objects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,7 +193,7 @@ def test_memory_does_not_follow_the_number_of_objects(
         path = tmp_path / f"{count}.yaml"
         path.write_text("---\n".join(route.format(i=i, n=i % 7, pad="x" * 500) for i in range(count)))
         assert lint([str(path)]).findings == []
-        sizes[count] = _peak(path)
+        sizes[count] = peak_memory(path)
     assert sizes[8_000] < 1.5 * sizes[2_000], sizes
 
 
@@ -268,7 +231,7 @@ def test_reports_written_from_disk_are_the_same(
     """Every format, to stdout and to a file, with the findings sorted on disk and read back as the report
     is written: byte for byte what the in-memory run writes; annotations suppress deferred findings of
     objects read back from disk, configured suppressions match their path, kind and name."""
-    write(tmp_path, "a/cases.yaml", "---\n".join(_case_inputs()))
+    write(tmp_path, "a/cases.yaml", "---\n".join(rule_case_inputs()))
     write(tmp_path, "b/suppressed.yaml", SUPPRESSED * 3)
     write(
         tmp_path,
@@ -296,7 +259,7 @@ def test_findings_of_a_large_input_are_a_sequence_read_from_disk(
 ) -> None:
     """Past SPILL_AFTER, ``LintResult.findings`` is read from disk: the same findings, in the same order,
     every time it is iterated, with a length and indexes like a list's."""
-    path = write(tmp_path, "cases.yaml", "---\n".join(_case_inputs()))
+    path = write(tmp_path, "cases.yaml", "---\n".join(rule_case_inputs()))
     in_memory = lint([str(path)]).findings
     monkeypatch.setattr(lint_engine, "SPILL_AFTER", 3)
     stored = lint([str(path)]).findings

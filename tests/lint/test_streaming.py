@@ -4,7 +4,6 @@ see what they would see with everything in memory, and one input gets one verdic
 from __future__ import annotations
 
 import io
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,7 @@ import pytest
 from smi_conformance.lint import LintConfig, lint
 from smi_conformance.lint import engine as lint_engine
 
-from .helpers import CLEAN, rule_case_inputs
-
-EXAMPLES = Path(__file__).parents[2] / "examples"
-
-
-def _peak(path: Path) -> int:
-    tracemalloc.start()
-    try:
-        lint([str(path)], LintConfig(root=path.parent))
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+from .helpers import CLEAN, corpus_inputs, peak_memory
 
 
 def test_memory_does_not_follow_the_size_of_the_text(tmp_path: Path) -> None:
@@ -38,18 +26,12 @@ def test_memory_does_not_follow_the_size_of_the_text(tmp_path: Path) -> None:
         docs = [config_map.format(i=i, pad="x" * 400) for i in range(count)]
         path = tmp_path / f"{count}.yaml"
         path.write_text(CLEAN + "---\n" + "---\n".join(docs))
-        sizes[count] = _peak(path)
+        sizes[count] = peak_memory(path)
     assert sizes[8_000] < 1.5 * sizes[2_000], sizes
 
 
 def _findings(paths: list[str]) -> list[tuple[str, str, str]]:
     return [(f.code, str(f.location), f.message) for f in lint(paths, LintConfig()).findings]
-
-
-HUGE_WEIGHT = (
-    "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: big, namespace: shop}\n"
-    "spec:\n  service: web\n  backends:\n  - service: web-v1\n    weight: " + "9" * 5000 + "\n"
-)
 
 
 @pytest.mark.parametrize("spool_bytes", [lint_engine.SPOOL_BYTES, 1], ids=["in-memory", "on-disk"])
@@ -59,17 +41,7 @@ def test_objects_read_back_give_the_same_findings(
     """Past KEEP_DEFERRED the deferred rules see objects read back from the spool (in memory, or on disk
     past SPOOL_BYTES), or parsed again from the file when marshal cannot keep them (a HugeInt): the same
     findings as with every object kept."""
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    for i, text in enumerate(rule_case_inputs()):
-        (cases / f"case-{i:03d}.yaml").write_text(text)
-    (tmp_path / "all-cases.yaml").write_text("---\n".join([*rule_case_inputs(), HUGE_WEIGHT]))
-    inputs = [
-        [str(cases)],
-        [str(tmp_path / "all-cases.yaml")],
-        [str(smi_spec_dir / "examples")],
-        [str(EXAMPLES)],
-    ]
+    inputs = corpus_inputs(tmp_path, smi_spec_dir)
     kept = [_findings(paths) for paths in inputs]
     assert all(kept[:2]) and sum(len(k) for k in kept) > 200
     assert any("5000 digits" in message for _, _, message in kept[1])  # the HugeInt object is checked
