@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from smi_conformance.cli import main
+from smi_conformance.lint import LintConfig, lint
 
 CLEAN = """\
 apiVersion: split.smi-spec.io/v1alpha4
@@ -96,8 +97,6 @@ def corpus_inputs(folder: Path, smi_spec_dir: Path, *, copies: int = 1) -> list[
 
 def peak_memory(path: Path) -> int:
     """Peak traced memory (bytes) of linting ``path``."""
-    from smi_conformance.lint import LintConfig, lint
-
     tracemalloc.start()
     try:
         lint([str(path)], LintConfig(root=path.parent))

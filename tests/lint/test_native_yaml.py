@@ -159,13 +159,9 @@ values = st.recursive(
 
 @SETTINGS
 @given(values, st.data())
-def test_dumped_documents_read_alike(value: Any, data: st.DataObject) -> None:
+def test_dumped_documents_read_alike(native: NativeReader, value: Any, data: st.DataObject) -> None:
     """Documents PyYAML writes in every style (block, flow, canonical with tags, folded long lines),
     sometimes damaged at a random place, read alike both ways."""
-    reader = _yamlparse.NATIVE
-    if reader is None:
-        missing_input("the compiled YAML reader is not installed (make setup builds it when cargo is there)")
-    assert reader is not None
     text = yaml.safe_dump(
         value,
         default_flow_style=data.draw(st.sampled_from([False, True, None])),
@@ -177,18 +173,14 @@ def test_dumped_documents_read_alike(value: Any, data: st.DataObject) -> None:
     if data.draw(st.integers(0, 3)) == 0:
         at = data.draw(st.integers(0, len(text)))
         text = text[:at] + data.draw(st.text(alphabet=string.printable + "\t\x85é", max_size=4)) + text[at:]
-    compare(reader, text)
+    compare(native, text)
 
 
 @SETTINGS
 @given(st.lists(st.tuples(keys, st.text(alphabet=string.printable, max_size=10)), max_size=6))
-def test_hand_written_plain_text_reads_alike(pairs: list[tuple[str, str]]) -> None:
+def test_hand_written_plain_text_reads_alike(native: NativeReader, pairs: list[tuple[str, str]]) -> None:
     """Unquoted text as people type it (``key: value`` lines, whatever the value holds)."""
-    reader = _yamlparse.NATIVE
-    if reader is None:
-        missing_input("the compiled YAML reader is not installed (make setup builds it when cargo is there)")
-    assert reader is not None
-    compare(reader, "".join(f"{json.dumps(k)}: {v}\n" for k, v in pairs))
+    compare(native, "".join(f"{json.dumps(k)}: {v}\n" for k, v in pairs))
 
 
 def test_real_manifests_are_read_here_and_alike(native: NativeReader, smi_spec_dir: Path) -> None:
@@ -247,10 +239,9 @@ def paths_in(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | 
 
 def compare_locations(text: str) -> int:
     """Locate every path of ``text``'s data both ways (the compiled ``locate`` on the text, ``walk`` on
-    ``compose_marks``' tree); how many the compiled one located."""
+    ``compose_marks``' tree); how many the compiled one located. (Callers take the ``native`` fixture:
+    ``locate`` comes with the reader.)"""
     locate = _yamlparse.NATIVE_LOCATE
-    if locate is None:
-        missing_input("the compiled YAML reader is not installed (make setup builds it when cargo is there)")
     assert locate is not None
     tree = compose_marks(text)
     data, _ = parse_chunk("x", text, 0)
@@ -267,7 +258,7 @@ def compare_locations(text: str) -> int:
 
 @SETTINGS
 @given(values, st.data())
-def test_nodes_are_located_alike(value: Any, data: st.DataObject) -> None:
+def test_nodes_are_located_alike(native: NativeReader, value: Any, data: st.DataObject) -> None:
     text = yaml.safe_dump(
         value,
         default_flow_style=data.draw(st.sampled_from([False, True, None])),
@@ -292,7 +283,7 @@ def test_nodes_are_located_alike(value: Any, data: st.DataObject) -> None:
         "? [k]\n: v\nw: 1\n",  # a collection as a key is never matched by a path
     ],
 )
-def test_hand_written_documents_are_located_alike(text: str) -> None:
+def test_hand_written_documents_are_located_alike(native: NativeReader, text: str) -> None:
     compare_locations(text)
 
 
