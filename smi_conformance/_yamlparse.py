@@ -155,39 +155,45 @@ def parse_chunk(name: str, chunk: str, line: int, *, python: bool = False) -> tu
 
     ``python``: with PyYAML's pure-Python parser instead of libyaml (the same data; syntax errors may be
     worded differently)."""
-    data, issues, _ = parse_chunk_tree(name, chunk, line, python=python)
+    data, issues, _, _ = parse_chunk_tree(name, chunk, line, python=python)
     return data, issues
 
 
 def parse_chunk_tree(
     name: str, chunk: str, line: int, *, python: bool = False, native: bool = True
-) -> tuple[Any, list[LoadIssue], Node | None]:
+) -> tuple[Any, list[LoadIssue], Node | None, bool]:
     """``parse_chunk``, plus the document's node tree (marks included: what ``compose_marks`` gives, for
     ``walk``), or None when there is no data or the compiled reader read it (``NATIVE``; ``native=False``
-    or ``python``: not tried)."""
+    or ``python``: not tried); and whether the compiled reader found the data JSON-typed (see
+    ``NativeReader.document``; never said of data the Python path read)."""
     if NATIVE is not None and native and not python:
         read = NATIVE.document(chunk)
         if read is not None:
-            return read[0], [], None
+            return read[0], [], None, read[1]
     loader = _PythonLoader(chunk) if python or not LIBYAML else _FastLoader(chunk)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_issue(name, exc, line, chunk)], None
+        return None, [_syntax_issue(name, exc, line, chunk)], None, False
     except yaml.reader.ReaderError as exc:
         row, column = _char_position(chunk.encode("utf-8")[: exc.position].decode("utf-8", "replace"))
-        return None, [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))], None
+        return (
+            None,
+            [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))],
+            None,
+            False,
+        )
     except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked; keep a located fallback
-        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))], None
+        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))], None, False
     finally:
         loader.dispose()
     if node is None:
-        return None, [], None  # an empty document (comments only, or a stray ---): nothing to check
+        return None, [], None, False  # an empty document (comments only, or a stray ---): nothing to check
     builder = _Builder(name, line, expand_aliases="&" in chunk)
     try:
-        return builder.build(node), builder.issues, node
+        return builder.build(node), builder.issues, node, False
     except _TooComplex as exc:
-        return None, [exc.issue], None
+        return None, [exc.issue], None, False
 
 
 #: What a tab where libyaml expects indentation means, in words (libyaml says "found character that cannot
@@ -581,8 +587,13 @@ class NativeReader(Protocol):
     keys, collections as keys, deep nesting, syntax errors) and declines every other one, which then goes
     through libyaml's nodes and _Builder: the same data either way, and every issue worded once."""
 
-    def document(self, text: str, /) -> tuple[Any] | None:
-        """``(data,)`` of the one document in ``text``, or None: read it with the Python path."""
+    def document(self, text: str, /) -> tuple[Any, bool] | None:
+        """``(data, json_typed)`` of the one document in ``text``, or None: read it with the Python path.
+        ``json_typed``: every scalar is a str, bool, None or an int that fits in 64 bits."""
+
+
+#: The ``smi_conformance_yaml`` build this code expects (its ``API``); an older build is not used.
+NATIVE_API = 2
 
 
 #: Where a node is: 0-based line, column, end line, end column (columns in characters), as libyaml marks.
@@ -601,6 +612,8 @@ def _native() -> tuple[NativeReader | None, Callable[[str, list[PathKey]], Found
     try:
         module = importlib.import_module("smi_conformance_yaml")
     except ImportError:
+        return None, None
+    if getattr(module, "API", 1) != NATIVE_API:  # built from older sources: `make setup` builds it again
         return None, None
     return cast(NativeReader, module.Reader(plain_value)), module.locate
 

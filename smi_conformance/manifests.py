@@ -142,6 +142,9 @@ class Document:
     data: Any
     base: NodePath = ()  #: path of this object inside its document (``("items", 3)`` for List members)
     parent: Any = None  #: for List members: the whole List document
+    #: The compiled YAML reader read it and found only JSON's types, exactly (str, bool, None, 64-bit int):
+    #: what the linter's compiled schema check (``models.quick_accept``) can judge.
+    json_typed: bool = False
 
     def reload(self) -> Any:
         """This object's data, parsed again from its source (after a reader let it go: the linter keeps
@@ -425,12 +428,12 @@ def _load_yaml(source: Source, issues: list[LoadIssue]) -> Iterator[Document]:
 def _parsed(
     source: Source, index: int, start: int, end: int, line: int, chunk: str, issues: list[LoadIssue]
 ) -> Iterator[Document]:
-    data, found, tree = parse_chunk_tree(source.name, chunk, line)
+    data, found, tree, json_typed = parse_chunk_tree(source.name, chunk, line)
     # Kept while the document is checked: its tree, or its text when the compiled reader read it.
     source._current = (start, tree if tree is not None else chunk) if data is not None else None
     issues.extend(found)
     if data is not None:  # None: a syntax error, or an empty document ("---" and comments): skipped
-        yield from _members(Document(source, index, start, end, line, data))
+        yield from _members(Document(source, index, start, end, line, data, json_typed=json_typed))
 
 
 #: What a file must not hold to be read a block at a time (else it is read whole): line breaks other than
@@ -607,6 +610,7 @@ def _members(document: Document) -> Iterator[Document]:
             item,
             base=(*document.base, "items", i),
             parent=data,
+            json_typed=document.json_typed,
         )
 
 

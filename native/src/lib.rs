@@ -8,13 +8,17 @@
 //! aliases, tags, directives, merge keys (`<<`), duplicate keys, collections used as keys, more than one
 //! document, nesting deeper than `MAX_DEPTH`. Plain scalars are typed by the Python function the reader
 //! is given (`_yamlparse.plain_value`), so both paths give every scalar the same value.
+//!
+//! With the data it tells whether every scalar has one of JSON's types and is exact there: a string,
+//! bool, null, or an integer in 64 bits (no float, timestamp or huge integer). The linter's compiled
+//! schema check (`smi_conformance.models.quick_accept`) only judges such data.
 
 use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 use rustc_hash::FxHashMap;
 #[allow(clippy::unsafe_removed_from_name)] // every call into it is in an unsafe block anyway
 use unsafe_libyaml as yaml;
@@ -27,6 +31,10 @@ const CACHE_TEXT: usize = 64;
 const CACHE_ENTRIES: usize = 20_000;
 
 type Cache = FxHashMap<Box<[u8]>, Py<PyAny>>;
+
+/// What `document` returns, for the Python side to check it has the build it expects: 2 added the
+/// JSON-typed flag.
+const API: u32 = 2;
 
 /// A libyaml parser reading one string; boxed because libyaml keeps a pointer to it.
 struct Parser<'t> {
@@ -145,15 +153,19 @@ impl Reader {
         }
     }
 
-    /// `(data,)` of the one document in `text` (`(None,)` for an empty one), or None if the Python
-    /// path must read it (see the module's documentation).
+    /// `(data, json_typed)` of the one document in `text` (`(None, True)` for an empty one), or None if
+    /// the Python path must read it (see the module's documentation).
     fn document<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let mut caches = Caches {
             plain: CacheRef::of(&self.plain),
             text: CacheRef::of(&self.text),
         };
-        match self.read(py, text.as_bytes(), &mut caches)? {
-            Some(root) => Ok(Some(PyTuple::new(py, [root])?)),
+        let mut json_typed = true;
+        match self.read(py, text.as_bytes(), &mut caches, &mut json_typed)? {
+            Some(root) => Ok(Some(PyTuple::new(
+                py,
+                [root, PyBool::new(py, json_typed).to_owned().into_any()],
+            )?)),
             None => Ok(None),
         }
     }
@@ -189,12 +201,14 @@ impl Reader {
         Ok(value)
     }
 
-    /// The document's data, or None to decline it.
+    /// The document's data, or None to decline it. `json_typed` is cleared when a plain scalar's value
+    /// is not a string, bool, null or 64-bit integer (quoted and block scalars, and keys, are strings).
     fn read<'py>(
         &self,
         py: Python<'py>,
         text: &[u8],
         caches: &mut Caches<'_>,
+        json_typed: &mut bool,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(mut parser) = Parser::new(text) else {
             return Ok(None);
@@ -236,7 +250,11 @@ impl Reader {
                         *key = Some(self.scalar(py, bytes, false, caches)?); // keys are their text
                         continue;
                     }
-                    self.scalar(py, bytes, plain, caches)?
+                    let value = self.scalar(py, bytes, plain, caches)?;
+                    if plain && *json_typed && !is_json_typed(&value) {
+                        *json_typed = false;
+                    }
+                    value
                 }
                 yaml::YAML_SEQUENCE_START_EVENT | yaml::YAML_MAPPING_START_EVENT => {
                     let sequence = event.type_ == yaml::YAML_SEQUENCE_START_EVENT;
@@ -288,6 +306,14 @@ impl Reader {
         }
         Ok(Some(root.unwrap_or_else(|| py.None().into_bound(py))))
     }
+}
+
+/// A string, bool, None, or an int that fits in 64 bits: exactly (no subclass but bool).
+fn is_json_typed(value: &Bound<'_, PyAny>) -> bool {
+    value.is_none()
+        || value.is_exact_instance_of::<PyString>()
+        || value.is_exact_instance_of::<PyBool>()
+        || (value.is_exact_instance_of::<PyInt>() && value.extract::<i64>().is_ok())
 }
 
 /// Where a node is: 0-based (line, column, end line, end column), columns in characters, as libyaml marks.
@@ -426,6 +452,7 @@ fn locate(text: &str, path: Vec<Bound<'_, PyAny>>) -> PyResult<Option<(Span, Opt
 
 #[pymodule]
 fn smi_conformance_yaml(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add("API", API)?;
     module.add_class::<Reader>()?;
     module.add_function(wrap_pyfunction!(locate, module)?)?;
     Ok(())

@@ -57,13 +57,26 @@ def depth(data: Any) -> int:
     return 0
 
 
+def only_json_types(node: Any) -> bool:
+    """What the compiled reader's flag must say: every value a str, bool, None or 64-bit int, exactly."""
+    if type(node) is dict:
+        return all(type(k) is str and only_json_types(v) for k, v in node.items())
+    if type(node) is list:
+        return all(only_json_types(v) for v in node)
+    if type(node) is int:
+        return -(2**63) <= node < 2**63
+    return node is None or type(node) in (str, bool)
+
+
 def compare(reader: NativeReader, chunk: str) -> bool:
     """Check one document both ways; True if the compiled reader read it."""
     read = reader.document(chunk)
-    data, issues, _ = parse_chunk_tree("x", chunk, 0, native=False)
+    data, issues, _, json_typed = parse_chunk_tree("x", chunk, 0, native=False)
+    assert not json_typed  # said only by the compiled reader
     if read is not None:
         assert not issues, (chunk, issues)
         assert same(read[0], data), (chunk, read[0], data)
+        assert read[1] is only_json_types(data), (chunk, read[1])
         return True
     # Declined: only for what the Python path alone handles.
     marks = any(mark in chunk for mark in ("&", "*", "!", "%", "<<"))
@@ -135,6 +148,25 @@ def test_what_the_python_path_handles_is_declined(native: NativeReader, text: st
 def test_documents_read_here(native: NativeReader, text: str, data: Any) -> None:
     read = native.document(text)
     assert read is not None and same(read[0], data)
+    assert compare(native, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "json_typed"),
+    [
+        ("a: [x, 'y', true, ~, -9223372036854775808, 9223372036854775807]\n", True),
+        ("a: 9223372036854775808\n", False),  # past 64 bits
+        ("a: 1.5\n", False),
+        ("a: 1.0e+3\n", False),  # a float in YAML 1.1 (1e3 is a string there)
+        ("a: .inf\n", False),
+        ("a: '1.5'\nb: |\n  2.5\n", True),  # quoted and block scalars are strings
+        ("1.5: a\n", True),  # keys are their text
+        ("", True),
+    ],
+)
+def test_the_json_typed_flag(native: NativeReader, text: str, json_typed: bool) -> None:
+    read = native.document(text)
+    assert read is not None and read[1] is json_typed
     assert compare(native, text)
 
 
