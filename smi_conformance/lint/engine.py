@@ -35,6 +35,7 @@ from smi_conformance.lint.rules import inputs, schema, versions
 from smi_conformance.lint.suggestions import close_smi_group, unknown_kind_or_version
 from smi_conformance.lint.suppression import ANNOTATION, AnnotationSuppression, parse_annotation
 from smi_conformance.manifests import Document, Inputs, LoadIssue, Location, NodePath
+from smi_conformance.models.quick_accept import quick_accept
 
 if TYPE_CHECKING:
     from smi_conformance.lint.sorted_spool import SortedSpool
@@ -210,6 +211,7 @@ class _Run:
         # The models (pydantic) are imported when the first SMI object comes, not at start-up.
         self._lookup: Callable[[str, str], KindInfo | None] | None = None
         self._validate: Callable[[Mapping[str, Any], KindInfo], list[Problem]] | None = None
+        self._quick = quick_accept()
         self._position = 0
         self.annotation_problems: list[_Pending] = []
         #: Findings of the objects indexed on disk (a large input), in position order, located: on disk too.
@@ -330,6 +332,9 @@ class _Run:
                 rule = schema.UnknownKindOrVersion
                 self.unknown.append(_Pending(rule, message, resource.document, path, resource=resource))
             return []
+        quick = self._quick
+        if quick is not None and resource.document.json_typed and quick.accepts(resource.data, info):
+            return []  # valid (pydantic is imported only for the others)
         if self._validate is None:
             from smi_conformance.models import validate
 

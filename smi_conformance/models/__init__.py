@@ -15,13 +15,13 @@ Modules: :mod:`.split`, :mod:`.access`, :mod:`.specs`, :mod:`.metrics` (a class 
 
 from typing import TYPE_CHECKING, Any
 
-from smi_conformance.models.api import dump, load, validate
-from smi_conformance.models.problems import ConversionError, Problem, SMIValidationError
-from smi_conformance.models.quantity import Quantity
 from smi_conformance.models.registry import KindInfo, kinds, lookup
 
 if TYPE_CHECKING:
+    from smi_conformance.models.api import dump, load, validate
     from smi_conformance.models.conversion import convert
+    from smi_conformance.models.problems import ConversionError, Problem, SMIValidationError
+    from smi_conformance.models.quantity import Quantity
 
 __all__ = [
     "ConversionError",
@@ -38,10 +38,23 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "dump": "api",
+    "load": "api",
+    "validate": "api",
+    "convert": "conversion",
+    "ConversionError": "problems",
+    "Problem": "problems",
+    "SMIValidationError": "problems",
+    "Quantity": "quantity",
+}
+
+
 def __getattr__(name: str) -> Any:
     """``convert`` loads the conversion modules on first use: linting never converts."""
-    if name == "convert":
-        from smi_conformance.models.conversion import convert
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return convert
+        return getattr(importlib.import_module(f"smi_conformance.models.{module}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -147,8 +147,12 @@ Opaque = Annotated[Any, AfterValidator(_check_depth)]
 class ObjectMeta(SMIModel):
     """Standard Kubernetes object metadata; ``name`` (or ``generateName``) is required."""
 
+    # Present and not null: the model reads a null name as no name, and so does an API server.
     SCHEMA_EXTRA: ClassVar[dict[str, Any]] = {
-        "anyOf": [{"required": ["name"]}, {"required": ["generateName"]}]
+        "anyOf": [
+            {"required": [field], "properties": {field: {"type": "string"}}}
+            for field in ("name", "generateName")
+        ]
     }
 
     name: DNS1123Subdomain | None = None

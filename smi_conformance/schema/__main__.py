@@ -1,6 +1,7 @@
 """python -m smi_conformance.schema {generate,check} [--root schemas] | compare CRD_DIR
 
-generate: write schemas/ from the models; check: exit 1 if schemas/ differs from what they generate;
+generate: write schemas/ (and the linter's quick-accept schemas, smi_conformance/models/quick_accept.json)
+from the models; check: exit 1 if they differ from what the models generate;
 compare: print how the generated CRDs differ from the CRD sets in CRD_DIR's subfolders (e.g. smi-sdk-go/).
 """
 
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 from smi_conformance.schema import drift, official_differences, write
+from smi_conformance.schema.quick import QUICK_SCHEMAS_PATH, quick_drift, write_quick
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,13 +30,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{set_name}: {difference}")
         return 0
     if args.command == "generate":
-        changed = write(args.root)
+        changed = write(args.root) + ([str(QUICK_SCHEMAS_PATH)] if write_quick() else [])
         print(
             f"{len(changed)} file(s) written or removed under {args.root}"
             + "".join(f"\n  {c}" for c in changed)
         )
         return 0
-    problems = drift(args.root)
+    problems = drift(args.root) + quick_drift()
     if problems:
         print(f"{args.root} is out of date with the models; run `make schemas`:", file=sys.stderr)
         for problem in problems:
