@@ -32,8 +32,8 @@ const CACHE_ENTRIES: usize = 20_000;
 
 type Cache = FxHashMap<Box<[u8]>, Py<PyAny>>;
 
-/// What `document` returns, for the Python side to check it has the build it expects: 2 added the
-/// JSON-typed flag.
+/// What `Reader` takes and `document` returns, for the Python side to check it has the build it expects: 2
+/// added the JSON-typed flag and `typed_start`.
 const API: u32 = 2;
 
 /// A libyaml parser reading one string; boxed because libyaml keeps a pointer to it.
@@ -94,6 +94,9 @@ enum Frame<'py> {
 #[pyclass(frozen, module = "smi_conformance_yaml")]
 struct Reader {
     plain_value: Py<PyAny>,
+    /// The ASCII characters a plain scalar that YAML may type (not a string) can start with; a plain scalar
+    /// that starts with any other character is a string, without asking `plain_value`.
+    typed_start: [bool; 128],
     /// Plain scalars' values, and the text of the others (quoted, block, keys), by their bytes.
     plain: Mutex<Cache>,
     text: Mutex<Cache>,
@@ -143,14 +146,23 @@ struct Caches<'a> {
 
 #[pymethods]
 impl Reader {
-    /// `plain_value(text)`: the value of a plain (unquoted, untagged) scalar.
+    /// `plain_value(text)`: the value of a plain (unquoted, untagged) scalar; `typed_start`: the characters
+    /// YAML's implicit types start with (PyYAML's resolvers are keyed by them), all ASCII.
     #[new]
-    fn new(plain_value: Py<PyAny>) -> Self {
-        Reader {
+    fn new(plain_value: Py<PyAny>, typed_start: &str) -> PyResult<Self> {
+        let mut table = [false; 128];
+        for byte in typed_start.bytes() {
+            if !byte.is_ascii() {
+                return Err(pyo3::exceptions::PyValueError::new_err("typed_start must be ASCII"));
+            }
+            table[byte as usize] = true;
+        }
+        Ok(Reader {
             plain_value,
+            typed_start: table,
             plain: Mutex::new(Cache::default()),
             text: Mutex::new(Cache::default()),
-        }
+        })
     }
 
     /// `(data, json_typed)` of the one document in `text` (`(None, True)` for an empty one), or None if
@@ -190,7 +202,11 @@ impl Reader {
         }
         // libyaml checked the input is UTF-8 and its scalars are whole characters.
         let text = PyString::new(py, &String::from_utf8_lossy(bytes)).into_any();
-        let value = if plain {
+        let typed = match bytes.first() {
+            None => true, // empty: null
+            Some(&first) => first.is_ascii() && self.typed_start[first as usize],
+        };
+        let value = if plain && typed {
             self.plain_value.bind(py).call1((text,))?
         } else {
             text
