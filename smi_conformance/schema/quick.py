@@ -14,7 +14,8 @@ mode does not.
 - annotations: the models bound their total size (256 KiB); here at most 32 of them, values of at most 1,024
   characters and keys of at most 253 (label and annotation keys everywhere: the models bound the prefix
   before '/' to 253 characters, which a pattern does not);
-- Quantities (v1alpha1 weights): the models bound a string's magnitude and precision; here integers only;
+- Quantities (v1alpha1 weights): the models bound a string's magnitude (2^63-1) and precision (1n); here
+  strings of at most 9 digits with no fraction, and a suffix of at most 2^20 or ``m`` (``SAFE_QUANTITY``);
 - headers in list form: the models refuse a header listed twice; here a list of one;
 - left out (always the models): IdentityBinding and access v1alpha4 (a subject's group must match its kind),
   and the metrics kinds (timestamps are parsed).
@@ -43,6 +44,8 @@ SHALLOW_DEPTH = 8
 MAX_ANNOTATIONS = 32
 MAX_ANNOTATION_VALUE = 1024
 MAX_KEY = 253
+#: Non-negative Quantity strings whose value is certainly within the models' bounds: below 10^9 * 2^20.
+SAFE_QUANTITY = r"^\+?[0-9]{1,9}(?:m|k|M|Ki|Mi)?$"
 
 #: Keywords whose meaning here is exactly the models' (as far as ``Document.json_typed`` data goes). Any
 #: other keyword in a generated schema stops generation: its soundness must be thought through first.
@@ -142,6 +145,8 @@ def _stricter(node: JsonSchema) -> JsonSchema:
         patterns = {b.get("pattern") for b in branches if b.get("type") == "string"}
         if patterns & {QUANTITY_PATTERN, NONNEGATIVE_QUANTITY_PATTERN}:
             (integer,) = (b for b in branches if b.get("type") == "integer")
+            if patterns == {NONNEGATIVE_QUANTITY_PATTERN}:
+                return {"anyOf": [integer, {"type": "string", "pattern": SAFE_QUANTITY}]}
             return dict(integer)
     items = node.get("items")
     if (

@@ -70,6 +70,14 @@ _edge_text = st.one_of(
     st.text(alphabet="az09AZ-._/ \n\té~+", max_size=10),
     st.builds(lambda c, n: c * n, st.sampled_from(["a", "0", "-", ".", "A"]), st.sampled_from(_LENGTHS)),
     st.sampled_from(["9" * 30, "1e400", "1n", "0.0000000001", "+5", "-1", "500m", "1Ki", "web\n", "Web"]),
+    st.builds(  # Quantities near the models' bounds
+        lambda sign, digits, suffix: sign + digits + suffix,
+        st.sampled_from(["", "+", "-"]),
+        st.sampled_from(
+            ["0", "1", "999999999", "9" * 10, "9" * 19, "1.5", ".5", "0.000000001", "0.0000000001"]
+        ),
+        st.sampled_from(["", "m", "n", "u", "k", "M", "G", "E", "Ki", "Mi", "Ei", "e3", "e-10", "\n"]),
+    ),
 )
 _edge_key = st.one_of(  # label and annotation keys: an optional prefix and '/', then a name
     _edge_text,
@@ -102,8 +110,9 @@ _OPAQUE = ["uid", "resourceVersion", "generation", "creationTimestamp", "ownerRe
 
 def _leaf_change(data: st.DataObject, generated: Generated, doc: dict[str, Any]) -> None:
     """One typed leaf (a name, a weight, a port...) at a hostile value."""
-    if generated.leaves:
-        path = data.draw(st.sampled_from(sorted(generated.leaves, key=str)), label="leaf")
+    leaves = sorted({*generated.leaves, *generated.weights}, key=str)
+    if leaves:
+        path = data.draw(st.sampled_from(leaves), label="leaf")
         try:
             parent = node_at(doc, path[:-1])
         except (KeyError, IndexError, TypeError):  # a mutation took it away
@@ -223,7 +232,7 @@ VALID_BUT_LEFT_TO_THE_MODELS = {
     "200 KiB of annotations": _split(annotations={f"a{i}": "x" * 5000 for i in range(40)}),
     "opaque field nested 20 deep": _split(uid=_nested(20, as_map=False)),
     "two headers in list form": _routes([{"x-a": "1"}, {"x-b": "2"}]),
-    "a Quantity string": _v1alpha1_split("500m"),
+    "a Quantity string past 9 digits": _v1alpha1_split("5000000000m"),
 }
 
 
@@ -240,7 +249,7 @@ def test_the_quick_check_is_stricter_only_where_it_must_be(doc: dict[str, Any]) 
     if doc["kind"] == "HTTPRouteGroup":
         shallow["spec"] = {"matches": [{"name": "m", "headers": [{"x-a": "1"}]}]}
     if doc["apiVersion"].endswith("v1alpha1"):
-        shallow["spec"] = {"service": "web", "backends": [{"service": "web-v1", "weight": 500}]}
+        shallow["spec"] = {"service": "web", "backends": [{"service": "web-v1", "weight": "500m"}]}
     assert CHECK.accepts(shallow, info)
 
 
