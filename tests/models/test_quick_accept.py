@@ -286,7 +286,7 @@ def test_real_manifests_sound_and_mostly_quick(smi_spec_dir: Path) -> None:
                 valid += 1
                 accepted += quickly
     assert valid > 100
-    assert accepted >= 0.9 * valid, (accepted, valid)
+    assert accepted >= 0.95 * valid, (accepted, valid)  # 119 of 120 when written
 
 
 @pytest.mark.skipif(NATIVE is None, reason="the quick check judges what the compiled YAML reader read")
