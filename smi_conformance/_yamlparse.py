@@ -161,11 +161,11 @@ def parse_chunk(name: str, chunk: str, line: int, *, python: bool = False) -> tu
 
 def parse_chunk_tree(
     name: str, chunk: str, line: int, *, python: bool = False, native: bool = True
-) -> tuple[Any, list[LoadIssue], Node | None, bool]:
+) -> tuple[Any, list[LoadIssue], Node | None, bool | None]:
     """``parse_chunk``, plus the document's node tree (marks included: what ``compose_marks`` gives, for
     ``walk``), or None when there is no data or the compiled reader read it (``NATIVE``; ``native=False``
     or ``python``: not tried); and whether the compiled reader found the data JSON-typed (see
-    ``NativeReader.document``; never said of data the Python path read)."""
+    ``NativeReader.document``; None when the Python path read it: not looked at)."""
     if NATIVE is not None and native and not python:
         read = NATIVE.document(chunk)
         if read is not None:
@@ -174,26 +174,26 @@ def parse_chunk_tree(
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_issue(name, exc, line, chunk)], None, False
+        return None, [_syntax_issue(name, exc, line, chunk)], None, None
     except yaml.reader.ReaderError as exc:
         row, column = _char_position(chunk.encode("utf-8")[: exc.position].decode("utf-8", "replace"))
         return (
             None,
             [LoadIssue("syntax", _reader_message(exc), Location(name, line + row, column))],
             None,
-            False,
+            None,
         )
     except yaml.YAMLError as exc:  # pragma: no cover - every libyaml error is marked; keep a located fallback
-        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))], None, False
+        return None, [LoadIssue("syntax", str(exc).splitlines()[0], Location(name, line + 1, 1))], None, None
     finally:
         loader.dispose()
     if node is None:
-        return None, [], None, False  # an empty document (comments only, or a stray ---): nothing to check
+        return None, [], None, None  # an empty document (comments only, or a stray ---): nothing to check
     builder = _Builder(name, line, expand_aliases="&" in chunk)
     try:
-        return builder.build(node), builder.issues, node, False
+        return builder.build(node), builder.issues, node, None
     except _TooComplex as exc:
-        return None, [exc.issue], None, False
+        return None, [exc.issue], None, None
 
 
 #: What a tab where libyaml expects indentation means, in words (libyaml says "found character that cannot

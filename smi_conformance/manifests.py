@@ -142,9 +142,10 @@ class Document:
     data: Any
     base: NodePath = ()  #: path of this object inside its document (``("items", 3)`` for List members)
     parent: Any = None  #: for List members: the whole List document
-    #: The compiled YAML reader read it and found only JSON's types, exactly (str, bool, None, 64-bit int):
-    #: what the linter's compiled schema check (``models.quick_accept``) can judge.
-    json_typed: bool = False
+    #: Whether its data holds only JSON's types, exactly (str, bool, None, 64-bit int), as the compiled YAML
+    #: reader found while reading it: what the linter's quick check (``models.quick_accept``) can judge.
+    #: None: not looked at (the Python path read it; the check looks itself).
+    json_typed: bool | None = None
 
     def reload(self) -> Any:
         """This object's data, parsed again from its source (after a reader let it go: the linter keeps

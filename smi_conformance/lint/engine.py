@@ -333,7 +333,7 @@ class _Run:
                 self.unknown.append(_Pending(rule, message, resource.document, path, resource=resource))
             return []
         quick = self._quick
-        if quick is not None and resource.document.json_typed and quick.accepts(resource.data, info):
+        if quick is not None and quick.accepts(resource.data, info, resource.document.json_typed):
             return []  # valid (pydantic is imported only for the others)
         if self._validate is None:
             from smi_conformance.models import validate

@@ -19,7 +19,7 @@ from model_strategies import MUTATIONS, Generated, documents, node_at
 from smi_conformance import models
 from smi_conformance._yamlparse import NATIVE
 from smi_conformance.manifests import load_text
-from smi_conformance.models.quick_accept import QuickAccept
+from smi_conformance.models.quick_accept import QuickAccept, json_typed
 from smi_conformance.schema.jsonschema import json_schema
 from smi_conformance.schema.quick import QUICK_SCHEMAS_PATH, quick, quick_drift, write_quick
 
@@ -253,19 +253,36 @@ def test_the_quick_check_is_stricter_only_where_it_must_be(doc: dict[str, Any]) 
     assert CHECK.accepts(shallow, info)
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3) | st.binary(max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=2) | st.integers() | st.booleans() | st.none(), inner, max_size=3)
+        | st.tuples(inner)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_json_typed_is_exact(data: Any) -> None:
+    assert json_typed(data) is only_json_types(data)
+
+
 def test_a_float_is_never_judged_quickly() -> None:
-    """JSON Schema counts 5.0 as an integer, strict pydantic does not: the reader's flag keeps it out."""
+    """JSON Schema counts 5.0 as an integer, strict pydantic does not: the check looks at the types first."""
     doc = _split()
     doc["spec"]["backends"][0]["weight"] = 5.0
     info = models.lookup(doc["apiVersion"], doc["kind"])
     assert info is not None
-    assert CHECK.accepts(doc, info) and models.validate(doc) != []  # why the flag is needed
-    if NATIVE is not None:
+    assert CHECK.accepts(doc, info, typed=True) and models.validate(doc) != []  # why the types are looked at
+    assert not CHECK.accepts(doc, info) and not CHECK.accepts(doc, info, typed=False)
+    if NATIVE is not None:  # the compiled reader tells while it reads
         text = "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: web}\n"
         (document,) = load_text(
             text + "spec: {service: web, backends: [{service: web-v1, weight: 5.0}]}\n"
         ).documents
-        assert not document.json_typed
+        assert document.json_typed is False
 
 
 # ---- real manifests ----
@@ -286,18 +303,21 @@ def test_real_manifests_sound_and_mostly_quick(smi_spec_dir: Path) -> None:
                 valid += 1
                 accepted += quickly
     assert valid > 100
-    assert accepted >= 0.95 * valid, (accepted, valid)  # 119 of 120 when written
+    assert accepted == valid, (accepted, valid)  # 120 of 120 when written
 
 
-@pytest.mark.skipif(NATIVE is None, reason="the quick check judges what the compiled YAML reader read")
-def test_smi_lint_reports_the_same_with_and_without_it(smi_spec_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("native", ["1", "0"], ids=["compiled-reader", "python-path"])
+def test_smi_lint_reports_the_same_with_and_without_it(
+    smi_spec_dir: Path, tmp_path: Path, native: str
+) -> None:
     target = tmp_path / "all.yaml"
     target.write_text("\n---\n".join(real_manifests(smi_spec_dir)))
     reports = {}
     for switch in ("1", "0"):
+        env = {**os.environ, "SMI_QUICK_ACCEPT": switch, "SMI_YAML_NATIVE": native}
         run = subprocess.run(
             [sys.executable, "-m", "smi_conformance", "lint", "--format", "json", str(target)],
-            capture_output=True, text=True, env={**os.environ, "SMI_QUICK_ACCEPT": switch}, check=False,
+            capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
         assert run.returncode == 1, run.stderr
         reports[switch] = json.loads(run.stdout)
@@ -313,17 +333,25 @@ print(len(result.findings), "pydantic" in sys.modules)
 """
 
 
-@pytest.mark.skipif(NATIVE is None, reason="the quick check judges what the compiled YAML reader read")
-@pytest.mark.parametrize(("weight", "expected"), [("10", "0 False"), ("-10", "1 True")])
-def test_valid_input_never_imports_pydantic(tmp_path: Path, weight: str, expected: str) -> None:
-    """What it is for: a clean pre-commit run of the common kinds does without pydantic's start-up."""
-    target = tmp_path / "split.yaml"
-    target.write_text(
-        "apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: web, namespace: shop}\n"
-        f"spec:\n  service: web\n  backends:\n  - {{service: web-v1, weight: 90}}\n"
-        f"  - {{service: web-v2, weight: {weight}}}\n"
-    )
+@pytest.mark.parametrize("native", ["1", "0"], ids=["compiled-reader", "python-path"])
+@pytest.mark.parametrize("suffix", ["yaml", "json"])
+@pytest.mark.parametrize(("weight", "expected"), [(10, "0 False"), (-10, "1 True"), (10.0, "1 True")])
+def test_valid_input_never_imports_pydantic(
+    tmp_path: Path, native: str, suffix: str, weight: float, expected: str
+) -> None:
+    """What it is for: a clean pre-commit run of the common kinds does without pydantic's start-up, whichever
+    path reads the file."""
+    backends = [{"service": "web-v1", "weight": 90}, {"service": "web-v2", "weight": weight}]
+    split = {
+        "apiVersion": "split.smi-spec.io/v1alpha4",
+        "kind": "TrafficSplit",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"service": "web", "backends": backends},
+    }
+    target = tmp_path / f"split.{suffix}"
+    target.write_text(json.dumps(split))  # JSON is YAML too
+    env = {**os.environ, "SMI_YAML_NATIVE": native}
     run = subprocess.run(
-        [sys.executable, "-c", PROBE, str(target)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, str(target)], capture_output=True, text=True, env=env, check=True
     )
     assert run.stdout.split("\n")[0] == expected
