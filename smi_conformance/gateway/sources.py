@@ -8,7 +8,7 @@ view keeps the node path of what it read, so that a finding can point at it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -186,7 +186,7 @@ def service_ports(service: Resource) -> list[ServicePort]:
 def http_matches(group: Resource) -> list[HttpMatchView]:
     """The matches of an HTTPRouteGroup of any version (the draft's ``spec.routes`` too), in order."""
     if group.version.startswith("v1alpha5"):
-        found: Iterator[tuple[NodePath, Mapping[str, Any]]] = dicts(
+        found: Iterable[tuple[NodePath, Mapping[str, Any]]] = dicts(
             dict_at(group.data, "spec"), "routes", ("spec",)
         )
     else:

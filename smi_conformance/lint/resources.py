@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from smi_conformance.manifests import Document, NodePath
 from smi_conformance.service_names import split_root
@@ -37,6 +38,7 @@ __all__ = [
     "display",
     "kept_data",
     "list_at",
+    "per_object",
     "str_at",
     "version_key",
 ]
@@ -52,6 +54,7 @@ class Resource:
     """One Kubernetes object of the linted set (SMI or not). Identity fields are computed once."""
 
     __slots__ = (
+        "__weakref__",
         "_version_key",
         "annotations",
         "api_version",
@@ -421,6 +424,35 @@ def _binding(resource: Resource) -> tuple[str, str] | None:
     return (str_at(destination, "namespace") or resource.namespace, name)
 
 
+_T = TypeVar("_T")
+
+
+def _dead() -> None:
+    """What a weak reference to an object that is gone returns."""
+
+
+def per_object(derive: Callable[[Resource], _T]) -> Callable[[Resource], _T]:
+    """``derive(obj)``, remembered for the last object asked about.
+
+    The rules run on one object one after the other, and several read the same parts of it (a split's
+    backends, a route group's matches, a target's rules): each part is found once. The memo is keyed by
+    the object (weakly: a finished run's objects are not kept) and its data: another object, or new data
+    (the engine swaps in other data when it lets an object's data go, and back), derives again. Callers
+    share the result: ``derive`` returns tuples, never lists."""
+    last: list[Any] = [_dead, None, None]  # a weak reference to the object, its data, what derive made
+
+    @functools.wraps(derive)
+    def derived(obj: Resource) -> _T:
+        if last[0]() is obj and obj.data is last[1]:
+            value: _T = last[2]
+            return value
+        value = derive(obj)
+        last[:] = weakref.ref(obj), obj.data, value
+        return value
+
+    return derived
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Shape-tolerant accessors: rules run on documents that may also have schema errors.
 
@@ -461,6 +493,7 @@ def dicts(obj: Any, key: str, prefix: NodePath = ()) -> Iterator[tuple[NodePath,
 # Version-dependent layouts
 
 
+@per_object
 def target_body(obj: Resource) -> tuple[NodePath, Mapping[str, Any] | None, str]:
     """TrafficTarget: (path prefix, the mapping holding destination/sources/rules, the rules key).
 
@@ -471,11 +504,12 @@ def target_body(obj: Resource) -> tuple[NodePath, Mapping[str, Any] | None, str]
     return (), obj.data, "specs"
 
 
-def route_matches(obj: Resource) -> Iterator[tuple[NodePath, Mapping[str, Any]]]:
+@per_object
+def route_matches(obj: Resource) -> tuple[tuple[NodePath, Mapping[str, Any]], ...]:
     """HTTPRouteGroup matches with their paths: top-level in v1alpha1/v1alpha2, under ``spec`` later."""
     if obj.version_at_least("v1alpha3"):
-        return dicts(dict_at(obj.data, "spec"), "matches", ("spec",))
-    return dicts(obj.data, "matches")
+        return tuple(dicts(dict_at(obj.data, "spec"), "matches", ("spec",)))
+    return tuple(dicts(obj.data, "matches"))
 
 
 def headers(match: Mapping[str, Any], prefix: NodePath) -> Iterator[tuple[NodePath, str, Any]]:

@@ -16,6 +16,7 @@ from smi_conformance.lint.resources import (
     dict_at,
     dicts,
     list_at,
+    per_object,
     route_matches,
     str_at,
     target_body,
@@ -27,8 +28,13 @@ from smi_conformance.service_names import split_root
 ROUTE_KINDS = ("HTTPRouteGroup", "TCPRoute", "UDPRoute")
 
 
-def route_refs(obj: Resource) -> Iterator[tuple[NodePath, str, str, Mapping[str, Any]]]:
+@per_object
+def route_refs(obj: Resource) -> tuple[tuple[NodePath, str, str, Mapping[str, Any]], ...]:
     """(path of the reference, kind, name, the reference) for every route an object names."""
+    return tuple(_route_refs(obj))
+
+
+def _route_refs(obj: Resource) -> Iterator[tuple[NodePath, str, str, Mapping[str, Any]]]:
     if obj.kind == "TrafficSplit":
         for path, ref in dicts(dict_at(obj.data, "spec"), "matches", ("spec",)):
             kind, name = str_at(ref, "kind"), str_at(ref, "name")
@@ -42,16 +48,19 @@ def route_refs(obj: Resource) -> Iterator[tuple[NodePath, str, str, Mapping[str,
                 yield path, kind, name, ref
 
 
-def subjects(obj: Resource) -> Iterator[tuple[NodePath, str, str, str]]:
+@per_object
+def subjects(obj: Resource) -> tuple[tuple[NodePath, str, str, str], ...]:
     """(path, kind, namespace, name) of a TrafficTarget's destination and sources."""
     prefix, body, _ = target_body(obj)
     destination = dict_at(body, "destination")
     entries = [((*prefix, "destination"), destination)] if destination is not None else []
     entries += list(dicts(body, "sources", prefix))
+    found = []
     for path, subject in entries:
         kind, name = str_at(subject, "kind"), str_at(subject, "name")
         if kind and name:
-            yield path, kind, str_at(subject, "namespace") or obj.namespace, name
+            found.append((path, kind, str_at(subject, "namespace") or obj.namespace, name))
+    return tuple(found)
 
 
 class UnresolvedReference(Rule):

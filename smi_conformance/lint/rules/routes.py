@@ -6,7 +6,14 @@ import functools
 import re
 from collections.abc import Iterator
 
-from smi_conformance.lint.resources import LintContext, Resource, headers, route_matches, str_at
+from smi_conformance.lint.resources import (
+    LintContext,
+    Resource,
+    headers,
+    per_object,
+    route_matches,
+    str_at,
+)
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.manifests import NodePath
 from smi_conformance.regex import RegexError, compile_re2
@@ -30,8 +37,13 @@ def regex_error(pattern: str) -> tuple[str, bool] | None:
     return None
 
 
-def regexes(obj: Resource) -> Iterator[tuple[NodePath, str, str]]:
+@per_object
+def regexes(obj: Resource) -> tuple[tuple[NodePath, str, str], ...]:
     """(path, what, pattern) for every pathRegex and header value of an HTTPRouteGroup."""
+    return tuple(_regexes(obj))
+
+
+def _regexes(obj: Resource) -> Iterator[tuple[NodePath, str, str]]:
     for path, match in route_matches(obj):
         path_regex = match.get("pathRegex")
         if isinstance(path_regex, str):

@@ -6,7 +6,15 @@ from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from typing import Any
 
-from smi_conformance.lint.resources import LintContext, Resource, dict_at, dicts, list_at, str_at
+from smi_conformance.lint.resources import (
+    LintContext,
+    Resource,
+    dict_at,
+    dicts,
+    list_at,
+    per_object,
+    str_at,
+)
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.manifests import NodePath
 from smi_conformance.service_names import split_root
@@ -40,8 +48,9 @@ def weight_value(obj: Resource, weight: Any) -> Fraction | None:
     return None if number is None else Fraction(number)
 
 
-def backends(obj: Resource) -> Iterator[tuple[NodePath, Mapping[str, Any]]]:
-    return dicts(dict_at(obj.data, "spec"), "backends", ("spec",))
+@per_object
+def backends(obj: Resource) -> tuple[tuple[NodePath, Mapping[str, Any]], ...]:
+    return tuple(dicts(dict_at(obj.data, "spec"), "backends", ("spec",)))
 
 
 class NegativeWeight(Rule):

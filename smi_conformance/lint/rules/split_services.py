@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from smi_conformance.lint.resources import LintContext, Resource, dict_at, list_at, str_at
+from smi_conformance.lint.resources import LintContext, Resource, dict_at, list_at, per_object, str_at
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.rules.split import backends
 from smi_conformance.lint.workloads import selector, selects, service_ports, show_labels
@@ -23,8 +23,13 @@ def _namespace(obj: Resource) -> str:
     return obj.namespace + unset
 
 
-def split_services(obj: Resource) -> Iterator[tuple[NodePath, str]]:
+@per_object
+def split_services(obj: Resource) -> tuple[tuple[NodePath, str], ...]:
     """(path, Service name) of a split's root and backends."""
+    return tuple(_split_services(obj))
+
+
+def _split_services(obj: Resource) -> Iterator[tuple[NodePath, str]]:
     root = str_at(dict_at(obj.data, "spec"), "service")
     if root is not None:
         yield ("spec", "service"), root
