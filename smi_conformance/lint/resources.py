@@ -149,6 +149,9 @@ def version_key(version: str) -> tuple[int, int, int]:
     return (int(match.group(1)), stage, int(match.group(3) or 0))
 
 
+_LOCATED_KEPT = 1024  #: LintContext.at: locations of objects other objects' findings name
+
+
 @dataclass
 class LintContext:
     """Every object of the linted set, indexed for the cross-resource rules.
@@ -189,6 +192,9 @@ class LintContext:
     #: as the disk index's filter tells without a query: duplicate-object (duplicate-split-root) asks at once.
     _fresh_identity: int = -1
     _fresh_root: int = -1
+    #: seq and path -> ``at ...`` of objects messages point at: the thousand copies of one object all point
+    #: at the first, which is located once. Emptied when full.
+    _located: dict[tuple[int, NodePath], str] = field(default_factory=dict)
 
     def add_context(self, documents: Iterable[Document]) -> None:
         """Mark documents as context (``lint_documents(context=...)``): found by rules, never reported on."""
@@ -201,7 +207,13 @@ class LintContext:
         """Where another object is, for a message: ``at file:line:col``, or ``in the mesh`` for context."""
         if self.is_context(resource.document):
             return f"in {self.scope}"
-        return f"at {resource.document.locate(path)}"
+        key = (resource.seq, path)
+        where = self._located.get(key)
+        if where is None:
+            if len(self._located) >= _LOCATED_KEPT:
+                self._located.clear()
+            where = self._located[key] = f"at {resource.document.locate(path)}"
+        return where
 
     @property
     def spilled(self) -> bool:
