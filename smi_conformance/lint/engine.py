@@ -199,7 +199,7 @@ class _Run:
         spill_after = SPILL_AFTER if release else None  # lint_documents: the caller's documents stay anyway
         self.ctx = LintContext(scope, spill_after) if scope else LintContext(spill_after=spill_after)
         self.result = LintResult(rules=[RULES[code] for code in sorted(self.enabled)])
-        self._by_kind: dict[tuple[str, bool], list[Rule]] = {}
+        self._by_kind: dict[tuple[str, str, bool], list[Rule]] = {}  #: see _rules_for
         # What is found, by the stage that finds it: the report lists files in the order their first
         # finding appears in these stages (input problems, then objects without apiVersion, unknown kinds,
         # rule and schema findings by object), so it is the same whichever stage runs when.
@@ -236,7 +236,7 @@ class _Run:
             problems = self.validate(resource)
             if resource.is_smi and ANNOTATION in resource.annotations:
                 self.annotated.append(resource)
-        deferred = resource.is_checked and bool(self._rules_for(resource.kind, deferred=True))
+        deferred = resource.is_checked and bool(self._rules_for(resource, deferred=True))
         # Indexed once its position and schema verdict are known; on disk (a large input), the deferred
         # rules' objects with all their data, read back by _run_deferred.
         spilled = self.ctx.add(resource, whole=deferred)
@@ -351,7 +351,7 @@ class _Run:
         hits: list[tuple[Rule, Hit]] = []
         if resource.info is not None or resource.api_version in versions.DRAFT_API_VERSIONS:
             ctx = self.ctx
-            for rule in self._rules_for(resource.kind, deferred):
+            for rule in self._rules_for(resource, deferred):
                 for hit in rule.check(resource, ctx):
                     hits.append((rule, hit))
         replaced = {hit.path for rule, hit in hits if rule.replaces_schema} if problems else set()
@@ -369,22 +369,23 @@ class _Run:
                 (position, _Pending(rule, hit.message, document, hit.path, hit.key, resource=resource))
             )
 
-    def _rules_for(self, kind: str, deferred: bool | None = None) -> list[Rule]:
-        """The rules to run on objects of ``kind``: all, or only the deferred ones, or only the others."""
-        rules = self._by_kind.get((kind, False))
+    def _rules_for(self, resource: Resource, deferred: bool) -> list[Rule]:
+        """The rules to run on an object: the deferred ones, or the others. Chosen once per kind and
+        apiVersion (``Rule.applies``): most objects share a few."""
+        key = (resource.kind, resource.api_version, deferred)
+        rules = self._by_kind.get(key)
         if rules is None:
             # Rules that replace schema findings run even when not selected: ignoring negative-weight must not
             # bring back the generic schema error it stands for. Their hits are dropped in finish().
-            selected = [
+            rules = self._by_kind[key] = [
                 rule
                 for code, rule in RULES.items()
-                if kind in rule.kinds and (code in self.enabled or rule.replaces_schema)
+                if resource.kind in rule.kinds
+                and rule.deferred == deferred
+                and (code in self.enabled or rule.replaces_schema)
+                and rule.applies(resource)
             ]
-            rules = self._by_kind[(kind, False)] = [r for r in selected if not r.deferred]
-            self._by_kind[(kind, True)] = [r for r in selected if r.deferred]
-        if deferred is None:
-            return rules + self._by_kind[(kind, True)]
-        return self._by_kind[(kind, deferred)]
+        return rules
 
     def _spool_data(self, data: Any) -> None:
         """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back."""

@@ -75,6 +75,12 @@ class Rule:
     #: the input streams by and may only look back (``LintContext.first``, earlier splits of a root).
     deferred: ClassVar[bool] = False
 
+    def applies(self, obj: Resource) -> bool:
+        """May ``check`` find anything on objects of ``obj``'s kind and apiVersion? The engine asks once
+        per kind and apiVersion and runs the rule only where it may, so this reads nothing but ``kind``,
+        ``api_version`` (``group``, ``version``) and ``info``, which are the same for all those objects."""
+        return True
+
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         """Yield what is wrong with ``obj``; the default (engine-emitted rules) yields nothing."""
         return iter(())

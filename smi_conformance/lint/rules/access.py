@@ -290,6 +290,9 @@ class IncompatibleVersions(Rule):
     kinds = frozenset({"TrafficTarget", "TrafficSplit"})
     deferred = True
 
+    def applies(self, obj: Resource) -> bool:
+        return obj.api_version in COMPATIBLE_SPECS
+
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         allowed = COMPATIBLE_SPECS.get(obj.api_version)
         if allowed is None:

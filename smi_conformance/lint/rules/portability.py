@@ -10,6 +10,7 @@ document the models reject already has an error), and they only report what the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 
 from smi_conformance.lint.resources import (
@@ -60,15 +61,6 @@ DEFINED: dict[str, dict[tuple[str, str], frozenset[str]]] = {
 SDK_GO_METHODS = frozenset(
     {"*", "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
-
-
-def _not_served(crd_set: str, obj: Resource) -> Problem:
-    key = (obj.group, obj.kind)
-    defined = DEFINED[crd_set].get(key, frozenset())
-    served = sorted(SERVED[crd_set].get(key, frozenset()))
-    how = "define but do not serve" if obj.version in defined else "have no"
-    offer = f" (they serve {', '.join(served)})" if served else ""
-    return ("apiVersion",), f"the {crd_set} CRDs {how} {obj.api_version} {obj.kind}{offer}"
 
 
 # --- smi-sdk-go -------------------------------------------------------------------------------------------
@@ -196,17 +188,36 @@ CRD_KINDS = frozenset(
 
 def rejections(crd_set: str, obj: Resource) -> list[Problem]:
     """Why ``crd_set`` would reject (or prune part of) ``obj``; empty when it accepts it as is."""
-    key = (obj.group, obj.kind)
-    problems = [] if obj.version in SERVED[crd_set].get(key, ()) else [_not_served(crd_set, obj)]
-    if obj.version in DEFINED[crd_set].get(key, ()):
-        for check in CHECKS[crd_set].get(obj.kind, ()):
-            problems.extend(check(obj))
+    not_served, checks = _plan(crd_set, obj.api_version, obj.kind)
+    problems: list[Problem] = [] if not_served is None else [(("apiVersion",), not_served)]
+    for check in checks:
+        problems.extend(check(obj))
     return problems
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(crd_set: str, api_version: str, kind: str) -> tuple[str | None, tuple[Check, ...]]:
+    """What ``rejections`` does with objects of an apiVersion and kind: the message saying ``crd_set`` does
+    not serve them (None when it does), and the checks of what it defines. Decided once for each: every
+    object asks."""
+    group, _, version = api_version.rpartition("/")
+    served = SERVED[crd_set].get((group, kind), frozenset())
+    defined = DEFINED[crd_set].get((group, kind), frozenset())
+    not_served = None
+    if version not in served:
+        how = "define but do not serve" if version in defined else "have no"
+        offer = f" (they serve {', '.join(sorted(served))})" if served else ""
+        not_served = f"the {crd_set} CRDs {how} {api_version} {kind}{offer}"
+    return not_served, tuple(CHECKS[crd_set].get(kind, ())) if version in defined else ()
 
 
 class _Portability(Rule):
     crd_set: str
     kinds = CRD_KINDS
+
+    def applies(self, obj: Resource) -> bool:
+        not_served, checks = _plan(self.crd_set, obj.api_version, obj.kind)
+        return not_served is not None or bool(checks)
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         if ctx.schema_clean(obj):

@@ -135,6 +135,9 @@ class FractionalWeight(Rule):
     kinds = _KINDS
     replaces_schema = True
 
+    def applies(self, obj: Resource) -> bool:
+        return obj.version_at_least("v1alpha2")
+
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         if not obj.version_at_least("v1alpha2"):
             return

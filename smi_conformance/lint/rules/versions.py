@@ -59,6 +59,10 @@ class SupersededVersion(Rule):
     summary = "an API version a newer SMI release replaced (with the smi convert command)"
     kinds = _ALL
 
+    def applies(self, obj: Resource) -> bool:
+        info = obj.info
+        return info is not None and info.status == "superseded" and info.latest != obj.api_version
+
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         info = obj.info
         if info is not None and info.status == "superseded" and info.latest != obj.api_version:
@@ -105,6 +109,10 @@ class ExperimentalVersion(Rule):
     severity = Severity.WARNING
     summary = "an unreleased, experimental API version"
     kinds = _ALL
+
+    def applies(self, obj: Resource) -> bool:
+        info = obj.info
+        return info.status == "experimental" if info is not None else obj.api_version in DRAFT_API_VERSIONS
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         info = obj.info
