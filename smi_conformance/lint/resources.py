@@ -451,15 +451,18 @@ def per_object(derive: Callable[[Resource], _T]) -> Callable[[Resource], _T]:
     the object (weakly: a finished run's objects are not kept) and its data: another object, or new data
     (the engine swaps in other data when it lets an object's data go, and back), derives again. Callers
     share the result: ``derive`` returns tuples, never lists."""
-    last: list[Any] = [_dead, None, None]  # a weak reference to the object, its data, what derive made
+    last_object: Callable[[], Resource | None] = _dead  # a weak reference
+    last_data: Any = None
+    last_value: Any = None
 
     @functools.wraps(derive)
     def derived(obj: Resource) -> _T:
-        if last[0]() is obj and obj.data is last[1]:
-            value: _T = last[2]
+        nonlocal last_object, last_data, last_value
+        if obj.data is last_data and last_object() is obj:
+            value: _T = last_value
             return value
         value = derive(obj)
-        last[:] = weakref.ref(obj), obj.data, value
+        last_object, last_data, last_value = weakref.ref(obj), obj.data, value
         return value
 
     return derived
