@@ -25,6 +25,7 @@ exception: callers decide how to report it.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import os
 import re
@@ -43,6 +44,7 @@ from smi_conformance._yamlparse import (
     MAX_DEPTH,
     MAX_EXPANDED_NODES,
     NATIVE_LOCATE,
+    Found,
     LoadIssue,
     Location,
     NodePath,
@@ -170,7 +172,10 @@ class Document:
         ``key=True`` points at the mapping key instead of its value (unknown fields). A path that does not
         exist (a missing field) resolves to its deepest existing ancestor, at that ancestor's key.
         """
-        found = find(self.source.held(self.start, self.end), self.base + tuple(path))
+        held = self.source.held(self.start, self.end)
+        where = self.base + tuple(path)
+        small = isinstance(held, str) and len(held) <= _REMEMBERED_TEXT
+        found = _find_in_text(held, where) if small else find(held, where)
         if found is None:
             return Location(self.source.name, self.first_line + 1, 1)
         span, key_span, complete = found
@@ -179,6 +184,16 @@ class Document:
         line, column, end_line, end_column = span
         first = self.first_line + 1
         return Location(self.source.name, first + line, column + 1, first + end_line, end_column + 1)
+
+
+_REMEMBERED_TEXT = 64 * 1024  #: documents longer than this are not kept by _find_in_text
+
+
+@functools.lru_cache(maxsize=64)
+def _find_in_text(text: str, path: NodePath) -> Found | None:
+    """``find`` in a document's text, remembered: copies of one document (a thousand identical splits) have
+    their findings at the same places within them, found once."""
+    return find(text, path)
 
 
 @dataclass
