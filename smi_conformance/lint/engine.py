@@ -200,6 +200,8 @@ class _Run:
         self.ctx = LintContext(scope, spill_after) if scope else LintContext(spill_after=spill_after)
         self.result = LintResult(rules=[RULES[code] for code in sorted(self.enabled)])
         self._by_kind: dict[tuple[str, str, bool], list[Rule]] = {}  #: see _rules_for
+        #: Kinds the linted set holds, once every object is in (``_run_deferred``): see ``Rule.evidence``.
+        self._present: frozenset[str] | None = None
         # What is found, by the stage that finds it: the report lists files in the order their first
         # finding appears in these stages (input problems, then objects without apiVersion, unknown kinds,
         # rule and schema findings by object), so it is the same whichever stage runs when.
@@ -371,7 +373,9 @@ class _Run:
 
     def _rules_for(self, resource: Resource, deferred: bool) -> list[Rule]:
         """The rules to run on an object: the deferred ones, or the others. Chosen once per kind and
-        apiVersion (``Rule.applies``): most objects share a few."""
+        apiVersion (``Rule.applies``): most objects share a few. Once every object is in, deferred rules
+        without their evidence in the linted set are left out."""
+        present = self._present
         key = (resource.kind, resource.api_version, deferred)
         rules = self._by_kind.get(key)
         if rules is None:
@@ -384,6 +388,7 @@ class _Run:
                 and rule.deferred == deferred
                 and (code in self.enabled or rule.replaces_schema)
                 and rule.applies(resource)
+                and (present is None or not rule.evidence or not rule.evidence.isdisjoint(present))
             ]
         return rules
 
@@ -403,6 +408,8 @@ class _Run:
         """The deferred rules, now that every object is in: on each object's data, read back from the spool
         (or parsed again from the file) if it was let go (past KEEP_DEFERRED); then on the objects indexed
         on disk (a large input), read back from there."""
+        self._present = self.ctx.kinds()
+        self._by_kind = {key: rules for key, rules in self._by_kind.items() if not key[2]}  # chosen again
         spool = self._spool
         if spool is not None:
             spool.seek(0)

@@ -323,6 +323,10 @@ class LintContext:
 
         return found + self._disk.find(Lookup.IDENTITY, (kind, namespace, name))
 
+    def kinds(self) -> frozenset[str]:
+        """The kinds of the objects the linted set holds."""
+        return frozenset(kind for kind, _ in self._kinds_in)
+
     def has_kind_in(self, kind: str, namespace: str) -> bool:
         """Does the linted set hold any object of ``kind`` in ``namespace``?"""
         return (kind, namespace) in self._kinds_in

@@ -74,6 +74,10 @@ class Rule:
     #: object is read, on what the engine keeps of them (``resources.kept_data``). Other rules run while
     #: the input streams by and may only look back (``LintContext.first``, earlier splits of a root).
     deferred: ClassVar[bool] = False
+    #: Deferred rules: kinds of which the linted set must hold an object (any one) for the rule to find
+    #: anything, as when it checks against the Services it names; empty: no such condition. Once every
+    #: object is in, the engine runs the rule only if one of them is there.
+    evidence: ClassVar[frozenset[str]] = frozenset()
 
     def applies(self, obj: Resource) -> bool:
         """May ``check`` find anything on objects of ``obj``'s kind and apiVersion? The engine asks once

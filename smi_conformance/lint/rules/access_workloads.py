@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from smi_conformance.lint.resources import LintContext, Resource, dict_at, dicts, list_at, str_at, target_body
+from smi_conformance.lint.resources import (
+    WORKLOADS,
+    LintContext,
+    Resource,
+    dict_at,
+    dicts,
+    list_at,
+    str_at,
+    target_body,
+)
 from smi_conformance.lint.rule import Hit, Rule, Severity
 from smi_conformance.lint.workloads import (
     DEFAULT_ACCOUNT,
@@ -101,6 +110,7 @@ class PortNotExposed(Rule):
     summary = "a TCPRoute or UDPRoute port no Service of the destination's pods exposes"
     kinds = _TARGET
     deferred = True
+    evidence = frozenset({"Service"})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         account = _destination_account(obj)
@@ -208,6 +218,7 @@ class DestinationRunsAsDefault(Rule):
     summary = "the workload a TrafficTarget protects runs as the default ServiceAccount"
     kinds = _TARGET
     deferred = True
+    evidence = frozenset({"Pod", *WORKLOADS})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         account = _destination_account(obj)

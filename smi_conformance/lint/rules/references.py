@@ -170,6 +170,7 @@ class UnknownMatchName(Rule):
     summary = "a rule names a match its HTTPRouteGroup does not define"
     kinds = frozenset({"TrafficTarget"})
     deferred = True
+    evidence = frozenset({"HTTPRouteGroup"})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         for path, kind, name, ref in route_refs(obj):
@@ -235,6 +236,7 @@ class UnresolvedService(Rule):
     summary = "a root or backend Service missing from a namespace whose Services are linted"
     kinds = frozenset({"TrafficSplit"})
     deferred = True
+    evidence = frozenset({"Service"})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         if not ctx.has_kind_in("Service", obj.namespace):
@@ -310,6 +312,7 @@ class UnresolvedServiceAccount(Rule):
     summary = "a destination or source ServiceAccount missing from a namespace whose accounts are linted"
     kinds = frozenset({"TrafficTarget"})
     deferred = True
+    evidence = frozenset({"ServiceAccount"})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         for path, kind, namespace, name in subjects(obj):

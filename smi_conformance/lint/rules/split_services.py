@@ -101,6 +101,7 @@ class ServiceInOtherNamespace(Rule):
     summary = "a root or backend Service that the linted files define only in another namespace"
     kinds = _KINDS
     deferred = True
+    evidence = frozenset({"Service"})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         for path, service in split_services(obj):
@@ -167,6 +168,7 @@ class BackendPortMismatch(Rule):
     summary = "a backend Service lacks a port number of the root Service, so it gets none of that traffic"
     kinds = _KINDS
     deferred = True
+    evidence = frozenset({"Service"})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         root_name = str_at(dict_at(obj.data, "spec"), "service")
@@ -247,6 +249,7 @@ class BackendSelector(Rule):
     summary = "a backend Service without a selector, or selecting pods the root Service does not"
     kinds = _KINDS
     deferred = True
+    evidence = frozenset({"Service"})
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         root_name = str_at(dict_at(obj.data, "spec"), "service")
