@@ -75,7 +75,7 @@ class Resource:
 
     def __init__(self, document: Document, api_version: str, kind: str, data: Mapping[str, Any]) -> None:
         self.document = document
-        self.api_version = api_version = sys.intern(api_version)  # shared by thousands of objects
+        self.api_version, self.group, self.version, self._version_key = _api_version(api_version)
         self.kind = sys.intern(kind)
         self.data = data
         self.info: KindInfo | None = None  #: set for SMI kinds the models know
@@ -83,9 +83,6 @@ class Resource:
         self.position = 0  #: among the checked objects, in input order
         self.seq = -1  #: among the objects of its LintContext, in input order: what tells objects apart
         self.schema_error = False  #: schema validation found a problem (LintContext.mark_schema_error)
-        group, _, version = api_version.rpartition("/")
-        self.group, self.version = sys.intern(group), sys.intern(version)
-        self._version_key = version_key(self.version)
         self.metadata: Mapping[str, Any] = dict_at(data, "metadata") or {}
         self.name: str | None = str_at(self.metadata, "name")
         self.namespace: str = sys.intern(str_at(self.metadata, "namespace") or DEFAULT_NAMESPACE)
@@ -109,14 +106,11 @@ class Resource:
         data yet (the caller sets what was kept)."""
         self = cls.__new__(cls)
         self.document = document
-        self.api_version = sys.intern(api_version)
+        self.api_version, self.group, self.version, self._version_key = _api_version(api_version)
         self.kind = sys.intern(kind)
         self.data = self.metadata = self.annotations = EMPTY
         self.info = None
         self.is_checked, self.position, self.seq, self.schema_error = is_checked, position, seq, schema_error
-        group, _, version = api_version.rpartition("/")
-        self.group, self.version = sys.intern(group), sys.intern(version)
-        self._version_key = version_key(self.version)
         self.name, self.namespace = name, sys.intern(namespace)
         return self
 
@@ -137,6 +131,14 @@ class Resource:
 def display(kind: str, namespace: str, name: str | None) -> str:
     """``Kind namespace/name`` of an object, for messages and reports."""
     return f"{kind} {namespace}/{name or '<unnamed>'}"
+
+
+@functools.lru_cache(maxsize=256)
+def _api_version(api_version: str) -> tuple[str, str, str, tuple[int, int, int]]:
+    """An apiVersion, its group, its version and the version's order, each string interned: shared by
+    thousands of objects, split once."""
+    group, _, version = api_version.rpartition("/")
+    return sys.intern(api_version), sys.intern(group), sys.intern(version), version_key(version)
 
 
 @functools.lru_cache(maxsize=256)
