@@ -455,7 +455,8 @@ def _parsed(
 #: What a file must not hold to be read a block at a time (else it is read whole): line breaks other than
 #: "\n" and "\r\n" (YAML also breaks lines at a lone "\r", NEL, LS and PS), and directives ("%" starting a
 #: line), which may move text between documents. Searched for one by one: each is a fast substring search,
-#: where one regular expression with these alternatives tries every position.
+#: where one regular expression with these alternatives tries every position; and each only where its last
+#: byte is there (``_marked``).
 _WHOLE_TEXT_MARKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\n%")
 _LONE_CR = re.compile(rb"\r(?!\n)")
 _SCAN_CHUNK = 1 << 20
@@ -479,7 +480,7 @@ def _streamable(fh: BinaryIO) -> bool:
         except UnicodeDecodeError:
             return False
         window = tail + chunk
-        if any(mark in window for mark in _WHOLE_TEXT_MARKS) or window.endswith(b"\r"):
+        if _marked(window) or window.endswith(b"\r"):
             return False
         if b"\r" in window and _LONE_CR.search(window):
             return False
@@ -490,6 +491,13 @@ def _streamable(fh: BinaryIO) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _marked(window: bytes) -> bool:
+    """Does ``window`` hold one of ``_WHOLE_TEXT_MARKS``? A single byte is found with memchr, about a
+    hundred times faster than a longer string; the marks' last bytes are rare in manifests, so each mark is
+    looked for only in a window holding its last byte."""
+    return any(mark[-1:] in window and mark in window for mark in _WHOLE_TEXT_MARKS)
 
 
 #: A "---" line that starts a document (not the first): after a line break, before a blank or a break.

@@ -119,6 +119,9 @@ def test_a_file_read_line_by_line_gives_what_its_whole_text_gives(tmp_path: Path
         "kind: A\n...\n%YAML 1.1\n---\nkind: B\n",  # a directive
         "\ufeffkind: A\n---\nkind: B\n",  # a byte order mark
         "kind: A\u2028---\u2028kind: B\n",  # a line separator
+        "kind: A\u2029---\u2029kind: B\n",  # a paragraph separator
+        "kind: A\x85---\x85kind: B\n",  # a next-line character
+        "kind: A # 100%\n%YAML 1.1\n---\nkind: B\n",  # a directive after a "%" elsewhere
     ],
 )
 def test_files_that_need_their_whole_text_are_read_whole(tmp_path: Path, text: str) -> None:
@@ -131,6 +134,19 @@ def test_files_that_need_their_whole_text_are_read_whole(tmp_path: Path, text: s
     assert [d.data for d in documents] == [d.data for d in expected.documents]
     assert [str(d.locate(("kind",))) for d in documents] == [
         str(d.locate(("kind",))) for d in expected.documents
+    ]
+
+
+def test_text_with_the_marks_bytes_but_not_the_marks_is_streamed(tmp_path: Path) -> None:
+    """Bytes the marks end with (0xa9 in "©" and "é", 0x85 in "ą", "%") but not the marks: streamed."""
+    text = "kind: A\nnote: café © ą 100%\n---\nkind: B\n"
+    path = tmp_path / "accents.yaml"
+    path.write_bytes(text.encode())
+    inputs = Inputs([str(path)], stream=True)
+    documents = list(inputs)
+    assert inputs.sources[0].path == path
+    assert [(d.data, str(d.locate(("kind",)))) for d in documents] == [
+        (d.data, str(d.locate(("kind",)))) for d in load_text(text, str(path)).documents
     ]
 
 
