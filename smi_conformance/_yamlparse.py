@@ -483,9 +483,17 @@ _PLAIN: dict[str, Any] = {}
 _UNSEEN = object()
 
 
+#: First characters of the plain scalars PyYAML's implicit resolvers look at (keyed by first character; a
+#: None key would look at every scalar): one starting with another character is a string, without asking.
+_RESOLVED_FIRST = frozenset(_RESOLVER.yaml_implicit_resolvers)
+
+
 def _implicit(value: str) -> str:
     """The tag YAML 1.1 gives a plain scalar (PyYAML's implicit resolvers), memoised: manifests repeat
-    the same plain scalars (kinds, versions, names, numbers) over and over."""
+    the same plain scalars (kinds, versions, names, numbers) over and over. Most names (``app-17``) start
+    with a letter no resolver looks at: strings at once, and not memoised."""
+    if value[:1] not in _RESOLVED_FIRST and None not in _RESOLVED_FIRST:
+        return _STR
     tag = _IMPLICIT.get(value)
     if tag is None:
         tag = str(_RESOLVER.resolve(ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from yaml.nodes import ScalarNode
 
+from smi_conformance import _yamlparse
 from smi_conformance.manifests import Inputs, load_paths, load_text
 
 from .helpers import real_manifests
@@ -56,6 +61,18 @@ def test_scalars_are_plain_data_as_kubernetes_reads_them() -> None:
         "a": "2020-01-01", "b": 8, "c": 1000, "d": True, "e": None, "f": "1", "g": 31, "1": "key",
         "h": "merged",
     }  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="aeflnotyFNOTY~=.+-_:0189xbe<!&* ", max_size=8)
+    | st.text(max_size=8)
+    | st.sampled_from(["yes", "Off", "~", "", "null", "0x1F", "1_000", "1:30", ".inf", "2001-12-14", "="])
+)
+def test_plain_scalars_are_tagged_as_pyyaml_tags_them(text: str) -> None:
+    """What tells most names apart without asking PyYAML's resolver gives its answer."""
+    resolved = yaml.resolver.Resolver().resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    assert _yamlparse._implicit(text) == str(resolved)
 
 
 def test_directives_after_an_end_marker_belong_to_the_next_document() -> None:
