@@ -211,7 +211,7 @@ class MatchWithoutCriteria(Rule):
 
     def check(self, obj: Resource, ctx: LintContext) -> Iterator[Hit]:
         for path, match in route_matches(obj):
-            if not any(match.get(field) for field in ("pathRegex", "methods", "headers")):
+            if not (match.get("pathRegex") or match.get("methods") or match.get("headers")):
                 name = str_at(match, "name")
                 what = f"match {name!r}" if name is not None else "this match"
                 yield Hit(f"{what} has no pathRegex, methods or headers: it matches every request", path)
