@@ -154,6 +154,22 @@ def test_files_that_need_their_whole_text_are_read_whole(tmp_path: Path, text: s
     ]
 
 
+def test_a_file_reached_through_links_is_read_once(tmp_path: Path) -> None:
+    """A link to a file, a link to its folder and the file itself, named and walked: one file."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.yaml").write_text("kind: X\n")
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a-link.yaml").symlink_to(real / "a.yaml")
+    (tmp_path / "real-link").symlink_to(real)
+    named = [str(links), str(tmp_path / "real-link"), str(tmp_path / "real-link" / "a.yaml"), str(real)]
+    result = load_paths(named)
+    assert [d.source.name for d in result.documents] == [str(links / "a-link.yaml")]
+    (links / "b.yaml").write_text("kind: Y\n")  # a file of its own beside the link
+    assert [d.data["kind"] for d in load_paths(named).documents] == ["X", "Y"]
+
+
 def test_text_with_the_marks_bytes_but_not_the_marks_is_streamed(tmp_path: Path) -> None:
     """Bytes the marks end with (0xa9 in "©" and "é", 0x85 in "ą", "%") but not the marks: streamed."""
     text = "kind: A\nnote: café © ą 100%\n---\nkind: B\n"
