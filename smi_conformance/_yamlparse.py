@@ -483,16 +483,16 @@ _PLAIN: dict[str, Any] = {}
 _UNSEEN = object()
 
 
-#: First characters of the plain scalars PyYAML's implicit resolvers look at (keyed by first character; a
-#: None key would look at every scalar): one starting with another character is a string, without asking.
-_RESOLVED_FIRST = frozenset(_RESOLVER.yaml_implicit_resolvers)
+#: The characters a plain scalar YAML 1.1 may give a type other than str can start with: those PyYAML's
+#: implicit resolvers are keyed by. Both readers take any other plain scalar as a string without asking.
+_TYPED_START = "".join(first for first in _RESOLVER.yaml_implicit_resolvers if first)
 
 
 def _implicit(value: str) -> str:
     """The tag YAML 1.1 gives a plain scalar (PyYAML's implicit resolvers), memoised: manifests repeat
     the same plain scalars (kinds, versions, names, numbers) over and over. Most names (``app-17``) start
     with a letter no resolver looks at: strings at once, and not memoised."""
-    if value[:1] not in _RESOLVED_FIRST and None not in _RESOLVED_FIRST:
+    if value[:1] not in _TYPED_START:  # "" is in every string: the empty scalar is resolved (null)
         return _STR
     tag = _IMPLICIT.get(value)
     if tag is None:
@@ -629,7 +629,7 @@ def _native() -> tuple[NativeReader | None, Callable[[str, list[PathKey]], Found
 def typed_start() -> str:
     """The characters a plain scalar YAML 1.1 may give a type other than str can start with: those PyYAML's
     implicit resolvers are keyed by (the compiled reader takes any other plain scalar as a string)."""
-    return "".join(first for first in _RESOLVER.yaml_implicit_resolvers if first)
+    return _TYPED_START
 
 
 NATIVE, NATIVE_LOCATE = _native()
