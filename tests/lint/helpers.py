@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from smi_conformance.cli import main
 from smi_conformance.lint import LintConfig, lint
+from smi_conformance.lint.reporters import Options, blocks
 
 CLEAN = """\
 apiVersion: split.smi-spec.io/v1alpha4
@@ -95,11 +97,16 @@ def corpus_inputs(folder: Path, smi_spec_dir: Path, *, copies: int = 1) -> list[
     ]
 
 
-def peak_memory(path: Path) -> int:
-    """Peak traced memory (bytes) of linting ``path``."""
+def peak_memory(path: Path, fmt: str | None = None) -> int:
+    """Peak traced memory (bytes) of linting ``path`` and, given a format, writing the report (as ``smi lint
+    -o`` writes it) to the null device."""
     tracemalloc.start()
     try:
-        lint([str(path)], LintConfig(root=path.parent))
+        result = lint([str(path)], LintConfig(root=path.parent))
+        if fmt is not None:
+            with open(os.devnull, "w", encoding="utf-8") as out:
+                for block in blocks(fmt, result, Options()):
+                    out.write(block)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -1,9 +1,9 @@
-"""Output formats of ``smi lint``: each module has ``render(result, options) -> str``, all stdout gets.
+"""Output formats of ``smi lint``: each module has ``pieces(result, options)``, the report in pieces.
 
-Formats whose report can be written as it goes (text, github, json) also have ``pieces(result, options)``,
-the same text in pieces: a large input's findings are read back from disk one at a time
-(``stored_findings``), and the report never has to be held whole. :func:`blocks` gives any format's report
-in blocks of about ``BLOCK`` characters, for writing.
+A large input's findings are read back from disk one at a time (``stored_findings``), and no format holds
+its report whole: each writes it as it goes (``frame``: the formats whose library writes a whole document,
+JSON, SARIF and JUnit, have it write the frame and pour the findings in). :func:`blocks` gives the report in
+blocks of about ``BLOCK`` characters, for writing; :func:`render` all of it (what stdout gets).
 """
 
 from __future__ import annotations
@@ -31,20 +31,14 @@ BLOCK = 64 * 1024  #: characters written at a time (a write per finding would co
 
 def render(fmt: str, result: LintResult, options: Options) -> str:
     """The report in ``fmt`` (one of ``smi_conformance.lint.config.FORMATS``)."""
-    module = importlib.import_module(f"{__name__}.{_MODULES[fmt]}")
-    text: str = module.render(result, options)
-    return text
+    return "".join(_pieces(fmt, result, options))
 
 
 def blocks(fmt: str, result: LintResult, options: Options) -> Iterator[str]:
     """The report in ``fmt``, in blocks: what ``render`` gives, joined."""
-    module = importlib.import_module(f"{__name__}.{_MODULES[fmt]}")
-    if not hasattr(module, "pieces"):
-        yield module.render(result, options)
-        return
     block: list[str] = []
     size = 0
-    for piece in module.pieces(result, options):
+    for piece in _pieces(fmt, result, options):
         block.append(piece)
         size += len(piece)
         if size >= BLOCK:
@@ -52,6 +46,12 @@ def blocks(fmt: str, result: LintResult, options: Options) -> Iterator[str]:
             block, size = [], 0
     if block:
         yield "".join(block)
+
+
+def _pieces(fmt: str, result: LintResult, options: Options) -> Iterator[str]:
+    module = importlib.import_module(f"{__name__}.{_MODULES[fmt]}")
+    report: Iterator[str] = module.pieces(result, options)
+    return report
 
 
 def summary(result: LintResult) -> str:

@@ -19,10 +19,6 @@ def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(result: LintResult, options: Options) -> str:
-    return "".join(pieces(result, options))
-
-
 def pieces(result: LintResult, options: Options) -> Iterator[str]:
     """The report a line at a time."""
     for f in result.findings:

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from smi_conformance.lint.engine import Finding, LintResult
 from smi_conformance.lint.reporters import Options, summary
+from smi_conformance.lint.reporters.frame import MARK, json_pieces
 from smi_conformance.lint.rule import Severity
-
-
-def render(result: LintResult, options: Options) -> str:
-    return "".join(pieces(result, options))
 
 
 def pieces(result: LintResult, options: Options) -> Iterator[str]:
     """The report a finding at a time: what ``json.dumps(report, indent=2)`` writes, written as it goes."""
-    yield '{\n  "version": 1,\n  "findings": ['
-    separator = "\n"
-    for f in result.findings:
-        yield separator + _INDENT.sub("    ", _dumps(_finding(f)))
-        separator = ",\n"
-    yield "]" if separator == "\n" else "\n  ]"
-    yield ',\n  "summary": ' + _INDENT.sub("  ", _dumps(_summary(result, options)))[2:] + "\n}\n"
-
-
-_INDENT = re.compile(r"^", re.MULTILINE)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    report = {"version": 1, "findings": MARK, "summary": _summary(result, options)}
+    return json_pieces(report, (_finding(f) for f in result.findings))
 
 
 def _finding(f: Finding) -> dict[str, Any]:

@@ -7,13 +7,14 @@ to the repository root (``%SRCROOT%``) with a real ``region``. Columns count Uni
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from smi_conformance import __version__
 from smi_conformance.lint.engine import Finding, LintResult
 from smi_conformance.lint.reporters import Options
+from smi_conformance.lint.reporters.frame import MARK, json_pieces
 from smi_conformance.lint.rule import Rule, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -65,11 +66,12 @@ def _result(f: Finding, index: int) -> dict[str, object]:
     }
 
 
-def render(result: LintResult, options: Options) -> str:
+def pieces(result: LintResult, options: Options) -> Iterator[str]:
+    """The report a result at a time: what ``json.dumps(report, indent=2)`` writes, written as it goes. The
+    rules come first, so the findings are read twice: once for the codes they use, once to write them."""
     known = {r.code: r for r in result.rules}
-    rules = sorted(
-        (known | {f.code: _registry(f.code) for f in result.findings if f.code not in known}).items()
-    )
+    found = {f.code for f in result.findings}
+    rules = sorted((known | {code: _registry(code) for code in found if code not in known}).items())
     index = {code: i for i, (code, _) in enumerate(rules)}
     run = {
         "tool": {
@@ -84,12 +86,10 @@ def render(result: LintResult, options: Options) -> str:
         },
         "columnKind": "unicodeCodePoints",
         "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().absolute().as_uri() + "/"}},
-        "results": [_result(f, index[f.code]) for f in result.findings],
+        "results": MARK,
     }
-    return (
-        json.dumps({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False)
-        + "\n"
-    )
+    report = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    return json_pieces(report, (_result(f, index[f.code]) for f in result.findings))
 
 
 def _registry(code: str) -> Rule:

@@ -15,7 +15,7 @@ from smi_conformance.lint.reporters import Options, summary
 from smi_conformance.lint.rule import Severity
 from smi_conformance.manifests import Location
 
-__all__ = ["finding_line", "pieces", "render"]
+__all__ = ["finding_line", "pieces"]
 
 _COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
@@ -40,10 +40,6 @@ def finding_line(
         about = click.style(about, dim=True)
     named = f" ({name})" if name else ""
     return f"{where}{label} {message}{named}{about}"
-
-
-def render(result: LintResult, options: Options) -> str:
-    return "".join(pieces(result, options))
 
 
 def pieces(result: LintResult, options: Options) -> Iterator[str]:
