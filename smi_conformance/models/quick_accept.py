@@ -30,7 +30,7 @@ class QuickAccept:
     """The compiled schemas of one run, each built when its kind and version first comes."""
 
     def __init__(self) -> None:
-        self._schemas: dict[str, Any] | None = None
+        self._schemas: dict[str, str] | None = None  #: each schema's JSON text, parsed when its kind comes
         #: By the KindInfo's id: the registry holds each one for good, and ids hash faster than its fields.
         self._validators: dict[int, _Validator | None] = {}
         self._compile: Any = None
@@ -64,7 +64,7 @@ class QuickAccept:
         schema = self._schemas.get(f"{info.api_version} {info.kind}")
         if schema is None or self._compile is None:
             return None
-        return self._compile(schema)  # type: ignore[no-any-return]
+        return self._compile(json.loads(schema))  # type: ignore[no-any-return]
 
 
 _INT64 = range(-(2**63), 2**63)
