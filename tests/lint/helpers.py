@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -110,3 +112,27 @@ def peak_memory(path: Path, fmt: str | None = None) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def json_report_in_a_process(target: Path, **env: str) -> dict[str, Any]:
+    """``smi lint --format json TARGET`` in a fresh process with these environment variables (switches read
+    once at import: SMI_YAML_NATIVE, SMI_QUICK_ACCEPT); its findings must fail the run."""
+    run = subprocess.run(
+        [sys.executable, "-m", "smi_conformance", "lint", "--format", "json", str(target)],
+        capture_output=True, text=True, env={**os.environ, **env}, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    report: dict[str, Any] = json.loads(run.stdout)
+    return report
+
+
+def only_json_types(node: Any) -> bool:
+    """Every value a str (keys too), bool, None or 64-bit int, exactly: the oracle for what the compiled
+    reader's flag and ``quick_accept.json_typed`` must say."""
+    if type(node) is dict:
+        return all(type(k) is str and only_json_types(v) for k, v in node.items())
+    if type(node) is list:
+        return all(only_json_types(v) for v in node)
+    if type(node) is int:
+        return -(2**63) <= node < 2**63
+    return node is None or type(node) in (str, bool)

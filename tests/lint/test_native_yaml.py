@@ -23,7 +23,7 @@ from smi_conformance._yamlparse import NativeReader, compose_marks, find, parse_
 from smi_conformance.manifests import _split
 from tests.conftest import missing_input
 
-from .helpers import real_manifests, rule_case_inputs
+from .helpers import json_report_in_a_process, only_json_types, real_manifests, rule_case_inputs
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -55,17 +55,6 @@ def depth(data: Any) -> int:
     if isinstance(data, list):
         return 1 + max((depth(v) for v in data), default=0)
     return 0
-
-
-def only_json_types(node: Any) -> bool:
-    """What the compiled reader's flag must say: every value a str, bool, None or 64-bit int, exactly."""
-    if type(node) is dict:
-        return all(type(k) is str and only_json_types(v) for k, v in node.items())
-    if type(node) is list:
-        return all(only_json_types(v) for v in node)
-    if type(node) is int:
-        return -(2**63) <= node < 2**63
-    return node is None or type(node) in (str, bool)
 
 
 def compare(reader: NativeReader, chunk: str) -> bool:
@@ -234,15 +223,7 @@ def test_smi_lint_reports_the_same_either_way(native: NativeReader, tmp_path: Pa
     inputs = rule_case_inputs()
     target = tmp_path / "cases.yaml"
     target.write_text("\n---\n".join(inputs))
-    reports = {}
-    for switch in ("1", "0"):
-        env = {**os.environ, "SMI_YAML_NATIVE": switch}
-        run = subprocess.run(
-            [sys.executable, "-m", "smi_conformance", "lint", "--format", "json", str(target)],
-            capture_output=True, text=True, env=env, check=False,
-        )  # fmt: skip
-        assert run.returncode == 1, run.stderr
-        reports[switch] = json.loads(run.stdout)
+    reports = {switch: json_report_in_a_process(target, SMI_YAML_NATIVE=switch) for switch in ("1", "0")}
     assert reports["1"] == reports["0"]
     assert len(reports["1"]["findings"]) > 100
 

@@ -22,24 +22,10 @@ from smi_conformance.manifests import load_text
 from smi_conformance.models.quick_accept import QuickAccept, json_typed
 from smi_conformance.schema.jsonschema import json_schema
 from smi_conformance.schema.quick import QUICK_SCHEMAS_PATH, quick, quick_drift, write_quick
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "lint"))  # the linter tests' helpers, as pytest finds them there
-from helpers import real_manifests  # noqa: E402
+from tests.lint.helpers import json_report_in_a_process, only_json_types, real_manifests
 
 QUICK_KINDS = [info for info in models.kinds() if quick(info)]
 CHECK = QuickAccept()
-
-
-def only_json_types(node: Any) -> bool:
-    """What ``Document.json_typed`` promises of the data the check is given."""
-    if type(node) is dict:
-        return all(type(k) is str and only_json_types(v) for k, v in node.items())
-    if type(node) is list:
-        return all(only_json_types(v) for v in node)
-    if type(node) is int:
-        return -(2**63) <= node < 2**63
-    return node is None or type(node) in (str, bool)
 
 
 def assert_sound(doc: dict[str, Any], info: models.KindInfo) -> bool:
@@ -312,15 +298,10 @@ def test_smi_lint_reports_the_same_with_and_without_it(
 ) -> None:
     target = tmp_path / "all.yaml"
     target.write_text("\n---\n".join(real_manifests(smi_spec_dir)))
-    reports = {}
-    for switch in ("1", "0"):
-        env = {**os.environ, "SMI_QUICK_ACCEPT": switch, "SMI_YAML_NATIVE": native}
-        run = subprocess.run(
-            [sys.executable, "-m", "smi_conformance", "lint", "--format", "json", str(target)],
-            capture_output=True, text=True, env=env, check=False,
-        )  # fmt: skip
-        assert run.returncode == 1, run.stderr
-        reports[switch] = json.loads(run.stdout)
+    reports = {
+        switch: json_report_in_a_process(target, SMI_QUICK_ACCEPT=switch, SMI_YAML_NATIVE=native)
+        for switch in ("1", "0")
+    }
     assert reports["1"] == reports["0"]
     assert len(reports["1"]["findings"]) > 100
 
