@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from typing import Any
@@ -23,14 +24,15 @@ _KINDS = frozenset({"TrafficSplit"})
 
 
 def weight_number(obj: Resource, weight: Any) -> int | float | Fraction | None:
-    """A backend weight as a number to compare (v1alpha1 Kubernetes quantities as exact fractions); None if
-    unreadable. Integers stay integers: building a Fraction for each is most of a rule's time."""
+    """A backend weight as a number to compare (v1alpha1 Kubernetes quantities as exact fractions; YAML's
+    infinities as they are: ``-.inf`` is negative); None if unreadable (NaN too). Integers stay integers:
+    building a Fraction for each is most of a rule's time."""
     if isinstance(weight, bool):
         return None
     if isinstance(weight, int):
         return weight
     if isinstance(weight, float):
-        return weight if weight == weight and abs(weight) != float("inf") else None
+        return weight if weight == weight else None
     if isinstance(weight, str) and not obj.version_at_least("v1alpha2"):
         # imported here: the models package (pydantic) is loaded only when a run needs it, not at CLI start-up
         from smi_conformance.models.quantity import QuantityError, parse_quantity
@@ -45,7 +47,9 @@ def weight_number(obj: Resource, weight: Any) -> int | float | Fraction | None:
 def weight_value(obj: Resource, weight: Any) -> Fraction | None:
     """A backend weight as an exact number (v1alpha1 Kubernetes quantities included); None if unreadable."""
     number = weight_number(obj, weight)
-    return None if number is None else Fraction(number)
+    if number is None or (isinstance(number, float) and not math.isfinite(number)):
+        return None
+    return Fraction(number)
 
 
 @per_object
