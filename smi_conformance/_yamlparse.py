@@ -623,13 +623,7 @@ def _native() -> tuple[NativeReader | None, Callable[[str, list[PathKey]], Found
         return None, None
     if getattr(module, "API", 1) != NATIVE_API:  # built from older sources: `make setup` builds it again
         return None, None
-    return cast(NativeReader, module.Reader(plain_value, typed_start())), module.locate
-
-
-def typed_start() -> str:
-    """The characters a plain scalar YAML 1.1 may give a type other than str can start with: those PyYAML's
-    implicit resolvers are keyed by (the compiled reader takes any other plain scalar as a string)."""
-    return _TYPED_START
+    return cast(NativeReader, module.Reader(plain_value, _TYPED_START)), module.locate
 
 
 NATIVE, NATIVE_LOCATE = _native()

@@ -51,7 +51,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """``convert`` loads the conversion modules on first use: linting never converts."""
+    """The parts that need pydantic load on first use: ``import smi_conformance.models`` (the registry, what
+    the linter looks kinds up in) does not import it, and linting valid objects never does
+    (``quick_accept``); nor does it ever convert."""
     module = _LAZY.get(name)
     if module is not None:
         import importlib

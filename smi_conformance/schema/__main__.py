@@ -11,8 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from smi_conformance.models.quick_accept import SCHEMAS as QUICK_SCHEMAS
 from smi_conformance.schema import drift, official_differences, write
-from smi_conformance.schema.quick import QUICK_SCHEMAS_PATH, quick_drift, write_quick
+from smi_conformance.schema.quick import quick_drift, write_quick
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{set_name}: {difference}")
         return 0
     if args.command == "generate":
-        changed = write(args.root) + ([str(QUICK_SCHEMAS_PATH)] if write_quick() else [])
+        changed = write(args.root) + ([str(QUICK_SCHEMAS)] if write_quick() else [])
         print(
             f"{len(changed)} file(s) written or removed under {args.root}"
             + "".join(f"\n  {c}" for c in changed)

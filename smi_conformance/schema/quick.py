@@ -26,7 +26,6 @@ when it differs from the models, and another compares verdicts with the models' 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -35,11 +34,10 @@ from typing import Any
 from smi_conformance.models.headers import HEADER_NAME_PATTERN
 from smi_conformance.models.meta import QUALIFIED_NAME_PATTERN
 from smi_conformance.models.quantity import NONNEGATIVE_QUANTITY_PATTERN, QUANTITY_PATTERN
+from smi_conformance.models.quick_accept import SCHEMAS
 from smi_conformance.models.registry import KindInfo, kinds
 from smi_conformance.schema.jsonschema import JsonSchema, json_schema
 
-#: Where the generated schemas are read from at run time (next to the module that reads them).
-QUICK_SCHEMAS_PATH = Path(__file__).resolve().parent.parent / "models" / "quick_accept.json"
 SHALLOW_DEPTH = 8
 MAX_ANNOTATIONS = 32
 MAX_ANNOTATION_VALUE = 1024
@@ -68,7 +66,7 @@ def quick(info: KindInfo) -> bool:
     return (
         info.api != "aggregated"
         and info.kind != "IdentityBinding"
-        and info.api_version != ("access.smi-spec.io/v1alpha4")
+        and info.api_version != "access.smi-spec.io/v1alpha4"
     )
 
 
@@ -95,8 +93,8 @@ def quick_schemas() -> dict[str, JsonSchema]:
 
 
 def quick_schemas_text() -> str:
-    """The exact text of ``QUICK_SCHEMAS_PATH``: each schema as a JSON string, one per line, sorted. A run
-    parses only the schemas of the kinds it meets (all of them as objects would take 2.6 MB)."""
+    """The exact text of ``models.quick_accept.SCHEMAS``: each schema as a JSON string, one per line,
+    sorted. A run parses only the schemas of the kinds it meets (all of them as objects would take 2.6 MB)."""
     lines = [
         f"  {json.dumps(key)}: {json.dumps(json.dumps(value, sort_keys=True))}"
         for key, value in sorted(quick_schemas().items())
@@ -120,8 +118,8 @@ def _bare(node: Any) -> Any:
 
 
 def _strict(schema: JsonSchema) -> JsonSchema:
-    """The changes listed in the module's documentation, applied to every subschema."""
-    schema = copy.deepcopy(schema)
+    """The changes listed in the module's documentation, applied to every subschema (``schema`` is the
+    caller's fresh copy: ``_bare``'s)."""
     annotations = schema.get("$defs", {}).get("ObjectMeta", {}).get("properties", {}).get("annotations")
     if annotations is None:
         raise ValueError(f"no ObjectMeta annotations in the schema of {schema.get('title')}")
@@ -193,7 +191,7 @@ def _check_keywords(node: Any, where: str = "#") -> None:
             _check_keywords(value, f"{where}/{key}")
 
 
-def write_quick(path: Path = QUICK_SCHEMAS_PATH) -> bool:
+def write_quick(path: Path = SCHEMAS) -> bool:
     """Write the quick-accept schemas if they changed; whether they did."""
     text = quick_schemas_text()
     if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -202,7 +200,7 @@ def write_quick(path: Path = QUICK_SCHEMAS_PATH) -> bool:
     return True
 
 
-def quick_drift(path: Path = QUICK_SCHEMAS_PATH) -> list[str]:
+def quick_drift(path: Path = SCHEMAS) -> list[str]:
     """["changed: <path>"] when the file differs from what the models generate (or is missing)."""
     if path.is_file() and path.read_text(encoding="utf-8") == quick_schemas_text():
         return []

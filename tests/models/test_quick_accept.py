@@ -19,9 +19,9 @@ from model_strategies import MUTATIONS, Generated, documents, node_at
 from smi_conformance import models
 from smi_conformance._yamlparse import NATIVE
 from smi_conformance.manifests import load_text
-from smi_conformance.models.quick_accept import QuickAccept, json_typed
+from smi_conformance.models.quick_accept import SCHEMAS, QuickAccept, json_typed
 from smi_conformance.schema.jsonschema import json_schema
-from smi_conformance.schema.quick import QUICK_SCHEMAS_PATH, quick, quick_drift, write_quick
+from smi_conformance.schema.quick import quick, quick_drift, write_quick
 from tests.lint.helpers import json_report_in_a_process, only_json_types, real_manifests
 
 QUICK_KINDS = [info for info in models.kinds() if quick(info)]
@@ -44,9 +44,7 @@ def test_the_checked_in_quick_schemas_match_the_models(tmp_path: Path) -> None:
     assert quick_drift(copy) == []
     copy.write_text(copy.read_text().replace('\\"maxProperties\\": 32', '\\"maxProperties\\": 33'))
     assert quick_drift(copy) == [f"changed: {copy}"]
-    assert set(json.loads(QUICK_SCHEMAS_PATH.read_text())) == {
-        f"{i.api_version} {i.kind}" for i in QUICK_KINDS
-    }
+    assert set(json.loads(SCHEMAS.read_text())) == {f"{i.api_version} {i.kind}" for i in QUICK_KINDS}
 
 
 # ---- hostile values: near every bound the models check, where the models check it ----
