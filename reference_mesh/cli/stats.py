@@ -61,6 +61,12 @@ def show(
         detail = body.get("message", body) if isinstance(body, dict) else body
         raise click.ClickException(f"the metrics API answered {status}: {detail}")
     rows = body["rows"]
+    if body.get("missing"):
+        click.echo(
+            f"warning: the proxies of {', '.join(body['missing'])} did not answer the metrics API in time; "
+            "their traffic is left out",
+            err=True,
+        )
     if namespace:
         rows = [
             r

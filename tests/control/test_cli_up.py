@@ -203,6 +203,27 @@ def test_top_and_routes_show_policy_denials_in_their_own_column(
     assert "DENIED: of those, refused by policy (403)" in table.stdout
 
 
+def test_top_names_the_proxies_that_did_not_answer(running: tuple[Path, subprocess.Popen[str]]) -> None:
+    """A stopped sidecar cannot answer the metrics API: `top` still answers with the others' traffic and
+    says whose is left out, instead of an empty table that reads as 'no traffic'."""
+    home, proc = running
+    [thief] = [
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
+        if "reference_mesh.runtime.sidecar" in p.cmdline() and "bookthief-0" in p.cmdline()
+    ]
+    thief.suspend()
+    try:
+        top = cli(home, "top", "-o", "json")
+    finally:
+        thief.resume()
+    assert top.returncode == 0, top.stderr
+    assert isinstance(json.loads(top.stdout), list)
+    assert "warning: the proxies of default/bookthief-0 did not answer the metrics API in time" in top.stderr
+    answered = cli(home, "top", "-o", "json")
+    assert answered.returncode == 0 and "warning" not in answered.stderr, answered.stderr
+
+
 def test_tap_prints_requests_as_they_happen(running: tuple[Path, subprocess.Popen[str]]) -> None:
     home, _ = running
     pods = json.loads(cli(home, "get", "pods", "-o", "json").stdout)
