@@ -52,11 +52,14 @@ _ISSUE_RULES: dict[str, type[Rule]] = {
     "too-complex": inputs.TooComplex,
     "unsupported-tag": inputs.UnsupportedTag,
 }
-#: Objects the deferred rules check whose whole data stays in memory until they run; past that, their data
-#: is spooled (marshal, a C codec: a few microseconds an object) to a temporary file that stays in memory up
-#: to SPOOL_BYTES and then goes to disk, and read back in order when those rules run. Memory stays bounded
-#: on huge inputs; nothing is parsed twice. Data marshal cannot write (HugeInt) is parsed again instead.
-KEEP_DEFERRED = 1_000
+#: Source text (bytes) of the objects the deferred rules check whose whole data stays in memory until they
+#: run; past that, the data of the rest is spooled (marshal, a C codec: a few microseconds an object) to a
+#: temporary file that stays in memory up to SPOOL_BYTES and then goes to disk, and read back in order when
+#: those rules run. A budget of text, not a count of objects, so that a few large objects cannot hold much
+#: memory, and the 10,000 small documents of a large repository are not spooled (about 5 MB more memory;
+#: spooling them cost about 2% of such a run). Past SPILL_AFTER objects everything goes to the disk index
+#: instead. Nothing is parsed twice. Data marshal cannot write (HugeInt) is parsed again instead.
+KEEP_DEFERRED_BYTES = 4 * 1024 * 1024
 SPOOL_BYTES = 8 * 1024 * 1024
 #: Objects indexed in memory for the cross-object rules (about 0.9 KB each with their findings); past that,
 #: ``smi lint`` indexes them on disk (``LintContext.spill_after``), so memory stays flat on any input size
@@ -209,6 +212,10 @@ class _Run:
         self.unknown: list[_Pending] = []
         self.checked: list[tuple[int, _Pending]] = []  #: (the object's position, finding)
         self.deferred: list[Resource] = []  #: objects the deferred rules look at once every object is in
+        #: Of those, how many keep their whole data (the rest is spooled), and the text those hold: see
+        #: KEEP_DEFERRED_BYTES.
+        self._kept_whole: int | None = None
+        self._kept_bytes = 0
         self.annotated: list[Resource] = []  #: SMI objects with a suppression annotation, in input order
         # The models (pydantic) are imported when the first SMI object comes, not at start-up.
         self._lookup: Callable[[str, str], KindInfo | None] | None = None
@@ -219,7 +226,7 @@ class _Run:
         #: Findings of the objects indexed on disk (a large input), in position order, located: on disk too.
         self._pending_spool: SortedSpool | None = None
         self._kept: dict[bytes, Mapping[str, Any]] = {}  #: see _shared
-        self._spool: IO[bytes] | None = None  #: data of the deferred objects past KEEP_DEFERRED, in order
+        self._spool: IO[bytes] | None = None  #: data of the deferred objects past the budget, in order
 
     def add(self, document: Document) -> None:
         """Classify, validate and check one document (deferred rules wait for ``finish``)."""
@@ -253,7 +260,7 @@ class _Run:
                 self._spill_findings(found)
             if deferred and not spilled:
                 self.deferred.append(resource)
-                if self.release and len(self.deferred) <= KEEP_DEFERRED:
+                if self.release and self._keeps_whole(document):
                     document.parent = None
                     return  # checked again once every object is in, on the data it keeps
                 if self.release:
@@ -392,8 +399,19 @@ class _Run:
             ]
         return rules
 
+    def _keeps_whole(self, document: Document) -> bool:
+        """Whether the deferred object just added keeps its whole data in memory: until the text of those
+        that do passes KEEP_DEFERRED_BYTES (a List's members each count the whole List: they may share it);
+        every later one is spooled."""
+        if self._kept_whole is None:
+            self._kept_bytes += document.end - document.start
+            if self._kept_bytes <= KEEP_DEFERRED_BYTES:
+                return True
+            self._kept_whole = len(self.deferred) - 1
+        return False
+
     def _spool_data(self, data: Any) -> None:
-        """Keep the data of a deferred object past KEEP_DEFERRED until ``_run_deferred`` reads it back."""
+        """Keep the data of a deferred object past the in-memory budget until ``_run_deferred`` reads it."""
         if self._spool is None:
             import tempfile  # here: only runs with many deferred objects spool
 
@@ -406,15 +424,15 @@ class _Run:
 
     def _run_deferred(self) -> None:
         """The deferred rules, now that every object is in: on each object's data, read back from the spool
-        (or parsed again from the file) if it was let go (past KEEP_DEFERRED); then on the objects indexed
-        on disk (a large input), read back from there."""
+        (or parsed again from the file) if it was let go (past KEEP_DEFERRED_BYTES); then on the objects
+        indexed on disk (a large input), read back from there."""
         self._present = self.ctx.kinds()
         self._by_kind = {key: rules for key, rules in self._by_kind.items() if not key[2]}  # chosen again
         spool = self._spool
         if spool is not None:
             spool.seek(0)
         for index, resource in enumerate(self.deferred):
-            released = self.release and index >= KEEP_DEFERRED
+            released = self._kept_whole is not None and index >= self._kept_whole
             if released:
                 assert spool is not None
                 slim = resource.data

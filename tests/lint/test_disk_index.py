@@ -149,7 +149,7 @@ def test_spilled_index_gives_the_same_findings(
     assert all(kept[:3]) and any(code == "SMI305" for code, *_ in kept[1])
     assert any("5000 digits" in message for _, _, message, _ in kept[1])
     monkeypatch.setattr(lint_engine, "SPILL_AFTER", spill_after)
-    monkeypatch.setattr(lint_engine, "KEEP_DEFERRED", min(spill_after, lint_engine.KEEP_DEFERRED))
+    monkeypatch.setattr(lint_engine, "KEEP_DEFERRED_BYTES", spill_after * 300)
     if not filtered:
         monkeypatch.setattr(lint_disk_index.DiskIndex, "may_have", lambda self, lookup, key: True)
     assert [_findings(paths) for paths in inputs] == kept

@@ -38,14 +38,14 @@ def _findings(paths: list[str]) -> list[tuple[str, str, str]]:
 def test_objects_read_back_give_the_same_findings(
     tmp_path: Path, smi_spec_dir: Path, monkeypatch: pytest.MonkeyPatch, spool_bytes: int
 ) -> None:
-    """Past KEEP_DEFERRED the deferred rules see objects read back from the spool (in memory, or on disk
+    """Past KEEP_DEFERRED_BYTES the deferred rules see objects read back from the spool (in memory, or on disk
     past SPOOL_BYTES), or parsed again from the file when marshal cannot keep them (a HugeInt): the same
     findings as with every object kept."""
     inputs = corpus_inputs(tmp_path, smi_spec_dir)
     kept = [_findings(paths) for paths in inputs]
     assert all(kept[:2]) and sum(len(k) for k in kept) > 200
     assert any("5000 digits" in message for _, _, message in kept[1])  # the HugeInt object is checked
-    monkeypatch.setattr(lint_engine, "KEEP_DEFERRED", 0)
+    monkeypatch.setattr(lint_engine, "KEEP_DEFERRED_BYTES", 0)
     monkeypatch.setattr(lint_engine, "SPOOL_BYTES", spool_bytes)
     assert [_findings(paths) for paths in inputs] == kept
 
