@@ -425,15 +425,46 @@ fn mark_tree(text: &[u8]) -> Option<(Vec<MarkNode>, usize)> {
     Some((nodes, root?))
 }
 
+/// The last document `locate` read and its tree: the linter locates each finding of a document in turn,
+/// and a document with several findings is then read once (reading is nearly all of a call's time).
+struct LastTree {
+    text: Box<[u8]>,
+    tree: Option<(Vec<MarkNode>, usize)>,
+}
+
+static LAST_TREE: Mutex<Option<LastTree>> = Mutex::new(None);
+
 #[pyfunction]
 /// Where the node at `path` is in the one document in `text`, as `_yamlparse.walk` finds it on
 /// `compose_marks`' tree: (the deepest node reached, its key if reached through one, whether the whole
 /// path was followed), as spans; None when `compose_marks` must do it (see `mark_tree`).
 fn locate(text: &str, path: Vec<Bound<'_, PyAny>>) -> PyResult<Option<(Span, Option<Span>, bool)>> {
-    let Some((nodes, root)) = mark_tree(text.as_bytes()) else {
+    let text = text.as_bytes();
+    let mut last = match LAST_TREE.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None, // another thread's call: read without the memo
+    };
+    let own;
+    let tree = match last.as_deref_mut() {
+        Some(slot) => {
+            if !matches!(slot, Some(kept) if &kept.text[..] == text) {
+                *slot = Some(LastTree {
+                    text: text.into(),
+                    tree: mark_tree(text),
+                });
+            }
+            slot.as_ref().and_then(|kept| kept.tree.as_ref())
+        }
+        None => {
+            own = mark_tree(text);
+            own.as_ref()
+        }
+    };
+    let Some((nodes, root)) = tree else {
         return Ok(None);
     };
-    let (mut node, mut key) = (root, None);
+    let (mut node, mut key) = (*root, None);
     for step in &path {
         let next = match &nodes[node].kind {
             MarkKind::Map(pairs) => {

@@ -300,9 +300,22 @@ def test_hand_written_documents_are_located_alike(native: NativeReader, text: st
     compare_locations(text)
 
 
+def test_documents_located_in_turn_are_not_mixed_up(native: NativeReader) -> None:
+    """``locate`` keeps the last document's tree (a document's findings are located one after another):
+    another document, even one of the same length, is read anew, and the first one again after it."""
+    locate = _yamlparse.NATIVE_LOCATE
+    assert locate is not None
+    texts = ["a: 1\nb: [x, y]\n", "b: [x, y]\na: 1\n", "a: 2\nb: [x, y]\n", "a:\n  - 1\nb: z\n"]
+    expected = {
+        (text, path): find(compose_marks(text), path) for text in texts for path in [("a",), ("b", 1)]
+    }
+    for text, path in [*expected, *reversed(expected), *expected]:
+        assert locate(text, list(path)) == expected[text, path], (text, path)
+
+
 THREADS = """
 import sys, threading
-from smi_conformance._yamlparse import NATIVE
+from smi_conformance._yamlparse import NATIVE, NATIVE_LOCATE, compose_marks, find
 sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
 wrong = []
 
@@ -313,6 +326,9 @@ def read(worker):
         read = NATIVE.document(text)
         if read is None or read[0] != expected or type(read[0]["port"]) is not int:
             wrong.append((worker, n, read))
+        located = NATIVE_LOCATE(text, ["items", 1])  # the last tree is kept: not another thread's
+        if located != find(compose_marks(text), ("items", 1)):
+            wrong.append((worker, n, located))
 
 workers = [threading.Thread(target=read, args=(w,)) for w in range(4)]
 for worker in workers:
@@ -327,7 +343,7 @@ def test_threads_reading_at_once_neither_wait_nor_mix(native: NativeReader) -> N
     """A reader shared by threads: each call runs Python (``plain_value``) while it holds the reader's
     cache, and the interpreter may switch threads then; the other thread must not wait for that cache
     (it would wait holding the interpreter: a deadlock, so this runs in a process of its own) and each
-    must get its own document's data."""
+    must get its own document's data, and its own document's locations (``locate`` keeps a tree)."""
     try:
         run = subprocess.run(
             [sys.executable, "-c", THREADS], capture_output=True, text=True, timeout=120, check=False
