@@ -132,6 +132,8 @@ class LintConfig:
             return path.as_posix()
 
     def excluded(self, file: Path) -> bool:
+        if not self.exclude:  # the usual case: no path to work out for each file
+            return False
         rel = self.relative(str(file))
         return rel is not None and any(glob_regex(p).match(rel) for p in self.exclude)
 
