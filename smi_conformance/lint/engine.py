@@ -212,8 +212,8 @@ class _Run:
         self.unknown: list[_Pending] = []
         self.checked: list[tuple[int, _Pending]] = []  #: (the object's position, finding)
         self.deferred: list[Resource] = []  #: objects the deferred rules look at once every object is in
-        #: Of those, how many keep their whole data (the rest is spooled), and the text those hold: see
-        #: KEEP_DEFERRED_BYTES.
+        #: Of those, how many keep their whole data (None: all so far; the rest is spooled), and the text
+        #: those hold: see KEEP_DEFERRED_BYTES.
         self._kept_whole: int | None = None
         self._kept_bytes = 0
         self.annotated: list[Resource] = []  #: SMI objects with a suppression annotation, in input order
@@ -401,10 +401,13 @@ class _Run:
 
     def _keeps_whole(self, document: Document) -> bool:
         """Whether the deferred object just added keeps its whole data in memory: until the text of those
-        that do passes KEEP_DEFERRED_BYTES (a List's members each count the whole List: they may share it);
-        every later one is spooled."""
+        that do passes KEEP_DEFERRED_BYTES (a List's member counts its share of the List's text); every
+        later one is spooled."""
         if self._kept_whole is None:
-            self._kept_bytes += document.end - document.start
+            size = document.end - document.start
+            if document.parent is not None:  # a List's member (``manifests._members``)
+                size //= len(document.parent["items"])
+            self._kept_bytes += size
             if self._kept_bytes <= KEEP_DEFERRED_BYTES:
                 return True
             self._kept_whole = len(self.deferred) - 1

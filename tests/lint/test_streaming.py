@@ -11,7 +11,7 @@ import pytest
 from smi_conformance.lint import LintConfig, lint
 from smi_conformance.lint import engine as lint_engine
 
-from .helpers import CLEAN, corpus_inputs, peak_memory
+from .helpers import CLEAN, corpus_inputs, peak_memory, rule_case_inputs
 
 
 def test_memory_does_not_follow_the_size_of_the_text(tmp_path: Path) -> None:
@@ -48,6 +48,39 @@ def test_objects_read_back_give_the_same_findings(
     monkeypatch.setattr(lint_engine, "KEEP_DEFERRED_BYTES", 0)
     monkeypatch.setattr(lint_engine, "SPOOL_BYTES", spool_bytes)
     assert [_findings(paths) for paths in inputs] == kept
+
+
+def test_a_lists_members_keep_their_data_by_their_share_of_its_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A List's members each count their share of the List's text against KEEP_DEFERRED_BYTES, not the whole
+    List: with room for about four members' share, the first ones keep their data and the rest is spooled;
+    the findings are those of a run that keeps everything."""
+    import yaml
+
+    def splits(text: str) -> list[object]:
+        try:
+            docs = list(yaml.safe_load_all(text))
+        except yaml.YAMLError:  # the cases of broken YAML
+            return []
+        return [d for d in docs if isinstance(d, dict) and d.get("kind") == "TrafficSplit"]
+
+    objects = [split for text in rule_case_inputs() for split in splits(text)]
+    path = tmp_path / "list.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}))
+    kept = _findings([str(path)])
+    assert kept
+    spooled: list[object] = []
+    real = lint_engine._Run._spool_data
+
+    def spool(self: lint_engine._Run, data: object) -> None:
+        spooled.append(data)
+        real(self, data)
+
+    monkeypatch.setattr(lint_engine._Run, "_spool_data", spool)
+    monkeypatch.setattr(lint_engine, "KEEP_DEFERRED_BYTES", 4 * len(path.read_bytes()) // len(objects))
+    assert _findings([str(path)]) == kept
+    assert 0 < len(spooled) < len(objects) - 2, len(spooled)
 
 
 ONE_INPUT = [
