@@ -322,8 +322,8 @@ class MetricsApi:
                 if by == "route"
                 else edge_stats(rows, window)
             ),
-            # also in the body, so `top` and `routes` can say whose traffic is left out (the header is
-            # lost through the API server's service proxy's client)
+            # also in the body, so `top` and `routes` can say whose traffic is left out (the CLI's
+            # clients, local and through the API server's service proxy, read bodies only)
             "missing": missing,
         }
         return self._reply(body, missing)
